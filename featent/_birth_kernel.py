@@ -1,0 +1,280 @@
+"""Compiled kernel for the birth time b(U, 1): early-terminating, exact, tie-aware.
+
+Why it is exact (DESIGN.md, "Facts about the birth time"): edges enter in descending weight.
+While beta_1 = 0, adding one edge (u, v)
+
+* that joins two components keeps beta_1 = 0;
+* inside one component whose endpoints share a neighbour keeps beta_1 = 0 (the new cycle is
+  the boundary of the new triangle plus an old boundary);
+* inside one component with no common neighbour makes beta_1 = 1 (the edge lies in no
+  triangle, so no 2-chain can bound a cycle through it).
+
+Edges of equal weight enter together, so beta_1 is only observed at the end of a tie group.
+Inside a group we add, greedily and in any order, every edge that the two rules above allow;
+those additions keep beta_1 = 0. If edges remain that are all "stuck" (same component, no
+common neighbour yet), the group's end complex K' = K* + S has, over Z/2 (ripser's field),
+
+    beta_1(K') = |S| - rank(M_S)
+
+where M_S holds, for every new triangle, its incidence on the stuck edges S (derivation: the
+cycle space of K* equals its boundary space because beta_1(K*) = 0, so the quotient of the
+chains by it is parametrised by the S-part of a chain alone). The last tie group completes the
+graph, whose clique complex is a simplex, so it never gives a birth: its edges are never
+sorted, which makes ReLU zeros free.
+
+Edges are ranked only as far as needed: a partial selection takes the k largest remaining
+weights (whole tie groups), sorts just those, and k grows 4x while no birth has appeared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_ONE = np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def edge_index_arrays(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Endpoints (i < j) of the m(m-1)/2 edges, row-major: the same for every unit of size m."""
+    n_edges = m * (m - 1) // 2
+    eu = np.empty(n_edges, np.int32)
+    ev = np.empty(n_edges, np.int32)
+    k = 0
+    for i in range(m):
+        for j in range(i + 1, m):
+            eu[k] = i
+            ev[k] = j
+            k += 1
+    return eu, ev
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _share_neighbour(adj, u, v):
+    for k in range(adj.shape[1]):
+        if adj[u, k] & adj[v, k]:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _connect(adj, u, v):
+    adj[u, v >> 6] |= _ONE << np.uint64(v & 63)
+    adj[v, u >> 6] |= _ONE << np.uint64(u & 63)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lowest_bit(x):
+    """Index of the lowest set bit of a nonzero uint64 (powers of two are exact in float64)."""
+    low = x & (~x + _ONE)
+    return np.int64(np.log2(np.float64(low)) + 0.5)
+
+
+@njit(cache=True, nogil=True)
+def _stuck_edges_leave_cycle(adj, su, sv, m):
+    """beta_1 > 0 after adding the stuck edges S (already in adj)? Z/2 rank of M_S vs |S|."""
+    s = su.shape[0]
+    for c in range(s):
+        if not _share_neighbour(adj, su[c], sv[c]):
+            return True  # a column of M_S that is zero: rank < |S|
+    col = np.full((m, m), -1, np.int32)
+    for c in range(s):
+        col[su[c], sv[c]] = c
+        col[sv[c], su[c]] = c
+    words = (s + 63) // 64
+    basis = np.zeros((s, words), np.uint64)
+    has_pivot = np.zeros(s, np.bool_)
+    row = np.zeros(words, np.uint64)
+    rank = 0
+    for c in range(s):
+        u = su[c]
+        v = sv[c]
+        for k in range(adj.shape[1]):
+            common = adj[u, k] & adj[v, k]
+            while common:
+                x = k * 64 + _lowest_bit(common)
+                common &= common - _ONE
+                c1 = col[u, x]
+                c2 = col[v, x]
+                # Each triangle is one row: emit it from its smallest stuck edge only.
+                if (c1 >= 0 and c1 < c) or (c2 >= 0 and c2 < c):
+                    continue
+                row[:] = 0
+                row[c >> 6] |= _ONE << np.uint64(c & 63)
+                if c1 >= 0:
+                    row[c1 >> 6] |= _ONE << np.uint64(c1 & 63)
+                if c2 >= 0:
+                    row[c2 >> 6] |= _ONE << np.uint64(c2 & 63)
+                start = c >> 6
+                while True:
+                    pivot = -1
+                    for q in range(start, words):
+                        if row[q]:
+                            pivot = q * 64 + _lowest_bit(row[q])
+                            break
+                    if pivot < 0:
+                        break  # dependent row
+                    if has_pivot[pivot]:
+                        for q in range(pivot >> 6, words):
+                            row[q] ^= basis[pivot, q]
+                        start = pivot >> 6
+                    else:
+                        basis[pivot, :] = row
+                        has_pivot[pivot] = True
+                        rank += 1
+                        break
+                if rank == s:
+                    return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _group_gives_birth(group, eu, ev, adj, parent, m):
+    """Add one tie group; True iff beta_1 > 0 at its end (beta_1 = 0 before it)."""
+    n = group.shape[0]
+    if n == 1:
+        u = eu[group[0]]
+        v = ev[group[0]]
+        ru = _find(parent, u)
+        rv = _find(parent, v)
+        if ru != rv:
+            parent[ru] = rv
+        elif not _share_neighbour(adj, u, v):
+            return True
+        _connect(adj, u, v)
+        return False
+    pending = group.copy()
+    n_pending = n
+    while n_pending > 0:
+        kept = 0
+        for i in range(n_pending):
+            e = pending[i]
+            u = eu[e]
+            v = ev[e]
+            ru = _find(parent, u)
+            rv = _find(parent, v)
+            if ru != rv:
+                parent[ru] = rv
+                _connect(adj, u, v)
+            elif _share_neighbour(adj, u, v):
+                _connect(adj, u, v)
+            else:
+                pending[kept] = e
+                kept += 1
+        if kept == n_pending:
+            break  # no progress: the remaining edges are stuck
+        n_pending = kept
+    if n_pending == 0:
+        return False
+    su = np.empty(n_pending, np.int32)
+    sv = np.empty(n_pending, np.int32)
+    for i in range(n_pending):
+        su[i] = eu[pending[i]]
+        sv[i] = ev[pending[i]]
+        _connect(adj, su[i], sv[i])
+    return _stuck_edges_leave_cycle(adj, su, sv, m)
+
+
+@njit(cache=True, nogil=True)
+def _birth_weight(unit, eu, ev, first_batch):
+    """(True, t) where t is the edge weight of the birth group, or (False, 0) if no birth."""
+    m = unit.shape[0]
+    n_edges = eu.shape[0]
+    w = np.empty(n_edges, unit.dtype)
+    w_min = np.inf
+    for e in range(n_edges):
+        a = unit[eu[e], ev[e]]
+        b = unit[ev[e], eu[e]]
+        x = a if a > b else b
+        w[e] = x
+        if x < w_min:
+            w_min = x
+    # The last tie group (weight w_min) completes the graph: never a birth, never sorted.
+    n_rem = 0
+    for e in range(n_edges):
+        if w[e] > w_min:
+            n_rem += 1
+    rem = np.empty(n_rem, np.int32)
+    n_rem = 0
+    for e in range(n_edges):
+        if w[e] > w_min:
+            rem[n_rem] = e
+            n_rem += 1
+
+    adj = np.zeros((m, (m + 63) // 64), np.uint64)
+    parent = np.arange(m)
+    k = first_batch
+    while n_rem > 0:
+        if n_rem <= k:
+            batch = rem[:n_rem]
+            n_rem = 0
+        else:
+            neg = np.empty(n_rem, w.dtype)
+            for i in range(n_rem):
+                neg[i] = -w[rem[i]]
+            threshold = -np.partition(neg, k - 1)[k - 1]
+            n_batch = 0
+            for i in range(n_rem):
+                if w[rem[i]] >= threshold:
+                    n_batch += 1
+            batch = np.empty(n_batch, np.int32)
+            rest = np.empty(n_rem - n_batch, np.int32)
+            nb = 0
+            nr = 0
+            for i in range(n_rem):
+                e = rem[i]
+                if w[e] >= threshold:
+                    batch[nb] = e
+                    nb += 1
+                else:
+                    rest[nr] = e
+                    nr += 1
+            rem = rest
+            n_rem = nr
+        keys = np.empty(batch.shape[0], w.dtype)
+        for i in range(batch.shape[0]):
+            keys[i] = -w[batch[i]]
+        order = np.argsort(keys)
+        ordered = batch[order]
+        i = 0
+        while i < ordered.shape[0]:
+            value = w[ordered[i]]
+            j = i + 1
+            while j < ordered.shape[0] and w[ordered[j]] == value:
+                j += 1
+            if _group_gives_birth(ordered[i:j], eu, ev, adj, parent, m):
+                return True, value
+            i = j
+        k *= 4
+    return False, w_min
+
+
+@njit(cache=True, nogil=True)
+def birth_step(unit, eu, ev, first_batch):
+    """b(U, 1): 1 + #entries of U strictly above the birth weight; 0 when no birth."""
+    found, value = _birth_weight(unit, eu, ev, first_batch)
+    if not found:
+        return 0
+    above = 0
+    m = unit.shape[0]
+    for i in range(m):
+        for j in range(m):
+            if unit[i, j] > value:
+                above += 1
+    return above + 1
+
+
+@njit(cache=True, parallel=True)
+def birth_steps_batch(units, first_batch, out):
+    """Birth steps of a C-contiguous stack [n, m, m], in parallel over units."""
+    eu, ev = edge_index_arrays(units.shape[1])
+    for b in prange(units.shape[0]):
+        out[b] = birth_step(units[b], eu, ev, first_batch)

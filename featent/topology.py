@@ -1,0 +1,243 @@
+"""Unit -> graph filtration -> clique complexes -> Betti curves -> birth time (paper Sec. 3.1).
+
+Conventions (DESIGN.md, "The definitions, exactly"):
+
+* edge weight w_ij = max(U_ij, U_ji) for i != j (Eq. 2-3);
+* step v = 1..m^2; a^(v) is the v-th largest of the m^2 entries of U, diagonal included;
+  the graph at step v has edge (i, j) iff w_ij >= a^(v); tied values enter together;
+* the complex at step v is the clique (flag) complex of that graph; Betti numbers over Z/2;
+* b(U, 1) = smallest v with beta_1(v) != 0, 1-based, 0 when there is no birth (Eq. 7).
+
+``birth_time``/``birth_times`` use the compiled early-terminating kernel; everything else
+(reference birth time, Betti curves, diagrams) uses ripser on the rank-transformed matrix and
+exists for display, teaching and for checking the kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from featent import _birth_kernel
+from featent.errors import UnitError
+
+#: Edges sorted in the first round of the partial selection; grows 4x while no birth appears.
+FIRST_BATCH_PER_VERTEX = 2
+
+
+def _as_float_array(units: object) -> np.ndarray:
+    array = np.asarray(units)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)  # exact: ties are preserved
+    if array.dtype in (np.float32, np.float64):
+        return array
+    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        return array.astype(np.float64)
+    raise UnitError(f"unit must hold real numbers, got dtype {array.dtype}")
+
+
+def _check_shape(shape: tuple[int, ...], what: str) -> None:
+    if len(shape) < 2:
+        raise UnitError(f"{what} must be a 2-D m x m array, got {len(shape)}-D shape {shape}")
+    if shape[-1] != shape[-2]:
+        raise UnitError(f"{what} must be square, got {shape[-2]} x {shape[-1]}")
+    if shape[-1] < 2:
+        raise UnitError(f"{what} must be at least 2 x 2, got {shape[-2]} x {shape[-1]}")
+
+
+def validate_unit(unit: object) -> np.ndarray:
+    """The unit as a finite, square, float array (float16 widened to float32) or UnitError."""
+    array = _as_float_array(unit)
+    if array.ndim != 2:
+        raise UnitError(f"unit must be a 2-D m x m array, got {array.ndim}-D shape {array.shape}")
+    _check_shape(array.shape, "unit")
+    if not np.isfinite(array).all():
+        kind = "NaN" if np.isnan(array).any() else "inf"
+        raise UnitError(f"unit contains {kind} values; birth times need finite activations")
+    return array
+
+
+def edge_weights(unit: object) -> np.ndarray:
+    """w = max(U, U^T): the symmetric edge weights of the unit's graph (Eq. 2-3)."""
+    u = validate_unit(unit)
+    return np.maximum(u, u.T)
+
+
+def filtration_values(unit: object) -> np.ndarray:
+    """a^(v) for v = 1..m^2: the entries of U in descending order (diagonal included)."""
+    u = validate_unit(unit)
+    return np.sort(u, axis=None)[::-1].copy()
+
+
+def _check_step(v: int, m: int) -> int:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+        raise UnitError(f"step must be an integer, got {v!r}")
+    if not 1 <= v <= m * m:
+        raise UnitError(f"step must be between 1 and m^2 = {m * m}, got {v}")
+    return int(v)
+
+
+def graph_at_step(unit: object, v: int) -> np.ndarray:
+    """Adjacency (bool, no self loops) of G^(v): edges with w_ij >= a^(v)."""
+    u = validate_unit(unit)
+    m = u.shape[0]
+    v = _check_step(v, m)
+    threshold = np.sort(u, axis=None)[::-1][v - 1]
+    adjacency = np.maximum(u, u.T) >= threshold
+    np.fill_diagonal(adjacency, False)
+    return adjacency
+
+
+@dataclass(frozen=True)
+class CliqueComplex:
+    """The 1- and 2-simplices of the clique complex at one step (vertices are 0..m-1)."""
+
+    edges: np.ndarray  # int [k, 2], i < j
+    triangles: np.ndarray  # int [t, 3], i < j < l
+    truncated: bool  # True when more than max_triangles triangles exist
+
+
+def clique_complex(unit: object, v: int, max_triangles: int = 20000) -> CliqueComplex:
+    """Edges and (up to max_triangles) triangles of the clique complex at step v, for display."""
+    adjacency = graph_at_step(unit, v)
+    edges = np.argwhere(np.triu(adjacency, 1))
+    triangles: list[tuple[int, int, int]] = []
+    truncated = False
+    for i, j in edges:
+        common = np.flatnonzero(adjacency[i] & adjacency[j])
+        for l in common[common > j]:
+            if len(triangles) >= max_triangles:
+                truncated = True
+                break
+            triangles.append((int(i), int(j), int(l)))
+        if truncated:
+            break
+    triangle_array = np.array(triangles, dtype=np.int64).reshape(-1, 3)
+    return CliqueComplex(edges=edges.astype(np.int64), triangles=triangle_array, truncated=truncated)
+
+
+def _rank_matrix(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ripser input: D_ij = descending dense rank of w_ij (1-based), zero diagonal.
+
+    A zero diagonal keeps ripser on its dense path (a nonzero one makes it treat the matrix
+    as sparse and drop zero entries). Also returns the distinct edge weights, descending.
+    """
+    m = u.shape[0]
+    w = np.maximum(u, u.T).astype(np.float64)
+    upper = np.triu_indices(m, 1)
+    distinct = np.unique(w[upper])  # ascending
+    ranks = distinct.size - np.searchsorted(distinct, w[upper])  # 1 = largest weight
+    d = np.zeros((m, m), dtype=np.float64)
+    d[upper] = ranks
+    d.T[upper] = ranks
+    return d, distinct[::-1].copy()
+
+
+def _diagrams_in_ranks(u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    from ripser import ripser  # imported lazily: only the reference paths need it
+
+    d, distinct_desc = _rank_matrix(u)
+    diagrams = ripser(d, distance_matrix=True, maxdim=1)["dgms"]
+    return [np.asarray(dgm, dtype=np.float64) for dgm in diagrams], distinct_desc
+
+
+def _step_of_value(u: np.ndarray, value: float) -> int:
+    """First step v whose threshold a^(v) <= value: 1 + #entries strictly above it."""
+    return int(np.count_nonzero(u > value)) + 1
+
+
+def birth_time_reference(unit: object) -> int:
+    """b(U, 1) from ripser's H1 diagram: the smallest H1 birth, converted to a step."""
+    u = validate_unit(unit).astype(np.float64)
+    diagrams, distinct_desc = _diagrams_in_ranks(u)
+    h1 = diagrams[1]
+    if h1.shape[0] == 0:
+        return 0
+    first_rank = int(round(h1[:, 0].min()))
+    return _step_of_value(u, distinct_desc[first_rank - 1])
+
+
+def _ranks_at_steps(u: np.ndarray, distinct_desc: np.ndarray) -> np.ndarray:
+    """Filtration radius r_v at each step: the number of distinct edge weights >= a^(v)."""
+    thresholds = np.sort(u.astype(np.float64), axis=None)[::-1]
+    ascending = distinct_desc[::-1]
+    return ascending.size - np.searchsorted(ascending, thresholds, side="left")
+
+
+def betti_curves(unit: object) -> np.ndarray:
+    """beta_0(v) and beta_1(v) for v = 1..m^2 as int64 [2, m^2] (column v-1 is step v)."""
+    u = validate_unit(unit).astype(np.float64)
+    diagrams, distinct_desc = _diagrams_in_ranks(u)
+    radius = _ranks_at_steps(u, distinct_desc)
+    curves = np.zeros((2, radius.size), dtype=np.int64)
+    for dim in (0, 1):
+        dgm = diagrams[dim]
+        if dgm.shape[0] == 0:
+            continue
+        alive = (dgm[None, :, 0] <= radius[:, None]) & (radius[:, None] < dgm[None, :, 1])
+        curves[dim] = alive.sum(axis=1)
+    return curves
+
+
+def persistence_diagram(unit: object) -> list[np.ndarray]:
+    """[H0, H1] diagrams (birth, death) in step units; death = inf for classes that never die."""
+    u = validate_unit(unit).astype(np.float64)
+    diagrams, distinct_desc = _diagrams_in_ranks(u)
+
+    def to_step(rank: float) -> float:
+        if not np.isfinite(rank):
+            return np.inf
+        r = int(round(rank))
+        return 1.0 if r == 0 else float(_step_of_value(u, distinct_desc[r - 1]))
+
+    out = []
+    for dgm in diagrams:
+        steps = np.array([[to_step(b), to_step(d)] for b, d in dgm], dtype=np.float64)
+        out.append(steps.reshape(-1, 2))
+    return out
+
+
+def birth_time(unit: object) -> int:
+    """The paper's b(U, 1): 1-based step where beta_1 first becomes nonzero, 0 if never."""
+    u = np.ascontiguousarray(validate_unit(unit))
+    eu, ev = _birth_kernel.edge_index_arrays(u.shape[0])
+    return int(_birth_kernel.birth_step(u, eu, ev, _first_batch(u.shape[0])))
+
+
+def _first_batch(m: int) -> int:
+    return max(8, FIRST_BATCH_PER_VERTEX * m)
+
+
+def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
+    """Birth times of a stack of units [..., m, m] -> int32 [...], compiled and parallel.
+
+    ``n_threads`` caps the worker threads (default: all cores numba sees).
+    """
+    array = _as_float_array(units)
+    _check_shape(array.shape, "units")
+    leading = array.shape[:-2]
+    m = array.shape[-1]
+    flat = np.ascontiguousarray(array.reshape(-1, m, m))
+    finite = np.isfinite(flat).all(axis=(1, 2))
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        position = np.unravel_index(bad, leading) if leading else ()
+        kind = "NaN" if np.isnan(flat[bad]).any() else "inf"
+        raise UnitError(
+            f"unit at index {tuple(int(p) for p in position)} contains {kind} values; "
+            "birth times need finite activations"
+        )
+    out = np.zeros(flat.shape[0], dtype=np.int32)
+    if flat.shape[0]:
+        import numba
+
+        previous = numba.get_num_threads()
+        if n_threads is not None:
+            numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            _birth_kernel.birth_steps_batch(flat, _first_batch(m), out)
+        finally:
+            numba.set_num_threads(previous)
+    return out.reshape(leading)
+
