@@ -1,0 +1,465 @@
+"""Plotly figures for every view of the method: pure functions from arrays to ``go.Figure``.
+
+Why a separate module: the app only lays figures out, so every picture the user sees can be
+built and tested without Streamlit (giotto-tda style). All figures share one palette and one
+layout helper so the pages look like one product. Steps and vertices are shown 1-based, as in
+the paper (step v = 1..m^2, vertex i = 1..m).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from featent import entropy, topology
+
+#: One palette for the whole app (colour-blind friendly, after Okabe-Ito).
+PALETTE = {
+    "primary": "#1f5fa8",
+    "accent": "#d55e00",
+    "good": "#009e73",
+    "muted": "#8a94a6",
+    "light": "#dbe4f0",
+    "ink": "#1c2430",
+}
+#: Series colours, in order, for models/classes compared in one figure.
+SERIES = ["#1f5fa8", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#6b4c9a", "#8a94a6"]
+#: Continuous scale for activations and entropies.
+SCALE = "Viridis"
+#: Binary scale for adjacency matrices: absent -> light, present -> primary.
+BINARY_SCALE = [[0.0, "#f4f6fa"], [0.5, "#f4f6fa"], [0.5, PALETTE["primary"]], [1.0, PALETTE["primary"]]]
+TRIANGLE_FILL = "rgba(31, 95, 168, 0.18)"
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 360, **kwargs) -> go.Figure:
+    """The shared look: white template, left-aligned title, compact margins."""
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
+        height=height,
+        margin={"l": 55, "r": 20, "t": 55, "b": 45},
+        font={"color": PALETTE["ink"]},
+        hoverlabel={"font_size": 12},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        **kwargs,
+    )
+    return fig
+
+
+def _integer_ticks(top: float) -> dict:
+    """Axis settings that show whole numbers only (Betti numbers, steps)."""
+    return {"tickformat": "d", "dtick": max(1, int(np.ceil(float(top) / 6)))}
+
+
+def _threshold(unit: np.ndarray, v: int) -> float:
+    return float(topology.filtration_values(unit)[v - 1])
+
+
+# --------------------------------------------------------------------------- unit views
+
+
+def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "Activation map") -> go.Figure:
+    """The unit U as a heatmap (row i, column j, 1-based); entries >= a^(v) circled at step v.
+
+    Circling the entries already in the filtration mirrors the paper's Fig. 2A.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    idx = np.arange(1, m + 1)
+    fig = go.Figure(
+        go.Heatmap(
+            z=u,
+            x=idx,
+            y=idx,
+            colorscale=SCALE,
+            colorbar={"title": {"text": "value"}, "thickness": 12},
+            hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>",
+            name="unit",
+        )
+    )
+    if step is not None:
+        t = _threshold(u, step)
+        rows, cols = np.nonzero(u >= t)
+        fig.add_trace(
+            go.Scatter(
+                x=cols + 1,
+                y=rows + 1,
+                mode="markers",
+                marker={"symbol": "circle-open", "size": max(6, min(22, 320 // m)), "color": PALETTE["accent"], "line": {"width": 2}},
+                name=f"entries >= a({step})",
+                hovertemplate="row %{y}, col %{x}: in the filtration<extra></extra>",
+            )
+        )
+    fig.update_yaxes(autorange="reversed", title="row i", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(title="column j", constrain="domain")
+    return _layout(fig, title, showlegend=False)
+
+
+def input_image(image: np.ndarray, title: str = "Input image") -> go.Figure:
+    """An image in [0, 1], channels first [3, S, S] or last [S, S, 3], or grey [S, S]."""
+    arr = np.asarray(image, dtype=np.float64)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ValueError(f"image must be [3,S,S], [S,S,3] or [S,S], got shape {np.shape(image)}")
+    rgb = (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
+    fig = go.Figure(go.Image(z=rgb, hovertemplate="x %{x}, y %{y}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title)
+
+
+def adjacency_at_step(unit: np.ndarray, v: int, title: str | None = None) -> go.Figure:
+    """A^(v): the thresholded, symmetrised adjacency matrix at step v (paper Eq. 3, Fig. 2B)."""
+    u = topology.validate_unit(unit)
+    adjacency = topology.graph_at_step(u, v).astype(int)
+    m = u.shape[0]
+    idx = np.arange(1, m + 1)
+    fig = go.Figure(
+        go.Heatmap(
+            z=adjacency,
+            x=idx,
+            y=idx,
+            zmin=0,
+            zmax=1,
+            colorscale=BINARY_SCALE,
+            showscale=False,
+            xgap=1 if m <= 64 else 0,
+            ygap=1 if m <= 64 else 0,
+            hovertemplate="edge (%{y}, %{x}): %{z}<extra></extra>",
+            name="A(v)",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="vertex i", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(title="vertex j", constrain="domain")
+    n_edges = int(np.triu(adjacency, 1).sum())
+    return _layout(fig, title or f"Adjacency A({v}) — {n_edges} edges", showlegend=False)
+
+
+def circle_layout(m: int) -> np.ndarray:
+    """Vertex positions on the unit circle, vertex 1 at the top, clockwise: float [m, 2]."""
+    angles = np.pi / 2 - 2 * np.pi * np.arange(m) / m
+    return np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:
+    """x/y lists drawing each row of `pairs` as a polyline separated by None (one trace)."""
+    xs: list = []
+    ys: list = []
+    for row in pairs:
+        seq = list(row) + ([row[0]] if close else [])
+        xs.extend(points[seq, 0].tolist() + [None])
+        ys.extend(points[seq, 1].tolist() + [None])
+    return xs, ys
+
+
+def complex_at_step(
+    unit: np.ndarray,
+    v: int,
+    *,
+    max_triangles: int = 1500,
+    full_view_max_vertices: int = 40,
+    title: str | None = None,
+) -> go.Figure:
+    """The graph G^(v) and its clique complex (paper Fig. 2C-D): circle layout, filled triangles.
+
+    For large m the full circle is unreadable, so only vertices touched by an edge so far are
+    placed (still in index order); at most ``max_triangles`` triangles are filled and the title
+    says when the view is reduced. Edges entering exactly at step v are drawn in the accent colour.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    cx = topology.clique_complex(u, v, max_triangles=max_triangles)
+    new_edges = np.empty((0, 2), dtype=np.int64)
+    if v > 1:
+        before = topology.graph_at_step(u, v - 1)
+        if cx.edges.size:
+            is_new = ~before[cx.edges[:, 0], cx.edges[:, 1]]
+            new_edges = cx.edges[is_new]
+            old_edges = cx.edges[~is_new]
+        else:
+            old_edges = cx.edges
+    else:
+        new_edges, old_edges = cx.edges, np.empty((0, 2), dtype=np.int64)
+
+    reduced = m > full_view_max_vertices
+    shown = np.unique(cx.edges) if reduced else np.arange(m)
+    position = np.full((m, 2), np.nan)
+    if shown.size:
+        position[shown] = circle_layout(shown.size)
+
+    fig = go.Figure()
+    tx, ty = _segments(position, cx.triangles, close=True)
+    fig.add_trace(
+        go.Scatter(
+            x=tx, y=ty, mode="lines", fill="toself", fillcolor=TRIANGLE_FILL,
+            line={"width": 0, "color": TRIANGLE_FILL}, hoverinfo="skip",
+            name=f"triangles ({cx.triangles.shape[0]}{'+' if cx.truncated else ''})",
+        )
+    )
+    ex, ey = _segments(position, old_edges)
+    fig.add_trace(
+        go.Scatter(x=ex, y=ey, mode="lines", line={"width": 1.2, "color": PALETTE["primary"]},
+                   hoverinfo="skip", name=f"edges ({old_edges.shape[0]})")
+    )
+    nx, ny = _segments(position, new_edges)
+    fig.add_trace(
+        go.Scatter(x=nx, y=ny, mode="lines", line={"width": 2.5, "color": PALETTE["accent"]},
+                   hoverinfo="skip", name=f"new at step {v} ({new_edges.shape[0]})")
+    )
+    degree = np.zeros(m, dtype=int)
+    if cx.edges.size:
+        np.add.at(degree, cx.edges.ravel(), 1)
+    fig.add_trace(
+        go.Scatter(
+            x=position[shown, 0], y=position[shown, 1],
+            mode="markers+text" if shown.size <= full_view_max_vertices else "markers",
+            text=[str(i + 1) for i in shown], textposition="middle center",
+            textfont={"size": 10, "color": "white"},
+            marker={"size": 20 if shown.size <= 16 else (14 if shown.size <= full_view_max_vertices else 7),
+                    "color": PALETTE["ink"], "line": {"width": 1, "color": "white"}},
+            customdata=np.column_stack([shown + 1, degree[shown]]) if shown.size else None,
+            hovertemplate="vertex %{customdata[0]}<br>degree %{customdata[1]}<extra></extra>",
+            name="vertices",
+        )
+    )
+    fig.update_xaxes(visible=False, range=[-1.2, 1.2])
+    fig.update_yaxes(visible=False, range=[-1.2, 1.2], scaleanchor="x")
+    if title is None:
+        title = f"Graph and clique complex at step {v}"
+        if reduced:
+            title += f" — {shown.size} of {m} vertices with edges"
+        if cx.truncated:
+            title += f", first {max_triangles} triangles"
+    return _layout(fig, title, height=420)
+
+
+def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None, title: str = "Betti curves") -> go.Figure:
+    """beta_0(v) and beta_1(v) over v = 1..m^2 (paper Fig. 3B), birth time and current step marked."""
+    curves = np.asarray(curves)
+    steps = np.arange(1, curves.shape[1] + 1)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(x=steps, y=curves[0], mode="lines", line={"shape": "hv", "color": PALETTE["muted"], "width": 1.5},
+                   name="β0 (components)", hovertemplate="step %{x}: β0 = %{y}<extra></extra>"),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(x=steps, y=curves[1], mode="lines", line={"shape": "hv", "color": PALETTE["primary"], "width": 2.5},
+                   name="β1 (holes)", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"),
+        secondary_y=True,
+    )
+    if birth > 0:
+        fig.add_vline(x=birth, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"},
+                      annotation_text=f"birth b = {birth}", annotation_position="top right")
+    if step is not None:
+        fig.add_vline(x=step, line={"color": PALETTE["ink"], "width": 1, "dash": "dot"},
+                      annotation_text=f"v = {step}", annotation_position="bottom right")
+    fig.update_xaxes(title="step v", range=[0.5, steps[-1] + 0.5] if steps.size else None)
+    fig.update_yaxes(title="β0", secondary_y=False, rangemode="tozero", **_integer_ticks(curves[0].max(initial=0)))
+    fig.update_yaxes(title="β1", secondary_y=True, rangemode="tozero", showgrid=False,
+                     **_integer_ticks(curves[1].max(initial=0)))
+    return _layout(fig, title)
+
+
+def persistence_barcode(diagrams: Sequence[np.ndarray], n_steps: int, title: str = "Persistence barcode") -> go.Figure:
+    """H0 and H1 intervals [birth, death) in steps; bars that never die run to the last step."""
+    fig = go.Figure()
+    row = 0
+    for dim, colour in ((1, PALETTE["primary"]), (0, PALETTE["muted"])):
+        dgm = np.asarray(diagrams[dim], dtype=np.float64).reshape(-1, 2)
+        order = np.argsort(dgm[:, 0], kind="stable")
+        dgm = dgm[order]
+        births = dgm[:, 0]
+        deaths = np.where(np.isfinite(dgm[:, 1]), dgm[:, 1], n_steps + 1)
+        ys = np.arange(row, row + dgm.shape[0])
+        row += dgm.shape[0] + 1
+        fig.add_trace(
+            go.Bar(
+                y=ys, x=deaths - births, base=births, orientation="h",
+                marker={"color": colour}, width=0.8, name=f"H{dim} ({dgm.shape[0]})",
+                customdata=np.column_stack([births, dgm[:, 1]]) if dgm.size else None,
+                hovertemplate=f"H{dim}: born at step %{{customdata[0]:.0f}}, dies at %{{customdata[1]:.0f}}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(visible=False, autorange="reversed")
+    fig.update_xaxes(title="step v", range=[0.5, n_steps + 1.5])
+    return _layout(fig, title, barmode="overlay")
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def entropy_summary(births: np.ndarray, p: float = entropy.DEFAULT_P) -> dict[str, float]:
+    """FE, selective rate, |Omega| and the Eq. 12 flag for one unit's births over a class."""
+    b = np.asarray(births).reshape(-1)
+    rate = float(entropy.selective_rate(b))
+    return {
+        "feature_entropy": float(entropy.feature_entropy(b, p=p)),
+        "selective_rate": rate,
+        "p": float(p),
+        "n_images": int(b.size),
+        "no_birth": int(np.count_nonzero(b == 0)),
+        "low_rate": rate < p,
+    }
+
+
+def birth_histogram(
+    births: np.ndarray,
+    p: float = entropy.DEFAULT_P,
+    *,
+    title: str = "Birth-time distribution",
+    name: str | None = None,
+) -> go.Figure:
+    """P(x) = b_x / |Omega| over birth steps x (paper Fig. 4), FE, epsilon and p annotated.
+
+    Images without a birth count in |Omega| but have no bar (Eq. 9-10); the annotation says how
+    many there are. Bars carry their step in ``x`` so a selection names the images to show.
+    """
+    b = np.asarray(births).reshape(-1)
+    xs, probs = entropy.birth_distribution(b)
+    s = entropy_summary(b, p)
+    counts = np.round(np.asarray(probs) * b.size).astype(int)
+    fig = go.Figure(
+        go.Bar(
+            x=xs, y=probs, marker={"color": PALETTE["primary"]}, name=name or "P(x)",
+            customdata=counts,
+            hovertemplate="birth step %{x}<br>P = %{y:.3f} (%{customdata} images)<extra></extra>",
+        )
+    )
+    fig.add_annotation(
+        text=_summary_text(s), xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="top",
+        showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)", bordercolor=PALETTE["light"], borderwidth=1,
+    )
+    fig.update_xaxes(title="birth time b (step)", **_integer_ticks(np.ptp(xs) if xs.size else 1))
+    fig.update_yaxes(title="P(x) = b_x / |Ω|", rangemode="tozero")
+    return _layout(fig, title, clickmode="event+select", showlegend=False)
+
+
+def _summary_text(s: dict[str, float]) -> str:
+    rule = " (ε < p: Eq. 12)" if s["low_rate"] else ""
+    return (
+        f"FE H = {s['feature_entropy']:.3f}{rule}<br>selective rate ε = {s['selective_rate']:.2f}, p = {s['p']:g}"
+        f"<br>|Ω| = {s['n_images']}, no birth: {s['no_birth']}"
+    )
+
+
+def birth_histogram_compare(
+    births: Sequence[np.ndarray], labels: Sequence[str], p: float = entropy.DEFAULT_P,
+    title: str = "Birth-time distributions compared",
+) -> go.Figure:
+    """Two or more birth distributions side by side (grouped bars), FE and epsilon in the legend."""
+    fig = go.Figure()
+    for k, (b, label) in enumerate(zip(births, labels, strict=True)):
+        b = np.asarray(b).reshape(-1)
+        xs, probs = entropy.birth_distribution(b)
+        s = entropy_summary(b, p)
+        fig.add_trace(
+            go.Bar(
+                x=xs, y=probs, name=f"{label}: H = {s['feature_entropy']:.2f}, ε = {s['selective_rate']:.2f}",
+                marker={"color": SERIES[k % len(SERIES)]},
+                hovertemplate=f"{label}<br>birth step %{{x}}<br>P = %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="birth time b (step)", tickformat="d")
+    fig.update_yaxes(title="P(x)", rangemode="tozero")
+    return _layout(fig, title, barmode="group")
+
+
+# --------------------------------------------------------------------------- layers and units
+
+PROFILE_COLUMNS = ("model", "layer", "class_name", "mean_feature_entropy", "mean_selective_rate")
+
+
+def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figure:
+    """Mean FE and selective rate per layer (paper Fig. 5A), one line per model.
+
+    ``table`` is long-form with PROFILE_COLUMNS, one row per (model, layer, class). Points are the
+    mean over classes (Eq. 15); error bars are the standard deviation over classes (0 for one).
+    Layers keep their order of first appearance.
+    """
+    missing = set(PROFILE_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"layer_profile table lacks columns {sorted(missing)}")
+    layers = list(dict.fromkeys(table["layer"]))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Mean feature entropy", "Mean selective rate"),
+                        horizontal_spacing=0.1)
+    for k, model in enumerate(dict.fromkeys(table["model"])):
+        part = table[table["model"] == model]
+        agg = part.groupby("layer", sort=False).agg(
+            fe=("mean_feature_entropy", "mean"), fe_sd=("mean_feature_entropy", "std"),
+            rate=("mean_selective_rate", "mean"), rate_sd=("mean_selective_rate", "std"),
+            n=("class_name", "nunique"),
+        ).reindex([layer for layer in layers if layer in set(part["layer"])]).fillna({"fe_sd": 0.0, "rate_sd": 0.0})
+        colour = SERIES[k % len(SERIES)]
+        for col, (y, sd) in enumerate((("fe", "fe_sd"), ("rate", "rate_sd")), start=1):
+            fig.add_trace(
+                go.Scatter(
+                    x=agg.index.tolist(), y=agg[y], error_y={"type": "data", "array": agg[sd], "visible": True},
+                    mode="lines+markers", line={"color": colour, "width": 2}, marker={"size": 8},
+                    name=str(model), legendgroup=str(model), showlegend=col == 1,
+                    customdata=np.column_stack([agg[sd], agg["n"]]),
+                    hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}} ± %{{customdata[0]:.3f}} over %{{customdata[1]}} classes<extra></extra>",
+                ),
+                row=1, col=col,
+            )
+    fig.update_xaxes(categoryorder="array", categoryarray=layers, tickangle=-30)
+    fig.update_yaxes(title="FE (nats)", row=1, col=1)
+    fig.update_yaxes(title="ε", range=[0, 1.05], row=1, col=2)
+    _layout(fig, title, height=420)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0.0},
+                      margin={"b": 90})
+    return fig
+
+
+def fe_rate_scatter(
+    feature_entropy: np.ndarray, selective_rate: np.ndarray, p: float = entropy.DEFAULT_P,
+    title: str = "Units: feature entropy vs selective rate",
+) -> go.Figure:
+    """One point per unit; low FE with high epsilon is the effective corner. Line at epsilon = p."""
+    fe = np.asarray(feature_entropy, dtype=np.float64).reshape(-1)
+    rate = np.asarray(selective_rate, dtype=np.float64).reshape(-1)
+    units = np.arange(fe.size)
+    fig = go.Figure(
+        go.Scatter(
+            x=rate, y=fe, mode="markers", customdata=units,
+            marker={"size": 9, "color": fe, "colorscale": SCALE, "line": {"width": 0.5, "color": "white"},
+                    "colorbar": {"title": {"text": "FE"}, "thickness": 12}},
+            hovertemplate="unit %{customdata}<br>ε = %{x:.2f}<br>FE = %{y:.3f}<extra></extra>",
+            name="units",
+        )
+    )
+    fig.add_vline(x=p, line={"color": PALETTE["accent"], "dash": "dash", "width": 1},
+                  annotation_text=f"p = {p:g}", annotation_position="top")
+    fig.update_xaxes(title="selective rate ε", range=[-0.03, 1.03])
+    fig.update_yaxes(title="feature entropy H (nats)", rangemode="tozero")
+    return _layout(fig, title, showlegend=False)
+
+
+def units_classes_heatmap(
+    values: np.ndarray, classes: Sequence[str], title: str = "Feature entropy: units x classes",
+    value_name: str = "FE",
+) -> go.Figure:
+    """A [units, classes] matrix (FE or epsilon per unit and class) as a heatmap."""
+    z = np.asarray(values, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] != len(classes):
+        raise ValueError(f"values must be [units, {len(classes)}], got shape {z.shape}")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=[str(c) for c in classes], y=np.arange(z.shape[0]), colorscale=SCALE,
+            colorbar={"title": {"text": value_name}, "thickness": 12},
+            hovertemplate=f"unit %{{y}}, class %{{x}}<br>{value_name} = %{{z:.3f}}<extra></extra>",
+            name=value_name,
+        )
+    )
+    fig.update_xaxes(title="class", type="category")
+    fig.update_yaxes(title="unit", autorange="reversed")
+    return _layout(fig, title, height=max(300, min(900, 120 + 6 * z.shape[0])))

@@ -1,0 +1,50 @@
+"""Cached computations for the pages: Streamlit caches in front of featent's own caches.
+
+Why two layers: featent memoizes models/datasets per process and keeps birth times in the
+on-disk store (reusable across sessions and restarts); st.cache_data keeps the small derived
+arrays (Betti curves, diagrams, activations of one image) so moving a slider re-renders from
+memory. Functions take plain hashable arguments so Streamlit can key them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+from featent import topology
+
+Progress = Callable[[float, str], None]
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def betti_curves(unit: np.ndarray) -> np.ndarray:
+    """beta_0/beta_1 curves of a unit (ripser; the slow part of a step change, so cached)."""
+    return topology.betti_curves(unit)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def persistence_diagram(unit: np.ndarray) -> list[np.ndarray]:
+    """H0/H1 diagrams of a unit in step units."""
+    return topology.persistence_diagram(unit)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def birth_time(unit: np.ndarray) -> int:
+    """b(U, 1) of one unit."""
+    return topology.birth_time(unit)
+
+
+@st.cache_resource(show_spinner=False)
+def store():
+    """The on-disk result store (FEATENT_CACHE_DIR or ./cache), shared by all sessions."""
+    from featent.store import ResultStore
+
+    return ResultStore()
+
+
+def clear_all() -> None:
+    """Empty the result store and every Streamlit cache (the home page's clear-cache button)."""
+    store().clear()
+    st.cache_data.clear()
