@@ -1,0 +1,7 @@
+"""``python -m featent``: the same command line as the ``featent`` console script."""
+
+import sys
+
+from featent.cli import main
+
+sys.exit(main())

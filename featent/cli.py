@@ -1,0 +1,307 @@
+"""The ``featent`` command line: list models, layers and classes; measure feature entropy; train the demo.
+
+Every problem with the user's input (a FeatentError or a bad argument) ends the command with a
+non-zero exit code and exactly one readable line on stderr, never a traceback. Progress goes to
+stderr through tqdm (shown on a terminal only), results to stdout or ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from featent.errors import FeatentError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+FORMATS = ("table", "csv", "json")
+
+__all__ = ["main", "build_parser", "entropy_records"]
+
+
+class UsageError(Exception):
+    """A bad command-line argument (reported in one line, exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage + message and exit
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    parser = _Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("models", help="list the models featent can load")
+    _add_output(p)
+
+    p = sub.add_parser("layers", help="list a model's layers with their unit count and unit size")
+    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random, vgg11:random@64")
+    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    _add_output(p)
+
+    p = sub.add_parser("classes", help="list a dataset's classes")
+    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    _add_output(p)
+
+    p = sub.add_parser("entropy", help="feature entropy and selective rate of every unit of a layer")
+    p.add_argument("--model", required=True, metavar="M")
+    p.add_argument("--weights", metavar="P")
+    p.add_argument("--data", required=True, metavar="D")
+    p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
+    which.add_argument("--all-layers", action="store_true", help="every layer of the model")
+    p.add_argument("--images", type=int, default=100, metavar="N", help="images sampled from the class (default 100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output(p)
+
+    p = sub.add_parser("train-demo", help="train the demo CNN on digits deterministically and save its weights")
+    p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default: featent.train.DEFAULT_EPOCHS)")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--label-noise", type=float, default=0.0, metavar="F", help="fraction of training labels replaced at random")
+    p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
+    p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights)")
+    p.add_argument("--quiet", action="store_true")
+    _add_output(p)
+    return parser
+
+
+def _progress_bar(quiet: bool, description: str):
+    """(callback, close) mapping the library's Progress onto a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
+
+    def callback(fraction: float, message: str) -> None:
+        if message.startswith("warning:"):
+            tqdm.write(f"featent: {message}", file=sys.stderr)
+            return
+        target = int(round(1000 * max(0.0, min(1.0, fraction))))
+        if target > bar.n:
+            bar.update(target - bar.n)
+        bar.set_postfix_str(message[:60], refresh=False)
+
+    return callback, bar.close
+
+
+def _render(rows: list[dict], fmt: str, payload: object | None = None, header: Sequence[str] = ()) -> str:
+    """Rows as an aligned table or CSV; ``payload`` (default: rows) as JSON."""
+    if fmt == "json":
+        return json.dumps(rows if payload is None else payload, indent=2, allow_nan=False) + "\n"
+    columns = list(rows[0]) if rows else []
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    cells = [[str(c) for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = list(header)
+    for k, row in enumerate(cells):
+        lines.append("  ".join(v.rjust(w) if k and _numeric(v) else v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise FeatentError(f"Cannot write {out!r}: {exc.strerror or exc}.") from exc
+
+
+def _cmd_models(args: argparse.Namespace) -> str:
+    from featent.models import DEMO, DEMO_INPUT_SIZE, TORCHVISION_INPUT_SIZE, list_models
+
+    rows = [
+        {
+            "model": name,
+            "input_size": DEMO_INPUT_SIZE if name == DEMO else TORCHVISION_INPUT_SIZE,
+            "specs": f"{name}, {name}:random" + ("" if name == DEMO else f", {name}:random@SIZE"),
+        }
+        for name in list_models()
+    ]
+    return _render(rows, args.format)
+
+
+def _cmd_layers(args: argparse.Namespace) -> str:
+    from featent.models import load_model
+
+    model = load_model(args.model, args.weights)
+    rows = [{"layer": i.name, "units": i.n_units, "unit_size": i.unit_size} for i in model.layers]
+    payload = {"model": model.spec, "weights": model.weights_source, "input_size": model.input_size, "layers": rows}
+    header = [f"# {model.spec} ({model.weights_source}), input {model.input_size}x{model.input_size}"]
+    return _render(rows, args.format, payload, header)
+
+
+def _cmd_classes(args: argparse.Namespace) -> str:
+    from featent.data import load_dataset
+
+    dataset = load_dataset(args.data)
+    rows = [{"class": name} for name in dataset.classes]
+    payload = {"data": dataset.name, "classes": list(dataset.classes), "skipped": dataset.skipped}
+    header = [f"# {dataset.name}: {len(dataset.classes)} classes, {dataset.skipped} unreadable file(s) skipped"]
+    return _render(rows, args.format, payload, header)
+
+
+def entropy_records(selection, results: dict) -> list[dict]:
+    """The documented JSON records (one per layer) of ``layer_results`` output."""
+    records = []
+    for layer, r in results.items():
+        records.append(
+            {
+                "model": selection.model,
+                "data": selection.data,
+                "class": selection.class_name,
+                "layer": layer,
+                "images": int(r.births.shape[0]),
+                "seed": selection.seed,
+                "mean_feature_entropy": r.mean_feature_entropy,
+                "mean_selective_rate": r.mean_selective_rate,
+                "units": [
+                    {
+                        "unit": u,
+                        "feature_entropy": float(r.feature_entropy[u]),
+                        "selective_rate": float(r.selective_rate[u]),
+                        "births": [int(b) for b in r.births[:, u]],
+                    }
+                    for u in range(r.births.shape[1])
+                ],
+            }
+        )
+    return records
+
+
+def _cmd_entropy(args: argparse.Namespace) -> str:
+    from featent.models import load_model
+    from featent.pipeline import Selection, layer_results
+
+    if args.images < 1:
+        raise UsageError(f"--images must be at least 1, got {args.images}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    model = load_model(args.model, args.weights)
+    layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))
+    selection = Selection(
+        model=args.model, data=args.data, class_name=args.class_name, layers=layers,
+        n_images=args.images, seed=args.seed, weights=args.weights,
+    )
+    callback, close = _progress_bar(args.quiet, "entropy")
+    try:
+        results = layer_results(selection, progress=callback, cache=not args.no_cache)
+    finally:
+        close()
+    records = entropy_records(selection, results)
+    payload = records[0] if len(records) == 1 and not args.all_layers else records
+    rows = [
+        {
+            "layer": rec["layer"],
+            "unit": unit["unit"],
+            "feature_entropy": unit["feature_entropy"],
+            "selective_rate": unit["selective_rate"],
+            **({"births": unit["births"]} if args.format == "csv" else {}),
+        }
+        for rec in records
+        for unit in rec["units"]
+    ]
+    header = [
+        f"# {rec['layer']}: mean feature entropy {rec['mean_feature_entropy']:.4f}, "
+        f"mean selective rate {rec['mean_selective_rate']:.4f} "
+        f"({rec['images']} images of class {rec['class']!r}, {model.weights_source})"
+        for rec in records
+    ]
+    if args.format == "csv":
+        for row in rows:
+            row["births"] = " ".join(str(b) for b in row["births"])
+    return _render(rows, args.format, payload, header)
+
+
+def _cmd_train_demo(args: argparse.Namespace) -> str:
+    from featent.train import DEFAULT_EPOCHS, save_weights, train_demo
+
+    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    callback, close = _progress_bar(args.quiet, "train-demo")
+    try:
+        history = train_demo(
+            seed=args.seed, epochs=epochs, label_noise=args.label_noise,
+            checkpoint_dir=args.checkpoint_dir, progress=callback,
+        )
+    finally:
+        close()
+    target = save_weights(history.model, args.weights_out)
+    rows = [
+        {"epoch": e.epoch, "loss": e.loss, "train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
+        for e in history.epochs
+    ]
+    return _render(rows, args.format, {"weights": str(target), "epochs": rows}, [f"# weights saved to {target}"])
+
+
+_COMMANDS = {
+    "models": _cmd_models,
+    "layers": _cmd_layers,
+    "classes": _cmd_classes,
+    "entropy": _cmd_entropy,
+    "train-demo": _cmd_train_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``featent`` console script; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        _emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+    except UsageError as exc:
+        print(f"featent: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FeatentError as exc:
+        print(f"featent: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError:
+        print("featent: error: out of memory; use fewer --images or a smaller model input (@SIZE).", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("featent: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Selection -> birth times (cached) -> feature entropy and selective rate per unit and layer.
+
+Birth times are the expensive, reusable artefact, so they are what the store keeps; activations
+are streamed chunk by chunk through the model and reduced to birth times at once, so memory stays
+bounded for big nets (VGG16 at 224 with 100 images holds one chunk of one layer at a time).
+
+Caching policy: ``store=None`` uses the default store (``FEATENT_CACHE_DIR`` or ``cache/``). If
+that store cannot be opened or written, the result is still computed and returned, and the
+problem is reported through ``progress`` as a message starting with ``"warning:"``. Pass
+``cache=False`` to neither read nor write. An explicit ``store`` that fails to write raises
+``CacheError``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from featent.data import ImageSet, load_dataset
+from featent.errors import CacheError, DataError, FeatentError, ModelError
+from featent.extract import Progress, iter_activations
+from featent.models import LoadedModel, load_model
+from featent.store import ResultStore, births_key
+
+__all__ = [
+    "Selection",
+    "LayerResult",
+    "compute_births",
+    "compute_births_many",
+    "layer_results",
+    "sample_images",
+    "unit_activations",
+    "default_store",
+]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to measure: a model, a dataset, one class, some layers, N images, a seed."""
+
+    model: str
+    data: str
+    class_name: str
+    layers: tuple[str, ...]
+    n_images: int = 100
+    seed: int = 0
+    weights: str | None = None
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layers, str):
+            object.__setattr__(self, "layers", (self.layers,))
+        else:
+            object.__setattr__(self, "layers", tuple(self.layers))
+
+
+@dataclass
+class LayerResult:
+    """Per-unit birth times, FE and selective rate of one layer, and their layer means."""
+
+    layer: str
+    births: np.ndarray  # int32 [n_images, n_units]
+    feature_entropy: np.ndarray  # float [n_units]
+    selective_rate: np.ndarray  # float [n_units]
+    mean_feature_entropy: float
+    mean_selective_rate: float
+
+
+_STORES: dict[str, ResultStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def default_store() -> ResultStore:
+    """The store at the default directory, opened once per directory per process."""
+    from featent.store import default_directory
+
+    key = str(default_directory())
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = ResultStore(key)
+        return store
+
+
+def _resolve(selection: Selection) -> tuple[LoadedModel, object]:
+    if not isinstance(selection, Selection):
+        raise FeatentError(f"Expected a Selection, got {type(selection).__name__}.")
+    for name in ("n_images", "seed"):
+        value = getattr(selection, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (1 if name == "n_images" else 0):
+            kind = "a positive" if name == "n_images" else "a non-negative"
+            raise DataError(f"{name} must be {kind} integer, got {value!r}.")
+    model = load_model(selection.model, selection.weights)
+    dataset = load_dataset(selection.data)
+    if selection.class_name not in dataset.classes:
+        shown = ", ".join(dataset.classes[:12]) + (", ..." if len(dataset.classes) > 12 else "")
+        raise DataError(f"Class {selection.class_name!r} is not in {dataset.name}; its classes are: {shown}.")
+    if not selection.layers:
+        raise ModelError("No layer given; choose at least one of: " + ", ".join(i.name for i in model.layers) + ".")
+    for layer in selection.layers:
+        model.layer(layer)
+    return model, dataset
+
+
+def _data_fingerprint(dataset: object, split: str) -> str:
+    fp = dataset.fingerprint
+    return fp if split == "train" else f"{fp}.{split}"
+
+
+def _key(selection: Selection, model: LoadedModel, dataset: object, layer: str) -> str:
+    return births_key(
+        model.fingerprint,
+        _data_fingerprint(dataset, selection.split),
+        selection.class_name,
+        layer,
+        selection.n_images,
+        selection.seed,
+    )
+
+
+def sample_images(selection: Selection) -> ImageSet:
+    """The exact images the births of ``selection`` are computed on, in the same order."""
+    model, dataset = _resolve(selection)
+    return dataset.sample(
+        selection.class_name, selection.n_images, selection.seed, selection.split, model.input_size
+    )
+
+
+def _births_of_chunk(acts: np.ndarray) -> np.ndarray:
+    from featent.topology import birth_times
+
+    return np.asarray(birth_times(acts), dtype=np.int32)
+
+
+def compute_births(
+    selection: Selection,
+    store: ResultStore | None = None,
+    progress: Progress | None = None,
+    *,
+    cache: bool = True,
+) -> dict[str, np.ndarray]:
+    """Birth times ``int32 [n_images, n_units]`` for each selected layer, from the store when there.
+
+    Only missing layers are computed, in one streamed pass over the images.
+    """
+    model, dataset = _resolve(selection)
+    layers = list(dict.fromkeys(selection.layers))
+    explicit_store = store is not None
+    if cache and store is None:
+        try:
+            store = default_store()
+        except CacheError as exc:
+            store = None
+            if progress is not None:
+                progress(0.0, f"warning: results are not cached: {exc}")
+    if not cache:
+        store = None
+
+    result: dict[str, np.ndarray] = {}
+    keys = {layer: _key(selection, model, dataset, layer) for layer in layers}
+    if store is not None:
+        for layer in layers:
+            hit = store.get_births(keys[layer])
+            expected_units = model.layer(layer).n_units
+            if hit is not None and hit.ndim == 2 and hit.shape[1] == expected_units and hit.dtype == np.int32:
+                result[layer] = hit
+    missing = [layer for layer in layers if layer not in result]
+    if missing:
+        images = dataset.sample(
+            selection.class_name, selection.n_images, selection.seed, selection.split, model.input_size
+        )
+        parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
+
+        def forward_progress(fraction: float, message: str) -> None:
+            if progress is not None:
+                progress(0.95 * fraction, f"{', '.join(missing)}: births for {message.split()[-1]} images")
+
+        for _, chunk in iter_activations(model, images.images, missing, progress=forward_progress, ids=images.ids):
+            for layer in missing:
+                parts[layer].append(_births_of_chunk(chunk[layer]))
+            del chunk
+        for layer in missing:
+            births = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
+            result[layer] = births
+            if store is not None:
+                try:
+                    store.put_births(keys[layer], births)
+                except CacheError as exc:
+                    if explicit_store:
+                        raise
+                    if progress is not None:
+                        progress(0.95, f"warning: results are not cached: {exc}")
+    if progress is not None:
+        progress(1.0, "done")
+    return {layer: result[layer] for layer in layers}
+
+
+def layer_results(
+    selection: Selection,
+    store: ResultStore | None = None,
+    progress: Progress | None = None,
+    *,
+    cache: bool = True,
+) -> dict[str, LayerResult]:
+    """FE and selective rate per unit (and layer means) for each selected layer."""
+    from featent.entropy import feature_entropy, selective_rate
+
+    births = compute_births(selection, store, progress, cache=cache)
+    out: dict[str, LayerResult] = {}
+    for layer, b in births.items():
+        fe = np.asarray(feature_entropy(b), dtype=np.float64)
+        eps = np.asarray(selective_rate(b), dtype=np.float64)
+        out[layer] = LayerResult(
+            layer=layer,
+            births=b,
+            feature_entropy=fe,
+            selective_rate=eps,
+            mean_feature_entropy=float(fe.mean()),
+            mean_selective_rate=float(eps.mean()),
+        )
+    return out
+
+
+def unit_activations(selection: Selection, layer: str, image_index: int) -> np.ndarray:
+    """float32 [units, m, m] of one sampled image (recomputed, not cached)."""
+    model, _ = _resolve(selection)
+    model.layer(layer)
+    images = sample_images(selection)
+    if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)) or not 0 <= image_index < len(images):
+        raise DataError(f"Image index {image_index!r} is out of range; the selection has {len(images)} images.")
+    index = int(image_index)
+    chunks = list(iter_activations(model, images.images[index : index + 1], [layer], ids=images.ids[index : index + 1]))
+    return chunks[0][1][layer][0]
+
+
+def _one_births(selection: Selection, directory: str | None) -> dict[str, np.ndarray]:
+    """Worker body for compute_births_many (runs in a Dask worker or locally)."""
+    store = ResultStore(directory) if directory is not None else None
+    return compute_births(selection, store, cache=directory is not None)
+
+
+def compute_births_many(
+    selections: Sequence[Selection],
+    executor: Literal["local", "dask"] = "local",
+    scheduler: object | None = None,
+    store: ResultStore | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Birth times of many selections, in order; ``executor="dask"`` runs them as Dask tasks.
+
+    ``scheduler`` is passed to ``dask.compute`` (``"threads"``, ``"processes"``, ``"synchronous"``,
+    or a ``distributed.Client``); workers share the on-disk store, so results are cached either way.
+    """
+    selections = list(selections)
+    if executor not in ("local", "dask"):
+        raise FeatentError(f"Unknown executor {executor!r}; use 'local' or 'dask'.")
+    if store is None:
+        try:
+            store = default_store()
+        except CacheError as exc:
+            store = None
+            if progress is not None:
+                progress(0.0, f"warning: results are not cached: {exc}")
+    directory = str(store.directory) if store is not None else None
+    if executor == "local":
+        out = []
+        for i, selection in enumerate(selections):
+            out.append(_one_births(selection, directory))
+            if progress is not None:
+                progress((i + 1) / max(1, len(selections)), f"selection {i + 1}/{len(selections)}")
+        return out
+    import dask
+
+    tasks = [dask.delayed(_one_births, pure=False)(selection, directory) for selection in selections]
+    if isinstance(scheduler, str) or scheduler is None:
+        results = dask.compute(*tasks, scheduler=scheduler or "threads")
+    else:
+        results = scheduler.compute(tasks, sync=True) if hasattr(scheduler, "compute") else dask.compute(*tasks, scheduler=scheduler)
+    if progress is not None:
+        progress(1.0, f"{len(selections)} selections done")
+    return list(results)

@@ -1,0 +1,143 @@
+"""On-disk store of birth-time arrays (diskcache), safe against tampering and damage.
+
+Why it looks like this: diskcache pickles anything that is not str/bytes/int/float, and a pickle
+read back from disk can run code. So keys are explicit strings, values are raw bytes (a checksum
+followed by an ``.npy`` image written and read with ``allow_pickle=False``), the directory is
+private (0700), and the Disk class refuses to unpickle. A value that fails its checksum or does
+not parse is a miss: the caller recomputes and overwrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from featent.errors import CacheError
+
+SCHEMA = "featent-v1"
+ENV_VAR = "FEATENT_CACHE_DIR"
+DEFAULT_SIZE_LIMIT = 2**31
+_CHECKSUM_BYTES = 16
+
+__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory"]
+
+
+def births_key(weights_fp: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
+    """The explicit store key of one birth-time array."""
+    return f"{SCHEMA}|births|{weights_fp}|{data_fp}|{class_name}|{layer}|{int(n)}|{int(seed)}"
+
+
+def default_directory() -> Path:
+    """``$FEATENT_CACHE_DIR``, else ``cache/`` of a source checkout, else ``~/.cache/featent``."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    project = Path(__file__).resolve().parent.parent
+    if (project / "pyproject.toml").is_file():
+        return project / "cache"
+    return Path.home() / ".cache" / "featent"
+
+
+def _no_pickle_disk():
+    """A diskcache Disk that stores and returns only raw values and never unpickles."""
+    import diskcache
+    from diskcache.core import MODE_PICKLE
+
+    class RawDisk(diskcache.Disk):
+        def get(self, key, raw):  # noqa: D401 - diskcache API
+            if not raw:
+                raise ValueError("featent store keys are plain strings; refusing to unpickle a key")
+            return super().get(key, raw)
+
+        def fetch(self, mode, filename, value, read):
+            if mode == MODE_PICKLE:
+                raise ValueError("featent store values are raw bytes; refusing to unpickle a value")
+            return super().fetch(mode, filename, value, read)
+
+    return RawDisk
+
+
+def _encode(births: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(births), allow_pickle=False)
+    payload = buffer.getvalue()
+    return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest() + payload
+
+
+def _decode(blob: object) -> np.ndarray | None:
+    if not isinstance(blob, bytes) or len(blob) <= _CHECKSUM_BYTES:
+        return None
+    checksum, payload = blob[:_CHECKSUM_BYTES], blob[_CHECKSUM_BYTES:]
+    if hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest() != checksum:
+        return None
+    try:
+        return np.load(io.BytesIO(payload), allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None
+
+
+class ResultStore:
+    """Birth-time arrays by key, on disk; a damaged entry reads as a miss."""
+
+    def __init__(self, directory: str | os.PathLike | None = None, size_limit: int = DEFAULT_SIZE_LIMIT) -> None:
+        import diskcache
+
+        path = Path(directory).expanduser() if directory is not None else default_directory()
+        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 2**20:
+            raise CacheError(f"The cache size limit must be an integer of at least 1 MiB, got {size_limit!r}.")
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = path.stat()
+            if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) != 0o700:
+                path.chmod(0o700)
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+            self._cache = diskcache.Cache(str(path), size_limit=size_limit, disk=_no_pickle_disk())
+        except Exception as exc:  # OSError, and sqlite3 errors, which are not OSErrors
+            if isinstance(exc, CacheError):
+                raise
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise CacheError(
+                f"Cannot use cache directory {str(path)!r} ({reason}); set {ENV_VAR} to a writable folder."
+            ) from exc
+        self.directory = path
+        self.size_limit = size_limit
+
+    def get_births(self, key: str) -> np.ndarray | None:
+        """The stored array, or None when absent or damaged."""
+        try:
+            blob = self._cache.get(key, default=None)
+        except Exception:  # a damaged row or a refused pickle: treat as a miss
+            return None
+        return _decode(blob)
+
+    def put_births(self, key: str, births: np.ndarray) -> None:
+        """Store (or overwrite) an array under ``key``; CacheError if the disk refuses."""
+        if not isinstance(key, str) or not key.startswith(SCHEMA + "|"):
+            raise CacheError(f"Store keys must be strings starting with {SCHEMA!r}, got {key!r}.")
+        try:
+            self._cache.set(key, _encode(np.asarray(births)))
+        except Exception as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise CacheError(f"Cannot write to cache directory {str(self.directory)!r} ({reason}).") from exc
+
+    def delete(self, key: str) -> bool:
+        """Remove one entry; True if it was there."""
+        return bool(self._cache.delete(key))
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._cache.clear()
+
+    def stats(self) -> dict:
+        """``{"entries", "bytes", "directory"}`` for display."""
+        return {"entries": len(self._cache), "bytes": int(self._cache.volume()), "directory": str(self.directory)}
+
+    def close(self) -> None:
+        """Close the underlying database (reopened automatically on next use)."""
+        self._cache.close()
