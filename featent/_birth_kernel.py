@@ -22,8 +22,9 @@ chains by it is parametrised by the S-part of a chain alone). The last tie group
 graph, whose clique complex is a simplex, so it never gives a birth: its edges are never
 sorted, which makes ReLU zeros free.
 
-Edges are ranked only as far as needed: a partial selection takes the k largest remaining
-weights (whole tie groups), sorts just those, and k grows 4x while no birth has appeared.
+Edges are ranked only as far as needed: a binary max-heap is built in O(E) and edges are
+popped one tie group at a time, so the cost is O(E + b log E) for a birth after b edges,
+not the O(E log E) of a full sort.
 """
 
 from __future__ import annotations
@@ -32,21 +33,6 @@ import numpy as np
 from numba import njit, prange
 
 _ONE = np.uint64(1)
-
-
-@njit(cache=True, nogil=True)
-def edge_index_arrays(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Endpoints (i < j) of the m(m-1)/2 edges, row-major: the same for every unit of size m."""
-    n_edges = m * (m - 1) // 2
-    eu = np.empty(n_edges, np.int32)
-    ev = np.empty(n_edges, np.int32)
-    k = 0
-    for i in range(m):
-        for j in range(i + 1, m):
-            eu[k] = i
-            ev[k] = j
-            k += 1
-    return eu, ev
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -183,86 +169,84 @@ def _group_gives_birth(group, eu, ev, adj, parent, m):
     return _stuck_edges_leave_cycle(adj, su, sv, m)
 
 
-@njit(cache=True, nogil=True)
-def _birth_weight(unit, eu, ev, first_batch):
-    """(True, t) where t is the edge weight of the birth group, or (False, 0) if no birth."""
-    m = unit.shape[0]
-    n_edges = eu.shape[0]
-    w = np.empty(n_edges, unit.dtype)
-    w_min = np.inf
-    for e in range(n_edges):
-        a = unit[eu[e], ev[e]]
-        b = unit[ev[e], eu[e]]
-        x = a if a > b else b
-        w[e] = x
-        if x < w_min:
-            w_min = x
-    # The last tie group (weight w_min) completes the graph: never a birth, never sorted.
-    n_rem = 0
-    for e in range(n_edges):
-        if w[e] > w_min:
-            n_rem += 1
-    rem = np.empty(n_rem, np.int32)
-    n_rem = 0
-    for e in range(n_edges):
-        if w[e] > w_min:
-            rem[n_rem] = e
-            n_rem += 1
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap, n, i, w):
+    """Restore the max-heap property (by weight) below position i."""
+    item = heap[i]
+    key = w[item]
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        right = child + 1
+        if right < n and w[heap[right]] > w[heap[child]]:
+            child = right
+        if w[heap[child]] > key:
+            heap[i] = heap[child]
+            i = child
+        else:
+            break
+    heap[i] = item
 
+
+@njit(cache=True, nogil=True)
+def _birth_weight(unit):
+    """(1, t) with t the edge weight of the birth group; (0, .) no birth; (-1, .) non-finite unit."""
+    m = unit.shape[0]
+    for i in range(m):
+        if not np.isfinite(unit[i, i]):
+            return -1, 0.0
+    n_edges = m * (m - 1) // 2
+    eu = np.empty(n_edges, np.int32)
+    ev = np.empty(n_edges, np.int32)
+    w = np.empty(n_edges, unit.dtype)
+    e = 0
+    for i in range(m):
+        for j in range(i + 1, m):
+            a = unit[i, j]
+            b = unit[j, i]
+            if not (np.isfinite(a) and np.isfinite(b)):
+                return -1, 0.0
+            x = a if a > b else b
+            eu[e] = i
+            ev[e] = j
+            w[e] = x
+            e += 1
+    w_min = w.min()
+    # The last tie group (weight w_min) completes the graph: never a birth, never ranked.
+    heap = np.empty(n_edges, np.int32)
+    n = 0
+    for e in range(n_edges):
+        if w[e] > w_min:
+            heap[n] = e
+            n += 1
+    # Heapify is O(E); each edge actually examined costs O(log E): only the prefix of the
+    # filtration before the birth is ever ranked.
+    for i in range(n // 2 - 1, -1, -1):
+        _sift_down(heap, n, i, w)
     adj = np.zeros((m, (m + 63) // 64), np.uint64)
     parent = np.arange(m)
-    k = first_batch
-    while n_rem > 0:
-        if n_rem <= k:
-            batch = rem[:n_rem]
-            n_rem = 0
-        else:
-            neg = np.empty(n_rem, w.dtype)
-            for i in range(n_rem):
-                neg[i] = -w[rem[i]]
-            threshold = -np.partition(neg, k - 1)[k - 1]
-            n_batch = 0
-            for i in range(n_rem):
-                if w[rem[i]] >= threshold:
-                    n_batch += 1
-            batch = np.empty(n_batch, np.int32)
-            rest = np.empty(n_rem - n_batch, np.int32)
-            nb = 0
-            nr = 0
-            for i in range(n_rem):
-                e = rem[i]
-                if w[e] >= threshold:
-                    batch[nb] = e
-                    nb += 1
-                else:
-                    rest[nr] = e
-                    nr += 1
-            rem = rest
-            n_rem = nr
-        keys = np.empty(batch.shape[0], w.dtype)
-        for i in range(batch.shape[0]):
-            keys[i] = -w[batch[i]]
-        order = np.argsort(keys)
-        ordered = batch[order]
-        i = 0
-        while i < ordered.shape[0]:
-            value = w[ordered[i]]
-            j = i + 1
-            while j < ordered.shape[0] and w[ordered[j]] == value:
-                j += 1
-            if _group_gives_birth(ordered[i:j], eu, ev, adj, parent, m):
-                return True, value
-            i = j
-        k *= 4
-    return False, w_min
+    group = np.empty(max(n, 1), np.int32)
+    while n > 0:
+        value = w[heap[0]]
+        g = 0
+        while n > 0 and w[heap[0]] == value:
+            group[g] = heap[0]
+            g += 1
+            n -= 1
+            heap[0] = heap[n]
+            _sift_down(heap, n, 0, w)
+        if _group_gives_birth(group[:g], eu, ev, adj, parent, m):
+            return 1, np.float64(value)
+    return 0, 0.0
 
 
 @njit(cache=True, nogil=True)
-def birth_step(unit, eu, ev, first_batch):
-    """b(U, 1): 1 + #entries of U strictly above the birth weight; 0 when no birth."""
-    found, value = _birth_weight(unit, eu, ev, first_batch)
-    if not found:
-        return 0
+def birth_step(unit):
+    """b(U, 1): 1 + #entries of U strictly above the birth weight; 0 = no birth, -1 = non-finite."""
+    status, value = _birth_weight(unit)
+    if status <= 0:
+        return status
     above = 0
     m = unit.shape[0]
     for i in range(m):
@@ -273,8 +257,7 @@ def birth_step(unit, eu, ev, first_batch):
 
 
 @njit(cache=True, parallel=True)
-def birth_steps_batch(units, first_batch, out):
-    """Birth steps of a C-contiguous stack [n, m, m], in parallel over units."""
-    eu, ev = edge_index_arrays(units.shape[1])
+def birth_steps_batch(units, out):
+    """Birth steps of a C-contiguous stack [n, m, m], in parallel over units (-1 = non-finite)."""
     for b in prange(units.shape[0]):
-        out[b] = birth_step(units[b], eu, ev, first_batch)
+        out[b] = birth_step(units[b])

@@ -22,9 +22,6 @@ import numpy as np
 from featent import _birth_kernel
 from featent.errors import UnitError
 
-#: Edges sorted in the first round of the partial selection; grows 4x while no birth appears.
-FIRST_BATCH_PER_VERTEX = 2
-
 
 def _as_float_array(units: object) -> np.ndarray:
     array = np.asarray(units)
@@ -117,7 +114,7 @@ def clique_complex(unit: object, v: int, max_triangles: int = 20000) -> CliqueCo
     return CliqueComplex(edges=edges.astype(np.int64), triangles=triangle_array, truncated=truncated)
 
 
-def _rank_matrix(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rank_distance_matrix(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense ripser input: D_ij = descending dense rank of w_ij (1-based), zero diagonal.
 
     A zero diagonal keeps ripser on its dense path (a nonzero one makes it treat the matrix
@@ -137,7 +134,7 @@ def _rank_matrix(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _diagrams_in_ranks(u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     from ripser import ripser  # imported lazily: only the reference paths need it
 
-    d, distinct_desc = _rank_matrix(u)
+    d, distinct_desc = rank_distance_matrix(u)
     diagrams = ripser(d, distance_matrix=True, maxdim=1)["dgms"]
     return [np.asarray(dgm, dtype=np.float64) for dgm in diagrams], distinct_desc
 
@@ -200,34 +197,26 @@ def persistence_diagram(unit: object) -> list[np.ndarray]:
 
 def birth_time(unit: object) -> int:
     """The paper's b(U, 1): 1-based step where beta_1 first becomes nonzero, 0 if never."""
-    u = np.ascontiguousarray(validate_unit(unit))
-    eu, ev = _birth_kernel.edge_index_arrays(u.shape[0])
-    return int(_birth_kernel.birth_step(u, eu, ev, _first_batch(u.shape[0])))
-
-
-def _first_batch(m: int) -> int:
-    return max(8, FIRST_BATCH_PER_VERTEX * m)
+    u = np.ascontiguousarray(_as_float_array(unit))
+    if u.ndim != 2:
+        raise UnitError(f"unit must be a 2-D m x m array, got {u.ndim}-D shape {u.shape}")
+    _check_shape(u.shape, "unit")
+    step = int(_birth_kernel.birth_step(u))
+    if step < 0:
+        validate_unit(u)  # raises with the precise reason (NaN or inf)
+    return step
 
 
 def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
     """Birth times of a stack of units [..., m, m] -> int32 [...], compiled and parallel.
 
-    ``n_threads`` caps the worker threads (default: all cores numba sees).
+    ``n_threads`` caps the worker threads (default: every core numba sees).
     """
     array = _as_float_array(units)
     _check_shape(array.shape, "units")
     leading = array.shape[:-2]
     m = array.shape[-1]
     flat = np.ascontiguousarray(array.reshape(-1, m, m))
-    finite = np.isfinite(flat).all(axis=(1, 2))
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        position = np.unravel_index(bad, leading) if leading else ()
-        kind = "NaN" if np.isnan(flat[bad]).any() else "inf"
-        raise UnitError(
-            f"unit at index {tuple(int(p) for p in position)} contains {kind} values; "
-            "birth times need finite activations"
-        )
     out = np.zeros(flat.shape[0], dtype=np.int32)
     if flat.shape[0]:
         import numba
@@ -235,9 +224,18 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
         previous = numba.get_num_threads()
         if n_threads is not None:
             numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+        # Units differ in cost (early birth vs none): hand them out in small chunks.
+        previous_chunk = numba.set_parallel_chunksize(4)
         try:
-            _birth_kernel.birth_steps_batch(flat, _first_batch(m), out)
+            _birth_kernel.birth_steps_batch(flat, out)
         finally:
+            numba.set_parallel_chunksize(previous_chunk)
             numba.set_num_threads(previous)
+    if np.any(out < 0):
+        bad = int(np.flatnonzero(out < 0)[0])
+        position = tuple(int(p) for p in np.unravel_index(bad, leading)) if leading else ()
+        kind = "NaN" if np.isnan(flat[bad]).any() else "inf"
+        raise UnitError(
+            f"unit at index {position} contains {kind} values; birth times need finite activations"
+        )
     return out.reshape(leading)
-
