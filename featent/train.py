@@ -26,10 +26,11 @@ from featent.models import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, D
 
 Progress = Callable[[float, str], None]
 
-DEFAULT_EPOCHS = 12
+DEFAULT_EPOCHS = 15
 BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 TRAIN_THREADS = 1
+MAX_SHIFT = 2  # pixels of random translation (augmentation) at 32x32
 
 __all__ = ["DEFAULT_EPOCHS", "EpochStats", "TrainHistory", "train_demo", "save_weights", "evaluate", "noisy_labels"]
 
@@ -84,6 +85,14 @@ def noisy_labels(labels: torch.Tensor, fraction: float, seed: int, n_classes: in
     return out
 
 
+def _shifted(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image translated by up to MAX_SHIFT pixels (seeded); the border fills with background."""
+    n, _, h, w = images.shape
+    padded = nn.functional.pad(images, (MAX_SHIFT,) * 4, value=float(images.min()))
+    offsets = torch.randint(0, 2 * MAX_SHIFT + 1, (n, 2), generator=generator)
+    return torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
 def _normalize(images: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(DEMO_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(DEMO_STD).view(1, 3, 1, 1)
@@ -113,11 +122,13 @@ def train_demo(
     label_noise: float = 0.0,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
+    augment: bool = True,
 ) -> TrainHistory:
     """Train DemoNet on the digits train split; deterministic for a given seed.
 
     With ``checkpoint_dir``, ``epoch_000.pt`` ... ``epoch_NNN.pt`` (state_dicts) and
-    ``history.json`` (loss and accuracies per epoch) are written after every epoch.
+    ``history.json`` (loss and accuracies per epoch) are written after every epoch. ``augment``
+    adds small random translations (turn it off to study memorization of noisy labels).
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise FeatentError(f"The training seed must be a non-negative integer, got {seed!r}.")
@@ -164,7 +175,8 @@ def train_demo(
             for b in range(n_batches):
                 index = order[b * BATCH_SIZE : (b + 1) * BATCH_SIZE]
                 optimizer.zero_grad(set_to_none=True)
-                loss = nn.functional.cross_entropy(model(train_x[index]), train_y[index])
+                batch = _shifted(train_x[index], generator) if augment else train_x[index]
+                loss = nn.functional.cross_entropy(model(batch), train_y[index])
                 loss.backward()
                 optimizer.step()
                 total += loss.item() * len(index)
