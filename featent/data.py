@@ -159,7 +159,7 @@ class ImageFolderDataset:
         digest = hashlib.sha256(b"imagefolder-v1")
         skipped = 0
         try:
-            class_dirs = sorted(e for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith("."))
+            class_dirs = [e for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith(".")]
         except OSError as exc:
             raise DataError(f"Cannot read data folder {self.name!r}: {exc.strerror or exc}.") from exc
         class_dirs = sorted(class_dirs, key=lambda e: e.name)

@@ -55,6 +55,7 @@ __all__ = [
     "load_model",
     "layer_modules",
     "pick_device",
+    "from_module",
     "clear_model_cache",
 ]
 
@@ -381,6 +382,37 @@ def _load_uncached(
         fingerprint=fingerprint,
         layers=layers,
         weights_source=source,
+        mean=mean,
+        std=std,
+        device=device,
+    )
+
+
+def from_module(
+    module: nn.Module,
+    name: str = "custom",
+    input_size: int = 32,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    weights_source: str = "in-memory module",
+) -> LoadedModel:
+    """Wrap an existing VGG-like or ResNet module (not memoized; the module is put in eval mode)."""
+    module.eval()
+    fingerprint = fingerprint_module(module, name, input_size)
+    try:
+        layers = _layer_infos(module, input_size)
+    except RuntimeError as exc:
+        raise ModelError(f"{name} cannot run on {input_size}x{input_size} inputs.") from exc
+    device = next(module.parameters()).device
+    last_linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return LoadedModel(
+        spec=name,
+        module=module,
+        input_size=input_size,
+        n_classes=int(last_linear[-1].out_features) if last_linear else 0,
+        fingerprint=fingerprint,
+        layers=layers,
+        weights_source=weights_source,
         mean=mean,
         std=std,
         device=device,

@@ -38,3 +38,55 @@ def smooth_unit() -> np.ndarray:
     rng = np.random.default_rng(7)
     field = gaussian_filter(rng.normal(size=(14, 14)), sigma=1.0)
     return np.maximum(field - np.median(field), 0.0).astype(np.float32)
+
+
+# --- pipeline fixtures (issue 3): a tiny CNN, an image folder with corrupt files, a private cache ---
+
+
+@pytest.fixture
+def tiny_cnn():
+    """A LoadedModel around a seeded 2-block VGG-like CNN on 16x16 inputs (in-place ReLUs)."""
+    import torch
+    from torch import nn
+
+    from featent.models import from_module
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential()
+        module.features = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
+        module.classifier = nn.Sequential(nn.Flatten(), nn.Linear(6 * 4 * 4, 3))
+    return from_module(module, name="tiny", input_size=16, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Classes 'cat' (6 PNGs), 'dog' (4 JPEGs, 1 corrupt .jpg, 1 truncated .png) plus a notes.txt."""
+    from PIL import Image
+
+    root = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for name, count, suffix in (("cat", 6, ".png"), ("dog", 4, ".jpg")):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, size=(20 + i, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{name}{i}{suffix}")
+    (root / "dog" / "broken.jpg").write_bytes(b"this is not a jpeg")
+    good = (root / "cat" / "cat0.png").read_bytes()
+    (root / "dog" / "truncated.png").write_bytes(good[: len(good) // 3])
+    (root / "dog" / "notes.txt").write_text("not an image")
+    return root
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A private result store directory, made the default through FEATENT_CACHE_DIR."""
+    directory = tmp_path / "featent-cache"
+    monkeypatch.setenv("FEATENT_CACHE_DIR", str(directory))
+    return directory
