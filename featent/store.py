@@ -120,8 +120,11 @@ class ResultStore:
         """Store (or overwrite) an array under ``key``; CacheError if the disk refuses."""
         if not isinstance(key, str) or not key.startswith(SCHEMA + "|"):
             raise CacheError(f"Store keys must be strings starting with {SCHEMA!r}, got {key!r}.")
+        births = np.asarray(births)
+        if births.dtype.kind not in "biuf":
+            raise CacheError(f"Only numeric arrays can be stored, got dtype {births.dtype}.")
         try:
-            self._cache.set(key, _encode(np.asarray(births)))
+            self._cache.set(key, _encode(births))
         except Exception as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise CacheError(f"Cannot write to cache directory {str(self.directory)!r} ({reason}).") from exc
