@@ -36,12 +36,28 @@ def birth_time(unit: np.ndarray) -> int:
     return topology.birth_time(unit)
 
 
-@st.cache_resource(show_spinner=False)
 def store():
-    """The on-disk result store (FEATENT_CACHE_DIR or ./cache), shared by all sessions."""
-    from featent.store import ResultStore
+    """The on-disk result store (FEATENT_CACHE_DIR or ./cache), opened once per process."""
+    from featent.pipeline import default_store
 
-    return ResultStore()
+    return default_store()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def unit_activations(selection, layer: str, image_index: int) -> np.ndarray:
+    """All units of one layer for one image, float32 [units, m, m] (recomputed, then kept here)."""
+    from featent.pipeline import unit_activations as compute
+
+    return compute(selection, layer, image_index)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sample_images(selection) -> tuple[np.ndarray, list[str]]:
+    """The selection's images as float32 [n, 3, S, S] in [0, 1] and their ids."""
+    from featent.pipeline import sample_images as compute
+
+    images = compute(selection)
+    return images.images.numpy(), list(images.ids)
 
 
 def clear_all() -> None:

@@ -1,0 +1,57 @@
+"""featent progress callbacks -> st.status with a progress bar, shown only for real work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from ui import cached
+
+
+class StatusProgress:
+    """A ``Progress`` callable. The status box appears at the first unfinished report, so a
+    result that comes straight from the store draws nothing; "warning:" messages become
+    ``st.warning`` (e.g. a cache folder that cannot be written)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.box = None
+        self.bar = None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if message.startswith("warning:"):
+            st.warning(message.removeprefix("warning:").strip(), icon=":material/warning:")
+            return
+        if self.box is None:
+            if fraction >= 1.0:
+                return
+            self.box = st.status(self.label, expanded=True)
+            self.bar = self.box.progress(0.0)
+        self.bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    def finish(self, ok: bool = True) -> None:
+        if self.box is not None:
+            self.box.update(label=self.label + (" — done" if ok else " — failed"),
+                            state="complete" if ok else "error", expanded=False)
+
+
+@contextmanager
+def status(label: str) -> Iterator[StatusProgress]:
+    """``with status("Computing birth times") as progress: layer_results(sel, progress=progress)``."""
+    progress = StatusProgress(label)
+    try:
+        yield progress
+    except BaseException:
+        progress.finish(ok=False)
+        raise
+    progress.finish(ok=True)
+
+
+def layer_results(selection, label: str = "Computing birth times"):
+    """pipeline.layer_results with a status box; results come from the store when present."""
+    from featent.pipeline import layer_results as compute
+
+    with status(label) as progress:
+        return compute(selection, store=cached.store(), progress=progress)

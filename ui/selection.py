@@ -1,0 +1,156 @@
+"""The sidebar selection (model, weights, data, class, images, seed), kept across pages.
+
+Why the indirection: Streamlit forgets a widget's value when a page that does not draw it runs
+(or on a page switch). Each value therefore lives under a plain session key ``sel_<name>`` and
+is copied into the widget's own key ``_w_<name>`` before the widget is drawn, so every page that
+draws the sidebar starts from the user's last choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from featent.data import Dataset, load_dataset
+from featent.errors import DataError, ModelError
+from featent.models import LoadedModel, list_models, load_model
+from featent.pipeline import Selection
+from ui.errors import shown_in_place
+
+DEFAULT_MODEL = "demo"
+DEFAULT_DATA = "digits"
+DEFAULT_N_IMAGES = 100
+WEIGHT_MODES = ("Built-in", "Checkpoint path", "Upload checkpoint")
+DATA_MODES = ("digits", "Image folder")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a page needs about the current choice: the spec, the loaded model, the data."""
+
+    selection: Selection
+    model: LoadedModel
+    dataset: Dataset
+
+    def for_layers(self, *layers: str) -> Selection:
+        """The same choice restricted to some layers (births are cached per layer)."""
+        return Selection(**{**self.selection.__dict__, "layers": tuple(layers)})
+
+
+def model_options() -> list[str]:
+    """Every zoo model as trained and as random init, the demo first."""
+    return [spec for name in list_models() for spec in (name, f"{name}:random")]
+
+
+def persisted(name: str, default: Any, options: list | None = None) -> str:
+    """Widget key for ``name``, preloaded with the remembered value (valid for ``options``)."""
+    widget_key = f"_w_{name}"
+    value = st.session_state.get(widget_key, st.session_state.get(f"sel_{name}", default))
+    if options is not None and value not in options:
+        value = default if default in options else options[0]
+    st.session_state[widget_key] = value
+    return widget_key
+
+
+def remember(name: str, value: Any) -> Any:
+    """Store a widget's value under its page-independent key; returns it."""
+    st.session_state[f"sel_{name}"] = value
+    return value
+
+
+def _saved_upload(upload) -> str:
+    """Write an uploaded checkpoint to a private temp folder, named by content hash."""
+    data = upload.getvalue()
+    folder = Path(tempfile.gettempdir()) / f"featent-uploads-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def _weights_input(spec: str) -> str | None:
+    """Weights file for ``spec``: None for built-in/random, else a path typed or uploaded."""
+    sb = st.sidebar
+    if ":random" in spec:
+        sb.caption("Random initialisation: no weights to choose.")
+        return None
+    mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
+                                                 horizontal=False, help="Built-in: the shipped demo weights or torchvision's cached ones."))
+    if mode == "Checkpoint path":
+        path = remember("weights_path", sb.text_input("Checkpoint file (.pt state_dict)", key=persisted("weights_path", ""),
+                                                       placeholder="/path/to/checkpoint.pt"))
+        return path.strip() or None
+    if mode == "Upload checkpoint":
+        upload = sb.file_uploader("Checkpoint (.pt, .pth state_dict)", type=["pt", "pth", "bin"], key="_w_upload")
+        if upload is not None:
+            st.session_state["sel_upload_path"] = _saved_upload(upload)
+        return st.session_state.get("sel_upload_path")
+    return None
+
+
+def sidebar_selection() -> Context:
+    """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
+    sb = st.sidebar
+    sb.header("Selection")
+    options = model_options()
+    spec = remember("model", sb.selectbox(
+        "Model", options, key=persisted("model", DEFAULT_MODEL), accept_new_options=True,
+        help="A zoo model, NAME:random for its random init, or type a spec such as 'vgg11:random@64'.",
+    ))
+    weights = _weights_input(spec)
+    data_mode = remember("data_mode", sb.radio("Data", DATA_MODES, key=persisted("data_mode", DATA_MODES[0], list(DATA_MODES)),
+                                               horizontal=True))
+    if data_mode == "Image folder":
+        data = remember("data_path", sb.text_input("Image folder (one subfolder per class)", key=persisted("data_path", ""),
+                                                     placeholder="/data/imagenet/train")).strip()
+    else:
+        data = DEFAULT_DATA
+
+    with shown_in_place():
+        if not data:
+            raise DataError("Type the path of an image folder with one subfolder per class, or choose 'digits'.")
+        if weights is None and st.session_state.get("sel_weights_mode", WEIGHT_MODES[0]) != WEIGHT_MODES[0] and ":random" not in spec:
+            raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
+        model = load_model(spec, weights)
+        dataset = load_dataset(data)
+    classes = list(dataset.classes)
+    class_name = remember("class_name", sb.selectbox("Class", classes, key=persisted("class_name", classes[0], classes)))
+    c1, c2 = sb.columns(2)
+    n_images = remember("n_images", int(c1.number_input("Images", min_value=2, max_value=5000, step=10,
+                                                        key=persisted("n_images", DEFAULT_N_IMAGES),
+                                                        help="Images sampled from the class (|Ω|). The paper uses 100.")))
+    seed = remember("seed", int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1,
+                                                key=persisted("seed", 0), help="Which images are sampled.")))
+    if dataset.skipped:
+        sb.caption(f"{dataset.skipped} unreadable files in the folder were skipped.")
+    sb.caption(f"Weights: {model.weights_source}")
+    selection = Selection(model=spec, data=data, class_name=class_name,
+                          layers=tuple(info.name for info in model.layers),
+                          n_images=n_images, seed=seed, weights=weights)
+    return Context(selection=selection, model=model, dataset=dataset)
+
+
+def layer_and_unit(model: LoadedModel, *, with_unit: bool = True, where=(st, st)) -> tuple[str, int | None]:
+    """Layer (and unit) pickers shared by the pages, remembered across them.
+
+    ``where`` holds the two containers to draw the layer and the unit picker into.
+    """
+    names = [info.name for info in model.layers]
+    layer = remember("layer", where[0].selectbox("Layer", names, key=persisted("layer", names[-1], names),
+                                              help="Deeper layers have smaller units (m x m) and more of them."))
+    if not with_unit:
+        return layer, None
+    info = model.layer(layer)
+    key = persisted("unit", 0)
+    if not 0 <= st.session_state[key] < info.n_units:
+        st.session_state[key] = 0
+    unit = remember("unit", int(where[1].number_input(f"Unit (0..{info.n_units - 1})", min_value=0,
+                                                   max_value=info.n_units - 1, step=1, key=key)))
+    return layer, unit
