@@ -1,0 +1,137 @@
+"""featent CLI: the four commands, output formats, the JSON schema, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from featent.cli import main
+
+UNIT_KEYS = {"unit", "feature_entropy", "selective_rate", "births"}
+RECORD_KEYS = {"model", "data", "class", "layer", "images", "seed", "mean_feature_entropy", "mean_selective_rate", "units"}
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check_record(record: dict, layer: str, n_units: int, n_images: int) -> None:
+    assert set(record) == RECORD_KEYS
+    assert record["layer"] == layer and record["images"] == n_images and record["class"] == "4"
+    assert len(record["units"]) == n_units
+    for i, unit in enumerate(record["units"]):
+        assert set(unit) == UNIT_KEYS and unit["unit"] == i
+        assert len(unit["births"]) == n_images and all(isinstance(b, int) and b >= 0 for b in unit["births"])
+        assert 0.0 <= unit["selective_rate"] <= 1.0 and unit["feature_entropy"] >= 0.0
+    fe = [u["feature_entropy"] for u in record["units"]]
+    assert record["mean_feature_entropy"] == pytest.approx(sum(fe) / len(fe))
+
+
+def test_entropy_json_single_layer(capsys, cache_dir):
+    code, out, err = run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4",
+                         "--layer", "block3_conv2", "--images", "6", "--format", "json")
+    assert code == 0, err
+    record = json.loads(out)
+    assert isinstance(record, dict)
+    _check_record(record, "block3_conv2", 64, 6)
+    assert record["model"] == "demo" and record["data"] == "digits" and record["seed"] == 0
+
+
+def test_entropy_json_all_layers_is_a_list(capsys, cache_dir, tmp_path):
+    target = tmp_path / "out.json"
+    code, out, err = run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4",
+                         "--all-layers", "--images", "5", "--format", "json", "--out", str(target), "--quiet")
+    assert code == 0, err
+    assert out == ""
+    records = json.loads(target.read_text())
+    assert [r["layer"] for r in records] == [
+        "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2"]
+    for record, units in zip(records, (16, 16, 32, 32, 64, 64)):
+        _check_record(record, record["layer"], units, 5)
+
+
+def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
+    args = ["entropy", "--model", "demo", "--data", "digits", "--class", "4", "--layer", "block2_conv1", "--images", "5"]
+    _, out_json, _ = run(capsys, *args, "--format", "json")
+    record = json.loads(out_json)
+    _, out_csv, _ = run(capsys, *args, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out_csv)))
+    assert len(rows) == 32 and set(rows[0]) == {"layer", "unit", "feature_entropy", "selective_rate", "births"}
+    assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
+    assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
+    code, out_table, _ = run(capsys, *args)
+    assert code == 0
+    assert out_table.startswith("# block2_conv1: mean feature entropy ")
+    assert f"{record['mean_feature_entropy']:.4f}" in out_table.splitlines()[0]
+    assert len(out_table.splitlines()) == 1 + 2 + 32
+
+
+def test_models_layers_classes(capsys, image_folder):
+    code, out, _ = run(capsys, "models", "--format", "json")
+    assert code == 0 and {"model": "demo", "input_size": 32, "specs": "demo, demo:random"} in json.loads(out)
+    code, out, _ = run(capsys, "layers", "--model", "vgg11:random@32", "--format", "json")
+    layers = json.loads(out)
+    assert layers["input_size"] == 32 and layers["weights"] == "random init (seed 0)"
+    assert layers["layers"][0] == {"layer": "block1_conv1", "units": 64, "unit_size": 32}
+    code, out, _ = run(capsys, "layers", "--model", "demo", "--format", "csv")
+    assert out.splitlines()[:2] == ["layer,units,unit_size", "block1_conv1,16,32"]
+    code, out, _ = run(capsys, "classes", "--data", str(image_folder), "--format", "json")
+    assert json.loads(out)["classes"] == ["cat", "dog"] and json.loads(out)["skipped"] == 1
+    code, out, _ = run(capsys, "classes", "--data", "digits")
+    assert code == 0 and out.splitlines()[0] == "# digits: 10 classes, 0 unreadable file(s) skipped"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "match"),
+    [
+        (["entropy", "--model", "nope", "--data", "digits", "--class", "1", "--layer", "x"], 1, "Unknown model 'nope'"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "12", "--layer", "block1_conv1"], 1, "Class '12' is not in digits"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "conv9"], 1, "has no layer 'conv9'"),
+        (["entropy", "--model", "demo", "--data", "/no/such", "--class", "1", "--layer", "block1_conv1"], 1, "does not exist"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--images", "0"], 2, "--images must be at least 1"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--seed", "-1"], 2, "--seed must be non-negative"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--images", "x", "--all-layers"], 2, "invalid int value: 'x'"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "a", "--all-layers"], 2, "not allowed with argument"),
+        (["entropy", "--model", "demo", "--data", "digits", "--class", "1"], 2, "one of the arguments --layer --all-layers is required"),
+        (["layers", "--model", "vgg16"], 1, "not in the local torch cache"),
+        (["layers", "--model", "demo", "--weights", "/no/w.pt"], 1, "does not exist"),
+        (["layers", "--model", "demo", "--format", "xml"], 2, "invalid choice: 'xml'"),
+        (["classes"], 2, "the following arguments are required: --data"),
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        ([], 2, "the following arguments are required: COMMAND"),
+        (["models", "--out", "/no/such/dir/x.txt"], 1, "Cannot write '/no/such/dir/x.txt'"),
+        (["train-demo", "--epochs", "0"], 2, "--epochs must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(capsys, cache_dir, monkeypatch, tmp_path, argv, code, match):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    got, out, err = run(capsys, *argv)
+    assert got == code
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("featent: error: ")
+    assert match in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_and_console_script(tmp_path):
+    env = dict(os.environ, FEATENT_CACHE_DIR=str(tmp_path / "c"))
+    done = subprocess.run([sys.executable, "-m", "featent", "models", "--format", "csv"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.splitlines()[1].startswith("demo,32,")
+    done = subprocess.run([sys.executable, "-m", "featent", "classes", "--data", str(tmp_path / "none")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "does not exist" in done.stderr
+    script = Path(sys.executable).with_name("featent")
+    if script.exists():  # installed by `make setup` (pip install -e .)
+        done = subprocess.run([str(script), "layers", "--model", "demo", "--format", "json"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and json.loads(done.stdout)["layers"][5]["layer"] == "block3_conv2"
