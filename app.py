@@ -40,7 +40,7 @@ with right:
         images, ids = cached.sample_images(sel)
     st.caption(f"{len(ids)} images sampled with seed {sel.seed}; the first 12:")
     shown = [np.moveaxis(img, 0, -1).clip(0, 1) for img in images[:12]]
-    st.image(shown, width=64, caption=[str(i)[-10:] for i in ids[:12]])
+    st.image(shown, width=64, caption=[str(i).rsplit("/", 1)[-1] for i in ids[:12]])
 
 st.divider()
 st.subheader("What each page shows")

@@ -1,0 +1,116 @@
+"""Layer profiles: mean FE and selective rate per layer, trained vs random init, over classes (Fig. 5A)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from featent import entropy, plots
+from featent.models import load_model
+from featent.pipeline import Selection, layer_results
+from ui import cached, progress
+from ui.errors import shown_in_place
+from ui.layout import page_header
+from ui.selection import model_options, sidebar_selection
+
+page_header(
+    "Layer profiles",
+    "How effective are the units of each layer? Mean feature entropy (lower = more stable features) and mean "
+    "selective rate per layer, for the model and its random initialisation, averaged over classes (Eq. 15).",
+)
+ctx = sidebar_selection()
+sel = ctx.selection
+
+
+def random_counterpart(spec: str) -> str | None:
+    """'vgg16' -> 'vgg16:random'; None for a spec that is already a random init."""
+    return None if ":random" in spec else f"{spec.split('@')[0]}:random"
+
+
+options = list(dict.fromkeys([sel.model, *model_options()]))
+default_models = [m for m in (sel.model, random_counterpart(sel.model)) if m]
+if "lp_models" not in st.session_state or sel.model not in st.session_state.get("lp_for", ()):
+    st.session_state["lp_models"] = default_models
+    st.session_state["lp_for"] = (sel.model,)
+st.session_state["lp_models"] = [m for m in st.session_state["lp_models"] if m in options]
+classes_all = list(ctx.dataset.classes)
+if "lp_classes" not in st.session_state or not set(st.session_state["lp_classes"]) <= set(classes_all):
+    st.session_state["lp_classes"] = [sel.class_name]
+
+c1, c2 = st.columns(2)
+models = c1.multiselect("Models", options, key="lp_models", help="The selected model and its random init by default.")
+chosen_classes = c2.multiselect("Classes", classes_all, key="lp_classes",
+                                help="Layer means are averaged over these classes; error bars show their spread.")
+if not models or not chosen_classes:
+    st.info("Choose at least one model and one class.")
+    st.stop()
+
+rows: list[tuple] = []
+per_unit: dict[tuple[str, str], dict[str, object]] = {}  # (model, layer) -> class -> LayerResult
+with shown_in_place(), progress.status(f"Computing birth times for {len(models)} model(s) x {len(chosen_classes)} class(es)") as report:
+    jobs = [(m, c) for m in models for c in chosen_classes]
+    for k, (spec, class_name) in enumerate(jobs):
+        weights = sel.weights if spec == sel.model else None
+        loaded = ctx.model if spec == sel.model else load_model(spec)
+        job = Selection(model=spec, data=sel.data, class_name=class_name,
+                        layers=tuple(i.name for i in loaded.layers), n_images=sel.n_images, seed=sel.seed,
+                        weights=weights)
+
+        def sub(fraction: float, message: str, k: int = k, spec: str = spec, class_name: str = class_name) -> None:
+            if message.startswith("warning:"):
+                report(fraction, message)
+            elif fraction < 1.0:
+                report((k + fraction) / len(jobs), f"{spec}, class {class_name}: {message}")
+
+        for layer, result in layer_results(job, store=cached.store(), progress=sub).items():
+            rows.append((spec, layer, class_name, result.mean_feature_entropy, result.mean_selective_rate))
+            per_unit.setdefault((spec, layer), {})[class_name] = result
+
+table = pd.DataFrame(rows, columns=plots.PROFILE_COLUMNS)
+st.plotly_chart(plots.layer_profile(table, title=f"Layer profile over {len(chosen_classes)} class(es) of {ctx.dataset.name}"),
+                key="lp_profile", config={"toImageButtonOptions": {"format": "png", "filename": "layer_profile", "scale": 2}})
+summary = (table.groupby(["model", "layer"], sort=False)
+           .agg(mean_feature_entropy=("mean_feature_entropy", "mean"), sd_feature_entropy=("mean_feature_entropy", "std"),
+                mean_selective_rate=("mean_selective_rate", "mean"), sd_selective_rate=("mean_selective_rate", "std"),
+                classes=("class_name", "nunique"))
+           .reset_index().fillna(0.0))
+with st.expander("Layer table", expanded=False):
+    st.dataframe(summary, hide_index=True, key="lp_layer_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns[2:6]})
+st.download_button("Download layer table (CSV)", table.to_csv(index=False), file_name="layer_profile.csv",
+                   mime="text/csv", icon=":material/download:", key="lp_csv_layers")
+
+st.divider()
+st.subheader("Units of one layer")
+u1, u2, _ = st.columns([1, 1, 1])
+unit_model = u1.selectbox("Model", models, key="lp_unit_model")
+layer_names = [layer for (m, layer) in per_unit if m == unit_model]
+if st.session_state.get("lp_unit_layer") not in layer_names:
+    st.session_state["lp_unit_layer"] = st.session_state.get("sel_layer") if st.session_state.get("sel_layer") in layer_names else layer_names[-1]
+unit_layer = u2.selectbox("Layer", layer_names, key="lp_unit_layer")
+results = per_unit[(unit_model, unit_layer)]
+fe = np.stack([results[c].feature_entropy for c in chosen_classes], axis=1)  # [units, classes]
+rate = np.stack([results[c].selective_rate for c in chosen_classes], axis=1)
+mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
+score = np.where(mean_rate > 0, mean_fe / np.where(mean_rate > 0, mean_rate, 1.0), np.inf)
+
+s1, s2 = st.columns(2)
+s1.plotly_chart(plots.fe_rate_scatter(mean_fe, mean_rate, p=entropy.DEFAULT_P,
+                                      title=f"{unit_model} {unit_layer}: FE vs selective rate (mean over classes)"),
+                key="lp_scatter")
+s2.plotly_chart(plots.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class"),
+                key="lp_heatmap")
+
+units = pd.DataFrame({"unit": np.arange(fe.shape[0]), "feature_entropy": mean_fe, "selective_rate": mean_rate,
+                      "fe_over_rate": score})
+for j, c in enumerate(chosen_classes):
+    units[f"FE class {c}"] = fe[:, j]
+st.caption("Click a column header to sort. Low FE with high selective rate marks the most effective units; "
+           "the paper ranks units for pruning by FE / ε.")
+st.dataframe(units, hide_index=True, key="lp_unit_table", height=320,
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in units.columns[1:]})
+st.download_button("Download unit table (CSV)", units.to_csv(index=False),
+                   file_name=f"units_{unit_model.replace(':', '-')}_{unit_layer}.csv", mime="text/csv",
+                   icon=":material/download:", key="lp_csv_units")
+st.caption("PNG: use the camera icon in each chart's toolbar.")
