@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_output(p)
 
+    p = sub.add_parser("cache", help="show (or clear) the result store of cached birth times")
+    p.add_argument("--clear", action="store_true", help="remove every cached result")
+    _add_output(p)
+
     p = sub.add_parser("train-demo", help="train the demo CNN on digits deterministically and save its weights")
     p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default: featent.train.DEFAULT_EPOCHS)")
     p.add_argument("--seed", type=int, default=0, metavar="S")
@@ -274,11 +278,22 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
     return _render(rows, args.format, {"weights": str(target), "epochs": rows}, [f"# weights saved to {target}"])
 
 
+def _cmd_cache(args: argparse.Namespace) -> str:
+    from featent.store import ResultStore
+
+    store = ResultStore()
+    if args.clear:
+        store.clear()
+    stats = store.stats()
+    return _render([stats], args.format, stats)
+
+
 _COMMANDS = {
     "models": _cmd_models,
     "layers": _cmd_layers,
     "classes": _cmd_classes,
     "entropy": _cmd_entropy,
+    "cache": _cmd_cache,
     "train-demo": _cmd_train_demo,
 }
 

@@ -21,10 +21,12 @@ from typing import Literal
 import numpy as np
 
 from featent.data import ImageSet, load_dataset
+from featent.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, iter_activations
 from featent.models import LoadedModel, load_model
-from featent.store import ResultStore, births_key
+from featent.store import ResultStore, births_key, default_directory
+from featent.topology import birth_times
 
 __all__ = [
     "Selection",
@@ -76,8 +78,6 @@ _STORES_LOCK = threading.Lock()
 
 def default_store() -> ResultStore:
     """The store at the default directory, opened once per directory per process."""
-    from featent.store import default_directory
-
     key = str(default_directory())
     with _STORES_LOCK:
         store = _STORES.get(key)
@@ -131,8 +131,6 @@ def sample_images(selection: Selection) -> ImageSet:
 
 
 def _births_of_chunk(acts: np.ndarray) -> np.ndarray:
-    from featent.topology import birth_times
-
     return np.asarray(birth_times(acts), dtype=np.int32)
 
 
@@ -207,8 +205,6 @@ def layer_results(
     cache: bool = True,
 ) -> dict[str, LayerResult]:
     """FE and selective rate per unit (and layer means) for each selected layer."""
-    from featent.entropy import feature_entropy, selective_rate
-
     births = compute_births(selection, store, progress, cache=cache)
     out: dict[str, LayerResult] = {}
     for layer, b in births.items():

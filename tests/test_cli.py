@@ -90,6 +90,18 @@ def test_models_layers_classes(capsys, image_folder):
     assert code == 0 and out.splitlines()[0] == "# digits: 10 classes, 0 unreadable file(s) skipped"
 
 
+def test_cache_stats_and_clear(capsys, cache_dir):
+    run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4", "--layer", "block1_conv1", "--images", "3")
+    code, out, _ = run(capsys, "cache", "--format", "json")
+    stats = json.loads(out)
+    assert code == 0 and stats["entries"] == 1 and stats["directory"] == str(cache_dir)
+    code, out, _ = run(capsys, "cache", "--clear", "--format", "json")
+    assert json.loads(out)["entries"] == 0
+    code, out, _ = run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4",
+                       "--layer", "block1_conv1", "--images", "3", "--no-cache")
+    assert code == 0 and json.loads(run(capsys, "cache", "--format", "json")[1])["entries"] == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "match"),
     [
@@ -110,6 +122,7 @@ def test_models_layers_classes(capsys, image_folder):
         ([], 2, "the following arguments are required: COMMAND"),
         (["models", "--out", "/no/such/dir/x.txt"], 1, "Cannot write '/no/such/dir/x.txt'"),
         (["train-demo", "--epochs", "0"], 2, "--epochs must be at least 1"),
+        (["train-demo", "--label-noise", "2"], 1, "Label noise must be a fraction between 0 and 1"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(capsys, cache_dir, monkeypatch, tmp_path, argv, code, match):
