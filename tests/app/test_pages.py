@@ -1,0 +1,125 @@
+"""Every page runs on the default selection (demo, digits, class 0) and reacts to one interaction.
+
+Runs the real scripts in-process with streamlit.testing.v1.AppTest (no browser); paths given to
+``from_file`` are relative to this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = "../../app.py"
+TIMEOUT = 180  # first runs import torch and compile the birth kernel
+
+
+def _open(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if page is not None:
+        at.switch_page(page)
+    at.run()
+    _assert_clean(at)
+    return at
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_home_shows_layers_and_class_and_follows_the_class_picker() -> None:
+    at = _open()
+    layers = at.dataframe[0].value
+    assert list(layers["layer"]) == [f"block{b}_conv{c}" for b in (1, 2, 3) for c in (1, 2)]
+    assert any(s.value == "Class '0' of digits" for s in at.subheader)
+    at.selectbox(key="_w_class_name").set_value("3").run()
+    _assert_clean(at)
+    assert any(s.value == "Class '3' of digits" for s in at.subheader)
+
+
+def test_selection_persists_across_pages() -> None:
+    at = _open()
+    at.selectbox(key="_w_class_name").set_value("7").run()
+    at.number_input(key="_w_n_images").set_value(40).run()
+    at.switch_page("pages/9_How_it_works.py").run()  # a page without the sidebar selection
+    at.switch_page("pages/1_Unit_inspector.py").run()
+    _assert_clean(at)
+    assert at.selectbox(key="_w_class_name").value == "7"
+    assert at.number_input(key="_w_image").max == 39
+
+
+def test_unit_inspector_step_and_unit_change_what_is_shown() -> None:
+    at = _open("pages/1_Unit_inspector.py")
+    assert _charts(at) == 6
+    step_caption = lambda: next(c.value for c in at.caption if c.value.startswith("Step "))  # noqa: E731
+    at.slider(key="insp_step").set_value(1).run()
+    first = step_caption()
+    assert first.startswith("Step 1:") and "β1 = 0" in first
+    at.slider(key="insp_step").set_value(40).run()
+    _assert_clean(at)
+    assert step_caption().startswith("Step 40:")
+    metrics_before = [m.value for m in at.metric]
+    at.number_input(key="_w_unit").set_value(5).run()
+    _assert_clean(at)
+    assert [m.value for m in at.metric] != metrics_before
+
+
+def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
+    at = _open("pages/2_Birth_distribution.py")
+    assert _charts(at) == 2
+    picker = at.selectbox(key="bd_pick")
+    shown = lambda: next(m.value for m in at.markdown if "with birth time" in m.value)  # noqa: E731
+    at.selectbox(key="bd_pick").set_value(picker.options[0]).run()
+    first = shown()
+    at.selectbox(key="bd_pick").set_value(picker.options[-1]).run()
+    _assert_clean(at)
+    assert shown() != first and shown().endswith(f"with birth time {picker.options[-1]}")
+    at.radio(key="bd_mode").set_value("another model").run()
+    _assert_clean(at)
+    assert at.selectbox(key="bd_other_model").value == "demo:random"
+
+
+def test_layer_profiles_average_over_the_chosen_classes() -> None:
+    at = _open("pages/3_Layer_profiles.py")
+    assert _charts(at) == 3
+    assert at.multiselect(key="lp_models").value == ["demo", "demo:random"]
+    table = at.dataframe[0].value
+    assert set(table["classes"]) == {1} and len(table) == 12
+    at.multiselect(key="lp_classes").set_value(["0", "1"]).run()
+    _assert_clean(at)
+    assert set(at.dataframe[0].value["classes"]) == {2}
+    assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 1"]
+
+
+def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
+    at = _open("pages/9_How_it_works.py")
+    assert _charts(at) == 6
+    assert any("Birth time b(U, 1) = 4" in s.value for s in at.success)
+    at.slider(key="hiw_step").set_value(4).run()
+    assert any(m.value.startswith("**Step 4**") and "β1 = 1" in m.value for m in at.markdown)
+    at.slider(key="hiw_step").set_value(7).run()
+    assert any(m.value.startswith("**Step 7**") and "β1 = 0" in m.value for m in at.markdown)
+    at.radio(key="hiw_example").set_value("Random").run()
+    _assert_clean(at)
+    assert at.slider(key="hiw_m").value == 5
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda at: (at.radio(key="_w_data_mode").set_value("Image folder").run(),
+                     at.text_input(key="_w_data_path").input("/no/such/folder").run()), "folder"),
+        (lambda at: (at.radio(key="_w_weights_mode").set_value("Checkpoint path").run(),
+                     at.text_input(key="_w_weights_path").input("/no/such/checkpoint.pt").run()), "checkpoint"),
+    ],
+    ids=["bad-folder", "bad-checkpoint"],
+)
+def test_bad_input_is_shown_in_place_without_a_traceback(setup, message: str) -> None:
+    at = _open()
+    setup(at)
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value.lower()
