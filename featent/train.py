@@ -110,7 +110,7 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tu
     return loss, (logits.argmax(1) == labels).float().mean().item()
 
 
-def _save_checkpoint(model: nn.Module, directory: Path, epoch: int, history: list[EpochStats]) -> str:
+def _save_checkpoint(model: nn.Module, directory: Path, epoch: int) -> str:
     path = directory / f"epoch_{epoch:03d}.pt"
     torch.save(model.state_dict(), path)
     return str(path)
@@ -161,10 +161,10 @@ def train_demo(
             test_acc = evaluate(model, test_x, test_y)[1]
             stats = EpochStats(epoch, loss, train_acc, test_acc)
             if directory is not None:
-                stats.checkpoint = _save_checkpoint(model, directory, epoch, history.epochs)
+                stats.checkpoint = _save_checkpoint(model, directory, epoch)
             history.epochs.append(stats)
             if directory is not None:
-                rows = [{k: v for k, v in asdict(e).items()} for e in history.epochs]
+                rows = [asdict(e) for e in history.epochs]
                 (directory / "history.json").write_text(json.dumps({"seed": seed, "label_noise": label_noise, "epochs": rows}, indent=1))
 
         record(0, evaluate(model, train_x, train_y)[0])
