@@ -313,6 +313,7 @@ def _layer_infos(module: nn.Module, input_size: int) -> list[LayerInfo]:
 
 _CACHE: dict[tuple[str, str | None], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
+_BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 
 def load_model(spec: str, weights: str | os.PathLike | None = None) -> LoadedModel:
@@ -320,14 +321,30 @@ def load_model(spec: str, weights: str | os.PathLike | None = None) -> LoadedMod
     name, seed, size = _parse_spec(spec)
     if weights is not None and seed is not None:
         raise ModelError(f"Give either {spec!r} (random init) or a weights file, not both.")
-    key = (spec.strip(), str(Path(weights).expanduser().resolve()) if weights is not None else None)
+    key = (spec.strip(), _file_identity(weights) if weights is not None else None)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
+        building = _BUILDING.setdefault(key, threading.Lock())
     if hit is not None:
         return hit
-    loaded = _load_uncached(spec.strip(), name, seed, size, weights)
-    with _CACHE_LOCK:
-        return _CACHE.setdefault(key, loaded)
+    with building:  # one build per key, even when several sessions ask at once
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+        if hit is None:
+            hit = _load_uncached(spec.strip(), name, seed, size, weights)
+            with _CACHE_LOCK:
+                _CACHE[key] = hit
+    return hit
+
+
+def _file_identity(path: str | os.PathLike) -> str:
+    """Resolved path plus size and mtime: a rewritten weights file is loaded again."""
+    file = Path(path).expanduser().resolve()
+    try:
+        info = file.stat()
+    except OSError:
+        return str(file)
+    return f"{file}|{info.st_size}|{info.st_mtime_ns}"
 
 
 def _load_uncached(
@@ -423,3 +440,4 @@ def clear_model_cache() -> None:
     """Forget memoized models (frees their memory)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _BUILDING.clear()
