@@ -214,3 +214,27 @@ def test_bad_model_specs(spec, weights, match):
 def test_unknown_layer_lists_the_layers():
     with pytest.raises(ModelError, match=r"has no layer 'block9_conv9'; its layers are: block1_conv1, block1_conv2"):
         load_model("demo").layer("block9_conv9")
+
+
+def test_rewritten_weights_file_is_reloaded(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save(load_model("demo:random:6").module.state_dict(), path)
+    first = load_model("demo", weights=str(path))
+    assert load_model("demo", weights=str(path)) is first
+    torch.save(load_model("demo:random:7").module.state_dict(), path)
+    os.utime(path, ns=(first_ns := path.stat().st_mtime_ns + 10**9, first_ns))
+    second = load_model("demo", weights=str(path))
+    assert second.fingerprint == load_model("demo:random:7").fingerprint != first.fingerprint
+
+
+def test_concurrent_loads_build_one_model():
+    import threading
+
+    clear_model_cache()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(load_model("demo:random:9"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(m is got[0] for m in got)
