@@ -227,9 +227,21 @@ def test_rewritten_weights_file_is_reloaded(tmp_path):
     assert second.fingerprint == load_model("demo:random:7").fingerprint != first.fingerprint
 
 
-def test_concurrent_loads_build_one_model():
+def test_concurrent_loads_build_one_model(monkeypatch):
     import threading
+    import time
 
+    import featent.models as models
+
+    builds = []
+    real = models._load_uncached
+
+    def slow_counting_build(*args):
+        builds.append(args[0])
+        time.sleep(0.2)  # make the requests overlap
+        return real(*args)
+
+    monkeypatch.setattr(models, "_load_uncached", slow_counting_build)
     clear_model_cache()
     got = []
     threads = [threading.Thread(target=lambda: got.append(load_model("demo:random:9"))) for _ in range(4)]
@@ -237,4 +249,5 @@ def test_concurrent_loads_build_one_model():
         t.start()
     for t in threads:
         t.join()
+    assert builds == ["demo:random:9"]
     assert len(got) == 4 and all(m is got[0] for m in got)
