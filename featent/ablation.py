@@ -232,11 +232,13 @@ def unit_scores(
             except (ModelError, FeatentError):
                 per_target["nisp"].append(np.full(n_units, np.nan))
     if "selectivity" in wanted:
-        for name in targets:
+        # One target: selectivity toward it. Several (pruning): Morcos et al.'s max-class form, since
+        # the mean of per-class selectivities over all classes carries no information.
+        for name in targets if len(targets) == 1 else targets[:1]:
             if len(names) < 2:
                 per_target["selectivity"].append(np.full(n_units, np.nan))
             else:
-                per_target["selectivity"].append(class_selectivity(means, names.index(name)))
+                per_target["selectivity"].append(class_selectivity(means, names.index(name) if len(targets) == 1 else None))
     out: dict[str, np.ndarray] = {}
     for method in methods:
         if method == "fpgm":
