@@ -6,9 +6,9 @@ bounded for big nets (VGG16 at 224 with 100 images holds one chunk of one layer 
 
 Caching policy: ``store=None`` uses the default store (``FEATENT_CACHE_DIR`` or ``cache/``). If
 that store cannot be opened or written, the result is still computed and returned, and the
-problem is reported through ``progress`` as a message starting with ``"warning:"``. Pass
-``cache=False`` to neither read nor write. An explicit ``store`` that fails to write raises
-``CacheError``.
+problem is reported through ``progress`` as a message starting with ``"warning:"``; the same
+holds when any store fails to write (disk full, permissions changed). Pass ``cache=False`` to
+neither read nor write.
 """
 
 from __future__ import annotations
@@ -147,7 +147,6 @@ def compute_births(
     """
     model, dataset = _resolve(selection)
     layers = list(dict.fromkeys(selection.layers))
-    explicit_store = store is not None
     if cache and store is None:
         try:
             store = default_store()
@@ -188,8 +187,6 @@ def compute_births(
                 try:
                     store.put_births(keys[layer], births)
                 except CacheError as exc:
-                    if explicit_store:
-                        raise
                     if progress is not None:
                         progress(0.95, f"warning: results are not cached: {exc}")
     if progress is not None:

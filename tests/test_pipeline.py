@@ -181,3 +181,17 @@ def test_compute_births_many(cache_dir, executor):
 def test_compute_births_many_bad_executor():
     with pytest.raises(FeatentError, match=r"Unknown executor 'spark'"):
         compute_births_many([DEMO], executor="spark")
+
+
+class _FullDiskStore(ResultStore):
+    """A real store whose writes fail as on a full disk (reads still work)."""
+
+    def put_births(self, key, births):
+        raise CacheError(f"Cannot write to cache directory {str(self.directory)!r} (No space left on device).")
+
+
+def test_a_store_that_stops_accepting_writes_only_warns(cache_dir):
+    messages: list[str] = []
+    births = compute_births(dataclasses.replace(DEMO, seed=9), _FullDiskStore(), progress=lambda f, m: messages.append(m))
+    assert births["block2_conv2"].shape == (12, 32)
+    assert any(m.startswith("warning: results are not cached: Cannot write to cache directory") for m in messages)
