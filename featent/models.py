@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,11 @@ def _parse_spec(spec: str) -> tuple[str, int | None, int | None]:
     """'vgg16' -> ('vgg16', None, None); 'vgg16:random' -> seed 0; 'vgg16:random:3@64' -> seed 3, input 64."""
     if not isinstance(spec, str) or not spec.strip():
         raise ModelError(f"No model given; choose one of: {', '.join(list_models())}.")
-    body, _, size_text = spec.strip().partition("@")
+    body, size_text = spec.strip(), ""
+    found = re.search(r"@([^:]*)", body)  # '@SIZE' may sit before or after ':random'
+    if found:
+        size_text = found.group(1) or "?"
+        body = body[: found.start()] + body[found.end() :]
     size: int | None = None
     if size_text:
         if not size_text.isdigit() or not 16 <= int(size_text) <= 1024:
