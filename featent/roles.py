@@ -1,0 +1,161 @@
+"""Four unit roles from feature entropy on training vs test images (arXiv v1 of the paper).
+
+A unit is *effective* on a set of images when its feature entropy there is at most a threshold
+(low FE = the unit perceives a common feature of the class). Comparing a class's training and
+test images sorts the units of a layer into four roles: effective on both (generalizing feature
+detectors), only on training (memorizing), only on test, and on neither.
+
+Default threshold: the median FE of the layer over both sets pooled, the same value for both, so
+that the split is relative to the layer and needs no tuning across models; either threshold can
+be set by hand. FE depends on the image count through Eq. 12, so both sets use the same number of
+images (the training births are cut to the test count: a sample is a prefix of a larger one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from featent import entropy
+from featent.errors import DataError, FeatentError
+
+Progress = Callable[[float, str], None]
+
+ROLES = ("both", "train-only", "test-only", "neither")
+ROLE_LABELS = {
+    "both": "Effective on training and test",
+    "train-only": "Effective on training only",
+    "test-only": "Effective on test only",
+    "neither": "Effective on neither",
+}
+
+__all__ = ["ROLES", "ROLE_LABELS", "RoleTable", "default_threshold", "assign_roles", "unit_roles"]
+
+
+def default_threshold(fe_train: np.ndarray, fe_test: np.ndarray) -> float:
+    """The median feature entropy of the layer over training and test images pooled."""
+    return float(np.median(np.concatenate([np.asarray(fe_train, float).ravel(), np.asarray(fe_test, float).ravel()])))
+
+
+def assign_roles(
+    fe_train: np.ndarray,
+    fe_test: np.ndarray,
+    train_threshold: float | None = None,
+    test_threshold: float | None = None,
+) -> tuple[np.ndarray, float, float]:
+    """Role of each unit (``ROLES`` strings) and the two thresholds used (FE <= threshold: effective)."""
+    a = np.asarray(fe_train, dtype=np.float64)
+    b = np.asarray(fe_test, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise FeatentError(f"Training and test FE must be equally long 1-D arrays, got {a.shape} and {b.shape}.")
+    median = default_threshold(a, b)
+    t_train = median if train_threshold is None else float(train_threshold)
+    t_test = median if test_threshold is None else float(test_threshold)
+    if not (np.isfinite(t_train) and np.isfinite(t_test)):
+        raise FeatentError("Role thresholds must be finite numbers.")
+    on_train, on_test = a <= t_train, b <= t_test
+    roles = np.where(on_train & on_test, "both", np.where(on_train, "train-only", np.where(on_test, "test-only", "neither")))
+    return roles.astype(object), t_train, t_test
+
+
+@dataclass
+class RoleTable:
+    """Per-unit FE and selective rate on training and test images of a class, and the roles."""
+
+    model: str
+    data: str
+    class_name: str
+    layer: str
+    n_images: int
+    seed: int
+    fe_train: np.ndarray
+    fe_test: np.ndarray
+    eps_train: np.ndarray
+    eps_test: np.ndarray
+    train_threshold: float
+    test_threshold: float
+    roles: np.ndarray
+
+    def with_thresholds(self, train_threshold: float | None, test_threshold: float | None) -> RoleTable:
+        """The same units sorted again with other thresholds (None: the default median)."""
+        roles, t_train, t_test = assign_roles(self.fe_train, self.fe_test, train_threshold, test_threshold)
+        return RoleTable(**{**self.__dict__, "roles": roles, "train_threshold": t_train, "test_threshold": t_test})
+
+    def counts(self) -> dict[str, int]:
+        return {role: int(np.count_nonzero(self.roles == role)) for role in ROLES}
+
+    def records(self) -> list[dict]:
+        return [
+            {
+                "unit": u, "fe_train": float(self.fe_train[u]), "fe_test": float(self.fe_test[u]),
+                "eps_train": float(self.eps_train[u]), "eps_test": float(self.eps_test[u]), "role": str(self.roles[u]),
+            }
+            for u in range(self.fe_train.size)
+        ]
+
+
+def _test_births(one, model, dataset, layer: str, n: int, progress: Progress | None, cache: bool) -> np.ndarray:
+    from dataclasses import replace
+
+    from featent.ablation import labelled_images
+    from featent.extract import extract_activations
+    from featent.pipeline import compute_births
+    from featent.topology import birth_times
+
+    if "test" in dataset.splits:
+        return compute_births(replace(one, split="test", n_images=n), progress=progress, cache=cache)[layer]
+    images, _ = labelled_images(dataset, [one.class_name], n, one.seed, model.input_size, "test", skip=one.n_images)
+    acts = extract_activations(model, images, [layer])[layer]
+    return np.asarray(birth_times(acts), dtype=np.int32)
+
+
+def unit_roles(
+    selection,
+    layer: str | None = None,
+    train_threshold: float | None = None,
+    test_threshold: float | None = None,
+    p: float = entropy.DEFAULT_P,
+    progress: Progress | None = None,
+    *,
+    cache: bool = True,
+) -> RoleTable:
+    """Roles of every unit of ``layer`` for the selection's class (births cached as for FE).
+
+    Up to ``selection.n_images`` test images (held-out training images for a folder without a
+    test split) and as many training images.
+    """
+    from featent.ablation import _one_layer
+    from featent.data import load_dataset
+    from featent.models import load_model
+    from featent.pipeline import compute_births
+
+    layer, one = _one_layer(selection, layer)
+    model = load_model(one.model, one.weights)
+    model.layer(layer)
+    dataset = load_dataset(one.data)
+    if one.class_name not in dataset.classes:
+        raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
+
+    def part(lo: float, hi: float) -> Progress | None:
+        return None if progress is None else (lambda f, m: progress(lo + (hi - lo) * f, m))
+
+    train = compute_births(one, progress=part(0.0, 0.5), cache=cache)[layer]
+    test = _test_births(one, model, dataset, layer, one.n_images, part(0.5, 1.0), cache)
+    n = min(train.shape[0], test.shape[0])
+    if n < 2:
+        raise DataError(f"Class {one.class_name!r} has fewer than 2 test images; roles need at least 2 on each side.")
+    train, test = train[:n], test[:n]
+    fe_train = np.asarray(entropy.feature_entropy(train, p), dtype=np.float64)
+    fe_test = np.asarray(entropy.feature_entropy(test, p), dtype=np.float64)
+    roles, t_train, t_test = assign_roles(fe_train, fe_test, train_threshold, test_threshold)
+    if progress is not None:
+        progress(1.0, "roles done")
+    return RoleTable(
+        model=one.model, data=one.data, class_name=one.class_name, layer=layer, n_images=n, seed=one.seed,
+        fe_train=fe_train, fe_test=fe_test,
+        eps_train=np.asarray(entropy.selective_rate(train), dtype=np.float64),
+        eps_test=np.asarray(entropy.selective_rate(test), dtype=np.float64),
+        train_threshold=t_train, test_threshold=t_test, roles=roles,
+    )
