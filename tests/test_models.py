@@ -81,6 +81,10 @@ def test_resnet_layers_are_named_by_block():
     assert model.layer("conv5_2_out").unit_size == 2
 
 
+def test_size_may_come_before_or_after_random():
+    assert load_model("vgg11@32:random").fingerprint == load_model("vgg11:random@32").fingerprint
+
+
 def test_units_smaller_than_2x2_are_not_offered():
     model = load_model("resnet18:random@32")
     assert "conv5_2_out" not in [i.name for i in model.layers]
@@ -201,6 +205,7 @@ def test_weights_file_that_is_not_a_state_dict(tmp_path):
         ("vgg11:random:x", None, r"seed in 'vgg11:random:x' must be a non-negative integer"),
         ("vgg11:random@8", None, r"input size in 'vgg11:random@8' must be an integer from 16 to 1024"),
         ("vgg11:random@abc", None, r"input size .* must be an integer"),
+        ("vgg11@", None, r"input size in 'vgg11@' must be an integer"),
         ("demo@64", None, r"demo model only takes 32x32 inputs"),
         ("alexnet:random@32", None, r"alexnet cannot run on 32x32 inputs"),
         ("demo:random", "x.pt", r"either 'demo:random' \(random init\) or a weights file"),
