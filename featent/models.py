@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -323,6 +323,13 @@ _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 def load_model(spec: str, weights: str | os.PathLike | None = None) -> LoadedModel:
     """Model spec (+ optional weights file) -> LoadedModel in eval mode; memoized per (spec, weights)."""
+    from featent.experiments_family import resolve_family_spec  # demo@epochN, demo-corrupt-X (trained on demand)
+
+    family = resolve_family_spec(spec)
+    if family is not None:
+        if weights is not None:
+            raise ModelError(f"{spec!r} brings its own weights; do not give a weights file too.")
+        return replace(load_model(*family), spec=spec.strip())
     name, seed, size = _parse_spec(spec)
     if weights is not None and seed is not None:
         raise ModelError(f"Give either {spec!r} (random init) or a weights file, not both.")
