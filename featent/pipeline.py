@@ -171,15 +171,16 @@ def compute_births(
             selection.class_name, selection.n_images, selection.seed, selection.split, model.input_size
         )
         parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
-
-        def forward_progress(fraction: float, message: str) -> None:
-            if progress is not None:
-                progress(0.95 * fraction, f"{', '.join(missing)}: births for {message.split()[-1]} images")
-
-        for _, chunk in iter_activations(model, images.images, missing, progress=forward_progress, ids=images.ids):
+        n = len(images)
+        what = missing[0] if len(missing) == 1 else f"{len(missing)} layers"
+        for start, chunk in iter_activations(model, images.images, missing, ids=images.ids):
             for layer in missing:
                 parts[layer].append(_births_of_chunk(chunk[layer]))
+            done = min(n, start + len(chunk[missing[0]]))
             del chunk
+            if progress is not None:
+                progress(0.99 * done / n, f"{what}: birth times of {done}/{n} images")
+        warned = False
         for layer in missing:
             births = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
             result[layer] = births
@@ -187,8 +188,9 @@ def compute_births(
                 try:
                     store.put_births(keys[layer], births)
                 except CacheError as exc:
-                    if progress is not None:
-                        progress(0.95, f"warning: results are not cached: {exc}")
+                    if progress is not None and not warned:
+                        progress(0.99, f"warning: results are not cached: {exc}")
+                    warned = True
     if progress is not None:
         progress(1.0, "done")
     return {layer: result[layer] for layer in layers}
