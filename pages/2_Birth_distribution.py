@@ -43,7 +43,11 @@ with left:
         plots.birth_histogram(births, title=f"{layer}, unit {unit_index}: birth times over class '{sel.class_name}'"),
         key="bd_hist", on_select="rerun", selection_mode="points",
     )
-    st.caption("Click a bar to see its images (or choose a birth time on the right).")
+    if summary["no_birth"] == births.size:
+        st.info("This unit gives no birth on any image of the class (a dead or silent unit): "
+                f"ε = 0, so its FE is ln|Ω| = {summary['feature_entropy']:.2f} (Eq. 12). Try another unit.")
+    else:
+        st.caption("Click a bar to see its images (or choose a birth time on the right).")
 
 steps = [int(x) for x in np.unique(births[births > 0])]
 choices = steps + ([NO_BIRTH] if np.any(births == 0) else [])

@@ -1,0 +1,109 @@
+"""Browser fixtures: Debian's chromium for Playwright and a real `streamlit run app.py` server.
+
+Playwright cannot download its own browsers here, so the launch uses /usr/bin/chromium
+(`make test` installs it). The server runs on a free localhost port with a private result store
+and is stopped (process group) when the session ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("FEATENT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing; run `make browser` (apt-get install chromium)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 2200}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    url: str
+    started_at: float  # time.monotonic() just before the process was spawned
+    artifacts: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """`streamlit run app.py` on a free port (headless, private cache), healthy before yielding."""
+    port = _free_port()
+    base = tmp_path_factory.mktemp("featent-e2e")
+    artifacts = Path(os.environ.get("FEATENT_E2E_ARTIFACTS", base / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1"}
+    log = open(base / "server.log", "w")  # noqa: SIM115 - closed in finally
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    started = time.monotonic()
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = started + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {base / 'server.log'}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy in 120 s; see {base / 'server.log'}")
+            time.sleep(0.2)
+        server = AppServer(url=url, started_at=started, artifacts=artifacts)
+        yield server
+        (artifacts / "timings.json").write_text(json.dumps(server.timings, indent=2))
+        print(f"\nfeatent e2e: screenshots and timings in {artifacts}: {server.timings}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+        shutil.copy(base / "server.log", artifacts / "server.log")

@@ -1,0 +1,135 @@
+"""The real app in headless Chromium: every page renders its charts, no exception box, and the
+unit inspector's unit and filtration step can be moved. Also measures the README's timings:
+home interactive after a cold server start, and warm re-render after a unit or step change.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+
+pytestmark = pytest.mark.e2e
+RENDER_TIMEOUT_MS = 120_000
+SETTLE_MS = 500  # pause before a timed change, so one timing does not include the previous render
+
+
+def _idle(page: Page) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running...' indicator)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running|Connecting/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        timeout=RENDER_TIMEOUT_MS,
+    )
+
+
+def _assert_page_ok(page: Page, min_charts: int) -> None:
+    charts = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    expect(charts.nth(min_charts - 1)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(charts.nth(min_charts - 1).locator(".main-svg").first).to_be_attached()
+    _idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def _go(page: Page, server, label: str) -> None:
+    """Open a page through the sidebar navigation (keeps the session, like a user would)."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first.click()
+    expect(page.locator("h1").filter(has_text=label)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+
+
+def _shot(page: Page, server, name: str) -> None:
+    page.screenshot(path=str(server.artifacts / f"{name}.png"))
+
+
+def test_every_page_in_chromium(page: Page, app_server) -> None:
+    server = app_server
+    # Home, cold: from spawning the server to the home page drawn with its sidebar selection.
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text("Class", exact=True)).to_be_visible()
+    _idle(page)
+    server.timings["home_interactive_cold_s"] = round(time.monotonic() - server.started_at, 2)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    expect(page.locator('[data-testid="stImage"] img').first).to_be_visible()
+    _shot(page, server, "0_home")
+
+    # Unit inspector: move the filtration step and the unit, timing each warm re-render.
+    _go(page, server, "Unit inspector")
+    _assert_page_ok(page, min_charts=6)
+    _shot(page, server, "1_unit_inspector")
+    slider = page.get_by_role("slider").first
+    step_times = []
+    for _ in range(3):
+        before = int(slider.input_value())
+        slider.focus()
+        page.wait_for_timeout(SETTLE_MS)
+        t0 = time.monotonic()
+        page.keyboard.press("ArrowRight")
+        expect(page.get_by_text(f"Step {before + 1}: threshold")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        _idle(page)
+        step_times.append(time.monotonic() - t0)
+    unit_times = []
+    unit_box = page.get_by_test_id("stNumberInput").filter(has_text="Unit")
+    for target in (1, 2, 3):
+        step_up = unit_box.get_by_test_id("stNumberInputStepUp")
+        step_up.hover()
+        page.wait_for_timeout(SETTLE_MS)
+        t0 = time.monotonic()
+        step_up.click()
+        expect(page.get_by_text(re.compile(rf", unit {target} — "))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        _assert_page_ok(page, min_charts=6)
+        unit_times.append(time.monotonic() - t0)
+    server.timings["step_change_warm_s_median"] = round(statistics.median(step_times), 3)
+    server.timings["unit_change_warm_s_median"] = round(statistics.median(unit_times), 3)
+    server.timings["step_change_warm_s_max"] = round(max(step_times), 3)
+    server.timings["unit_change_warm_s_max"] = round(max(unit_times), 3)
+    _shot(page, server, "1_unit_inspector_moved")
+
+    # Birth distribution (unit 0, which has births): click the last bar, its images appear.
+    _go(page, server, "Birth distribution")
+    _assert_page_ok(page, min_charts=2)
+    unit_input = page.get_by_test_id("stNumberInput").filter(has_text="Unit").locator("input")
+    unit_input.fill("0")
+    unit_input.press("Enter")
+    expect(page.get_by_text(re.compile(r"unit 0: birth times over class"))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    _idle(page)
+    bars = page.locator('[data-testid="stPlotlyChart"]').first.locator(".bars .point path")
+    expect(bars.first).to_be_attached()
+    picked = page.get_by_text(re.compile(r"with birth time \d+"))
+    before = picked.inner_text()
+    box = bars.last.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # plotly hit-tests clicks
+    expect(picked).not_to_have_text(before, timeout=RENDER_TIMEOUT_MS)
+    _idle(page)
+    step = lambda text: int(re.search(r"with birth time (\d+)", text).group(1))  # noqa: E731
+    assert step(picked.inner_text()) > step(before)  # the last bar is the latest birth time
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, server, "2_birth_distribution")
+
+    # Layer profiles: profile, scatter and heatmap for demo vs demo:random.
+    _go(page, server, "Layer profiles")
+    _assert_page_ok(page, min_charts=3)
+    expect(page.get_by_text("demo:random").first).to_be_visible()
+    _shot(page, server, "3_layer_profiles")
+
+    # How it works: the step slider moves the graph; Play advances on its own.
+    _go(page, server, "How it works")
+    _assert_page_ok(page, min_charts=6)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(page.get_by_text("Step 4", exact=True)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    _idle(page)
+    expect(page.get_by_text(re.compile(r"β1 = 1"))).to_be_visible()
+    page.get_by_role("button", name=re.compile("Play")).click()
+    expect(page.get_by_text("Step 6", exact=True)).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name=re.compile("Pause")).click()
+    _idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, server, "9_how_it_works")
