@@ -11,6 +11,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights)")
     p.add_argument("--quiet", action="store_true")
     _add_output(p)
+
+    from featent.cli_experiments import register  # issue 5: indicators, rescale, randomness, dynamics, compare-models
+
+    _COMMANDS.update(register(sub))
+
+    from featent.cli_ablation import register as register_ablation  # issue 6: ablate, ablation-summary, prune, roles
+
+    _COMMANDS.update(register_ablation(sub))
     return parser
 
 
@@ -315,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("featent: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `featent ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 
