@@ -108,6 +108,30 @@ def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
     assert at.slider(key="hiw_m").value == 5
 
 
+def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:
+    import torch
+
+    from featent.models import load_model
+
+    path = tmp_path / "my_demo.pt"
+    torch.save(load_model("demo:random").module.state_dict(), path)
+    at = _open()
+    at.radio(key="_w_weights_mode").set_value("Checkpoint path").run()
+    at.text_input(key="_w_weights_path").input(str(path)).run()
+    _assert_clean(at)
+    assert any("my_demo.pt" in c.value for c in at.sidebar.caption)
+
+
+def test_clear_cache_empties_the_store() -> None:
+    at = _open("pages/2_Birth_distribution.py")  # computes and stores births
+    at.switch_page("app.py").run()
+    entries = lambda: next(c.value for c in at.caption if "entries" in c.value)  # noqa: E731
+    assert " 0 entries" not in entries()
+    at.button(key="home_clear").click().run()
+    _assert_clean(at)
+    assert " 0 entries" in entries()
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [

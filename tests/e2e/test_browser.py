@@ -130,6 +130,7 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     page.get_by_role("button", name=re.compile("Play")).click()
     expect(page.get_by_text("Step 6", exact=True)).to_be_visible(timeout=30_000)
     page.get_by_role("button", name=re.compile("Pause")).click()
+    expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     _idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, server, "9_how_it_works")
