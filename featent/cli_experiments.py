@@ -1,0 +1,268 @@
+"""CLI subcommands for the paper's experiments: ``indicators``, ``rescale``, ``randomness``,
+``dynamics``, ``compare-models`` and ``train-family``.
+
+Why a separate module: ``featent.cli`` owns the program and its shared output helpers; this module
+only adds subcommands (``register``) with the same selection flags, formats and error handling.
+JSON output never contains NaN or infinity (they become ``null``); the schemas are in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from featent.cli import UsageError, _add_output, _progress_bar, _render
+
+__all__ = ["register"]
+
+
+def _json_safe(value: object) -> object:
+    """Non-finite floats -> None, numpy scalars -> Python, recursively."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _table_rows(rows: list[dict]) -> list[dict]:
+    """Rows for table/CSV: None shown as empty, inf kept readable."""
+    return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
+
+
+def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
+    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
+    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
+    if many_layers:
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
+        which.add_argument("--all-layers", action="store_true", help="every layer of the model")
+    else:
+        p.add_argument("--layer", required=True, metavar="L", help="layer name")
+        p.add_argument("--unit", type=int, metavar="U", help="unit (channel) index; default: the layer mean")
+    p.add_argument("--images", type=int, default=100, metavar="N", help="images sampled from the class (default 100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--compare-classes", action="append", metavar="C",
+                   help="classes for class selectivity (repeatable; default: every class)")
+    p.add_argument("--images-per-class", type=int, default=None, metavar="N",
+                   help="images per other class for class selectivity (default: --images)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output(p)
+
+
+def _selection(args: argparse.Namespace, layers: tuple[str, ...]):
+    from featent.pipeline import Selection
+
+    if args.images < 1:
+        raise UsageError(f"--images must be at least 1, got {args.images}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    if args.images_per_class is not None and args.images_per_class < 1:
+        raise UsageError(f"--images-per-class must be at least 1, got {args.images_per_class}")
+    return Selection(model=args.model, data=args.data, class_name=args.class_name, layers=layers,
+                     n_images=args.images, seed=args.seed, weights=args.weights)
+
+
+def _run(args: argparse.Namespace, name: str, work: Callable):
+    callback, close = _progress_bar(getattr(args, "quiet", False), name)
+    try:
+        return work(callback)
+    finally:
+        close()
+
+
+def _unit_header(result, unit: int | None) -> str:
+    who = f"unit {unit}" if unit is not None else "layer mean over units"
+    return f"# {result.model}, layer {result.layer}, {who}, class {result.class_name!r}, {result.n_images} images"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_indicators(args: argparse.Namespace) -> str:
+    from featent.indicators import compute_indicators
+    from featent.models import load_model
+
+    model = load_model(args.model, args.weights)
+    layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))
+    selection = _selection(args, layers)
+    tables = []
+
+    def work(progress):
+        for k, layer in enumerate(layers):
+            tables.append(compute_indicators(
+                selection, layer, args.compare_classes, args.images_per_class,
+                progress=lambda f, m, k=k: progress((k + f) / len(layers), m), cache=not args.no_cache,
+            ))
+
+    _run(args, "indicators", work)
+    records = [
+        {"model": t.model, "data": t.data, "class": t.class_name, "layer": t.layer, "images": t.n_images,
+         "seed": t.seed, "accuracy": t.accuracy, "notes": t.notes, "units": t.records()}
+        for t in tables
+    ]
+    payload = records[0] if len(records) == 1 and not args.all_layers else records
+    rows = [{"layer": rec["layer"], **unit} for rec in records for unit in rec["units"]]
+    header = [f"# {rec['layer']}: class {rec['class']!r}, {rec['images']} images, class accuracy {rec['accuracy']:.3f}"
+              + (f" ({'; '.join(rec['notes'])})" if rec["notes"] else "") for rec in records]
+    return _render(_table_rows(rows), args.format, _json_safe(payload), header)
+
+
+def _cmd_rescale(args: argparse.Namespace) -> str:
+    from featent.experiments import rescale_experiment
+
+    if not args.scale > 0:
+        raise UsageError(f"--scale must be positive, got {args.scale}")
+    selection = _selection(args, (args.layer,))
+    result = _run(args, "rescale", lambda progress: rescale_experiment(
+        selection, args.layer, args.scale, args.compare_classes, args.images_per_class, progress=progress))
+    rows = result.rows(args.unit)
+    payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
+               "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
+               "notes": result.notes, "rows": rows}
+    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), [_unit_header(result, args.unit)])
+
+
+def _cmd_randomness(args: argparse.Namespace) -> str:
+    from featent.experiments import randomness_experiment
+
+    if args.random_models < 1:
+        raise UsageError(f"--random-models must be at least 1, got {args.random_models}")
+    selection = _selection(args, (args.layer,))
+    result = _run(args, "randomness", lambda progress: randomness_experiment(
+        selection, args.layer, args.random_models, args.first_seed, args.compare_classes, args.images_per_class,
+        progress=progress, cache=not args.no_cache))
+    rows = result.rows(args.unit)
+    payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
+               "unit": args.unit, "images": result.n_images, "seed": args.seed, "random_seeds": result.seeds, "rows": rows}
+    header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models"]
+    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+
+
+def _cmd_dynamics(args: argparse.Namespace) -> str:
+    from featent.experiments import training_dynamics
+
+    if args.images < 1:
+        raise UsageError(f"--images must be at least 1, got {args.images}")
+    result = _run(args, "dynamics", lambda progress: training_dynamics(
+        args.data, args.class_name, args.layer, args.images, args.seed, progress=progress, cache=not args.no_cache))
+    rows = result.rows(average=not args.per_class)
+    payload = {"data": result.data, "layer": result.layer, "classes": result.classes, "images": result.n_images,
+               "seed": args.seed, "loss_fe_correlation": result.correlation(), "epochs": result.rows(average=True),
+               **({"per_class": result.rows(average=False)} if args.per_class else {})}
+    header = [f"# demo family, layer {result.layer}, {len(result.classes)} class(es), {result.n_images} images; "
+              f"Pearson r(loss, FE) = {result.correlation():.3f}"]
+    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+
+
+def _cmd_compare_models(args: argparse.Namespace) -> str:
+    from featent.experiments import MODEL_SETS, compare_models
+
+    if args.set is not None and args.set not in MODEL_SETS:
+        raise UsageError(f"unknown model set {args.set!r}; choose one of: {', '.join(MODEL_SETS)}")
+    specs = list(args.model or []) + list(MODEL_SETS[args.set] if args.set else [])
+    if not specs:
+        raise UsageError("give --model (repeatable) or --set " + "|".join(MODEL_SETS))
+    if args.images < 1:
+        raise UsageError(f"--images must be at least 1, got {args.images}")
+    result = _run(args, "compare-models", lambda progress: compare_models(
+        specs, args.data, args.class_name, args.layer, args.images, args.seed, progress=progress, cache=not args.no_cache))
+    payload = {"models": result.models, "data": result.data, "classes": result.classes, "layers": result.layers,
+               "images": result.n_images, "seed": args.seed, "accuracy": result.accuracy, "notes": result.notes,
+               "profile": result.profile}
+    rows = result.profile
+    if args.format == "table":  # one line per (model, layer): mean and std over classes
+        rows = []
+        for model in result.models:
+            for layer in result.layers:
+                part = [r for r in result.profile if r["model"] == model and r["layer"] == layer]
+                if part:
+                    fe = np.array([r["mean_feature_entropy"] for r in part])
+                    rate = np.array([r["mean_selective_rate"] for r in part])
+                    rows.append({"model": model, "layer": layer, "classes": len(part), "mean_feature_entropy": float(fe.mean()),
+                                 "fe_std_over_classes": float(fe.std()), "mean_selective_rate": float(rate.mean())})
+    header = [f"# {a['model']}: train accuracy {a['train_accuracy']}, test accuracy {a['test_accuracy']}, "
+              f"label noise {a['label_noise']}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
+    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+
+
+def _cmd_train_family(args: argparse.Namespace) -> str:
+    from featent.experiments_family import build_family, run_history
+
+    levels = args.levels if args.levels is not None else None
+    for level in levels or []:
+        if not 0.0 <= level < 1.0:
+            raise UsageError(f"--levels takes fractions from 0 to below 1, got {level}")
+    kwargs = {"levels": levels} if levels is not None else {}
+    runs = _run(args, "train-family", lambda progress: build_family(base=not args.no_base, progress=progress, **kwargs))
+    rows = []
+    for run, path in runs:
+        last = run_history(run, build=False)[-1]
+        rows.append({"run": run.run_id, "label_noise": run.label_noise, "epochs": run.epochs,
+                     "final_loss": last["loss"], "train_accuracy": last["train_accuracy"],
+                     "test_accuracy": last["test_accuracy"], "folder": str(path)})
+    return _render(rows, args.format, _json_safe({"runs": rows}))
+
+
+def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
+    """Add the experiment subcommands to ``featent``'s subparsers; returns name -> handler."""
+    p = sub.add_parser("indicators", help="L1, APoZ, class selectivity, FPGM, NISP, FE, selective rate, H/eps per unit")
+    _selection_args(p, many_layers=True)
+
+    p = sub.add_parser("rescale", help="indicators with images and/or the layer's filters x0.5 (paper Table 1, 9)")
+    _selection_args(p, many_layers=False)
+    p.add_argument("--scale", type=float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
+
+    p = sub.add_parser("randomness", help="trained unit vs the same unit in K random-init models (paper Table 2, 10)")
+    _selection_args(p, many_layers=False)
+    p.add_argument("--random-models", type=int, default=20, metavar="K", help="random-init models (default 20)")
+    p.add_argument("--first-seed", type=int, default=0, metavar="S", help="seed of the first random model (default 0)")
+
+    p = sub.add_parser("dynamics", help="FE of a layer vs training loss over the demo family's epochs (paper Fig. 5B)")
+    p.add_argument("--data", default="digits", metavar="D", help="data to measure FE on (default digits)")
+    p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+    p.add_argument("--layer", metavar="L", help="layer (default: the last conv layer)")
+    p.add_argument("--images", type=int, default=100, metavar="N")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--per-class", action="store_true", help="one row per epoch and class instead of the class mean")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    _add_output(p)
+
+    p = sub.add_parser("compare-models", help="per-layer FE and selective rate of several models (paper Fig. 6)")
+    p.add_argument("--model", action="append", metavar="M", help="model spec (repeatable)")
+    p.add_argument("--set", metavar="NAME", help="a predefined model set: corrupt (demo-corrupt-0.0..0.8), "
+                   "training (demo@epoch0..15), trained-vs-random")
+    p.add_argument("--data", required=True, metavar="D")
+    p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+    p.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
+    p.add_argument("--images", type=int, default=100, metavar="N")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    _add_output(p)
+
+    p = sub.add_parser("train-family", help="train the demo family ahead of time (demo@epochN, demo-corrupt-X)")
+    p.add_argument("--levels", type=float, nargs="*", metavar="F", help="label-noise levels (default 0 0.2 0.4 0.6 0.8)")
+    p.add_argument("--no-base", action="store_true", help="skip the per-epoch base run")
+    p.add_argument("--quiet", action="store_true")
+    _add_output(p)
+
+    return {
+        "indicators": _cmd_indicators,
+        "rescale": _cmd_rescale,
+        "randomness": _cmd_randomness,
+        "dynamics": _cmd_dynamics,
+        "compare-models": _cmd_compare_models,
+        "train-family": _cmd_train_family,
+    }
