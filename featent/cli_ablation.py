@@ -1,0 +1,205 @@
+"""CLI subcommands for App. A.7 and the unit roles: ``ablate``, ``ablation-summary``, ``prune``, ``roles``.
+
+Why a separate module: ``featent.cli`` owns the program and its output helpers; this module only
+adds subcommands (``register``) with the selection flags of ``featent entropy``, the same formats
+and the same one-line errors. JSON never contains NaN or infinity (they become ``null``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from featent.cli import UsageError, _add_output, _progress_bar, _render
+
+__all__ = ["register"]
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _table(rows: list[dict]) -> list[dict]:
+    return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
+
+
+def _common(p: argparse.ArgumentParser, class_help: str, class_many: bool = False, layer_required: bool = True) -> None:
+    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg11:random@64")
+    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    if class_many:
+        p.add_argument("--class", dest="class_name", action="append", metavar="C", help=class_help)
+    else:
+        p.add_argument("--class", dest="class_name", required=True, metavar="C", help=class_help)
+    if layer_required:
+        p.add_argument("--layer", required=True, metavar="L", help="layer name (as listed by 'featent layers')")
+    p.add_argument("--images", type=int, default=100, metavar="N", help="training images per class for the indicators (default 100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output(p)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.images < 2:
+        raise UsageError(f"--images must be at least 2, got {args.images}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    if getattr(args, "test_per_class", 1) < 1:
+        raise UsageError(f"--test-per-class must be at least 1, got {args.test_per_class}")
+
+
+def _selection(args: argparse.Namespace, class_name: str):
+    from featent.pipeline import Selection
+
+    return Selection(model=args.model, data=args.data, class_name=class_name, layers=(args.layer,),
+                     n_images=args.images, seed=args.seed, weights=args.weights)
+
+
+def _run(args: argparse.Namespace, name: str, work: Callable):
+    callback, close = _progress_bar(args.quiet, name)
+    try:
+        return work(callback)
+    finally:
+        close()
+
+
+def _cmd_ablate(args: argparse.Namespace) -> str:
+    from featent.ablation import DEFAULT_ORDERS, cumulative_ablation
+
+    _check(args)
+    orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
+    result = _run(args, "ablate", lambda progress: cumulative_ablation(
+        _selection(args, args.class_name), orders, test_per_class=args.test_per_class, test_classes=args.test_class,
+        random_seed=args.random_seed, progress=progress, cache=not args.no_cache,
+    ))
+    points = result.records()
+    payload = {
+        "model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
+        "train_images": result.n_train_images, "test_images_of_class": result.n_test_target,
+        "test_images": result.n_test_total, "seed": result.seed, "orders": list(result.curves),
+        "notes": result.notes, "scores": {k: v for k, v in result.scores.items()}, "points": points,
+    }
+    header = [f"# {result.model}, layer {result.layer}, class {result.class_name!r}: {result.n_train_images} training "
+              f"images rank the units; {result.n_test_target} test images of the class, {result.n_test_total} in all"]
+    header += [f"# note: {n}" for n in result.notes]
+    return _render(_table(_json_safe(points)), args.format, _json_safe(payload), header)
+
+
+def _cmd_summary(args: argparse.Namespace) -> str:
+    from featent.ablation import SUMMARY_ORDERS, enhancement_summary
+
+    _check(args)
+    orders = tuple(dict.fromkeys(args.order)) if args.order else SUMMARY_ORDERS
+    classes = tuple(dict.fromkeys(args.class_name)) if args.class_name else None
+    from featent.data import load_dataset
+
+    first = classes[0] if classes else load_dataset(args.data).classes[0]
+    rows, _ = _run(args, "ablation-summary", lambda progress: enhancement_summary(
+        _selection(args, first), classes, orders, test_per_class=args.test_per_class, progress=progress,
+        cache=not args.no_cache,
+    ))
+    records = [r.as_dict() for r in rows]
+    n = rows[0].n_classes if rows else 0
+    payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, "rows": records}
+    header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes"]
+    return _render(_table(_json_safe(records)), args.format, _json_safe(payload), header)
+
+
+def _cmd_prune(args: argparse.Namespace) -> str:
+    from featent.pruning import PRUNE_METHODS, compare_pruning
+
+    _check(args)
+    if not 0.0 < args.ratio < 1.0:
+        raise UsageError(f"--ratio must lie strictly between 0 and 1, got {args.ratio}")
+    if args.epochs < 0:
+        raise UsageError(f"--epochs must be non-negative, got {args.epochs}")
+    methods = tuple(dict.fromkeys(args.method)) if args.method else PRUNE_METHODS
+    report = _run(args, "prune", lambda progress: compare_pruning(
+        args.model, args.data, args.ratio, methods, args.class_name, args.images, args.seed, args.weights,
+        args.epochs, args.lr, args.train_per_class, args.test_per_class, args.layer, progress,
+    ))
+    records = report.records()
+    payload = {
+        "model": report.model, "data": report.data, "ratio": report.ratio, "classes": report.classes,
+        "images_per_class": report.n_images, "train_images": report.n_train, "test_images": report.n_test,
+        "finetune_epochs": report.finetune_epochs, "rows": records,
+    }
+    rows = [{k: v for k, v in r.items() if k != "removed"} for r in records]
+    header = [f"# {report.model} pruned at {report.ratio:.0%} per layer, units scored on {len(report.classes)} classes x "
+              f"{report.n_images} images; fine-tuned {report.finetune_epochs} epochs on {report.n_train} images; "
+              f"accuracy on {report.n_test} test images"]
+    return _render(_table(_json_safe(rows)), args.format, _json_safe(payload), header)
+
+
+def _cmd_roles(args: argparse.Namespace) -> str:
+    from featent.roles import unit_roles
+
+    _check(args)
+    table = _run(args, "roles", lambda progress: unit_roles(
+        _selection(args, args.class_name), None, args.train_threshold, args.test_threshold, progress=progress,
+        cache=not args.no_cache,
+    ))
+    records = table.records()
+    payload = {
+        "model": table.model, "data": table.data, "class": table.class_name, "layer": table.layer,
+        "images": table.n_images, "train_threshold": table.train_threshold, "test_threshold": table.test_threshold,
+        "counts": table.counts(), "units": records,
+    }
+    counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
+    header = [f"# {table.layer}, class {table.class_name!r}, {table.n_images} training and test images; effective: "
+              f"FE <= {table.train_threshold:.4f} (training), <= {table.test_threshold:.4f} (test); {counts}"]
+    return _render(_table(_json_safe(records)), args.format, _json_safe(payload), header)
+
+
+def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
+    """Add the ablation, pruning and roles subcommands; returns name -> handler."""
+    order_help = ("removal order (repeatable): METHOD-desc / METHOD-asc by the raw value, METHOD in fe (H/eps), l1, "
+                  "apoz, selectivity, fpgm, nisp, or 'random'; a bare METHOD is least-important first "
+                  "(fe-desc, l1-asc, apoz-desc, selectivity-asc, fpgm-asc, nisp-asc)")
+
+    p = sub.add_parser("ablate", help="cumulative unit ablation curves of a layer for one class (paper A.7.1, Fig. 12)")
+    _common(p, "class whose units are ranked and whose test accuracy is tracked")
+    p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: all of Fig. 12")
+    p.add_argument("--test-per-class", type=int, default=50, metavar="N", help="test images per class (default 50)")
+    p.add_argument("--test-class", action="append", metavar="C", help="classes in the test set (repeatable; default every class)")
+    p.add_argument("--random-seed", type=int, default=0, metavar="S", help="seed of the random order (default 0)")
+
+    p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
+    _common(p, "class to include (repeatable; default every class)", class_many=True)
+    p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: each method least-important first")
+    p.add_argument("--test-per-class", type=int, default=50, metavar="N", help="test images per class (default 50)")
+
+    p = sub.add_parser("prune", help="layer-by-layer channel pruning + fine-tuning by each method (paper A.7.2, Table 12)")
+    _common(p, "class the units are scored on (repeatable; the paper's K classes; default every class)",
+            class_many=True, layer_required=False)
+    p.set_defaults(images=50)
+    p.add_argument("--ratio", type=float, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)")
+    p.add_argument("--method", action="append", metavar="M",
+                   help="fe, l1, apoz, selectivity, fpgm, nisp (repeatable; default all)")
+    p.add_argument("--layer", action="append", metavar="L", help="layer to prune (repeatable; default every conv layer)")
+    p.add_argument("--epochs", type=int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
+    p.add_argument("--lr", type=float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)")
+    p.add_argument("--train-per-class", type=int, default=1000, metavar="N", help="fine-tuning images per class (default 1000)")
+    p.add_argument("--test-per-class", type=int, default=1000, metavar="N", help="test images per class (default 1000)")
+
+    p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
+    _common(p, "class")
+    p.add_argument("--train-threshold", type=float, metavar="T", help="FE at or below which a unit is effective on training images "
+                   "(default: the layer's median FE over both sets)")
+    p.add_argument("--test-threshold", type=float, metavar="T", help="the same on test images (default: the same median)")
+
+    return {"ablate": _cmd_ablate, "ablation-summary": _cmd_summary, "prune": _cmd_prune, "roles": _cmd_roles}
