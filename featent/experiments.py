@@ -382,11 +382,13 @@ def compare_models(
     *,
     weights: Sequence[str | None] | None = None,
     cache: bool = True,
+    with_accuracy: bool = True,
 ) -> ModelSetResult:
     """Fig. 6: per-layer mean FE and selective rate of each model on each class (cached births).
 
     ``layers`` default to every layer of the first model; a model lacking one is reported in
-    ``notes``. ``classes`` default to every class of the dataset.
+    ``notes``. ``classes`` default to every class of the dataset. ``with_accuracy``: also each
+    model's train/test accuracy (family history, or evaluated on digits).
     """
     from featent.data import load_dataset
     from featent.models import load_model
@@ -426,7 +428,8 @@ def compare_models(
                     "model": spec, "layer": layer, "class_name": class_name,
                     "mean_feature_entropy": r.mean_feature_entropy, "mean_selective_rate": r.mean_selective_rate,
                 })
-        accuracy.append(_model_accuracy(spec, data, w))
+        if with_accuracy:
+            accuracy.append(_model_accuracy(spec, data, w))
     if progress is not None:
         progress(1.0, "done")
     return ModelSetResult(models=specs, data=data, classes=chosen, layers=wanted, n_images=n_images,
@@ -452,7 +455,7 @@ def layer_trend(
         raise FeatentError(f"The number of random models must be a positive integer, got {n_random!r}.")
     randoms = [random_spec(spec, s) for s in range(int(n_random))]
     result = compare_models([spec, *randoms], data, classes, None, n_images, seed, progress,
-                            weights=[weights] + [None] * len(randoms), cache=cache)
+                            weights=[weights] + [None] * len(randoms), cache=cache, with_accuracy=False)
     rows = []
     for row in result.profile:
         trained = row["model"] == spec
