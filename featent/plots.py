@@ -70,11 +70,14 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     u = topology.validate_unit(unit)
     m = u.shape[0]
     idx = np.arange(1, m + 1)
+    low, high = float(u.min()), float(u.max())
     fig = go.Figure(
         go.Heatmap(
             z=u,
             x=idx,
             y=idx,
+            zmin=low,
+            zmax=high if high > low else low + 1.0,  # a constant (dead) unit shows as one flat colour
             colorscale=SCALE,
             colorbar={"title": {"text": "value"}, "thickness": 12},
             hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>",
@@ -166,18 +169,25 @@ def complex_at_step(
     v: int,
     *,
     max_triangles: int = 1500,
+    max_edges: int = 3000,
     full_view_max_vertices: int = 40,
     title: str | None = None,
 ) -> go.Figure:
     """The graph G^(v) and its clique complex (paper Fig. 2C-D): circle layout, filled triangles.
 
     For large m the full circle is unreadable, so only vertices touched by an edge so far are
-    placed (still in index order); at most ``max_triangles`` triangles are filled and the title
-    says when the view is reduced. Edges entering exactly at step v are drawn in the accent colour.
+    placed (still in index order); at most ``max_triangles`` triangles are filled and at most
+    ``max_edges`` edges drawn (the heaviest, i.e. earliest), and the title says when the view is
+    reduced. Edges entering exactly at step v are drawn in the accent colour.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
     cx = topology.clique_complex(u, v, max_triangles=max_triangles)
+    n_edges = cx.edges.shape[0]
+    if n_edges > max_edges:
+        w = np.maximum(u, u.T)[cx.edges[:, 0], cx.edges[:, 1]]
+        keep = np.sort(np.argsort(-w, kind="stable")[:max_edges])
+        cx = topology.CliqueComplex(edges=cx.edges[keep], triangles=cx.triangles, truncated=cx.truncated)
     new_edges = np.empty((0, 2), dtype=np.int64)
     if v > 1:
         before = topology.graph_at_step(u, v - 1)
@@ -237,6 +247,8 @@ def complex_at_step(
         title = f"Graph and clique complex at step {v}"
         if reduced:
             title += f" — {shown.size} of {m} vertices with edges"
+        if n_edges > max_edges:
+            title += f", heaviest {max_edges} of {n_edges} edges"
         if cx.truncated:
             title += f", first {max_triangles} triangles"
     return _layout(fig, title, height=420)

@@ -42,6 +42,9 @@ def inspector() -> None:
 
     m = unit.shape[0]
     n_steps = m * m
+    if float(unit.max()) == float(unit.min()):
+        st.info(f"This unit is constant ({float(unit.max()):.3g} everywhere) on this image, as a dead ReLU unit is: all "
+                "edges enter at step 1 together, the complex is a full simplex at once, and no hole is ever born.")
     births = results.births[:, unit_index]
     with c_birth:
         st.metric("Birth time b(U, 1)", birth if birth else "no birth",

@@ -73,9 +73,26 @@ def test_complex_at_step_reduces_large_units_to_touched_vertices_and_caps_triang
     assert sorted(int(c[0]) for c in fig.data[3].customdata) == [6, 7, 8]
 
     dense = np.random.default_rng(0).random((30, 30))
-    capped = plots.complex_at_step(dense, 900, max_triangles=50)
+    capped = plots.complex_at_step(dense, 900, max_triangles=50, max_edges=100)
     assert _polylines(capped.data[0]) == 50
+    assert _polylines(capped.data[1]) + _polylines(capped.data[2]) == 100
     assert "first 50 triangles" in capped.layout.title.text
+    assert "heaviest 100 of 435 edges" in capped.layout.title.text
+    weights = np.maximum(dense, dense.T)
+    position = plots.circle_layout(30)
+    drawn = []
+    for trace in capped.data[1:3]:
+        xs = [x for x in trace.x if x is not None]
+        ys = [y for y in trace.y if y is not None]
+        ends = [int(np.argmin(np.hypot(position[:, 0] - x, position[:, 1] - y))) for x, y in zip(xs, ys, strict=True)]
+        drawn += [weights[a, b] for a, b in zip(ends[::2], ends[1::2], strict=True)]
+    assert min(drawn) == np.sort(weights[np.triu_indices(30, 1)])[-100]  # exactly the 100 heaviest
+
+
+def test_constant_unit_heatmap_has_a_valid_colour_range() -> None:
+    fig = plots.activation_heatmap(np.zeros((5, 5)), step=3)
+    assert fig.data[0].zmin == 0.0 and fig.data[0].zmax == 1.0
+    assert len(fig.data[1].x) == 25  # every entry ties with a(3) = 0
 
 
 def test_betti_curves_figure_plots_both_curves_and_marks_birth_and_step() -> None:

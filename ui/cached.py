@@ -18,13 +18,13 @@ from featent import topology
 Progress = Callable[[float, str], None]
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner="Computing Betti curves (ripser)...")
 def betti_curves(unit: np.ndarray) -> np.ndarray:
     """beta_0/beta_1 curves of a unit (ripser; the slow part of a step change, so cached)."""
     return topology.betti_curves(unit)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner="Computing the persistence diagram (ripser)...")
 def persistence_diagram(unit: np.ndarray) -> list[np.ndarray]:
     """H0/H1 diagrams of a unit in step units."""
     return topology.persistence_diagram(unit)

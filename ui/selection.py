@@ -99,7 +99,8 @@ def sidebar_selection() -> Context:
     """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
     sb = st.sidebar
     sb.header("Selection")
-    options = model_options()
+    typed = st.session_state.get("_w_model", st.session_state.get("sel_model", DEFAULT_MODEL))
+    options = list(dict.fromkeys([*model_options(), typed]))  # a typed spec stays in the list
     spec = remember("model", sb.selectbox(
         "Model", options, key=persisted("model", DEFAULT_MODEL), accept_new_options=True,
         help="A zoo model, NAME:random for its random init, or type a spec such as 'vgg11:random@64'.",
