@@ -1,0 +1,41 @@
+"""AppTest for the experiment pages: Indicators, and Training & generalization (issue 5)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+APP = "../../app.py"
+TIMEOUT = 240
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page(page)
+    at.run()
+    _assert_clean(at)
+    return at
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> None:
+    at = _open("pages/4_Indicators.py")
+    assert len(at.get("plotly_chart")) == 3
+    units = at.dataframe[0].value
+    assert len(units) == 64 and {"l1_norm", "apoz", "fpgm", "nisp", "feature_entropy", "h_over_eps"} <= set(units.columns)
+    rescale = at.dataframe[1].value
+    assert list(zip(rescale["images"], rescale["filters"])) == [(1.0, 1.0), (0.5, 1.0), (1.0, 0.5), (0.5, 0.5)]
+    # the filters' FPGM halves exactly on the copy; the unit's FE does not move
+    assert abs(rescale["fpgm"][2] - 0.5 * rescale["fpgm"][0]) < 1e-6 * rescale["fpgm"][0]
+    assert rescale["feature_entropy"][2] == rescale["feature_entropy"][0]
+    before = rescale["l1_norm"].tolist()
+    at.radio(key="ind_scope").set_value("Layer mean").run()
+    _assert_clean(at)
+    assert at.dataframe[1].value["l1_norm"].tolist() != before
+    random = at.dataframe[2].value
+    assert set(random["indicator"]) >= {"l1_norm", "feature_entropy"} and len(random) == 9
+    labels = [b.label for b in at.get("download_button")]
+    assert len(labels) == 3 and all("CSV" in label for label in labels)
