@@ -192,3 +192,20 @@ def test_cumulative_ablation_rejects_unknown_order_and_layer(cache_dir) -> None:
         cumulative_ablation(sel, ["best"])
     with pytest.raises(ModelError, match="no layer 'block9'"):
         cumulative_ablation(sel, ["random"], layer="block9")
+
+
+def test_figures_carry_the_curves_and_the_summary() -> None:
+    from featent.ablation import AblationCurve, SummaryRow
+    from featent.plots_ablation import ablation_curves, summary_bars
+
+    curve = AblationCurve("fe-desc", np.array([2, 0, 1]), np.array([0.5, 0.75, 1.0, 0.0]), np.array([1.0, 0.8, 0.5, 3.0]),
+                          np.array([0.7, 0.8, 0.9, 0.5]), np.array([0.9, 0.9, 0.8, 0.1]))
+    fig = ablation_curves({"fe-desc": curve, "random": curve}, metric="balanced_accuracy")
+    assert len(fig.data) == 4 and fig.data[0].name == "Feature entropy (H/ε), descending"
+    assert list(fig.data[0].y) == [0.7, 0.8, 0.9, 0.5] and list(fig.data[1].y) == [1.0, 0.8, 0.5, 3.0]
+    assert list(fig.data[0].customdata) == ["none", "2", "0", "1"]
+    assert curve.best() == (2, 0.9)
+    with pytest.raises(ValueError, match="Unknown metric"):
+        ablation_curves({"fe-desc": curve}, metric="f1")
+    bars = summary_bars([SummaryRow("fe-desc", "FE", 0.7, 0.9, 0.2, 3, 5.0)])
+    assert list(bars.data[0].y) == [0.7] and list(bars.data[1].y) == [0.9]

@@ -52,3 +52,16 @@ def test_unit_roles_on_demo(cache_dir) -> None:
     assert rows[0].keys() == {"unit", "fe_train", "fe_test", "eps_train", "eps_test", "role"}
     with pytest.raises(ModelError, match="no layer"):
         unit_roles(sel, layer="fc")
+
+
+def test_roles_scatter_groups_units_by_role() -> None:
+    from featent.plots_ablation import roles_scatter
+    from featent.roles import RoleTable
+
+    fe_train, fe_test = np.array([1.0, 1.0, 3.0, 3.0, 0.5]), np.array([1.0, 3.0, 1.0, 3.0, 0.2])
+    roles, t_train, t_test = assign_roles(fe_train, fe_test, 2.0, 2.0)
+    table = RoleTable("m", "d", "c", "L", 10, 0, fe_train, fe_test, np.ones(5), np.ones(5), t_train, t_test, roles)
+    fig = roles_scatter(table)
+    assert [len(t.x) for t in fig.data] == [2, 1, 1, 1]
+    assert list(fig.data[0].customdata) == [0, 4]
+    assert table.with_thresholds(5.0, 5.0).counts() == {"both": 5, "train-only": 0, "test-only": 0, "neither": 0}
