@@ -117,6 +117,13 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     expect(page.get_by_text("demo:random").first).to_be_visible()
     _shot(page, server, "3_layer_profiles")
 
+    # Ablation and pruning: the unit roles tab shows its scatter (long runs sit behind buttons).
+    _go(page, server, "Ablation and pruning")
+    page.get_by_role("tab", name="Unit roles").click()
+    _assert_page_ok(page, min_charts=1)
+    expect(page.get_by_text("Effective on training and test").first).to_be_visible()
+    _shot(page, server, "6_ablation_and_pruning")
+
     # How it works: the step slider moves the graph; Play advances on its own.
     _go(page, server, "How it works")
     _assert_page_ok(page, min_charts=6)
