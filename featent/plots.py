@@ -35,19 +35,27 @@ BINARY_SCALE = [[0.0, "#f4f6fa"], [0.5, "#f4f6fa"], [0.5, PALETTE["primary"]], [
 TRIANGLE_FILL = "rgba(31, 95, 168, 0.18)"
 
 
-def _layout(fig: go.Figure, title: str, *, height: int = 360, **kwargs) -> go.Figure:
-    """The shared look: white template, left-aligned title, compact margins."""
-    fig.update_layout(
-        template="plotly_white",
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
-        height=height,
-        margin={"l": 55, "r": 20, "t": 55, "b": 45},
-        font={"color": PALETTE["ink"]},
-        hoverlabel={"font_size": 12},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        **kwargs,
-    )
+def style(fig: go.Figure, title: str, *, height: int = 360, **layout) -> go.Figure:
+    """The shared look (white template, left-aligned title, compact margins, top-right legend).
+
+    Any layout keyword (``legend=...``, ``margin=...``) overrides the default of the same name, so
+    figure builders elsewhere (experiment and ablation plots) can reuse the look.
+    """
+    settings = {
+        "template": "plotly_white",
+        "title": {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 55, "r": 20, "t": 55, "b": 45},
+        "font": {"color": PALETTE["ink"]},
+        "hoverlabel": {"font_size": 12},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    }
+    settings.update(layout)
+    fig.update_layout(**settings)
     return fig
+
+
+_layout = style  # the name the first builders used
 
 
 def _integer_ticks(top: float) -> dict:

@@ -192,3 +192,9 @@ def test_unit_errors_propagate_as_readable_messages() -> None:
         plots.activation_heatmap(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="step must be between"):
         plots.complex_at_step(TOY, 17)
+
+
+def test_style_lets_callers_override_any_default() -> None:
+    fig = plots.style(go.Figure(), "t", height=200, legend={"orientation": "v"}, margin={"l": 1})
+    assert fig.layout.legend.orientation == "v" and fig.layout.margin.l == 1 and fig.layout.height == 200
+    assert fig.layout.template.layout.paper_bgcolor == "white" and fig.layout.title.text == "t"
