@@ -166,11 +166,11 @@ def _cmd_dynamics(args: argparse.Namespace) -> str:
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> str:
-    from featent.experiments import MODEL_SETS, compare_models
+    from featent.experiments import MODEL_SETS, compare_models, model_set
 
     if args.set is not None and args.set not in MODEL_SETS:
         raise UsageError(f"unknown model set {args.set!r}; choose one of: {', '.join(MODEL_SETS)}")
-    specs = list(args.model or []) + list(MODEL_SETS[args.set] if args.set else [])
+    specs = list(args.model or []) + (model_set(args.set) if args.set else [])
     if not specs:
         raise UsageError("give --model (repeatable) or --set " + "|".join(MODEL_SETS))
     if args.images < 1:

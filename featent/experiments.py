@@ -30,12 +30,23 @@ HALF = 0.5
 #: Random-init models per randomness run unless told otherwise (the paper samples 100).
 DEFAULT_RANDOM_MODELS = 20
 
-#: Predefined model sets for ``compare_models`` (demo family; see featent.experiments_family).
-MODEL_SETS: dict[str, tuple[str, ...]] = {
-    "corrupt": ("demo-corrupt-0.0", "demo-corrupt-0.2", "demo-corrupt-0.4", "demo-corrupt-0.6", "demo-corrupt-0.8"),
-    "training": ("demo@epoch0", "demo@epoch1", "demo@epoch3", "demo@epoch7", "demo@epoch15"),
-    "trained-vs-random": ("demo", "demo:random"),
-}
+#: Predefined model sets for ``compare_models`` (demo family; see featent.experiments_family):
+#: corrupt = model set B (labels corrupted at 0..0.8), training = checkpoints of the base run.
+MODEL_SETS = ("corrupt", "training", "trained-vs-random")
+
+
+def model_set(name: str) -> list[str]:
+    """The specs of a predefined model set."""
+    from featent.experiments_family import CORRUPT_LEVELS, base_run
+
+    if name == "corrupt":
+        return [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS]
+    if name == "training":
+        last = base_run().epochs
+        return [f"demo@epoch{e}" for e in sorted({0, 1, last // 4, last // 2, last})]
+    if name == "trained-vs-random":
+        return ["demo", "demo:random"]
+    raise FeatentError(f"Unknown model set {name!r}; choose one of: {', '.join(MODEL_SETS)}.")
 
 #: Which way is "better" for each indicator (the unit looks more important / more effective).
 #: FE, APoZ and H/eps: lower is better; the others: higher is better.
@@ -44,6 +55,7 @@ LOWER_IS_BETTER = {"feature_entropy": True, "h_over_eps": True, "apoz": True}
 __all__ = [
     "HALF",
     "MODEL_SETS",
+    "model_set",
     "scaled_copy",
     "scaled_images",
     "RescaleResult",

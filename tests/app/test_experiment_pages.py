@@ -39,3 +39,30 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
     assert set(random["indicator"]) >= {"l1_norm", "feature_entropy"} and len(random) == 9
     labels = [b.label for b in at.get("download_button")]
     assert len(labels) == 3 and all("CSV" in label for label in labels)
+
+
+def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypatch) -> None:
+    import featent.experiments_family as family
+    import featent.train as train
+
+    monkeypatch.setattr(train, "DEFAULT_EPOCHS", 1)  # a one-epoch family keeps the test short
+    monkeypatch.setattr(family, "CORRUPT_EPOCHS", 1)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.number_input(key="_w_n_images").set_value(12).run()
+    at.switch_page("pages/5_Training_and_generalization.py").run()
+    _assert_clean(at)
+    # nothing trained yet: both family sections offer to train; the layer trend is drawn
+    assert {b.key for b in at.button} >= {"tg_build_base", "tg_build_set"}
+    assert [c.key for c in at.get("plotly_chart")] == ["tg_trend_fe", "tg_trend_rate"]
+    at.button(key="tg_build_base").click().run()
+    _assert_clean(at)
+    assert "tg_dyn_fig" in [c.key for c in at.get("plotly_chart")]
+    assert len(at.metric) == 3
+    at.radio(key="tg_set").set_value("Training checkpoints").run()
+    _assert_clean(at)
+    keys = [c.key for c in at.get("plotly_chart")]
+    assert {"tg_dyn_fig", "tg_profile_fig", "tg_scatter_fig", "tg_trend_fe"} <= set(keys)
+    accuracy = at.dataframe[0].value
+    assert list(accuracy["model"]) == ["demo@epoch0", "demo@epoch1"]
+    assert len([b for b in at.get("download_button")]) == 3
