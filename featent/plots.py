@@ -34,6 +34,16 @@ SCALE = "Viridis"
 BINARY_SCALE = [[0.0, "#f4f6fa"], [0.5, "#f4f6fa"], [0.5, PALETTE["primary"]], [1.0, PALETTE["primary"]]]
 TRIANGLE_FILL = "rgba(31, 95, 168, 0.18)"
 
+_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "zerolinewidth": 2,
+         "ticks": "", "automargin": True, "title": {"standoff": 12}}
+#: A light template with only what the figures use. plotly's "plotly_white" carries defaults for
+#: every trace type and is deep-copied into each figure, which tripled the build time of a
+#: figure (and the app re-builds several on every slider move).
+TEMPLATE = go.layout.Template(
+    layout={"paper_bgcolor": "white", "plot_bgcolor": "white", "xaxis": _AXIS, "yaxis": _AXIS,
+            "colorway": SERIES, "hovermode": "closest", "font": {"color": PALETTE["ink"]}}
+)
+
 
 def style(fig: go.Figure, title: str, *, height: int = 360, **layout) -> go.Figure:
     """The shared look (white template, left-aligned title, compact margins, top-right legend).
@@ -42,7 +52,7 @@ def style(fig: go.Figure, title: str, *, height: int = 360, **layout) -> go.Figu
     figure builders elsewhere (experiment and ablation plots) can reuse the look.
     """
     settings = {
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "title": {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 15}},
         "height": height,
         "margin": {"l": 55, "r": 20, "t": 55, "b": 45},
@@ -100,7 +110,7 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
                 x=cols + 1,
                 y=rows + 1,
                 mode="markers",
-                marker={"symbol": "circle-open", "size": max(6, min(22, 320 // m)), "color": PALETTE["accent"], "line": {"width": 2}},
+                marker={"symbol": "circle-open", "size": max(5, min(18, 240 // m)), "color": PALETTE["accent"], "line": {"width": 2}},
                 name=f"entries >= a({step})",
                 hovertemplate="row %{y}, col %{x}: in the filtration<extra></extra>",
             )
@@ -259,7 +269,8 @@ def complex_at_step(
             title += f", heaviest {max_edges} of {n_edges} edges"
         if cx.truncated:
             title += f", first {max_triangles} triangles"
-    return _layout(fig, title, height=420)
+    return _layout(fig, title, height=440, margin={"l": 20, "r": 20, "t": 55, "b": 20},
+                   legend={"orientation": "h", "yanchor": "top", "y": 0.0, "xanchor": "left", "x": 0.0})
 
 
 def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None, title: str = "Betti curves") -> go.Figure:

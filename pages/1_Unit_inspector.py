@@ -54,51 +54,48 @@ def inspector() -> None:
     if step_key not in st.session_state or not 1 <= st.session_state[step_key] <= n_steps:
         st.session_state[step_key] = birth if birth else max(1, n_steps // 4)
 
-
     def _jump_to_birth() -> None:
         st.session_state[step_key] = birth
 
 
+    top = st.columns([1, 1.2, 1.6], gap="medium")
+    top[0].plotly_chart(plots.input_image(images[image_index], title=f"Input image {image_index} ({ids[image_index]})"),
+                        key="insp_image")
+    with top[1]:
+        st.markdown(f"**Layer `{layer}`, unit {unit_index}** — a {m} x {m} map, {n_steps} filtration steps.")
+        a, b = st.columns(2)
+        a.metric("Peak β1", int(curves[1].max()))
+        b.metric("Steps m²", n_steps)
+        fe = float(results.feature_entropy[unit_index])
+        eps = float(results.selective_rate[unit_index])
+        a.metric("FE on the class", f"{fe:.3f}", help="Feature entropy over the class images (Eq. 11-12).")
+        b.metric("Selective rate ε", f"{eps:.2f}", help="Fraction of the class images that give a birth.")
+        same = int(np.count_nonzero(births == birth))
+        st.caption(
+            f"{same} of {n_images} images of class '{ctx.selection.class_name}' give this unit the same birth time"
+            + (" (no birth)." if birth == 0 else f" ({birth}). See *Birth distribution* for all of them.")
+        )
+        if int(births[image_index]) != birth:
+            st.warning(f"The stored birth time for this image is {int(births[image_index])}; recomputed: {birth}.")
+    top[2].plotly_chart(plots.persistence_barcode(cached.persistence_diagram(unit), n_steps), key="insp_barcode")
+
     @st.fragment
     def filtration_view() -> None:
         """Everything that depends on the step; a fragment, so moving the slider reruns only this."""
-        v = int(st.session_state[step_key])  # the slider below is drawn after the figures that use it
-        top = st.columns([1, 1.3, 1.2], gap="medium")
-        top[0].plotly_chart(plots.input_image(images[image_index], title=f"Input image {image_index} ({ids[image_index]})"),
-                            key="insp_image")
-        with top[2]:
-            st.markdown(f"**Layer `{layer}`, unit {unit_index}** — a {m} x {m} map, {n_steps} filtration steps.")
-            a, b = st.columns(2)
-            a.metric("Peak β1", int(curves[1].max()))
-            b.metric("Steps m²", n_steps)
-            fe = float(results.feature_entropy[unit_index])
-            eps = float(results.selective_rate[unit_index])
-            a.metric("FE on the class", f"{fe:.3f}", help="Feature entropy over the class images (Eq. 11-12).")
-            b.metric("Selective rate ε", f"{eps:.2f}", help="Fraction of the class images that give a birth.")
-            same = int(np.count_nonzero(births == birth))
-            st.caption(
-                f"{same} of {n_images} images of class '{ctx.selection.class_name}' give this unit the same birth time"
-                + (" (no birth)." if birth == 0 else f" ({birth}). See *Birth distribution* for all of them.")
-            )
-            if int(births[image_index]) != birth:
-                st.warning(f"The stored birth time for this image is {int(births[image_index])}; recomputed: {birth}.")
-        top[1].plotly_chart(plots.activation_heatmap(unit, v, title=f"Activation map (entries ≥ a({v}) circled)"),
-                            key="insp_heat")
         s1, s2 = st.columns([5, 1], vertical_alignment="bottom")
-        s1.slider(f"Filtration step v (1..{n_steps})", 1, n_steps, key=step_key,
-                  help="At step v the graph holds every edge whose weight is at least the v-th largest entry of U.")
+        v = s1.slider(f"Filtration step v (1..{n_steps})", 1, n_steps, key=step_key,
+                      help="At step v the graph holds every edge whose weight is at least the v-th largest entry of U.")
         s2.button("Go to birth", on_click=_jump_to_birth, disabled=birth == 0, key="insp_to_birth",
                   icon=":material/my_location:")
         st.caption(
             f"Step {v}: threshold a({v}) = {topology.filtration_values(unit)[v - 1]:.4g} · "
             f"β0 = {curves[0, v - 1]} components · β1 = {curves[1, v - 1]} holes"
         )
-        g1, g2 = st.columns(2)
+        g0, g1, g2 = st.columns(3)
+        g0.plotly_chart(plots.activation_heatmap(unit, v, title=f"Unit: entries ≥ a({v}) circled"), key="insp_heat")
         g1.plotly_chart(plots.adjacency_at_step(unit, v), key="insp_adj")
         g2.plotly_chart(plots.complex_at_step(unit, v), key="insp_cx")
-        h1, h2 = st.columns(2)
-        h1.plotly_chart(plots.betti_curves_figure(curves, birth, v), key="insp_betti")
-        h2.plotly_chart(plots.persistence_barcode(cached.persistence_diagram(unit), n_steps), key="insp_barcode")
+        st.plotly_chart(plots.betti_curves_figure(curves, birth, v), key="insp_betti")
 
     filtration_view()
 

@@ -197,4 +197,4 @@ def test_unit_errors_propagate_as_readable_messages() -> None:
 def test_style_lets_callers_override_any_default() -> None:
     fig = plots.style(go.Figure(), "t", height=200, legend={"orientation": "v"}, margin={"l": 1})
     assert fig.layout.legend.orientation == "v" and fig.layout.margin.l == 1 and fig.layout.height == 200
-    assert fig.layout.template.layout.paper_bgcolor == "white" and fig.layout.title.text == "t"
+    assert fig.layout.template.layout.plot_bgcolor == "white" and fig.layout.title.text == "t"

@@ -12,11 +12,12 @@ from ui import cached
 
 class StatusProgress:
     """A ``Progress`` callable. The status box appears at the first unfinished report, so a
-    result that comes straight from the store draws nothing; "warning:" messages become
-    ``st.warning`` (e.g. a cache folder that cannot be written)."""
+    result that comes straight from the store draws nothing, and disappears when the work is
+    done; "warning:" messages become ``st.warning`` (e.g. a cache folder that cannot be written)."""
 
     def __init__(self, label: str) -> None:
         self.label = label
+        self.slot = st.empty()  # the status box lives here and is removed once the work is done
         self.box = None
         self.bar = None
 
@@ -27,14 +28,17 @@ class StatusProgress:
         if self.box is None:
             if fraction >= 1.0:
                 return
-            self.box = st.status(self.label, expanded=True)
+            self.box = self.slot.status(self.label, expanded=True)
             self.bar = self.box.progress(0.0)
         self.bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
 
     def finish(self, ok: bool = True) -> None:
-        if self.box is not None:
-            self.box.update(label=self.label + (" — done" if ok else " — failed"),
-                            state="complete" if ok else "error", expanded=False)
+        if self.box is None:
+            return
+        if ok:
+            self.slot.empty()  # the results below replace it
+        else:
+            self.box.update(label=self.label + " — failed", state="error", expanded=False)
 
 
 @contextmanager

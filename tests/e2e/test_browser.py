@@ -141,3 +141,19 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     _idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, server, "9_how_it_works")
+
+
+def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -> None:
+    """Each page in the sidebar (pages added by later issues too) renders with the default selection."""
+    page.goto(app_server.url)
+    expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    labels = [links.nth(i).inner_text().strip() for i in range(links.count())]
+    assert {"Unit inspector", "Birth distribution", "Layer profiles", "How it works"} <= set(labels)
+    for label in labels[1:]:
+        links.filter(has_text=label).first.click()
+        expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_timeout(300)
+        _idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, label
+        _shot(page, app_server, "all_" + re.sub(r"\W+", "_", label).lower())
