@@ -125,10 +125,12 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
         raise UsageError(f"--scale must be positive, got {args.scale}")
     selection = _selection(args, (args.layer,))
     result = _run(args, "rescale", lambda progress: rescale_experiment(
-        selection, args.layer, args.scale, args.compare_classes, args.images_per_class, progress=progress))
+        selection, args.layer, args.scale, args.compare_classes, args.images_per_class, progress=progress,
+        image_space=args.image_space))
     rows = result.rows(args.unit)
     payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
+               "image_space": result.image_space,
                "notes": result.notes, "rows": rows}
     return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), [_unit_header(result, args.unit)])
 
@@ -222,6 +224,8 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p = sub.add_parser("rescale", help="indicators with images and/or the layer's filters x0.5 (paper Table 1, 9)")
     _selection_args(p, many_layers=False)
     p.add_argument("--scale", type=float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
+    p.add_argument("--image-space", choices=("input", "pixels"), default="input",
+                   help="scale the network's input tensor (default) or the raw [0, 1] pixels before normalization")
 
     p = sub.add_parser("randomness", help="trained unit vs the same unit in K random-init models (paper Table 2, 10)")
     _selection_args(p, many_layers=False)

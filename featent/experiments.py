@@ -58,6 +58,7 @@ __all__ = [
     "model_set",
     "scaled_copy",
     "scaled_images",
+    "IMAGE_SPACES",
     "RescaleResult",
     "rescale_experiment",
     "random_spec",
@@ -125,10 +126,32 @@ def scaled_copy(model, layer: str, factor: float):
     return copied
 
 
-def scaled_images(factor: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The image transform of the rescaling experiment: [0, 1] pixel values x ``factor``."""
+#: Where "images x0.5" is applied: to the network's input tensor (after normalization: every
+#: activation of a bias-free ReLU net halves, as the paper intends), or to the raw [0, 1] pixels
+#: (before the mean subtraction, which then shifts the input instead of scaling it).
+IMAGE_SPACES = ("input", "pixels")
+
+
+def scaled_images(factor: float, model=None, space: str = "input") -> Callable[[torch.Tensor], torch.Tensor]:
+    """The image transform of the rescaling experiment, on the model's normalized input tensor.
+
+    ``space="input"``: the input tensor x ``factor``. ``space="pixels"``: the [0, 1] pixels x
+    ``factor`` before normalization, i.e. ((x * std + mean) * factor - mean) / std (needs ``model``).
+    """
     factor = _check_factor(factor)
-    return lambda images: images * factor
+    if space == "input":
+        return lambda inputs: inputs * factor
+    if space != "pixels":
+        raise FeatentError(f"Unknown image space {space!r}; use one of: {', '.join(IMAGE_SPACES)}.")
+    if model is None:
+        raise FeatentError("Scaling the pixels needs the model (its normalization mean and std).")
+
+    def pixels(inputs: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(model.mean, device=inputs.device).view(1, 3, 1, 1)
+        std = torch.tensor(model.std, device=inputs.device).view(1, 3, 1, 1)
+        return ((inputs * std + mean) * factor - mean) / std
+
+    return pixels
 
 
 @dataclass
@@ -145,6 +168,7 @@ class RescaleResult:
     values: list[dict[str, np.ndarray]]  # per condition: indicator -> per-unit array
     accuracy: list[float]
     notes: list[str] = field(default_factory=list)
+    image_space: str = "input"
 
     def rows(self, unit: int | None = None) -> list[dict]:
         """One row per condition: scales, class accuracy and each indicator (one unit or layer mean)."""
@@ -174,8 +198,12 @@ def rescale_experiment(
     classes: Sequence[str] | None = None,
     images_per_class: int | None = None,
     progress: Progress | None = None,
+    image_space: str = "input",
 ) -> RescaleResult:
     """Table 1 / 6 / 9: every indicator with images and/or the layer's filters x ``scale``.
+
+    ``image_space`` says what "images x scale" means (see ``IMAGE_SPACES``; default: the network's
+    input tensor).
 
     Class accuracy is measured on the class's test images when the dataset has a test split (the
     sampled training images otherwise). The selection's model is left bit-identical.
@@ -184,6 +212,8 @@ def rescale_experiment(
     from featent.models import load_model
 
     scale = _check_factor(scale)
+    if image_space not in IMAGE_SPACES:
+        raise FeatentError(f"Unknown image space {image_space!r}; use one of: {', '.join(IMAGE_SPACES)}.")
     layer = layer or (selection.layers[0] if selection.layers else "")
     model = load_model(selection.model, selection.weights)
     model.layer(layer)
@@ -197,7 +227,7 @@ def rescale_experiment(
     for k, (image_factor, filter_factor) in enumerate(conditions):
         label = f"images x{image_factor:g}, filters x{filter_factor:g}: "
         target = model if filter_factor == 1.0 else scaled_copy(model, layer, filter_factor)
-        transform = None if image_factor == 1.0 else scaled_images(image_factor)
+        transform = None if image_factor == 1.0 else scaled_images(image_factor, model, image_space)
         v, acc, _, n = ind.model_indicators(
             target, images, selection.class_name, layer, transform=transform, class_index=class_index,
             accuracy_images=accuracy_images, progress=_part(progress, k / 4, (k + 1) / 4, label),
@@ -208,7 +238,7 @@ def rescale_experiment(
     return RescaleResult(
         model=selection.model, data=selection.data, class_name=selection.class_name, layer=layer,
         n_images=len(images[selection.class_name]), scale=scale, conditions=conditions, values=values,
-        accuracy=accuracy, notes=notes,
+        accuracy=accuracy, notes=notes, image_space=image_space,
     )
 
 

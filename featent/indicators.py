@@ -394,7 +394,7 @@ def forward_capture(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """One full forward pass: (layer activations, final-Linear inputs or None, logits).
 
-    ``transform`` changes the [0, 1] images before the model's preprocessing (e.g. x0.5). Hooks
+    ``transform`` changes the model's input tensor, after its preprocessing (e.g. x0.5). Hooks
     are removed in ``finally``; outputs are cloned so in-place ReLUs cannot touch them.
     """
     from featent.models import layer_modules
@@ -417,10 +417,11 @@ def forward_capture(
         try:
             for start in range(0, images.shape[0], batch_size):
                 batch = images[start : start + batch_size]
+                inputs = model.preprocess(batch)
                 if transform is not None:
-                    batch = transform(batch)
+                    inputs = transform(inputs)
                 with torch.inference_mode():
-                    out = model.module(model.preprocess(batch))
+                    out = model.module(inputs)
                 acts.append(captured.pop("layer").numpy())
                 if "frl" in captured:
                     frls.append(captured.pop("frl").reshape(batch.shape[0], -1).numpy())
@@ -448,7 +449,8 @@ def model_indicators(
 
     ``images_by_class`` maps every class used for class selectivity to its [0, 1] images; the
     ``class_name`` entry is the image set FE is measured on. ``class_index`` is the model's output
-    index of the class (for accuracy; default: its position in ``images_by_class``).
+    index of the class (for accuracy; default: its position in ``images_by_class``). ``transform``
+    acts on the model's (normalized) input tensor, for every class alike.
     ``accuracy_images`` (default: the class's own images) are the images accuracy is measured on.
     Returns (values by indicator name, class accuracy, births, notes).
     """

@@ -72,13 +72,18 @@ live = ctx.model.input_size <= 64
 st.subheader(f"Rescaling: images and/or the filters of {layer} at half scale (Table 1, 9)")
 st.caption("Both halve the unit's values without changing what the network computes much, so a good indicator "
            "should barely move. The model itself is never changed: the filters are halved on a copy.")
-scope = st.radio("Show", ("Chosen unit", "Layer mean"), horizontal=True, key="ind_scope")
+r1, r2 = st.columns(2)
+scope = r1.radio("Show", ("Chosen unit", "Layer mean"), horizontal=True, key="ind_scope")
+SPACES = {"Network input (after normalization)": "input", "Raw pixels (before normalization)": "pixels"}
+space = SPACES[r2.radio("Images x0.5 means", list(SPACES), horizontal=True, key="ind_image_space",
+                        help="Halving raw pixels before a mean subtraction shifts the input rather than scaling it.")]
 shown_unit = unit if scope == "Chosen unit" else None
 run_rescale = live or st.button("Run rescaling", key="ind_run_rescale", icon=":material/play_arrow:")
 if run_rescale:
     with shown_in_place(), progress.status("Rescaling experiment (4 conditions)") as report:
-        rescaled = _memo(("rescale", *base_key),
-                         lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others), progress=report))
+        rescaled = _memo(("rescale", *base_key, space),
+                         lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others),
+                                                                progress=report, image_space=space))
     rows = rescaled.rows(shown_unit)
     st.plotly_chart(plots_experiments.rescale_figure(rows), key="ind_rescale_fig")
     rescale_frame = pd.DataFrame(rows)

@@ -26,9 +26,9 @@ def _state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _layer_acts(module: nn.Module, model, images: torch.Tensor, conv_index: int) -> np.ndarray:
-    """Post-ReLU output of features[conv_index] computed by hand (no hooks)."""
-    x = model.preprocess(images)
+def _layer_acts(module: nn.Module, model, images: torch.Tensor, conv_index: int, input_scale: float = 1.0) -> np.ndarray:
+    """Post-ReLU output of features[conv_index] computed by hand (no hooks), input tensor x input_scale."""
+    x = model.preprocess(images) * input_scale
     with torch.no_grad():
         for k, child in enumerate(module.features):
             x = child(x) if not isinstance(child, nn.ReLU) else torch.relu(x)
@@ -70,6 +70,15 @@ def test_scaled_copy_scales_the_batchnorm_affine_when_present():
     assert torch.equal(copy.module.features[0].weight, module.features[0].weight)
 
 
+def test_pixel_space_scaling_undoes_and_redoes_the_normalization():
+    model = load_model("demo")  # mean = std = 0.5
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    transform = ex.scaled_images(0.5, model, "pixels")
+    torch.testing.assert_close(transform(model.preprocess(images)), model.preprocess(images * 0.5))
+    with pytest.raises(FeatentError, match="Unknown image space"):
+        ex.scaled_images(0.5, model, "colour")
+
+
 def test_bad_factor_is_refused():
     with pytest.raises(FeatentError, match="positive number"):
         ex.scaled_images(0.0)
@@ -84,7 +93,7 @@ def test_rescale_experiment_equals_rescaling_by_hand(cache_dir):
     result = ex.rescale_experiment(selection, LAYER, 0.5, classes=["3", "8"], images_per_class=4)
     assert result.conditions == [(1.0, 1.0), (0.5, 1.0), (1.0, 0.5), (0.5, 0.5)]
 
-    # by hand: a copy with features[5] weight and bias halved, fed images x 0.5
+    # by hand: a copy with features[5] weight and bias halved, fed its normalized input x 0.5
     from featent.data import load_dataset
 
     images = load_dataset("digits").sample("3", 6, 1, "train", 32).images
@@ -95,8 +104,8 @@ def test_rescale_experiment_equals_rescaling_by_hand(cache_dir):
     with torch.no_grad():
         hand.features[CONV_INDEX].weight.mul_(0.5)
         hand.features[CONV_INDEX].bias.mul_(0.5)
-    acts = _layer_acts(hand, model, images * 0.5, CONV_INDEX)
-    acts_other = _layer_acts(hand, model, others * 0.5, CONV_INDEX)
+    acts = _layer_acts(hand, model, images, CONV_INDEX, 0.5)
+    acts_other = _layer_acts(hand, model, others, CONV_INDEX, 0.5)
     both = result.values[3]
     np.testing.assert_allclose(both["l1_norm"], ind.l1_norm(acts), rtol=1e-5)
     np.testing.assert_allclose(both["apoz"], ind.apoz(acts))
