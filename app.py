@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -10,6 +13,21 @@ from ui import cached
 from ui.errors import shown_in_place
 from ui.layout import page_header
 from ui.selection import sidebar_selection
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def page_label(path: Path) -> str:
+    """'3_Layer_profiles.py' -> 'Layer profiles' (Streamlit's own sidebar naming)."""
+    return path.stem.split("_", 1)[-1].replace("_", " ")
+
+
+def page_summary(path: Path) -> str:
+    """A page's module docstring after its 'Title:' prefix: pages added later describe themselves."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    first = doc.strip().split("\n\n")[0].replace("\n", " ")
+    return first.split(":", 1)[-1].strip() if ":" in first else first
+
 
 page_header(
     "featent",
@@ -44,22 +62,23 @@ with right:
 
 st.divider()
 st.subheader("What each page shows")
-pages = [
-    ("pages/1_Unit_inspector.py", "Unit inspector", ":material/grid_on:",
-     "one unit on one image: activation map, the graph and clique complex at any filtration step, "
-     "Betti curves with the birth time, the persistence barcode."),
-    ("pages/2_Birth_distribution.py", "Birth distribution", ":material/bar_chart:",
-     "one unit over the class: the histogram of birth times with FE and selective rate, the images "
-     "behind each bar, two classes or two models side by side, CSV download."),
-    ("pages/3_Layer_profiles.py", "Layer profiles", ":material/stacked_line_chart:",
-     "mean FE and selective rate per layer for the model and its random init over classes, per-unit "
-     "scatter, a units x classes heatmap, a sortable table with CSV export."),
-    ("pages/9_How_it_works.py", "How it works", ":material/school:",
-     "the method step by step on a small unit you can edit, with a play button."),
-]
-for path, label, icon, text in pages:
+DESCRIPTIONS = {
+    "1_Unit_inspector.py": (":material/grid_on:",
+        "one unit on one image: activation map, the graph and clique complex at any filtration step, "
+        "Betti curves with the birth time, the persistence barcode."),
+    "2_Birth_distribution.py": (":material/bar_chart:",
+        "one unit over the class: the histogram of birth times with FE and selective rate, the images "
+        "behind each bar, two classes or two models side by side, CSV download."),
+    "3_Layer_profiles.py": (":material/stacked_line_chart:",
+        "mean FE and selective rate per layer for the model and its random init over classes, per-unit "
+        "scatter, a units x classes heatmap, a sortable table with CSV export."),
+    "9_How_it_works.py": (":material/school:",
+        "the method step by step on a small unit you can edit, with a play button."),
+}
+for path in sorted(PAGES.glob("*.py")):
+    icon, text = DESCRIPTIONS.get(path.name, (":material/article:", page_summary(path)))
     c1, c2 = st.columns([1, 4])
-    c1.page_link(path, label=label, icon=icon)
+    c1.page_link(f"pages/{path.name}", label=page_label(path), icon=icon)
     c2.markdown(text)
 
 st.divider()
