@@ -189,6 +189,7 @@ def complex_at_step(
     max_triangles: int = 1500,
     max_edges: int = 3000,
     full_view_max_vertices: int = 40,
+    order: Sequence[int] | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """The graph G^(v) and its clique complex (paper Fig. 2C-D): circle layout, filled triangles.
@@ -196,7 +197,8 @@ def complex_at_step(
     For large m the full circle is unreadable, so only vertices touched by an edge so far are
     placed (still in index order); at most ``max_triangles`` triangles are filled and at most
     ``max_edges`` edges drawn (the heaviest, i.e. earliest), and the title says when the view is
-    reduced. Edges entering exactly at step v are drawn in the accent colour.
+    reduced. Edges entering exactly at step v are drawn in the accent colour. ``order`` (0-based
+    vertex indices) sets the clockwise placement, e.g. a hole's cycle first so it reads as a polygon.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
@@ -219,7 +221,14 @@ def complex_at_step(
         new_edges, old_edges = cx.edges, np.empty((0, 2), dtype=np.int64)
 
     reduced = m > full_view_max_vertices
+    rank = np.arange(m)
+    if order is not None:
+        order = np.asarray(order, dtype=int)
+        if sorted(order.tolist()) != list(range(m)):
+            raise ValueError(f"order must be a permutation of 0..{m - 1}")
+        rank[order] = np.arange(m)
     shown = np.unique(cx.edges) if reduced else np.arange(m)
+    shown = shown[np.argsort(rank[shown], kind="stable")]
     position = np.full((m, 2), np.nan)
     if shown.size:
         position[shown] = circle_layout(shown.size)

@@ -43,6 +43,7 @@ n_steps = m * m
 curves = cached.betti_curves(unit)
 birth = topology.birth_time(unit)
 values = topology.filtration_values(unit)
+circle_order = toy.hole_first_order(unit, birth)  # the born hole drawn as a polygon
 
 if st.session_state.get("hiw_step", 1) > n_steps:
     st.session_state["hiw_step"] = n_steps
@@ -82,7 +83,8 @@ def filtration_view() -> None:
                         key="hiw_heat")
     with right:
         g1, g2 = st.columns(2)
-        g1.plotly_chart(plots.complex_at_step(unit, v, title=f"Graph G({v}) and its clique complex"), key="hiw_cx")
+        g1.plotly_chart(plots.complex_at_step(unit, v, order=circle_order,
+                                               title=f"Graph G({v}) and its clique complex"), key="hiw_cx")
         g2.plotly_chart(plots.adjacency_at_step(unit, v), key="hiw_adj")
         st.plotly_chart(plots.betti_curves_figure(curves, birth, v), key="hiw_betti")
 

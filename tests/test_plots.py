@@ -198,3 +198,12 @@ def test_style_lets_callers_override_any_default() -> None:
     fig = plots.style(go.Figure(), "t", height=200, legend={"orientation": "v"}, margin={"l": 1})
     assert fig.layout.legend.orientation == "v" and fig.layout.margin.l == 1 and fig.layout.height == 200
     assert fig.layout.template.layout.plot_bgcolor == "white" and fig.layout.title.text == "t"
+
+
+def test_complex_at_step_places_vertices_in_the_given_order() -> None:
+    fig = plots.complex_at_step(TOY, 4, order=[0, 1, 3, 2])  # the cycle 1-2-4-3 clockwise
+    vertices = fig.data[3]
+    assert list(vertices.text) == ["1", "2", "4", "3"]
+    np.testing.assert_allclose(np.column_stack([vertices.x, vertices.y]), plots.circle_layout(4))
+    with pytest.raises(ValueError, match="permutation"):
+        plots.complex_at_step(TOY, 4, order=[0, 1, 2, 2])
