@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--label-noise", type=float, default=0.0, metavar="F", help="fraction of training labels replaced at random")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
-    p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights)")
+    p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights, default recipe only)")
     p.add_argument("--quiet", action="store_true")
     _add_output(p)
 
@@ -271,6 +271,12 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
     epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    default_recipe = epochs == DEFAULT_EPOCHS and args.seed == 0 and args.label_noise == 0.0
+    if args.weights_out is None and not default_recipe:
+        raise UsageError(
+            "give --weights-out FILE: the shipped demo weights are only rebuilt with the default recipe "
+            f"(--epochs {DEFAULT_EPOCHS} --seed 0 --label-noise 0)"
+        )
     callback, close = _progress_bar(args.quiet, "train-demo")
     try:
         history = train_demo(

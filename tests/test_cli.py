@@ -122,7 +122,9 @@ def test_cache_stats_and_clear(capsys, cache_dir):
         ([], 2, "the following arguments are required: COMMAND"),
         (["models", "--out", "/no/such/dir/x.txt"], 1, "Cannot write '/no/such/dir/x.txt'"),
         (["train-demo", "--epochs", "0"], 2, "--epochs must be at least 1"),
-        (["train-demo", "--label-noise", "2"], 1, "Label noise must be a fraction between 0 and 1"),
+        (["train-demo", "--label-noise", "2", "--weights-out", "w.pt"], 1, "Label noise must be a fraction between 0 and 1"),
+        (["train-demo", "--label-noise", "0.2"], 2, "give --weights-out FILE: the shipped demo weights are only rebuilt"),
+        (["train-demo", "--epochs", "3"], 2, "give --weights-out FILE"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(capsys, cache_dir, monkeypatch, tmp_path, argv, code, match):
@@ -148,3 +150,16 @@ def test_python_dash_m_and_console_script(tmp_path):
         done = subprocess.run([str(script), "layers", "--model", "demo", "--format", "json"],
                               capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode == 0 and json.loads(done.stdout)["layers"][5]["layer"] == "block3_conv2"
+
+
+def test_train_demo_writes_weights_and_history(capsys, tmp_path):
+    target = tmp_path / "w.pt"
+    code, out, err = run(capsys, "train-demo", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
+                         "--checkpoint-dir", str(tmp_path / "ckpt"), "--format", "json", "--quiet")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["weights"] == str(target) and [row["epoch"] for row in payload["epochs"]] == [0, 1]
+    assert set(payload["epochs"][1]) == {"epoch", "loss", "train_accuracy", "test_accuracy"}
+    assert (tmp_path / "ckpt" / "epoch_001.pt").is_file()
+    code, out, _ = run(capsys, "layers", "--model", "demo", "--weights", str(target), "--format", "json")
+    assert code == 0 and json.loads(out)["weights"] == str(target.resolve())
