@@ -6,6 +6,8 @@ Runs the real scripts in-process with streamlit.testing.v1.AppTest (no browser);
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -120,6 +122,21 @@ def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:
     at.text_input(key="_w_weights_path").input(str(path)).run()
     _assert_clean(at)
     assert any("my_demo.pt" in c.value for c in at.sidebar.caption)
+
+
+def test_image_folder_data_drives_the_pages(image_folder) -> None:
+    at = _open()
+    at.radio(key="_w_data_mode").set_value("Image folder").run()
+    at.text_input(key="_w_data_path").input(str(image_folder)).run()
+    _assert_clean(at)
+    assert at.selectbox(key="_w_class_name").options == ["cat", "dog"]
+    assert any("unreadable files" in c.value for c in at.sidebar.caption)  # the two broken dog files
+    at.selectbox(key="_w_class_name").set_value("dog").run()
+    at.switch_page("pages/2_Birth_distribution.py").run()
+    _assert_clean(at)
+    histogram = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "|Ω| = 4," in histogram["layout"]["annotations"][0]["text"]  # the 4 readable dog images, of 100 asked
+    assert at.text_input(key="_w_data_path").value == str(image_folder)
 
 
 def test_clear_cache_empties_the_store() -> None:
