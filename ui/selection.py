@@ -64,14 +64,23 @@ def remember(name: str, value: Any) -> Any:
     return value
 
 
-def _saved_upload(upload) -> str:
-    """Write an uploaded checkpoint to a private temp folder, named by content hash."""
-    data = upload.getvalue()
+def _upload_folder() -> Path:
+    """A private folder for uploaded checkpoints: ours, not a symlink, mode 0700 (else a fresh one)."""
     folder = Path(tempfile.gettempdir()) / f"featent-uploads-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
+    info = folder.lstat()
+    if folder.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        folder = Path(tempfile.mkdtemp(prefix="featent-uploads-"))  # mkdtemp makes it 0700
+    return folder
+
+
+def saved_upload(data: bytes) -> str:
+    """Write an uploaded checkpoint's bytes to the private folder, named by content hash."""
+    path = _upload_folder() / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
     if not path.exists():
-        path.write_bytes(data)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
     return str(path)
 
 
@@ -90,7 +99,7 @@ def _weights_input(spec: str) -> str | None:
     if mode == "Upload checkpoint":
         upload = sb.file_uploader("Checkpoint (.pt, .pth state_dict)", type=["pt", "pth", "bin"], key="_w_upload")
         if upload is not None:
-            st.session_state["sel_upload_path"] = _saved_upload(upload)
+            st.session_state["sel_upload_path"] = saved_upload(upload.getvalue())
         return st.session_state.get("sel_upload_path")
     return None
 

@@ -164,3 +164,23 @@ def test_bad_input_is_shown_in_place_without_a_traceback(setup, message: str) ->
     setup(at)
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value.lower()
+
+
+def test_unknown_typed_model_spec_is_shown_in_place() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["sel_model"] = "resnet9000"  # as if typed into the model box
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "unknown model" in at.error[0].value.lower()
+
+
+def test_uploaded_checkpoints_are_stored_privately_by_content() -> None:
+    import os
+    import stat
+
+    from ui.selection import saved_upload
+
+    first = saved_upload(b"weights-bytes")
+    assert saved_upload(b"weights-bytes") == first and saved_upload(b"other") != first
+    assert stat.S_IMODE(os.stat(first).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(first)).st_mode) == 0o700
