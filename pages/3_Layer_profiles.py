@@ -35,8 +35,11 @@ if "lp_models" not in st.session_state or sel.model not in st.session_state.get(
     st.session_state["lp_for"] = (sel.model,)
 st.session_state["lp_models"] = [m for m in st.session_state["lp_models"] if m in options]
 classes_all = list(ctx.dataset.classes)
+DEFAULT_CLASSES = 3  # enough for a spread over classes, quick on first visit
 if "lp_classes" not in st.session_state or not set(st.session_state["lp_classes"]) <= set(classes_all):
-    st.session_state["lp_classes"] = [sel.class_name]
+    start = classes_all.index(sel.class_name)
+    st.session_state["lp_classes"] = [classes_all[(start + k) % len(classes_all)]
+                                      for k in range(min(DEFAULT_CLASSES, len(classes_all)))]
 
 c1, c2 = st.columns(2)
 models = c1.multiselect("Models", options, key="lp_models", help="The selected model and its random init by default.")
@@ -108,8 +111,9 @@ for j, c in enumerate(chosen_classes):
     units[f"FE class {c}"] = fe[:, j]
 st.caption("Click a column header to sort. Low FE with high selective rate marks the most effective units; "
            "the paper ranks units for pruning by FE / ε.")
+labels = {"feature_entropy": "FE (mean over classes)", "selective_rate": "ε (mean)", "fe_over_rate": "FE / ε"}
 st.dataframe(units, hide_index=True, key="lp_unit_table", height=320,
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in units.columns[1:]})
+             column_config={c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in units.columns[1:]})
 st.download_button("Download unit table (CSV)", units.to_csv(index=False),
                    file_name=f"units_{unit_model.replace(':', '-')}_{unit_layer}.csv", mime="text/csv",
                    icon=":material/download:", key="lp_csv_units")

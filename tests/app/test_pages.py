@@ -89,12 +89,13 @@ def test_layer_profiles_average_over_the_chosen_classes() -> None:
     at = _open("pages/3_Layer_profiles.py")
     assert _charts(at) == 3
     assert at.multiselect(key="lp_models").value == ["demo", "demo:random"]
+    assert at.multiselect(key="lp_classes").value == ["0", "1", "2"]
     table = at.dataframe[0].value
-    assert set(table["classes"]) == {1} and len(table) == 12
-    at.multiselect(key="lp_classes").set_value(["0", "1"]).run()
+    assert set(table["classes"]) == {3} and len(table) == 12
+    at.multiselect(key="lp_classes").set_value(["0", "5"]).run()
     _assert_clean(at)
     assert set(at.dataframe[0].value["classes"]) == {2}
-    assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 1"]
+    assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 5"]
 
 
 def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
