@@ -168,9 +168,8 @@ class ImageFolderDataset:
             skipped += bad
             for rel, size, mtime in found:
                 digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
-            if found:
-                self._files[entry.name] = [rel for rel, _, _ in found]
-        if not self._files:
+            self._files[entry.name] = [rel for rel, _, _ in found]
+        if not any(self._files.values()):
             raise DataError(
                 f"Data folder {self.name!r} has no class subfolders with images; put each class's images in its own subfolder."
             )

@@ -121,6 +121,13 @@ def test_folder_class_with_one_image_is_an_error(image_folder):
         ImageFolderDataset(image_folder)
 
 
+def test_folder_class_without_images_is_an_error(image_folder):
+    (image_folder / "empty_class").mkdir()
+    (image_folder / "empty_class" / "readme.md").write_text("no images here")
+    with pytest.raises(DataError, match=r"Class 'empty_class' .* has 0 readable image\(s\)"):
+        ImageFolderDataset(image_folder)
+
+
 def test_folder_class_with_too_few_decodable_images_is_an_error(image_folder):
     (image_folder / "fish").mkdir()
     (image_folder / "fish" / "good.png").write_bytes((image_folder / "cat" / "cat0.png").read_bytes())
