@@ -270,7 +270,8 @@ def _load_state(module: nn.Module, state: dict[str, torch.Tensor], source: str) 
     for key in state:
         if key not in own:
             raise ModelError(f"Weights {source!r} do not fit this model: unexpected key {key!r}.")
-    module.load_state_dict(state, strict=True)
+    # assign=True: a module built on the meta device takes the loaded tensors as its parameters
+    module.load_state_dict(state, strict=True, assign=True)
 
 
 def _cached_torchvision_file(name: str) -> Path | None:
@@ -364,8 +365,8 @@ def _load_uncached(
 ) -> LoadedModel:
     if weights is not None:
         state = _read_checkpoint(weights)
-        probe = _build(name)
-        module = _build(name, _n_classes_in(state, probe))
+        with torch.device("meta"):  # shapes only: no memory, no random init to throw away
+            module = _build(name, _n_classes_in(state, _build(name)))
         _load_state(module, state, str(weights))
         source = str(Path(weights).expanduser().resolve())
     elif seed is not None:
@@ -376,7 +377,8 @@ def _load_uncached(
             raise ModelError(
                 f"The demo weights {str(DEMO_WEIGHTS)!r} are missing; rebuild them with 'featent train-demo' or use 'demo:random'."
             )
-        module = _build(name)
+        with torch.device("meta"):
+            module = _build(name)
         _load_state(module, _read_checkpoint(DEMO_WEIGHTS), str(DEMO_WEIGHTS))
         source = "shipped demo weights"
     else:
@@ -386,7 +388,8 @@ def _load_uncached(
                 f"Pretrained weights for {name} are not in the local torch cache ({torch.hub.get_dir()}) and featent never "
                 f"downloads; use '{name}:random' for a random init or --weights PATH for your own checkpoint."
             )
-        module = _build(name)
+        with torch.device("meta"):
+            module = _build(name)
         _load_state(module, _read_checkpoint(file), str(file))
         source = "torch cache"
     module.eval()
