@@ -77,7 +77,7 @@ DESCRIPTIONS = {
 }
 for path in sorted(PAGES.glob("*.py")):
     icon, text = DESCRIPTIONS.get(path.name, (":material/article:", page_summary(path)))
-    c1, c2 = st.columns([1, 4])
+    c1, c2 = st.columns([1.5, 4])
     c1.page_link(f"pages/{path.name}", label=page_label(path), icon=icon)
     c2.markdown(text)
 
