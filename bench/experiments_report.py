@@ -79,8 +79,10 @@ def main() -> None:
     say()
 
     resc = ex.rescale_experiment(sel, LAST, progress=log)
+    pixels = ex.rescale_experiment(sel, LAST, progress=log, image_space="pixels")
     header = ["images", "filters"] + [INDICATOR_LABELS[k] if k in INDICATOR_LABELS else k for k in SHOWN]
-    for title, rows in ((f"unit {unit}", resc.rows(unit)), ("layer mean", resc.rows())):
+    for title, rows in ((f"unit {unit}", resc.rows(unit)), ("layer mean", resc.rows()),
+                        (f"unit {unit}, images x0.5 as raw pixels (before normalization)", pixels.rows(unit))):
         say(f"**Rescaling, {title}** (cf. Tables 1 and 9)")
         say()
         say(table(header, [["x0.5" if r["images"] != 1 else "×", "x0.5" if r["filters"] != 1 else "×"]

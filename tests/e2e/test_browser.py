@@ -149,7 +149,7 @@ def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -
     expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     links = page.locator('[data-testid="stSidebarNav"] a')
     labels = [links.nth(i).inner_text().strip() for i in range(links.count())]
-    assert {"Unit inspector", "Birth distribution", "Layer profiles", "How it works"} <= set(labels)
+    assert {"Unit inspector", "Birth distribution", "Layer profiles", "Indicators", "Training and generalization", "How it works"} <= set(labels)
     for label in labels[1:]:
         links.filter(has_text=label).first.click()
         expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
