@@ -55,7 +55,7 @@ with left:
 with right:
     st.subheader(f"Class '{sel.class_name}' of {ctx.dataset.name}")
     with shown_in_place():
-        images, ids = cached.sample_images(sel)
+        images, ids = cached.sample_images(sel, ctx.fingerprint)
     st.caption(f"{len(ids)} images sampled with seed {sel.seed}; the first 12:")
     shown = [np.moveaxis(img, 0, -1).clip(0, 1) for img in images[:12]]
     st.image(shown, width=64, caption=[str(i).rsplit("/", 1)[-1] for i in ids[:12]])

@@ -34,8 +34,8 @@ def inspector() -> None:
 
     with shown_in_place():
         results = progress.layer_results(selection)[layer]
-        activations = cached.unit_activations(selection, layer, image_index)
-        images, ids = cached.sample_images(selection)
+        activations = cached.unit_activations(selection, layer, image_index, ctx.fingerprint)
+        images, ids = cached.sample_images(selection, ctx.fingerprint)
         unit = topology.validate_unit(activations[unit_index])
         curves = cached.betti_curves(unit)
         birth = cached.birth_time(unit)

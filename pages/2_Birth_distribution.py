@@ -29,7 +29,7 @@ c_layer, c_unit, c_fe, c_eps = st.columns([2, 1, 1, 1], vertical_alignment="bott
 layer, unit_index = layer_and_unit(ctx.model, where=(c_layer, c_unit))
 with shown_in_place():
     result = progress.layer_results(ctx.for_layers(layer))[layer]
-    images, ids = cached.sample_images(ctx.for_layers(layer))
+    images, ids = cached.sample_images(ctx.for_layers(layer), ctx.fingerprint)
 births = result.births[:, unit_index]
 summary = plots.entropy_summary(births)
 c_fe.metric("Feature entropy H", f"{summary['feature_entropy']:.3f}",

@@ -44,16 +44,20 @@ def store():
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def unit_activations(selection, layer: str, image_index: int) -> np.ndarray:
-    """All units of one layer for one image, float32 [units, m, m] (recomputed, then kept here)."""
+def unit_activations(selection, layer: str, image_index: int, fingerprint: str) -> np.ndarray:
+    """All units of one layer for one image, float32 [units, m, m] (recomputed, then kept here).
+
+    ``fingerprint`` (weights + data, ``Context.fingerprint``) is only part of the cache key: a
+    checkpoint or folder changed on disk under the same path must not be served from memory.
+    """
     from featent.pipeline import unit_activations as compute
 
     return compute(selection, layer, image_index)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def sample_images(selection) -> tuple[np.ndarray, list[str]]:
-    """The selection's images as float32 [n, 3, S, S] in [0, 1] and their ids."""
+def sample_images(selection, fingerprint: str) -> tuple[np.ndarray, list[str]]:
+    """The selection's images as float32 [n, 3, S, S] in [0, 1] and their ids (key as above)."""
     from featent.pipeline import sample_images as compute
 
     images = compute(selection)

@@ -38,6 +38,11 @@ class Context:
     model: LoadedModel
     dataset: Dataset
 
+    @property
+    def fingerprint(self) -> str:
+        """Weights and data fingerprints: part of every in-memory cache key derived from them."""
+        return f"{self.model.fingerprint}|{self.dataset.fingerprint}"
+
     def for_layers(self, *layers: str) -> Selection:
         """The same choice restricted to some layers (births are cached per layer)."""
         return Selection(**{**self.selection.__dict__, "layers": tuple(layers)})
