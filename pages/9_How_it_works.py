@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from featent import entropy, plots, topology
+from featent.errors import UnitError
 from ui import cached, toy
 from ui.errors import shown_in_place
 from ui.layout import page_header
@@ -37,7 +38,10 @@ with left:
     )
 
 with shown_in_place():
-    unit = topology.validate_unit(edited.to_numpy(dtype=np.float64))
+    values_in = edited.to_numpy(dtype=np.float64)
+    if np.isnan(values_in).any():
+        raise UnitError("Every cell of the unit needs a number: fill in the empty cells.")
+    unit = topology.validate_unit(values_in)
 m = unit.shape[0]
 n_steps = m * m
 curves = cached.betti_curves(unit)
