@@ -117,6 +117,18 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     expect(page.get_by_text("demo:random").first).to_be_visible()
     _shot(page, server, "3_layer_profiles")
 
+    # Indicators: the per-unit grid, rescaling and randomness figures (computed live for demo).
+    _go(page, server, "Indicators")
+    _assert_page_ok(page, min_charts=3)
+    expect(page.get_by_text("Random-init models").first).to_be_visible()
+    _shot(page, server, "4_indicators")
+
+    # Training and generalization: the layer trend draws at once; the demo family trains on demand.
+    _go(page, server, "Training and generalization")
+    _assert_page_ok(page, min_charts=2)
+    expect(page.get_by_role("button", name=re.compile("Train the per-epoch checkpoints"))).to_be_visible()
+    _shot(page, server, "5_training_and_generalization")
+
     # Ablation and pruning: the unit roles tab shows its scatter (long runs sit behind buttons).
     _go(page, server, "Ablation and pruning")
     page.get_by_role("tab", name="Unit roles").click()
@@ -157,3 +169,21 @@ def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -
         _idle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, label
         _shot(page, app_server, "all_" + re.sub(r"\W+", "_", label).lower())
+
+
+def test_a_bad_folder_is_an_error_in_place_and_the_app_recovers(page: Page, app_server) -> None:
+    page.goto(app_server.url)
+    expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Image folder", exact=True).click()
+    box = sidebar.get_by_role("textbox", name=re.compile("Image folder"))
+    box.fill("/no/such/folder")
+    box.press("Enter")
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="/no/such/folder")
+    expect(alert.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    _idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, app_server, "error_bad_folder")
+    sidebar.get_by_text("digits", exact=True).click()
+    expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator('[data-testid="stAlert"]')).to_have_count(0)
