@@ -9,6 +9,7 @@ the last requested layer: later layers are never computed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -57,9 +58,12 @@ def _forward_chunk(model: LoadedModel, batch: torch.Tensor, names: list[str]) ->
     modules = layer_modules(model.module)
     captured: dict[str, torch.Tensor] = {}
     last = names[-1]
+    owner = threading.get_ident()
 
     def make_hook(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
         def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            if threading.get_ident() != owner:
+                return  # a forward by someone who skipped the lock: not ours to capture or stop
             captured[name] = output.detach().to("cpu", torch.float32, copy=True)
             if name == last:
                 raise _StopForward

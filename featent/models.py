@@ -109,7 +109,9 @@ class LoadedModel:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Held around every forward pass that registers hooks; re-entrant, so a caller holding it may
+    # still call featent.extract on the same model.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """[0, 1] images [n, 3, S, S] -> normalized model input at ``input_size``, on the model's device."""

@@ -59,7 +59,45 @@ def test_hooks_are_removed_even_after_an_error(tiny_cnn):
     with pytest.raises(ActivationError):
         extract_activations(tiny_cnn, bad, ["block1_conv1"])
     assert all(not m._forward_hooks for m in modules)
-    assert not tiny_cnn.lock.locked()
+    taken = []
+    probe = threading.Thread(target=lambda: taken.append(tiny_cnn.lock.acquire(timeout=1)) or tiny_cnn.lock.release())
+    probe.start()
+    probe.join()
+    assert taken == [True]  # the lock was released
+
+
+def test_a_caller_holding_the_lock_can_still_extract(tiny_cnn):
+    with tiny_cnn.lock:
+        acts = extract_activations(tiny_cnn, _images(2, 16), ["block1_conv1"])
+    assert acts["block1_conv1"].shape == (2, 4, 16, 16)
+
+
+def test_hooks_ignore_forwards_from_other_threads(tiny_cnn):
+    """A lock-less forward elsewhere must neither be captured nor cut short by our hooks."""
+    images = _images(2, 16)
+    outputs: list[torch.Tensor] = []
+    original = tiny_cnn.module.forward
+    intruded = threading.Event()
+
+    def intruder() -> None:  # runs while our hooks are registered
+        with torch.inference_mode():
+            outputs.append(tiny_cnn.module(tiny_cnn.preprocess(images)))
+
+    def forward_with_intruder(x):
+        if not intruded.is_set():
+            intruded.set()
+            t = threading.Thread(target=intruder)
+            t.start()
+            t.join(timeout=30)
+        return original(x)
+
+    tiny_cnn.module.forward = forward_with_intruder
+    try:
+        acts = extract_activations(tiny_cnn, images, ["block1_conv1"])
+    finally:
+        del tiny_cnn.module.forward
+    assert len(outputs) == 1 and outputs[0].shape == (2, 3)  # the intruder's forward ran to the end
+    np.testing.assert_allclose(acts["block1_conv1"], _manual(tiny_cnn, images, 2), rtol=1e-5, atol=1e-6)
 
 
 def test_forward_stops_after_the_last_requested_layer(tiny_cnn):
