@@ -68,7 +68,8 @@ def indicator_grid(
                 hovertemplate=f"unit {highlight}<extra></extra>",
             ), row=r, col=c)
         fig.update_yaxes(title="FE" if c == 1 else None, row=r, col=c)
-    return _layout(fig, title, height=300 * rows + 40)
+    _layout(fig, title, height=300 * rows + 60)
+    return fig.update_layout(margin={"t": 85})  # room for the title above the panel titles
 
 
 def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accuracy", "l1_norm", "apoz",
@@ -127,7 +128,8 @@ def randomness_figure(
                                          "line": {"width": 1, "color": "white"}},
                                  hovertemplate=f"trained<br>{_label(name)} = %{{y:.4g}}<extra></extra>"), row=r, col=c)
         fig.update_xaxes(showticklabels=False, row=r, col=c)
-    return _layout(fig, title, height=300 * rows + 40)
+    _layout(fig, title, height=300 * rows + 60)
+    return fig.update_layout(margin={"t": 85})  # room for the title above the panel titles
 
 
 def dynamics_figure(rows: Sequence[Mapping], per_class: Sequence[Mapping] = (),
@@ -190,7 +192,7 @@ def layer_trend_figure(rows: Sequence[Mapping], value: str = "mean_feature_entro
         if group == "random init":
             upper = [m + s for m, s in zip(means, sds)]
             lower = [m - s for m, s in zip(means, sds)]
-            fig.add_trace(go.Scatter(x=layers + layers[::-1], y=upper + lower[::-1], fill="toself", showlegend=False,
+            fig.add_trace(go.Scatter(x=layers + layers[::-1], y=upper + lower[::-1], fill="toself", showlegend=False, mode="lines",
                                      fillcolor="rgba(213, 94, 0, 0.15)", line={"width": 0}, hoverinfo="skip",
                                      name="random ± sd"))
         fig.add_trace(go.Scatter(x=layers, y=means, name=group, mode="lines+markers",

@@ -57,7 +57,7 @@ with shown_in_place(), progress.status(f"Indicators of {layer}") as report:
 st.subheader(f"Every unit of {layer} on class {sel.class_name!r}")
 for note in table.notes:
     st.info(note)
-frame = pd.DataFrame(table.records())
+frame = pd.DataFrame({"unit": np.arange(table.n_units), **{c: table.values[c] for c in INDICATOR_COLUMNS}})
 st.plotly_chart(plots_experiments.indicator_grid(table.values, highlight=unit), key="ind_grid")
 st.caption("Each point is a unit; colour is its selective rate ε. A dead unit (ε = 0) gets FE = ln|Ω| (Eq. 12). "
            f"Class accuracy of the model on this class: {table.accuracy:.3f}.")

@@ -273,3 +273,12 @@ def test_experiment_figures_show_the_numbers_given():
     assert [t.name for t in scatter.data] == ["x", "y"]
     values = {k: np.arange(4.0) for k in ind.INDICATOR_COLUMNS}
     assert len(pe.indicator_grid(values, highlight=2).data) == 2 * len(pe.COMPARED)
+
+
+def test_layer_trend_band_draws_no_markers():
+    from featent import plots_experiments as pe
+
+    trend = [{"layer": L, "group": g, "mean_feature_entropy": 1.0, "mean_selective_rate": 0.5}
+             for L in ("a", "b") for g in ("trained", "random init")]
+    band = [t for t in pe.layer_trend_figure(trend).data if t.fill == "toself"]
+    assert len(band) == 1 and band[0].mode == "lines"
