@@ -228,7 +228,9 @@ def unit_scores(
             try:
                 if not frls:
                     raise ModelError("the model has no final Linear classifier")
-                per_target["nisp"].append(np.asarray(nisp_scores(model, layer, np.concatenate(frls)), dtype=np.float64))
+                with model.lock:  # nisp_scores traces the model with temporary hooks
+                    nisp = nisp_scores(model, layer, np.concatenate(frls))
+                per_target["nisp"].append(np.asarray(nisp, dtype=np.float64))
             except (ModelError, FeatentError):
                 per_target["nisp"].append(np.full(n_units, np.nan))
     if "selectivity" in wanted:
@@ -242,7 +244,8 @@ def unit_scores(
     out: dict[str, np.ndarray] = {}
     for method in methods:
         if method == "fpgm":
-            out[method] = fpgm(layer_filter_weights(model, layer))
+            with model.lock:  # layer_filter_weights traces the model with temporary hooks
+                out[method] = fpgm(layer_filter_weights(model, layer))
         else:
             with np.errstate(invalid="ignore"):
                 out[method] = np.mean(np.stack(per_target[method]), axis=0)  # inf stays inf (dead units)
@@ -413,6 +416,8 @@ def ablation_curve(
         raise DataError("Ablation needs test images with one label each.")
     steps = len(removal) + 1
     results = np.zeros((4, steps))
+    # Held for the whole curve: the replayed tail shares its modules with the model, and a hook
+    # another caller registers under the lock (featent.extract) must never see these passes.
     with model.lock:
         replay = _Replay.build(model, layer, images[: min(4, images.shape[0])])
         cached: list[torch.Tensor] = []

@@ -193,8 +193,9 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
     if len(remove) >= info.n_units:
         raise FeatentError(f"Cannot prune all {info.n_units} units of {layer}; keep at least one.")
     keep = [u for u in range(info.n_units) if u not in set(remove)]
-    conv, bn = layer_filter(model, layer)
-    order = _execution_order(model.module, model.input_size)
+    with model.lock:  # both trace the model with temporary hooks
+        conv, bn = layer_filter(model, layer)
+        order = _execution_order(model.module, model.input_size)
     after = order[order.index(conv) + 1 :]
     consumer = next((m for m in after if isinstance(m, (nn.Conv2d, nn.Linear))), None)
     if consumer is None:
@@ -442,7 +443,7 @@ def compare_pruning(
     ``test_per_class`` test images of every class (held-out training images for a folder).
     """
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.models import from_module, load_model
 
     methods = list(dict.fromkeys(methods))
     for method in methods:
@@ -452,8 +453,14 @@ def compare_pruning(
         raise FeatentError(f"The pruning ratio must lie strictly between 0 and 1, got {ratio!r}.")
     if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 2:
         raise DataError(f"The number of images per class must be an integer >= 2, got {n_images!r}.")
-    model = load_model(model_spec, weights)
-    prunable_layers(model)
+    shared = load_model(model_spec, weights)
+    prunable_layers(shared)
+    # Everything below runs on a private copy: the loaded model may be shared (the app caches it),
+    # and counting FLOPs or timing it must not race with other users' hooks.
+    with shared.lock:
+        private = copy.deepcopy(shared.module)
+    model = from_module(private, name=shared.spec, input_size=shared.input_size, mean=shared.mean, std=shared.std,
+                        weights_source=shared.weights_source)
     dataset = load_dataset(data)
     chosen = list(dataset.classes if classes is None else classes)
     for name in chosen:
