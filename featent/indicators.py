@@ -218,43 +218,28 @@ def nisp_backward(weight: object, scores: object, n_channels: int | None = None)
 
 @dataclass
 class _Trace:
-    """Modules with weights in forward order, and where the requested layer's output appeared."""
+    """Modules with weights in forward order, and where the requested layer's output appears."""
 
-    ops: list[tuple[str, nn.Module, tuple[int, ...]]]  # (qualified name, module, input shape)
-    layer_position: int  # index in ops of the first op executed after the layer's output
+    ops: list[tuple[str, nn.Module]]  # (qualified name, module)
+    layer_position: int  # index in ops of the first op after the layer's output
 
 
-def _trace(module: nn.Module, layer_module: nn.Module, input_size: int) -> _Trace:
-    ops: list[tuple[str, nn.Module, tuple[int, ...]]] = []
-    position: list[int] = []
-    handles = []
-
-    def record(name: str):
-        def hook(mod: nn.Module, inputs: tuple) -> None:
-            shape = tuple(inputs[0].shape) if inputs and isinstance(inputs[0], torch.Tensor) else ()
-            ops.append((name, mod, shape))
-
-        return hook
-
-    def mark(_mod: nn.Module, _inputs: object, _output: object) -> None:
-        if not position:
-            position.append(len(ops))
-
+def _trace(module: nn.Module, layer_module: nn.Module) -> _Trace:
+    """The weighted modules in registration order, which is the forward order of the plain
+    feed-forward nets this is used for (VGG-like ``features`` then classifier; ResNet blocks are
+    handled apart). No hooks and no forward pass: safe on a model shared between threads."""
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d)
-    try:
-        for name, mod in module.named_modules():
-            if isinstance(mod, kinds):
-                handles.append(mod.register_forward_pre_hook(record(name)))
-        handles.append(layer_module.register_forward_hook(mark))
-        device = next(module.parameters()).device
-        with torch.inference_mode():
-            module(torch.zeros(1, 3, input_size, input_size, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    if not position:
-        raise ModelError("The chosen layer did not run in a forward pass of the model.")
-    return _Trace(ops=ops, layer_position=position[0])
+    inside = {id(m) for m in layer_module.modules()}
+    ops: list[tuple[str, nn.Module]] = []
+    position: int | None = None
+    for name, mod in module.named_modules():
+        if isinstance(mod, kinds):
+            ops.append((name, mod))
+        if id(mod) in inside:
+            position = len(ops)  # after the layer's module and everything inside it
+    if position is None:
+        raise ModelError("The chosen layer is not part of the model.")
+    return _Trace(ops=ops, layer_position=position)
 
 
 def _is_residual_block(mod: nn.Module) -> bool:
@@ -276,13 +261,13 @@ def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.Module | None]:
         return getattr(target, f"conv{last}"), getattr(target, f"bn{last}")
     if target is getattr(model.module, "relu", None) and hasattr(model.module, "conv1"):
         return model.module.conv1, getattr(model.module, "bn1", None)
-    trace = _trace(model.module, target, model.input_size)
+    trace = _trace(model.module, target)
     before = trace.ops[: trace.layer_position]
-    convs = [i for i, (_, mod, _) in enumerate(before) if isinstance(mod, nn.Conv2d)]
+    convs = [i for i, (_, mod) in enumerate(before) if isinstance(mod, nn.Conv2d)]
     if not convs:
         raise ModelError(f"No convolution runs before layer {layer!r}.")
     conv = before[convs[-1]][1]
-    bns = [mod for _, mod, _ in before[convs[-1] + 1 :] if isinstance(mod, nn.BatchNorm2d)]
+    bns = [mod for _, mod in before[convs[-1] + 1 :] if isinstance(mod, nn.BatchNorm2d)]
     return conv, (bns[-1] if bns else None)
 
 
@@ -292,16 +277,16 @@ def layer_filter_weights(model, layer: str) -> np.ndarray:
     return conv.weight.detach().to("cpu", torch.float64).numpy()
 
 
-def _nisp_chain(model, layer: str) -> tuple[list[tuple[str, nn.Module, tuple[int, ...]]], nn.Linear]:
+def _nisp_chain(model, layer: str) -> tuple[list[tuple[str, nn.Module]], nn.Linear]:
     """Ops between the layer's output and the final classifier, and that classifier."""
     from featent.models import layer_modules
 
     target = layer_modules(model.module)[layer]
     if any(_is_residual_block(m) for m in model.module.modules()):
         raise ModelError("NISP is implemented for plain feed-forward nets (demo, VGG, AlexNet), not for residual nets.")
-    trace = _trace(model.module, target, model.input_size)
+    trace = _trace(model.module, target)
     after = trace.ops[trace.layer_position :]
-    linears = [i for i, (_, mod, _) in enumerate(after) if isinstance(mod, nn.Linear)]
+    linears = [i for i, (_, mod) in enumerate(after) if isinstance(mod, nn.Linear)]
     if not linears:
         raise ModelError(f"NISP needs a final Linear classifier after layer {layer!r}.")
     return after[: linears[-1]], after[linears[-1]][1]
@@ -317,7 +302,7 @@ def nisp_scores(model, layer: str, frl_features: np.ndarray) -> np.ndarray:
     chain, _ = _nisp_chain(model, layer)
     scores = inf_fs(frl_features)
     n_units = model.layer(layer).n_units
-    for _, mod, _ in reversed(chain):
+    for _, mod in reversed(chain):
         if isinstance(mod, nn.Linear):
             scores = nisp_backward(mod.weight.detach().cpu().numpy(), scores)
         elif isinstance(mod, nn.Conv2d):

@@ -193,3 +193,15 @@ def test_compute_indicators_on_demo_uses_the_selection_images():
     assert table.unit(5)["fpgm"] == pytest.approx(table.values["fpgm"][5])
     with pytest.raises(FeatentError, match="out of range"):
         table.unit(64)
+
+
+def test_structure_lookups_run_no_forward_pass(tiny, monkeypatch):
+    """layer_filter and nisp_scores read the module tree only: safe on a model another thread runs."""
+    frl = np.random.default_rng(0).random((6, 5))
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("forward pass during a structure lookup")
+
+    monkeypatch.setattr(tiny.module, "forward", refuse)
+    assert indicators.layer_filter(tiny, "block1_conv1")[0] is tiny.module.features[0]
+    assert indicators.nisp_scores(tiny, "block1_conv1", frl).shape == (2,)
