@@ -193,8 +193,9 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
                     rate = np.array([r["mean_selective_rate"] for r in part])
                     rows.append({"model": model, "layer": layer, "classes": len(part), "mean_feature_entropy": float(fe.mean()),
                                  "fe_std_over_classes": float(fe.std()), "mean_selective_rate": float(rate.mean())})
-    header = [f"# {a['model']}: train accuracy {a['train_accuracy']}, test accuracy {a['test_accuracy']}, "
-              f"label noise {a['label_noise']}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
+    shown = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    header = [f"# {a['model']}: train accuracy {shown(a['train_accuracy'])}, test accuracy {shown(a['test_accuracy'])}, "
+              f"label noise {shown(a['label_noise'])}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
     return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
 
 
