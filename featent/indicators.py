@@ -496,19 +496,38 @@ def model_indicators(
     return values, accuracy, births, notes
 
 
+#: Without an explicit list, class selectivity compares with at most this many classes (the
+#: class itself plus others drawn with the selection's seed), so a 1000-class folder stays cheap.
+MAX_DEFAULT_CLASSES = 100
+
+
+def default_compare_classes(classes: Sequence[str], target: str, seed: int) -> list[str]:
+    """Every class when there are at most MAX_DEFAULT_CLASSES, else the target plus a seeded sample."""
+    classes = list(classes)
+    if len(classes) <= MAX_DEFAULT_CLASSES:
+        return classes
+    others = [c for c in classes if c != target]
+    picked = np.random.default_rng([int(seed), 5]).choice(len(others), MAX_DEFAULT_CLASSES - 1, replace=False)
+    chosen = {target, *(others[i] for i in picked)}
+    return [c for c in classes if c in chosen]
+
+
 def class_images(
     selection, classes: Sequence[str] | None = None, images_per_class: int | None = None
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """[0, 1] images per class for class selectivity: the selection's own sample for its class,
-    ``images_per_class`` (default: the selection's count) seeded images for each other class."""
+    ``images_per_class`` (default: the selection's count) seeded images for each other class.
+    ``classes=None``: ``default_compare_classes``. Returns (images by class, all dataset classes)."""
     from featent.data import load_dataset
+    from featent.models import load_model
     from featent.pipeline import sample_images
 
     dataset = load_dataset(selection.data)
-    from featent.models import load_model
-
     model = load_model(selection.model, selection.weights)
-    chosen = list(dataset.classes if classes is None else classes)
+    if classes is None:
+        chosen = default_compare_classes(dataset.classes, selection.class_name, selection.seed)
+    else:
+        chosen = list(classes)
     if selection.class_name not in chosen:
         chosen.append(selection.class_name)
     for name in chosen:
@@ -518,7 +537,7 @@ def class_images(
     if per_class < 1:
         raise FeatentError(f"images_per_class must be at least 1, got {images_per_class!r}.")
     out: dict[str, torch.Tensor] = {}
-    for name in sorted(chosen, key=dataset.classes.index):
+    for name in sorted(set(chosen), key=dataset.classes.index):
         if name == selection.class_name:
             out[name] = sample_images(selection).images
         else:
@@ -563,6 +582,9 @@ def compute_indicators(
         model, images, selection.class_name, layer, class_index=all_classes.index(selection.class_name),
         births=births, progress=part(0.4, 1.0),
     )
+    if classes is None and len(images) < len(all_classes):
+        notes.append(f"class selectivity compares with {len(images) - 1} other classes drawn with seed {selection.seed} "
+                     f"(of {len(all_classes) - 1}); pass the classes to choose them")
     return IndicatorTable(
         model=selection.model, data=selection.data, class_name=selection.class_name, layer=layer,
         n_images=int(births.shape[0]), seed=selection.seed, values=values, accuracy=accuracy,

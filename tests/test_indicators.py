@@ -205,3 +205,13 @@ def test_structure_lookups_run_no_forward_pass(tiny, monkeypatch):
     monkeypatch.setattr(tiny.module, "forward", refuse)
     assert indicators.layer_filter(tiny, "block1_conv1")[0] is tiny.module.features[0]
     assert indicators.nisp_scores(tiny, "block1_conv1", frl).shape == (2,)
+
+
+def test_default_compare_classes_caps_large_datasets():
+    small = [str(i) for i in range(10)]
+    assert indicators.default_compare_classes(small, "3", 0) == small
+    many = [f"c{i:04d}" for i in range(1000)]
+    picked = indicators.default_compare_classes(many, "c0500", 7)
+    assert len(picked) == indicators.MAX_DEFAULT_CLASSES and "c0500" in picked
+    assert picked == indicators.default_compare_classes(many, "c0500", 7)  # seeded
+    assert picked == sorted(picked, key=many.index)
