@@ -209,3 +209,25 @@ def test_figures_carry_the_curves_and_the_summary() -> None:
         ablation_curves({"fe-desc": curve}, metric="f1")
     bars = summary_bars([SummaryRow("fe-desc", "FE", 0.7, 0.9, 0.2, 3, 5.0)])
     assert list(bars.data[0].y) == [0.7] and list(bars.data[1].y) == [0.9]
+
+
+def test_cli_ablate_json_and_one_line_errors(cache_dir, capsys) -> None:
+    import json
+
+    from featent.cli import main
+
+    code = main(["ablate", "--model", "demo", "--data", "digits", "--class", "2", "--layer", "block3_conv2",
+                 "--order", "fe-asc", "--order", "random", "--images", "6", "--test-per-class", "3",
+                 "--test-class", "2", "--test-class", "7", "--format", "json", "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    payload = json.loads(out.out)
+    assert payload["orders"] == ["fe-asc", "random"] and payload["test_images"] == 6
+    assert [p["removed"] for p in payload["points"][:3]] == [0, 1, 2] and len(payload["points"]) == 130
+    assert len(payload["scores"]["fe"]) == 64
+    assert main(["prune", "--model", "demo", "--data", "digits", "--ratio", "1.2"]) == 2
+    assert "strictly between 0 and 1" in capsys.readouterr().err
+    assert main(["ablate", "--model", "demo", "--data", "digits", "--class", "2", "--layer", "block3_conv2",
+                 "--order", "best"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Unknown order 'best'" in err
