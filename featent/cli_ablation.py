@@ -199,7 +199,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
     _common(p, "class")
     p.add_argument("--train-threshold", type=float, metavar="T", help="FE at or below which a unit is effective on training images "
-                   "(default: the layer's median FE over both sets)")
+                   "(default: the median FE of the layer's valid units, selective rate >= p, over both sets)")
     p.add_argument("--test-threshold", type=float, metavar="T", help="the same on test images (default: the same median)")
 
     return {"ablate": _cmd_ablate, "ablation-summary": _cmd_summary, "prune": _cmd_prune, "roles": _cmd_roles}

@@ -110,4 +110,6 @@ def roles_scatter(table: RoleTable, title: str | None = None) -> go.Figure:
                   annotation_text=f"test threshold {table.test_threshold:.3f}", annotation_position="bottom right")
     fig.update_xaxes(title_text="feature entropy on training images")
     fig.update_yaxes(title_text="feature entropy on test images")
-    return _layout(fig, title or f"{table.layer}, class '{table.class_name}': unit roles", height=440)
+    _layout(fig, title or f"{table.layer}, class '{table.class_name}': unit roles", height=480)
+    fig.update_layout(legend={"orientation": "h", "y": -0.18, "x": 0.0, "xanchor": "left", "yanchor": "top"})
+    return fig

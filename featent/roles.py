@@ -5,9 +5,11 @@ A unit is *effective* on a set of images when its feature entropy there is at mo
 test images sorts the units of a layer into four roles: effective on both (generalizing feature
 detectors), only on training (memorizing), only on test, and on neither.
 
-Default threshold: the median FE of the layer over both sets pooled, the same value for both, so
-that the split is relative to the layer and needs no tuning across models; either threshold can
-be set by hand. FE depends on the image count through Eq. 12, so both sets use the same number of
+Default threshold: the median FE of the layer's *valid* units over both sets pooled (valid: a
+selective rate of at least p, so Eq. 12 did not replace the entropy; all units when none is
+valid), the same value for both sets. It is relative to the layer, so it needs no tuning across
+models, and dead units (epsilon = 0, FE = ln|Omega|) cannot drag it up: a plain median over a layer
+whose half is silent would call every live unit effective. Either threshold can be set by hand. FE depends on the image count through Eq. 12, so both sets use the same number of
 images (the training births are cut to the test count: a sample is a prefix of a larger one).
 """
 
@@ -34,9 +36,23 @@ ROLE_LABELS = {
 __all__ = ["ROLES", "ROLE_LABELS", "RoleTable", "default_threshold", "assign_roles", "unit_roles"]
 
 
-def default_threshold(fe_train: np.ndarray, fe_test: np.ndarray) -> float:
-    """The median feature entropy of the layer over training and test images pooled."""
-    return float(np.median(np.concatenate([np.asarray(fe_train, float).ravel(), np.asarray(fe_test, float).ravel()])))
+def default_threshold(
+    fe_train: np.ndarray,
+    fe_test: np.ndarray,
+    eps_train: np.ndarray | None = None,
+    eps_test: np.ndarray | None = None,
+    p: float = entropy.DEFAULT_P,
+) -> float:
+    """The median FE over training and test pooled, of the entries with selective rate >= p when
+    the rates are given (all entries when none qualifies)."""
+    fe = np.concatenate([np.asarray(fe_train, float).ravel(), np.asarray(fe_test, float).ravel()])
+    if eps_train is not None and eps_test is not None:
+        eps = np.concatenate([np.asarray(eps_train, float).ravel(), np.asarray(eps_test, float).ravel()])
+        if eps.shape != fe.shape:
+            raise FeatentError("Selective rates must match the feature entropies unit for unit.")
+        if np.any(eps >= p):
+            fe = fe[eps >= p]
+    return float(np.median(fe))
 
 
 def assign_roles(
@@ -44,13 +60,19 @@ def assign_roles(
     fe_test: np.ndarray,
     train_threshold: float | None = None,
     test_threshold: float | None = None,
+    eps_train: np.ndarray | None = None,
+    eps_test: np.ndarray | None = None,
+    p: float = entropy.DEFAULT_P,
 ) -> tuple[np.ndarray, float, float]:
-    """Role of each unit (``ROLES`` strings) and the two thresholds used (FE <= threshold: effective)."""
+    """Role of each unit (``ROLES`` strings) and the two thresholds used (FE <= threshold: effective).
+
+    A threshold left as None is ``default_threshold`` (of the valid units when rates are given).
+    """
     a = np.asarray(fe_train, dtype=np.float64)
     b = np.asarray(fe_test, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape or a.size == 0:
         raise FeatentError(f"Training and test FE must be equally long 1-D arrays, got {a.shape} and {b.shape}.")
-    median = default_threshold(a, b)
+    median = default_threshold(a, b, eps_train, eps_test, p)
     t_train = median if train_threshold is None else float(train_threshold)
     t_test = median if test_threshold is None else float(test_threshold)
     if not (np.isfinite(t_train) and np.isfinite(t_test)):
@@ -77,10 +99,12 @@ class RoleTable:
     train_threshold: float
     test_threshold: float
     roles: np.ndarray
+    p: float = entropy.DEFAULT_P
 
     def with_thresholds(self, train_threshold: float | None, test_threshold: float | None) -> RoleTable:
         """The same units sorted again with other thresholds (None: the default median)."""
-        roles, t_train, t_test = assign_roles(self.fe_train, self.fe_test, train_threshold, test_threshold)
+        roles, t_train, t_test = assign_roles(self.fe_train, self.fe_test, train_threshold, test_threshold,
+                                              self.eps_train, self.eps_test, self.p)
         return RoleTable(**{**self.__dict__, "roles": roles, "train_threshold": t_train, "test_threshold": t_test})
 
     def counts(self) -> dict[str, int]:
@@ -149,13 +173,13 @@ def unit_roles(
     train, test = train[:n], test[:n]
     fe_train = np.asarray(entropy.feature_entropy(train, p), dtype=np.float64)
     fe_test = np.asarray(entropy.feature_entropy(test, p), dtype=np.float64)
-    roles, t_train, t_test = assign_roles(fe_train, fe_test, train_threshold, test_threshold)
+    eps_train = np.asarray(entropy.selective_rate(train), dtype=np.float64)
+    eps_test = np.asarray(entropy.selective_rate(test), dtype=np.float64)
+    roles, t_train, t_test = assign_roles(fe_train, fe_test, train_threshold, test_threshold, eps_train, eps_test, p)
     if progress is not None:
         progress(1.0, "roles done")
     return RoleTable(
         model=one.model, data=one.data, class_name=one.class_name, layer=layer, n_images=n, seed=one.seed,
-        fe_train=fe_train, fe_test=fe_test,
-        eps_train=np.asarray(entropy.selective_rate(train), dtype=np.float64),
-        eps_test=np.asarray(entropy.selective_rate(test), dtype=np.float64),
-        train_threshold=t_train, test_threshold=t_test, roles=roles,
+        fe_train=fe_train, fe_test=fe_test, eps_train=eps_train, eps_test=eps_test,
+        train_threshold=t_train, test_threshold=t_test, roles=roles, p=p,
     )

@@ -157,7 +157,8 @@ with tab_roles:
         roles = unit_roles(one, progress=report)
     if roles is not None:
         custom = st.toggle("Set thresholds by hand", key="abl_roles_custom",
-                           help="Default: the layer's median FE over training and test images pooled.")
+                           help="Default: the median FE of the layer's valid units (selective rate ≥ p) over training and "
+                                "test images pooled; silent units cannot drag it up.")
         if custom:
             lo = float(min(roles.fe_train.min(), roles.fe_test.min()))
             hi = float(max(roles.fe_train.max(), roles.fe_test.max()))

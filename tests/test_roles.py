@@ -27,6 +27,13 @@ def test_default_threshold_is_the_pooled_median_and_each_side_is_adjustable() ->
     roles, t_train, t_test = assign_roles(fe_train, fe_test, test_threshold=5.0)
     assert (t_train, t_test) == (pytest.approx(1.75), 5.0)
     assert roles.tolist() == ["both", "both", "test-only"]
+    # with selective rates, silent units (eps < p, FE from Eq. 12) are left out of the median
+    eps_train, eps_test = np.array([0.5, 0.5, 0.0]), np.array([0.5, 0.05, 0.0])
+    assert default_threshold(fe_train, fe_test, eps_train, eps_test) == pytest.approx(1.0)
+    assert default_threshold(fe_train, fe_test, np.zeros(3), np.zeros(3)) == pytest.approx(1.75)  # none valid
+    assert assign_roles(fe_train, fe_test, eps_train=eps_train, eps_test=eps_test)[1] == pytest.approx(1.0)
+    with pytest.raises(FeatentError, match="unit for unit"):
+        default_threshold(fe_train, fe_test, np.zeros(2), np.zeros(3))
     # a unit exactly at the threshold counts as effective
     assert assign_roles(np.array([2.0]), np.array([2.0]), 2.0, 2.0)[0].tolist() == ["both"]
 
@@ -45,7 +52,9 @@ def test_unit_roles_on_demo(cache_dir) -> None:
     table = unit_roles(sel)
     assert table.n_images == 12 and table.fe_train.shape == (64,)
     assert sum(table.counts().values()) == 64 and set(table.roles) <= set(ROLES)
-    assert table.train_threshold == pytest.approx(default_threshold(table.fe_train, table.fe_test))
+    valid = np.concatenate([table.fe_train[table.eps_train >= 0.1], table.fe_test[table.eps_test >= 0.1]])
+    assert table.train_threshold == pytest.approx(np.median(valid))
+    assert table.counts()["both"] + table.counts()["train-only"] < np.count_nonzero(table.eps_train >= 0.1)
     strict = table.with_thresholds(0.0, 0.0)
     assert strict.counts()["neither"] == int(np.count_nonzero((table.fe_train > 0) & (table.fe_test > 0)))
     rows = table.records()
