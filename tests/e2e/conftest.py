@@ -88,6 +88,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
                 raise RuntimeError(f"streamlit did not become healthy in 120 s; see {base / 'server.log'}")
             time.sleep(0.2)
         server = AppServer(url=url, started_at=started, artifacts=artifacts)
+        server.timings["server_healthy_s"] = round(time.monotonic() - started, 2)
         yield server
         (artifacts / "timings.json").write_text(json.dumps(server.timings, indent=2))
         print(f"\nfeatent e2e: screenshots and timings in {artifacts}: {server.timings}")
