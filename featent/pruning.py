@@ -137,11 +137,10 @@ def _check_plain(module: nn.Module) -> None:
 
 
 def prunable_layers(model) -> list[str]:
-    """The layers pruning visits, shallow to deep (every conv layer of a VGG-style net)."""
-    from featent.models import layer_modules
-
+    """The layers pruning visits, shallow to deep: every conv layer of a VGG-style net whose units
+    are at least 2x2 at the model's input size (smaller ones have no FE; e.g. VGG at 32x32)."""
     _check_plain(model.module)
-    return list(layer_modules(model.module))
+    return [info.name for info in model.layers]
 
 
 def _execution_order(module: nn.Module, input_size: int) -> list[nn.Module]:

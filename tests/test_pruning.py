@@ -154,3 +154,25 @@ def test_compare_pruning_on_demo_reports_smaller_faster_rows(cache_dir) -> None:
         assert 0.0 <= row.accuracy <= 1.0
     assert rows[0].parameters == rows[1].parameters  # same architecture whatever the method
     assert (report.n_train, report.n_test) == (80, 80)
+
+
+def test_torchvision_vgg_bn_prunes_to_half_with_linear_after_adaptive_pool() -> None:
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vgg = torchvision.models.vgg11_bn(weights=None, num_classes=3)
+        vgg.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 3))  # keep the test light
+        for m in vgg.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_var.uniform_(0.5, 2.0)
+    model = from_module(vgg, name="vgg11_bn", input_size=32)
+    assert prunable_layers(model)[-1] == "block5_conv2"
+    g = torch.Generator().manual_seed(6)
+    images = {name: torch.rand(2, 3, 32, 32, generator=g) for name in ("a", "b")}
+    module, removed = prune_network(model, "l1", 0.5, images)  # every step checked against the masked net
+    widths = [m.out_channels for m in module.modules() if isinstance(m, nn.Conv2d)]
+    assert widths == [32, 64, 128, 128, 256, 256, 256, 256]
+    assert [m.num_features for m in module.modules() if isinstance(m, nn.BatchNorm2d)] == widths
+    assert module.classifier[0].in_features == 256 * 49
+    assert conv_flops(module, 32) < conv_flops(vgg, 32) / 3
