@@ -8,6 +8,7 @@ the paper (step v = 1..m^2, vertex i = 1..m).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -169,6 +170,43 @@ def circle_layout(m: int) -> np.ndarray:
     """Vertex positions on the unit circle, vertex 1 at the top, clockwise: float [m, 2]."""
     angles = np.pi / 2 - 2 * np.pi * np.arange(m) / m
     return np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def hole_cycle(unit: np.ndarray, birth: int) -> list[int]:
+    """Vertices (0-based) of a cycle born at step ``birth``; empty when there is no birth.
+
+    Takes an edge entering at the birth step that closes a cycle and the shortest path between its
+    ends in the graph at that step without it (BFS); a shortest path has no chords, so the ring
+    bounds no triangles. Used to lay the hole out as a polygon.
+    """
+    m = unit.shape[0]
+    if birth <= 0:
+        return []
+    before = topology.graph_at_step(unit, birth - 1) if birth > 1 else np.zeros((m, m), bool)
+    after = topology.graph_at_step(unit, birth)
+    for u, v in np.argwhere(np.triu(after & ~before, 1)):
+        previous = {int(u): -1}
+        queue = deque([int(u)])
+        while queue and int(v) not in previous:
+            x = queue.popleft()
+            for y in np.flatnonzero(after[x]):
+                if int(y) not in previous and not (x == u and y == v):
+                    previous[int(y)] = x
+                    queue.append(int(y))
+        if int(v) in previous:
+            cycle, x = [], int(v)
+            while x != -1:
+                cycle.append(x)
+                x = previous[x]
+            if len(cycle) >= 4:  # a triangle is filled at once; only longer cycles are holes
+                return cycle
+    return []
+
+
+def hole_first_order(unit: np.ndarray, birth: int) -> list[int]:
+    """Vertex order with ``hole_cycle`` first, then the other vertices in index order."""
+    cycle = hole_cycle(unit, birth)
+    return cycle + [i for i in range(unit.shape[0]) if i not in cycle]
 
 
 def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:

@@ -50,6 +50,8 @@ def inspector() -> None:
         st.metric("Birth time b(U, 1)", birth if birth else "no birth",
                   help="First filtration step at which the clique complex has a hole (β1 > 0); steps run 1..m².")
 
+    # Small units: the cycle born at the birth step goes first on the circle, so it reads as a polygon.
+    circle_order = plots.hole_first_order(unit, birth) if m <= 40 else None
     step_key = "insp_step"
     if step_key not in st.session_state or not 1 <= st.session_state[step_key] <= n_steps:
         st.session_state[step_key] = birth if birth else max(1, n_steps // 4)
@@ -94,7 +96,7 @@ def inspector() -> None:
         g0, g1, g2 = st.columns(3)
         g0.plotly_chart(plots.activation_heatmap(unit, v, title=f"Unit: entries ≥ a({v}) circled"), key="insp_heat")
         g1.plotly_chart(plots.adjacency_at_step(unit, v), key="insp_adj")
-        g2.plotly_chart(plots.complex_at_step(unit, v), key="insp_cx")
+        g2.plotly_chart(plots.complex_at_step(unit, v, order=circle_order), key="insp_cx")
         st.plotly_chart(plots.betti_curves_figure(curves, birth, v), key="insp_betti")
 
     filtration_view()

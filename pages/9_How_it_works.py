@@ -47,7 +47,7 @@ n_steps = m * m
 curves = cached.betti_curves(unit)
 birth = topology.birth_time(unit)
 values = topology.filtration_values(unit)
-circle_order = toy.hole_first_order(unit, birth)  # the born hole drawn as a polygon
+circle_order = plots.hole_first_order(unit, birth)  # the born hole drawn as a polygon
 
 if st.session_state.get("hiw_step", 1) > n_steps:
     st.session_state["hiw_step"] = n_steps

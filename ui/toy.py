@@ -5,11 +5,7 @@ Why here and not in featent/: these exist only to explain the method on screen.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
-
-from featent import topology
 
 #: A 4x4 unit like the paper's Fig. 2: its 4 largest entries sit at (1,2), (4,3), (2,4), (3,1)
 #: (1-based), so A^(4) is the 4-cycle 1-2-4-3-1 and a hole is born at step 4.
@@ -43,32 +39,3 @@ def random_units(m: int, n: int, seed: int = 0) -> np.ndarray:
     """n unrelated random units: what a unit that perceives nothing looks like over a class."""
     return np.random.default_rng(seed).random((n, m, m))
 
-
-def hole_first_order(unit: np.ndarray, birth: int) -> list[int]:
-    """Vertex order that puts the cycle born at ``birth`` first, so the circle shows it as a polygon.
-
-    Takes an edge that enters at the birth step and closes a cycle, and the shortest path between
-    its ends in the graph just before (BFS); other vertices follow in index order. Identity when
-    there is no birth.
-    """
-    m = unit.shape[0]
-    if birth <= 0:
-        return list(range(m))
-    before = topology.graph_at_step(unit, birth - 1) if birth > 1 else np.zeros((m, m), bool)
-    after = topology.graph_at_step(unit, birth)
-    for u, v in np.argwhere(np.triu(after & ~before, 1)):
-        previous = {int(u): -1}
-        queue = deque([int(u)])
-        while queue and int(v) not in previous:
-            x = queue.popleft()
-            for y in np.flatnonzero(after[x]):
-                if int(y) not in previous and not (x == u and y == v):
-                    previous[int(y)] = x
-                    queue.append(int(y))
-        if int(v) in previous:
-            cycle, x = [], int(v)
-            while x != -1:
-                cycle.append(x)
-                x = previous[x]
-            return cycle + [i for i in range(m) if i not in cycle]
-    return list(range(m))
