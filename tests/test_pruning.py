@@ -97,13 +97,16 @@ def test_batchnorm_channels_are_pruned_with_their_filters() -> None:
 def test_prune_network_prunes_every_layer_at_the_ratio(tiny_cnn) -> None:
     g = torch.Generator().manual_seed(4)
     images = {name: torch.rand(4, 3, 16, 16, generator=g) for name in ("a", "b", "c")}
+    before = {k: v.clone() for k, v in tiny_cnn.module.state_dict().items()}
     for method in ("fe", "l1", "apoz", "selectivity", "fpgm", "nisp"):
         module, removed = prune_network(tiny_cnn, method, 0.5, images)
         assert {k: len(v) for k, v in removed.items()} == {"block1_conv1": 2, "block1_conv2": 2, "block2_conv1": 3}
         convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
         assert [tuple(c.weight.shape[:2]) for c in convs] == [(2, 3), (2, 2), (3, 2)]
         assert module(torch.zeros(1, 3, 16, 16)).shape == (1, 3)
-    assert tiny_cnn.module.features[0].weight.shape == (4, 3, 3, 3)
+    after = tiny_cnn.module.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in tiny_cnn.module.modules())
 
 
 def test_finetune_updates_weights_and_leaves_eval_mode(tiny_cnn) -> None:
