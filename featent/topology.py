@@ -167,13 +167,19 @@ def betti_curves(unit: object) -> np.ndarray:
     u = validate_unit(unit).astype(np.float64)
     diagrams, distinct_desc = _diagrams_in_ranks(u)
     radius = _ranks_at_steps(u, distinct_desc)
+    top = distinct_desc.size + 1  # radii are integer ranks 0..R; R + 1 stands for "never dies"
     curves = np.zeros((2, radius.size), dtype=np.int64)
     for dim in (0, 1):
         dgm = diagrams[dim]
         if dgm.shape[0] == 0:
             continue
-        alive = (dgm[None, :, 0] <= radius[:, None]) & (radius[:, None] < dgm[None, :, 1])
-        curves[dim] = alive.sum(axis=1)
+        # A bar [b, d) is alive at radius r iff b <= r < d: +1 at b, -1 at d, then a running sum.
+        births = np.rint(dgm[:, 0]).astype(np.int64)
+        deaths = np.where(np.isfinite(dgm[:, 1]), np.rint(np.nan_to_num(dgm[:, 1], posinf=top)), top)
+        change = np.zeros(top + 1, dtype=np.int64)
+        np.add.at(change, births, 1)
+        np.add.at(change, deaths.astype(np.int64), -1)
+        curves[dim] = np.cumsum(change)[radius]
     return curves
 
 
