@@ -519,7 +519,8 @@ def cumulative_ablation(
 
     Indicators come from the selection's ``n_images`` training images of each class (births
     from the result store); accuracy, loss and balanced accuracy from up to ``test_per_class``
-    test images of the class and of each of ``test_classes`` (default: every class).
+    test images of the class and of each of ``test_classes`` (default: every class, at most 100:
+    the class plus a seeded sample).
     """
     from featent.data import load_dataset
     from featent.models import load_model
@@ -535,7 +536,12 @@ def cumulative_ablation(
     dataset = load_dataset(one.data)
     if one.class_name not in dataset.classes:
         raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
-    chosen_test = list(dataset.classes if test_classes is None else test_classes)
+    from featent.indicators import default_compare_classes
+
+    # At most 100 classes by default (the class plus a seeded sample), as featent.indicators does,
+    # so a 1000-class folder stays cheap for class selectivity and for the test set's "rest".
+    default_classes = default_compare_classes(dataset.classes, one.class_name, one.seed)
+    chosen_test = list(default_classes if test_classes is None else test_classes)
     for name in chosen_test:
         if name not in dataset.classes:
             raise DataError(f"Class {name!r} is not in {dataset.name}.")
@@ -549,7 +555,7 @@ def cumulative_ablation(
     scores: dict[str, np.ndarray] = {}
     if methods:
         births = compute_births(one, progress=part(0.0, 0.2), cache=cache)[layer] if "fe" in methods else None
-        classes = list(dataset.classes) if "selectivity" in methods else [one.class_name]
+        classes = list(default_classes) if "selectivity" in methods else [one.class_name]
         train = _train_images(one, dataset, model, classes)
         scores = unit_scores(
             model, layer, train, [one.class_name], methods,
@@ -557,6 +563,9 @@ def cumulative_ablation(
         )
     notes = [f"{METHODS[m]} is not available here: {order_label(o)} was skipped."
              for o, (m, _) in zip(orders, parsed) if m in scores and np.isnan(scores[m]).any()]
+    if len(default_classes) < len(dataset.classes):
+        notes.append(f"Class selectivity and the test set use {len(default_classes)} of the {len(dataset.classes)} "
+                     f"classes (the class plus a seeded sample).")
     images, labels = labelled_images(
         dataset, sorted(chosen_test, key=dataset.classes.index), test_per_class, one.seed, model.input_size,
         skip=one.n_images,

@@ -175,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     _common(p, "class whose units are ranked and whose test accuracy is tracked")
     p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: all of Fig. 12")
     p.add_argument("--test-per-class", type=int, default=50, metavar="N", help="test images per class (default 50)")
-    p.add_argument("--test-class", action="append", metavar="C", help="classes in the test set (repeatable; default every class)")
+    p.add_argument("--test-class", action="append", metavar="C", help="classes in the test set (repeatable; default every class, at most 100: the class plus a seeded sample)")
     p.add_argument("--random-seed", type=int, default=0, metavar="S", help="seed of the random order (default 0)")
 
     p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
@@ -184,7 +184,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--test-per-class", type=int, default=50, metavar="N", help="test images per class (default 50)")
 
     p = sub.add_parser("prune", help="layer-by-layer channel pruning + fine-tuning by each method (paper A.7.2, Table 12)")
-    _common(p, "class the units are scored on (repeatable; the paper's K classes; default every class)",
+    _common(p, "class the units are scored on (repeatable; the paper's K classes; default every class, at most 100 sampled)",
             class_many=True, layer_required=False)
     p.set_defaults(images=50)
     p.add_argument("--ratio", type=float, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)")

@@ -437,7 +437,8 @@ def compare_pruning(
 ) -> PruneReport:
     """Table 12 on any VGG-style model: prune by each method at ``ratio``, fine-tune, measure.
 
-    Indicators use ``n_images`` training images of each of ``classes`` (K; default every class);
+    Indicators use ``n_images`` training images of each of ``classes`` (K; default every class, at
+    most 100 as a seeded sample);
     fine-tuning uses up to ``train_per_class`` training images of every class and accuracy up to
     ``test_per_class`` test images of every class (held-out training images for a folder).
     """
@@ -461,7 +462,11 @@ def compare_pruning(
     model = from_module(private, name=shared.spec, input_size=shared.input_size, mean=shared.mean, std=shared.std,
                         weights_source=shared.weights_source)
     dataset = load_dataset(data)
-    chosen = list(dataset.classes if classes is None else classes)
+    if classes is None:  # every class, at most 100 (a seeded sample; the paper found K = 100 enough)
+        from featent.indicators import default_compare_classes
+
+        classes = default_compare_classes(dataset.classes, dataset.classes[0], seed)
+    chosen = list(classes)
     for name in chosen:
         if name not in dataset.classes:
             raise DataError(f"Class {name!r} is not in {dataset.name}.")
