@@ -120,10 +120,13 @@ def test_pretrained_from_torch_cache(tmp_path, monkeypatch):
     target = tmp_path / "hub" / "checkpoints" / os.path.basename(url)
     target.parent.mkdir(parents=True)
     torch.save(reference.module.state_dict(), target)
-    # the cached file is only used for the default input size; same weights, @64 -> same fingerprint
-    loaded = load_model("resnet18@64")
-    assert loaded.weights_source == "torch cache"
-    assert loaded.fingerprint == reference.fingerprint
+    # same weights, same input size -> same fingerprint
+    try:
+        loaded = load_model("resnet18@64")
+        assert loaded.weights_source == "torch cache"
+        assert loaded.fingerprint == reference.fingerprint
+    finally:
+        clear_model_cache()  # do not leave this fake "pretrained" model memoized for other tests
 
 
 @pytest.mark.parametrize("wrap", ["plain", "state_dict", "module_prefix"])
