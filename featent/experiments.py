@@ -323,7 +323,7 @@ def randomness_experiment(
 ) -> RandomnessResult:
     """Table 2 / 7 / 10: the layer's units in the trained model vs the same units in ``n_models``
     random-init models (seeds ``first_seed`` ...), on the same sampled images."""
-    from featent.models import load_model
+    from featent.models import forget_model, load_model
     from featent.pipeline import Selection, compute_births
 
     if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) or n_models < 1:
@@ -348,7 +348,11 @@ def randomness_experiment(
         return values
 
     trained = measure(one.model, one.weights, 0, "trained: ")
-    per_seed = [measure(random_spec(one.model, s), None, k + 1, f"random seed {s}: ") for k, s in enumerate(seeds)]
+    per_seed = []
+    for k, s in enumerate(seeds):
+        spec = random_spec(one.model, s)
+        per_seed.append(measure(spec, None, k + 1, f"random seed {s}: "))
+        forget_model(spec)  # one random model in memory at a time, whatever K is
     random = {name: np.stack([v[name] for v in per_seed]) for name in ind.INDICATOR_COLUMNS}
     if progress is not None:
         progress(1.0, "done")

@@ -458,3 +458,12 @@ def clear_model_cache() -> None:
     with _CACHE_LOCK:
         _CACHE.clear()
         _BUILDING.clear()
+
+
+def forget_model(spec: str, weights: str | os.PathLike | None = None) -> None:
+    """Forget one memoized model, so loops over many throw-away models (K random inits of VGG16)
+    keep one in memory at a time instead of all K."""
+    key = (spec.strip(), _file_identity(weights) if weights is not None else None)
+    with _CACHE_LOCK:
+        _CACHE.pop(key, None)
+        _BUILDING.pop(key, None)

@@ -158,6 +158,10 @@ def test_randomness_experiment_shapes_and_values(cache_dir):
     selection = Selection("demo", "digits", "3", ("block3_conv2",), n_images=6, seed=0)
     result = ex.randomness_experiment(selection, n_models=2, first_seed=4, classes=["3", "7"], images_per_class=3)
     assert result.seeds == [4, 5]
+    from featent import models
+
+    memoized = {spec for spec, _ in models._CACHE}
+    assert not memoized & {ex.random_spec("demo", 4), ex.random_spec("demo", 5)}  # one at a time
     for name in ind.INDICATOR_COLUMNS:
         assert result.trained[name].shape == (64,)
         assert result.random[name].shape == (2, 64)
