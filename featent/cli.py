@@ -170,6 +170,16 @@ def _cmd_models(args: argparse.Namespace) -> str:
         }
         for name in list_models()
     ]
+    from featent.experiments_family import family_specs
+
+    family = family_specs()
+    epochs = [spec for spec in family if "@epoch" in spec]
+    corrupt = [spec for spec in family if "-corrupt-" in spec]
+    rows.insert(1, {
+        "model": "demo family (trained on first use)",
+        "input_size": DEMO_INPUT_SIZE,
+        "specs": f"{epochs[0]} .. {epochs[-1]}, {corrupt[0]} .. {corrupt[-1]}",
+    })
     return _render(rows, args.format)
 
 

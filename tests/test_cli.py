@@ -78,6 +78,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
 def test_models_layers_classes(capsys, image_folder):
     code, out, _ = run(capsys, "models", "--format", "json")
     assert code == 0 and {"model": "demo", "input_size": 32, "specs": "demo, demo:random"} in json.loads(out)
+    family = next(row for row in json.loads(out) if row["model"].startswith("demo family"))
+    assert "demo@epoch0" in family["specs"] and "demo-corrupt-0.8" in family["specs"]
     code, out, _ = run(capsys, "layers", "--model", "vgg11:random@32", "--format", "json")
     layers = json.loads(out)
     assert layers["input_size"] == 32 and layers["weights"] == "random init (seed 0)"
