@@ -87,6 +87,29 @@ def _permutation(seed: int, class_name: str, count: int) -> np.ndarray:
     return np.random.default_rng([int(seed), salt]).permutation(count)
 
 
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (pixels [1797, 8, 8] in 0..16, labels [1797]).
+
+    Read straight from the CSV that ships inside scikit-learn, found without importing it:
+    importing scikit-learn costs about a second of every cold app start.
+    """
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        path = Path(location) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as handle:
+                table = np.loadtxt(handle, delimiter=",")
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits  # a layout we do not know: let scikit-learn find it
+
+    bunch = load_digits()
+    return np.asarray(bunch.images, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
+
+
 class DigitsDataset:
     """scikit-learn's 8x8 digits, upsampled to a square and replicated to 3 channels."""
 
@@ -94,11 +117,8 @@ class DigitsDataset:
     skipped = 0
 
     def __init__(self) -> None:
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        pixels = np.asarray(bunch.images, dtype=np.float32) / 16.0  # [1797, 8, 8] in [0, 1]
-        targets = np.asarray(bunch.target, dtype=np.int64)
+        raw_pixels, targets = load_digits_arrays()
+        pixels = raw_pixels.astype(np.float32) / 16.0  # [1797, 8, 8] in [0, 1]
         order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(targets))
         n_test = int(round(len(targets) * DIGITS_TEST_FRACTION))
         self._split_index = {"test": np.sort(order[:n_test]), "train": np.sort(order[n_test:])}

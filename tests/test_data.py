@@ -169,3 +169,19 @@ def test_digits_pixels_match_sklearn(digits):
     train_index = digits._split_index["train"][index]
     expected = load_digits().images[train_index] / 16.0
     np.testing.assert_allclose(sample.images[0, 0].numpy(), expected, atol=1e-6)
+
+
+def test_digits_are_read_without_importing_sklearn_and_equal_its_loader():
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from featent.data import load_digits_arrays
+
+    pixels, labels = load_digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(pixels, reference.images) and np.array_equal(labels, reference.target)
+    probe = "import sys; from featent.data import load_dataset; load_dataset('digits'); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
