@@ -164,7 +164,8 @@ def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -
     assert {"Unit inspector", "Birth distribution", "Layer profiles", "Indicators", "Training and generalization", "How it works"} <= set(labels)
     for label in labels[1:]:
         links.filter(has_text=label).first.click()
-        expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        # Wait for this page's own title, not the previous page's, before judging it.
+        expect(page.locator("h1").filter(has_text=label).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         page.wait_for_timeout(300)
         _idle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, label
