@@ -236,8 +236,13 @@ def _read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for unreadable / unsafe files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"Cannot load weights file {str(file)!r} as a state_dict (weights_only=True): {first[:200]}") from exc
+        text = str(exc).strip()
+        # torch's own messages run to paragraphs; its first sentence says what went wrong.
+        first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+        raise ModelError(
+            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict (loaded with weights_only=True): "
+            f"{first[:160]}."
+        ) from exc
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -179,8 +179,8 @@ class _Evil:
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        (b"not a checkpoint", r"Cannot load weights file .* as a state_dict \(weights_only=True\)"),
-        (pickle.dumps(_Evil()), r"Cannot load weights file .* as a state_dict \(weights_only=True\)"),
+        (b"not a checkpoint", r"Cannot load weights file .* as a PyTorch state_dict \(loaded with weights_only=True\)"),
+        (pickle.dumps(_Evil()), r"Cannot load weights file .* as a PyTorch state_dict \(loaded with weights_only=True\)"),
     ],
     ids=["garbage", "arbitrary-pickle"],
 )
