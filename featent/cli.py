@@ -11,10 +11,13 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from featent.errors import FeatentError
 
@@ -110,6 +113,21 @@ def _progress_bar(quiet: bool, description: str):
         bar.set_postfix_str(message[:60], refresh=False)
 
     return callback, bar.close
+
+
+def json_safe(value: object) -> object:
+    """JSON-ready copy: numpy arrays/scalars -> Python, non-finite floats -> None, recursively."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _render(rows: list[dict], fmt: str, payload: object | None = None, header: Sequence[str] = ()) -> str:

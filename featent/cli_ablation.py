@@ -8,28 +8,11 @@ and the same one-line errors. JSON never contains NaN or infinity (they become `
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 
-import numpy as np
-
-from featent.cli import UsageError, _add_output, _progress_bar, _render
+from featent.cli import UsageError, _add_output, _progress_bar, _render, json_safe
 
 __all__ = ["register"]
-
-
-def _json_safe(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _table(rows: list[dict]) -> list[dict]:
@@ -96,7 +79,7 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
     header = [f"# {result.model}, layer {result.layer}, class {result.class_name!r}: {result.n_train_images} training "
               f"images rank the units; {result.n_test_target} test images of the class, {result.n_test_total} in all"]
     header += [f"# note: {n}" for n in result.notes]
-    return _render(_table(_json_safe(points)), args.format, _json_safe(payload), header)
+    return _render(_table(json_safe(points)), args.format, json_safe(payload), header)
 
 
 def _cmd_summary(args: argparse.Namespace) -> str:
@@ -116,7 +99,7 @@ def _cmd_summary(args: argparse.Namespace) -> str:
     n = rows[0].n_classes if rows else 0
     payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, "rows": records}
     header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes"]
-    return _render(_table(_json_safe(records)), args.format, _json_safe(payload), header)
+    return _render(_table(json_safe(records)), args.format, json_safe(payload), header)
 
 
 def _cmd_prune(args: argparse.Namespace) -> str:
@@ -142,7 +125,7 @@ def _cmd_prune(args: argparse.Namespace) -> str:
     header = [f"# {report.model} pruned at {report.ratio:.0%} per layer, units scored on {len(report.classes)} classes x "
               f"{report.n_images} images; fine-tuned {report.finetune_epochs} epochs on {report.n_train} images; "
               f"accuracy on {report.n_test} test images"]
-    return _render(_table(_json_safe(rows)), args.format, _json_safe(payload), header)
+    return _render(_table(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_roles(args: argparse.Namespace) -> str:
@@ -162,7 +145,7 @@ def _cmd_roles(args: argparse.Namespace) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
     header = [f"# {table.layer}, class {table.class_name!r}, {table.n_images} training and test images; effective: "
               f"FE <= {table.train_threshold:.4f} (training), <= {table.test_threshold:.4f} (test); {counts}"]
-    return _render(_table(_json_safe(records)), args.format, _json_safe(payload), header)
+    return _render(_table(json_safe(records)), args.format, json_safe(payload), header)
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:

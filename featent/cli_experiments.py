@@ -9,27 +9,13 @@ JSON output never contains NaN or infinity (they become ``null``); the schemas a
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 
 import numpy as np
 
-from featent.cli import UsageError, _add_output, _progress_bar, _render
+from featent.cli import UsageError, _add_output, _progress_bar, _render, json_safe
 
 __all__ = ["register"]
-
-
-def _json_safe(value: object) -> object:
-    """Non-finite floats -> None, numpy scalars -> Python, recursively."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _table_rows(rows: list[dict]) -> list[dict]:
@@ -115,7 +101,7 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
     rows = [{"layer": rec["layer"], **unit} for rec in records for unit in rec["units"]]
     header = [f"# {rec['layer']}: class {rec['class']!r}, {rec['images']} images, class accuracy {rec['accuracy']:.3f}"
               + (f" ({'; '.join(rec['notes'])})" if rec["notes"] else "") for rec in records]
-    return _render(_table_rows(rows), args.format, _json_safe(payload), header)
+    return _render(_table_rows(rows), args.format, json_safe(payload), header)
 
 
 def _cmd_rescale(args: argparse.Namespace) -> str:
@@ -132,7 +118,7 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
                "image_space": result.image_space,
                "notes": result.notes, "rows": rows}
-    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), [_unit_header(result, args.unit)])
+    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), [_unit_header(result, args.unit)])
 
 
 def _cmd_randomness(args: argparse.Namespace) -> str:
@@ -148,7 +134,7 @@ def _cmd_randomness(args: argparse.Namespace) -> str:
     payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "random_seeds": result.seeds, "rows": rows}
     header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models"]
-    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_dynamics(args: argparse.Namespace) -> str:
@@ -164,7 +150,7 @@ def _cmd_dynamics(args: argparse.Namespace) -> str:
                **({"per_class": result.rows(average=False)} if args.per_class else {})}
     header = [f"# demo family, layer {result.layer}, {len(result.classes)} class(es), {result.n_images} images; "
               f"Pearson r(loss, FE) = {result.correlation():.3f}"]
-    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> str:
@@ -196,7 +182,7 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
     shown = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     header = [f"# {a['model']}: train accuracy {shown(a['train_accuracy'])}, test accuracy {shown(a['test_accuracy'])}, "
               f"label noise {shown(a['label_noise'])}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
-    return _render(_table_rows(_json_safe(rows)), args.format, _json_safe(payload), header)
+    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_train_family(args: argparse.Namespace) -> str:
@@ -214,7 +200,7 @@ def _cmd_train_family(args: argparse.Namespace) -> str:
         rows.append({"run": run.run_id, "label_noise": run.label_noise, "epochs": run.epochs,
                      "final_loss": last["loss"], "train_accuracy": last["train_accuracy"],
                      "test_accuracy": last["test_accuracy"], "folder": str(path)})
-    return _render(rows, args.format, _json_safe({"runs": rows}))
+    return _render(rows, args.format, json_safe({"runs": rows}))
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:

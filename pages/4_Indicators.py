@@ -10,7 +10,7 @@ from featent import experiments, plots_experiments
 from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS, compute_indicators
 from ui import progress
 from ui.errors import shown_in_place
-from ui.layout import page_header
+from ui.layout import csv_download, page_header, session_memo
 from ui.selection import layer_and_unit, sidebar_selection
 
 page_header(
@@ -34,25 +34,10 @@ else:
 selection = ctx.for_layers(layer)
 
 
-def _memo(key: tuple, compute):
-    """Results of this session keyed by every argument (a few entries; the births are on disk anyway)."""
-    memo = st.session_state.setdefault("ind_memo", {})
-    if key not in memo:
-        if len(memo) > 12:
-            memo.pop(next(iter(memo)))
-        memo[key] = compute()
-    return memo[key]
-
-
-def _csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
-    st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False), file_name=f"{name.replace(' ', '_')}.csv",
-                       mime="text/csv", icon=":material/download:", key=key)
-
-
 # --------------------------------------------------------------------------- all units
 base_key = (sel.model, sel.weights, sel.data, sel.class_name, layer, sel.n_images, sel.seed, int(others), tuple(compare))
 with shown_in_place(), progress.status(f"Indicators of {layer}") as report:
-    table = _memo(("table", *base_key), lambda: compute_indicators(selection, layer, compare, int(others), progress=report))
+    table = session_memo("ind_memo", ("table", *base_key), lambda: compute_indicators(selection, layer, compare, int(others), progress=report))
 
 st.subheader(f"Every unit of {layer} on class {sel.class_name!r}")
 for note in table.notes:
@@ -63,7 +48,7 @@ st.caption("Each point is a unit; colour is its selective rate ε. A dead unit (
            f"Class accuracy of the model on this class: {table.accuracy:.3f}.")
 st.dataframe(frame, hide_index=True, key="ind_table", height=300,
              column_config={c: st.column_config.NumberColumn(INDICATOR_LABELS[c], format="%.4g") for c in INDICATOR_COLUMNS})
-_csv_button(frame, f"indicators {layer} class {sel.class_name}", "ind_csv_units")
+csv_download(frame, f"indicators {layer} class {sel.class_name}", "ind_csv_units")
 
 # --------------------------------------------------------------------------- rescaling and randomness
 st.divider()
@@ -81,7 +66,7 @@ shown_unit = unit if scope == "Chosen unit" else None
 run_rescale = live or st.button("Run rescaling", key="ind_run_rescale", icon=":material/play_arrow:")
 if run_rescale:
     with shown_in_place(), progress.status("Rescaling experiment (4 conditions)") as report:
-        rescaled = _memo(("rescale", *base_key, space),
+        rescaled = session_memo("ind_memo", ("rescale", *base_key, space),
                          lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others),
                                                                 progress=report, image_space=space))
     rows = rescaled.rows(shown_unit)
@@ -90,7 +75,7 @@ if run_rescale:
     st.dataframe(rescale_frame, hide_index=True, key="ind_rescale_table",
                  column_config={c: st.column_config.NumberColumn(INDICATOR_LABELS.get(c, c), format="%.4g")
                                 for c in rescale_frame.columns})
-    _csv_button(rescale_frame, f"rescaling {layer} {'layer mean' if shown_unit is None else f'unit {shown_unit}'}",
+    csv_download(rescale_frame, f"rescaling {layer} {'layer mean' if shown_unit is None else f'unit {shown_unit}'}",
                 "ind_csv_rescale")
 
 st.divider()
@@ -100,7 +85,7 @@ k_models = st.slider("Random-init models", 2, 100, 5, key="ind_random_models",
 run_random = live or st.button("Run randomness", key="ind_run_random", icon=":material/play_arrow:")
 if run_random:
     with shown_in_place(), progress.status(f"Indicators in {k_models} random-init models") as report:
-        rand = _memo(("random", *base_key, k_models),
+        rand = session_memo("ind_memo", ("random", *base_key, k_models),
                      lambda: experiments.randomness_experiment(selection, layer, k_models, 0, compare, int(others),
                                                                progress=report))
     rows = rand.rows(shown_unit)
@@ -117,5 +102,5 @@ if run_random:
                  column_config={"random_better_share": st.column_config.NumberColumn(
                      "random looks better (share)", format="%.2f",
                      help="Share of random-init models this indicator rates above the trained unit.")})
-    _csv_button(random_frame, f"randomness {layer} {'layer mean' if shown_unit is None else f'unit {shown_unit}'}",
+    csv_download(random_frame, f"randomness {layer} {'layer mean' if shown_unit is None else f'unit {shown_unit}'}",
                 "ind_csv_random")

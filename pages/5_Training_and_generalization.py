@@ -12,7 +12,7 @@ from featent.errors import ModelError
 from featent.models import load_model
 from ui import progress
 from ui.errors import shown_in_place
-from ui.layout import page_header
+from ui.layout import csv_download, page_header, session_memo
 from ui.selection import model_options, sidebar_selection
 
 page_header(
@@ -24,21 +24,6 @@ page_header(
 )
 ctx = sidebar_selection()
 sel = ctx.selection
-
-
-def _memo(key: tuple, compute):
-    """Results of this session keyed by every argument (the births themselves are on disk)."""
-    memo = st.session_state.setdefault("tg_memo", {})
-    if key not in memo:
-        if len(memo) > 12:
-            memo.pop(next(iter(memo)))
-        memo[key] = compute()
-    return memo[key]
-
-
-def _csv_button(frame: pd.DataFrame, name: str, key: str) -> None:
-    st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False), file_name=f"{name.replace(' ', '_')}.csv",
-                       mime="text/csv", icon=":material/download:", key=key)
 
 
 def _built(runs: list[family.FamilyRun]) -> bool:
@@ -76,7 +61,7 @@ dyn_layer = d2.selectbox("Layer", demo_layers, index=len(demo_layers) - 1, key="
 dyn_classes = [sel.class_name] if scope == "Selected class" else list(ctx.dataset.classes)
 if _build_button([family.base_run()], "The per-epoch checkpoints", "about a minute", "tg_build_base"):
     with shown_in_place(), progress.status(f"FE of {dyn_layer} at every epoch") as report:
-        dyn = _memo(("dyn", sel.data, tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
+        dyn = session_memo("tg_memo", ("dyn", sel.data, tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
                     lambda: experiments.training_dynamics(sel.data, dyn_classes, dyn_layer, sel.n_images, sel.seed,
                                                           progress=report))
     rows = dyn.rows(average=True)
@@ -90,7 +75,7 @@ if _build_button([family.base_run()], "The per-epoch checkpoints", "about a minu
     m3.metric("Pearson r (loss, FE)", "n/a" if r != r else f"{r:.2f}",
               help="Over epochs; the paper reports that FE and loss fall together.")
     dyn_frame = pd.DataFrame(dyn.rows(average=False))
-    _csv_button(dyn_frame, f"training dynamics {dyn_layer}", "tg_csv_dyn")
+    csv_download(dyn_frame, f"training dynamics {dyn_layer}", "tg_csv_dyn")
 
 # --------------------------------------------------------------------------- model sets
 st.divider()
@@ -113,7 +98,7 @@ if not specs or not profile_classes:
     st.info("Choose at least one model and one class.")
 if ready:
     with shown_in_place(), progress.status(f"Layer profiles of {len(specs)} models") as report:
-        profile = _memo(("profile", tuple(specs), sel.data, tuple(profile_classes), sel.n_images, sel.seed),
+        profile = session_memo("tg_memo", ("profile", tuple(specs), sel.data, tuple(profile_classes), sel.n_images, sel.seed),
                         lambda: experiments.compare_models(specs, sel.data, profile_classes, None, sel.n_images, sel.seed,
                                                            progress=report))
     for note in profile.notes:
@@ -122,7 +107,7 @@ if ready:
                                         title=f"Layer profile, {len(profile_classes)} class(es)"), key="tg_profile_fig")
     last = profile.layers[-1]
     with shown_in_place(), progress.status(f"{last} over every class") as report:
-        scatter = _memo(("scatter", tuple(specs), sel.data, last, sel.n_images, sel.seed),
+        scatter = session_memo("tg_memo", ("scatter", tuple(specs), sel.data, last, sel.n_images, sel.seed),
                         lambda: experiments.compare_models(specs, sel.data, None, [last], sel.n_images, sel.seed,
                                                            progress=report, with_accuracy=False))
     st.plotly_chart(plots_experiments.model_set_scatter(scatter.last_layer_rows(),
@@ -132,7 +117,7 @@ if ready:
     st.dataframe(acc, hide_index=True, key="tg_accuracy",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("train_accuracy", "test_accuracy")})
     st.caption("Train accuracy is on the labels each model was trained on (corrupted ones included).")
-    _csv_button(pd.DataFrame(profile.profile + scatter.profile), "model set profile", "tg_csv_set")
+    csv_download(pd.DataFrame(profile.profile + scatter.profile), "model set profile", "tg_csv_set")
 
 # --------------------------------------------------------------------------- layer trend
 st.divider()
@@ -143,11 +128,11 @@ if ":random" in sel.model:
     st.info("The chosen model is itself a random init; choose a trained model in the sidebar.")
 else:
     with shown_in_place(), progress.status(f"Every layer of {sel.model} and {k_random} random inits") as report:
-        trend = _memo(("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed),
+        trend = session_memo("tg_memo", ("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed),
                       lambda: experiments.layer_trend(sel.model, sel.data, [sel.class_name], k_random, sel.n_images,
                                                       sel.seed, progress=report, weights=sel.weights))
     t1, t2 = st.columns(2)
     t1.plotly_chart(plots_experiments.layer_trend_figure(trend, title="Mean feature entropy per layer"), key="tg_trend_fe")
     t2.plotly_chart(plots_experiments.layer_trend_figure(trend, value="mean_selective_rate",
                                                          title="Mean selective rate per layer"), key="tg_trend_rate")
-    _csv_button(pd.DataFrame(trend), f"layer trend {sel.model}", "tg_csv_trend")
+    csv_download(pd.DataFrame(trend), f"layer trend {sel.model}", "tg_csv_trend")
