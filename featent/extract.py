@@ -9,6 +9,7 @@ the last requested layer: later layers are never computed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -73,10 +74,9 @@ def _forward_chunk(model: LoadedModel, batch: torch.Tensor, names: list[str]) ->
     with model.lock:
         handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
         try:
-            with torch.inference_mode():
+            # The last requested layer raises _StopForward: the rest of the net is not needed.
+            with torch.inference_mode(), contextlib.suppress(_StopForward):
                 model.module(model.preprocess(batch))
-        except _StopForward:
-            pass
         finally:
             for handle in handles:
                 handle.remove()

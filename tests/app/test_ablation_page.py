@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"
+from apptest_support import APP, TIMEOUT, assert_clean, open_app
+
 PAGE = "pages/6_Ablation_and_pruning.py"
-TIMEOUT = 240
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _open() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.number_input(key="_w_n_images").set_value(12).run()  # small runs: 12 training images per class
-    at.switch_page(PAGE).run()
-    _assert_clean(at)
-    return at
 
 
 def _frame(at: AppTest, column: str):
@@ -33,7 +19,7 @@ def _download_labels(at: AppTest) -> list[str]:
 
 
 def test_roles_show_on_load_and_follow_the_thresholds() -> None:
-    at = _open()
+    at = open_app(PAGE, n_images=12)
     assert at.selectbox(key="_w_layer").value == "block3_conv2"
     table = _frame(at, "role")
     assert len(table) == 64 and set(table["role"]) <= {"both", "train-only", "test-only", "neither"}
@@ -43,19 +29,19 @@ def test_roles_show_on_load_and_follow_the_thresholds() -> None:
     low = at.slider(key="abl_t_train").min
     at.slider(key="abl_t_train").set_value(low).run()
     at.slider(key="abl_t_test").set_value(low).run()
-    _assert_clean(at)
+    assert_clean(at)
     roles = _frame(at, "role")["role"]
     assert (roles.isin(["neither", "both", "train-only", "test-only"])).all()
     assert (roles == "neither").sum() >= 32  # almost nothing is at or below the smallest FE
 
 
 def test_ablation_curves_run_on_the_button() -> None:
-    at = _open()
+    at = open_app(PAGE, n_images=12)
     assert any("Run ablation" in i.value for i in at.info)
     at.multiselect(key="abl_orders").set_value(["fe-desc", "random"]).run()
     at.number_input(key="abl_test_n").set_value(5).run()
     at.button(key="abl_run").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     best = _frame(at, "best balanced accuracy")
     assert list(best["order"]) == ["fe-desc", "random"]
     assert "Download curve points (CSV)" in _download_labels(at)
@@ -63,12 +49,12 @@ def test_ablation_curves_run_on_the_button() -> None:
 
 
 def test_summary_and_pruning_run_with_small_settings() -> None:
-    at = _open()
+    at = open_app(PAGE, n_images=12)
     at.multiselect(key="abl_sum_classes").set_value(["1", "2"]).run()
     at.multiselect(key="abl_sum_orders").set_value(["fe-desc", "l1-asc"]).run()
     at.number_input(key="abl_test_n").set_value(5).run()
     at.button(key="abl_sum_run").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     summary = _frame(at, "enhanced")
     assert list(summary["order"]) == ["fe-desc", "l1-asc"] and set(summary["classes"]) == {2}
 
@@ -78,7 +64,7 @@ def test_summary_and_pruning_run_with_small_settings() -> None:
     at.number_input(key="abl_epochs").set_value(1).run()
     at.number_input(key="abl_per_class").set_value(6).run()
     at.button(key="abl_prune_run").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     table = _frame(at, "parameters")
     assert list(table["method"]) == ["unpruned", "l1"]
     assert table["parameters"].iloc[1] < table["parameters"].iloc[0]

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"
-TIMEOUT = 240
-
-
-def _open(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.switch_page(page)
-    at.run()
-    _assert_clean(at)
-    return at
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from apptest_support import APP, TIMEOUT, assert_clean, open_app
 
 
 def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> None:
-    at = _open("pages/4_Indicators.py")
+    at = open_app("pages/4_Indicators.py")
     assert len(at.get("plotly_chart")) == 3
     units = at.dataframe[0].value
     assert len(units) == 64 and {"l1_norm", "apoz", "fpgm", "nisp", "feature_entropy", "h_over_eps"} <= set(units.columns)
@@ -33,7 +19,7 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
     assert rescale["feature_entropy"][2] == rescale["feature_entropy"][0]
     before = rescale["l1_norm"].tolist()
     at.radio(key="ind_scope").set_value("Layer mean").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.dataframe[1].value["l1_norm"].tolist() != before
     random = at.dataframe[2].value
     assert set(random["indicator"]) >= {"l1_norm", "feature_entropy"} and len(random) == 9
@@ -51,16 +37,16 @@ def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypat
     at.run()
     at.number_input(key="_w_n_images").set_value(12).run()
     at.switch_page("pages/5_Training_and_generalization.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     # nothing trained yet: both family sections offer to train; the layer trend is drawn
     assert {b.key for b in at.button} >= {"tg_build_base", "tg_build_set"}
     assert [c.key for c in at.get("plotly_chart")] == ["tg_trend_fe", "tg_trend_rate"]
     at.button(key="tg_build_base").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert "tg_dyn_fig" in [c.key for c in at.get("plotly_chart")]
     assert len(at.metric) == 3
     at.radio(key="tg_set").set_value("Training checkpoints").run()
-    _assert_clean(at)
+    assert_clean(at)
     keys = [c.key for c in at.get("plotly_chart")]
     assert {"tg_dyn_fig", "tg_profile_fig", "tg_scatter_fig", "tg_trend_fe"} <= set(keys)
     accuracy = at.dataframe[0].value

@@ -1,7 +1,7 @@
 """Every page runs on the default selection (demo, digits, class 0) and reacts to one interaction.
 
-Runs the real scripts in-process with streamlit.testing.v1.AppTest (no browser); paths given to
-``from_file`` are relative to this file.
+Runs the real scripts in-process with streamlit.testing.v1.AppTest (no browser); opening and the
+clean-run check are shared with the other page tests in ``apptest_support``.
 """
 
 from __future__ import annotations
@@ -11,22 +11,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"
-TIMEOUT = 180  # first runs import torch and compile the birth kernel
-
-
-def _open(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if page is not None:
-        at.switch_page(page)
-    at.run()
-    _assert_clean(at)
-    return at
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from apptest_support import APP, TIMEOUT, assert_clean, open_app
 
 
 def _charts(at: AppTest) -> int:
@@ -34,72 +19,72 @@ def _charts(at: AppTest) -> int:
 
 
 def test_home_shows_layers_and_class_and_follows_the_class_picker() -> None:
-    at = _open()
+    at = open_app()
     layers = at.dataframe[0].value
     assert list(layers["layer"]) == [f"block{b}_conv{c}" for b in (1, 2, 3) for c in (1, 2)]
     assert any(s.value == "Class '0' of digits" for s in at.subheader)
     at.selectbox(key="_w_class_name").set_value("3").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any(s.value == "Class '3' of digits" for s in at.subheader)
 
 
 def test_selection_persists_across_pages() -> None:
-    at = _open()
+    at = open_app()
     at.selectbox(key="_w_class_name").set_value("7").run()
     at.number_input(key="_w_n_images").set_value(40).run()
     at.switch_page("pages/9_How_it_works.py").run()  # a page without the sidebar selection
     at.switch_page("pages/1_Unit_inspector.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.selectbox(key="_w_class_name").value == "7"
     assert at.number_input(key="_w_image").max == 39
 
 
 def test_unit_inspector_step_and_unit_change_what_is_shown() -> None:
-    at = _open("pages/1_Unit_inspector.py")
+    at = open_app("pages/1_Unit_inspector.py")
     assert _charts(at) == 6
     step_caption = lambda: next(c.value for c in at.caption if c.value.startswith("Step "))  # noqa: E731
     at.slider(key="insp_step").set_value(1).run()
     first = step_caption()
     assert first.startswith("Step 1:") and "β1 = 0" in first
     at.slider(key="insp_step").set_value(40).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert step_caption().startswith("Step 40:")
     metrics_before = [m.value for m in at.metric]
     at.number_input(key="_w_unit").set_value(5).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert [m.value for m in at.metric] != metrics_before
 
 
 def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
-    at = _open("pages/2_Birth_distribution.py")
+    at = open_app("pages/2_Birth_distribution.py")
     assert _charts(at) == 2
     picker = at.selectbox(key="bd_pick")
     shown = lambda: next(m.value for m in at.markdown if "with birth time" in m.value)  # noqa: E731
     at.selectbox(key="bd_pick").set_value(picker.options[0]).run()
     first = shown()
     at.selectbox(key="bd_pick").set_value(picker.options[-1]).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert shown() != first and shown().endswith(f"with birth time {picker.options[-1]}")
     at.radio(key="bd_mode").set_value("another model").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.selectbox(key="bd_other_model").value == "demo:random"
 
 
 def test_layer_profiles_average_over_the_chosen_classes() -> None:
-    at = _open("pages/3_Layer_profiles.py")
+    at = open_app("pages/3_Layer_profiles.py")
     assert _charts(at) == 3
     assert at.multiselect(key="lp_models").value == ["demo", "demo:random"]
     assert at.multiselect(key="lp_classes").value == ["0", "1", "2"]
     table = at.dataframe[0].value
     assert set(table["classes"]) == {3} and len(table) == 12
     at.multiselect(key="lp_classes").set_value(["0", "5"]).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert set(at.dataframe[0].value["classes"]) == {2}
     assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 5"]
 
 
 def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
-    at = _open("pages/9_How_it_works.py")
+    at = open_app("pages/9_How_it_works.py")
     assert _charts(at) == 6
     assert any("Birth time b(U, 1) = 4" in s.value for s in at.success)
     at.slider(key="hiw_step").set_value(4).run()
@@ -107,7 +92,7 @@ def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
     at.slider(key="hiw_step").set_value(7).run()
     assert any(m.value.startswith("**Step 7**") and "β1 = 0" in m.value for m in at.markdown)
     at.radio(key="hiw_example").set_value("Random").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.slider(key="hiw_m").value == 5
 
 
@@ -118,35 +103,35 @@ def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:
 
     path = tmp_path / "my_demo.pt"
     torch.save(load_model("demo:random").module.state_dict(), path)
-    at = _open()
+    at = open_app()
     at.radio(key="_w_weights_mode").set_value("Checkpoint path").run()
     at.text_input(key="_w_weights_path").input(str(path)).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("my_demo.pt" in c.value for c in at.sidebar.caption)
 
 
 def test_image_folder_data_drives_the_pages(image_folder) -> None:
-    at = _open()
+    at = open_app()
     at.radio(key="_w_data_mode").set_value("Image folder").run()
     at.text_input(key="_w_data_path").input(str(image_folder)).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.selectbox(key="_w_class_name").options == ["cat", "dog"]
     assert any("unreadable files" in c.value for c in at.sidebar.caption)  # the two broken dog files
     at.selectbox(key="_w_class_name").set_value("dog").run()
     at.switch_page("pages/2_Birth_distribution.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     histogram = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "|Ω| = 4," in histogram["layout"]["annotations"][0]["text"]  # the 4 readable dog images, of 100 asked
     assert at.text_input(key="_w_data_path").value == str(image_folder)
 
 
 def test_clear_cache_empties_the_store() -> None:
-    at = _open("pages/2_Birth_distribution.py")  # computes and stores births
+    at = open_app("pages/2_Birth_distribution.py")  # computes and stores births
     at.switch_page("app.py").run()
     entries = lambda: next(c.value for c in at.caption if "entries" in c.value)  # noqa: E731
     assert " 0 entries" not in entries()
     at.button(key="home_clear").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     assert " 0 entries" in entries()
 
 
@@ -161,7 +146,7 @@ def test_clear_cache_empties_the_store() -> None:
     ids=["bad-folder", "bad-checkpoint"],
 )
 def test_bad_input_is_shown_in_place_without_a_traceback(setup, message: str) -> None:
-    at = _open()
+    at = open_app()
     setup(at)
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value.lower()
