@@ -26,6 +26,7 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
 run: setup
+	@echo "featent: open http://localhost:$(PORT) in your browser (Ctrl+C stops the server)"
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: setup browser
