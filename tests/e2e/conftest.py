@@ -33,7 +33,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing; run `make browser` (apt-get install chromium)")
+        # Fail, never skip: a browser suite that silently skips proves nothing (`make test` installs it).
+        pytest.fail(f"{CHROMIUM} is missing; run `make browser` (apt-get install chromium)")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
