@@ -170,3 +170,24 @@ def test_uploaded_checkpoints_are_stored_privately_by_content() -> None:
     assert saved_upload(b"weights-bytes") == first and saved_upload(b"other") != first
     assert stat.S_IMODE(os.stat(first).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(first)).st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    "page", ["pages/1_Unit_inspector.py", "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py"]
+)
+def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page: str) -> None:
+    """A checkpoint whose weights are NaN: the page says which layer/image is not finite, no traceback."""
+    import torch
+
+    from featent.models import load_model
+
+    state = load_model("demo").module.state_dict()
+    state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}
+    path = tmp_path / "broken.pt"
+    torch.save(state, path)
+    at = open_app()
+    at.radio(key="_w_weights_mode").set_value("Checkpoint path").run()
+    at.text_input(key="_w_weights_path").input(str(path)).run()
+    at.switch_page(page).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "nan or infinite activations" in at.error[0].value.lower()
