@@ -173,7 +173,9 @@ def test_uploaded_checkpoints_are_stored_privately_by_content() -> None:
 
 
 @pytest.mark.parametrize(
-    "page", ["pages/1_Unit_inspector.py", "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py"]
+    "page",
+    ["pages/1_Unit_inspector.py", "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py",
+     "pages/4_Indicators.py", "pages/6_Ablation_and_pruning.py"],
 )
 def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page: str) -> None:
     """A checkpoint whose weights are NaN: the page says which layer/image is not finite, no traceback."""
