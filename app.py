@@ -83,14 +83,18 @@ for path in sorted(PAGES.glob("*.py")):
 
 st.divider()
 st.subheader("Result cache")
-with shown_in_place(stop=False):
-    stats = cached.store().stats()
-    st.caption(
-        f"Birth times are computed once per (weights, data, class, layer, images, seed) and kept on disk, so coming "
-        f"back to a selection is instant. Folder `{stats['directory']}` · {stats['entries']} entries · "
-        f"{stats['bytes'] / 1e6:.1f} MB."
-    )
-    if st.button("Clear cache", icon=":material/delete:", key="home_clear"):
-        cached.clear_all()
-        st.toast("Cache cleared.")
-        st.rerun()
+problem = cached.store_problem()
+if problem is not None:
+    st.warning(f"Results are computed but not kept on disk: {problem}", icon=":material/warning:")
+else:
+    with shown_in_place(stop=False):
+        stats = cached.store().stats()
+        st.caption(
+            f"Birth times are computed once per (weights, data, class, layer, images, seed) and kept on disk, so "
+            f"coming back to a selection is instant. Folder `{stats['directory']}` · {stats['entries']} entries · "
+            f"{stats['bytes'] / 1e6:.1f} MB."
+        )
+        if st.button("Clear cache", icon=":material/delete:", key="home_clear"):
+            cached.clear_all()
+            st.toast("Cache cleared.")
+            st.rerun()

@@ -37,10 +37,28 @@ def birth_time(unit: np.ndarray) -> int:
 
 
 def store():
-    """The on-disk result store (FEATENT_CACHE_DIR or ./cache), opened once per process."""
+    """The on-disk result store (FEATENT_CACHE_DIR or ./cache), opened once per process; None
+    when it cannot be used: the pipeline then computes without caching and says why through its
+    progress callback (shown as a warning), so an unwritable cache never stops the app."""
+    from featent.errors import CacheError
     from featent.pipeline import default_store
 
-    return default_store()
+    try:
+        return default_store()
+    except CacheError:
+        return None
+
+
+def store_problem() -> str | None:
+    """Why the result store cannot be used, or None when it can."""
+    from featent.errors import CacheError
+    from featent.pipeline import default_store
+
+    try:
+        default_store()
+    except CacheError as exc:
+        return str(exc)
+    return None
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -66,5 +84,7 @@ def sample_images(selection, fingerprint: str) -> tuple[np.ndarray, list[str]]:
 
 def clear_all() -> None:
     """Empty the result store and every Streamlit cache (the home page's clear-cache button)."""
-    store().clear()
+    results = store()
+    if results is not None:
+        results.clear()
     st.cache_data.clear()

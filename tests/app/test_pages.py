@@ -193,3 +193,14 @@ def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page:
     at.switch_page(page).run()
     assert not at.exception
     assert len(at.error) == 1 and "nan or infinite activations" in at.error[0].value.lower()
+
+
+@pytest.mark.parametrize("page", [None, "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py"])
+def test_an_unusable_cache_folder_is_a_warning_and_results_still_come(tmp_path, monkeypatch, page) -> None:
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("not a folder")
+    monkeypatch.setenv("FEATENT_CACHE_DIR", str(not_a_folder))
+    at = open_app(page)  # asserts no exception and no error box
+    assert any("cache-file" in w.value for w in at.warning)
+    if page is not None:
+        assert _charts(at) >= 1
