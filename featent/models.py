@@ -312,16 +312,21 @@ def _layer_infos(module: nn.Module, input_size: int) -> list[LayerInfo]:
 
         return hook
 
-    handles = [mod.register_forward_hook(record(lname)) for lname, mod in named.items()]
+    probe_forward(module, input_size, [mod.register_forward_hook(record(lname)) for lname, mod in named.items()])
+    # Units smaller than 2x2 have no graph topology: such layers are not offered.
+    return [LayerInfo(name=n, n_units=shapes[n][1], unit_size=shapes[n][-1]) for n in named if shapes[n][-1] >= 2]
+
+
+def probe_forward(module: nn.Module, input_size: int, handles: list) -> None:
+    """Run one zero image through ``module`` so the hooks behind ``handles`` can observe shapes or
+    order, then remove those hooks whatever happens."""
     try:
         device = next(module.parameters()).device
         with torch.inference_mode():
             module(torch.zeros(1, 3, input_size, input_size, device=device))
     finally:
-        for h in handles:
-            h.remove()
-    # Units smaller than 2x2 have no graph topology: such layers are not offered.
-    return [LayerInfo(name=n, n_units=shapes[n][1], unit_size=shapes[n][-1]) for n in named if shapes[n][-1] >= 2]
+        for handle in handles:
+            handle.remove()
 
 
 _CACHE: dict[tuple[str, str | None], LoadedModel] = {}

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
 from featent.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
+from featent.models import probe_forward
 
 Progress = Callable[[float, str], None]
 
@@ -72,14 +72,7 @@ def conv_flops(module: nn.Module, input_size: int) -> int:
         per_output = (conv.in_channels // conv.groups) * kh * kw
         total[0] += 2 * int(output.shape[1]) * int(output.shape[2]) * int(output.shape[3]) * per_output
 
-    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        device = next(module.parameters()).device
-        with torch.inference_mode():
-            module(torch.zeros(1, 3, input_size, input_size, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
+    probe_forward(module, input_size, [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)])
     return total[0]
 
 
@@ -147,14 +140,10 @@ def _execution_order(module: nn.Module, input_size: int) -> list[nn.Module]:
     """Conv2d, Linear and BatchNorm modules in the order one forward pass runs them."""
     seen: list[nn.Module] = []
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d)
-    handles = [m.register_forward_pre_hook(lambda mod, _i: seen.append(mod)) for m in module.modules() if isinstance(m, kinds)]
-    try:
-        device = next(module.parameters()).device
-        with torch.inference_mode():
-            module(torch.zeros(1, 3, input_size, input_size, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
+    probe_forward(
+        module, input_size,
+        [m.register_forward_pre_hook(lambda mod, _i: seen.append(mod)) for m in module.modules() if isinstance(m, kinds)],
+    )
     return seen
 
 
