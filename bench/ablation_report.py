@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from featent.ablation import DEFAULT_ORDERS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary  # noqa: E402
+from featent.experiments.ablation import DEFAULT_ORDERS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary  # noqa: E402
 from featent.pipeline import Selection  # noqa: E402
-from featent.pruning import PRUNE_METHODS, compare_pruning  # noqa: E402
+from featent.experiments.pruning import PRUNE_METHODS, compare_pruning  # noqa: E402
 
 LAYER = "block3_conv2"
 POINTS = (0, 8, 16, 32, 48, 56, 60, 62, 63, 64)
@@ -43,7 +43,7 @@ WEAK_EPOCHS = 3
 
 def _weak_weights(folder: Path) -> str:
     """Demo weights after a 3-epoch run of the shipped recipe (deterministic; ~69% test accuracy)."""
-    from featent.train import save_weights, train_demo
+    from featent.training.loop import save_weights, train_demo
 
     history = train_demo(seed=0, epochs=WEAK_EPOCHS)
     return str(save_weights(history.model, folder / f"demo_{WEAK_EPOCHS}epochs.pt"))
@@ -54,7 +54,7 @@ def _pick_class(weights: str | None, n_images: int) -> str:
     import torch
 
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     model, data = load_model("demo", weights), load_dataset("digits")
     x, y = data.split_arrays("test", 32)
@@ -122,8 +122,8 @@ def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int
 
 
 def vgg16_section(ratios: list[float]) -> list[dict]:
-    from featent.models import from_module, load_model
-    from featent.pruning import conv_flops, count_parameters, prunable_layers, prune_channels
+    from featent.nets.models import from_module, load_model
+    from featent.experiments.pruning import conv_flops, count_parameters, prunable_layers, prune_channels
 
     model = load_model("vgg16:random")
     rows = [{"ratio": 0.0, "parameters": count_parameters(model.module), "flops": conv_flops(model.module, 224)}]

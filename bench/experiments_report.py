@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from featent import experiments as ex  # noqa: E402
-from featent import experiments_family as fam  # noqa: E402
-from featent.entropy import DEFAULT_P  # noqa: E402
+from featent.experiments import studies as ex  # noqa: E402
+from featent.training import family as fam  # noqa: E402
+from featent.core.entropy import DEFAULT_P  # noqa: E402
 from featent.indicators import INDICATOR_LABELS, compute_indicators  # noqa: E402
 from featent.pipeline import Selection  # noqa: E402
 

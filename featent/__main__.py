@@ -2,6 +2,6 @@
 
 import sys
 
-from featent.cli import main
+from featent.cli.main import main
 
 sys.exit(main())

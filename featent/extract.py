@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from featent.errors import ActivationError, ModelError
-from featent.models import LoadedModel, layer_modules
+from featent.nets.models import LoadedModel, layer_modules
 
 Progress = Callable[[float, str], None]
 

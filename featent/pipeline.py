@@ -21,12 +21,13 @@ from typing import Literal
 import numpy as np
 
 from featent.data import ImageSet, load_dataset
-from featent.entropy import feature_entropy, selective_rate
+from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, iter_activations
-from featent.models import LoadedModel, load_model
+from featent.nets.models import LoadedModel, load_model
+from featent.training import family as _family  # noqa: F401  (registers the demo family specs with featent.nets)
 from featent.store import ResultStore, births_key, default_directory
-from featent.topology import birth_times
+from featent.core.topology import birth_times
 
 __all__ = [
     "Selection",

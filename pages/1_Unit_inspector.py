@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from featent import plots, topology
+from featent.plots import unit as plots
+from featent.core import topology
 from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import page_header

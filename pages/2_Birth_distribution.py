@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent import plots
+from featent.plots import unit as plots
 from featent.pipeline import Selection
 from ui import cached, progress
 from ui.errors import shown_in_place

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent import entropy, plots
-from featent.models import load_model
+from featent.core import entropy
+from featent.plots import unit as plots
+from featent.nets.models import load_model
 from featent.pipeline import Selection, layer_results
 from ui import cached, progress
 from ui.errors import shown_in_place

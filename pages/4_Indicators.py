@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent import experiments, plots_experiments
+from featent.experiments import studies as experiments
+from featent.plots import experiments as plots_experiments
 from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS, compute_indicators
 from ui import progress
 from ui.errors import shown_in_place

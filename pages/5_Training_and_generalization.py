@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from featent import experiments, plots, plots_experiments
-from featent import experiments_family as family
+from featent.experiments import studies as experiments
+from featent.plots import unit as plots
+from featent.plots import experiments as plots_experiments
+from featent.training import family as family
 from featent.errors import ModelError
-from featent.models import load_model
+from featent.nets.models import load_model
 from ui import progress
 from ui.errors import shown_in_place
 from ui.layout import csv_download, page_header, session_memo

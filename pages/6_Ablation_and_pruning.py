@@ -7,10 +7,10 @@ import io
 import pandas as pd
 import streamlit as st
 
-from featent import plots_ablation
-from featent.ablation import DEFAULT_ORDERS, METHODS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary, order_label
-from featent.pruning import PRUNE_METHODS, compare_pruning
-from featent.roles import ROLE_LABELS, unit_roles
+from featent.plots import ablation as plots_ablation
+from featent.experiments.ablation import DEFAULT_ORDERS, METHODS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary, order_label
+from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
+from featent.experiments.roles import ROLE_LABELS, unit_roles
 from ui import progress
 from ui.errors import shown_in_place
 from ui.layout import page_header

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent import entropy, plots, topology
+from featent.core import entropy
+from featent.plots import unit as plots
+from featent.core import topology
 from featent.errors import UnitError
 from ui import cached, toy
 from ui.errors import shown_in_place

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from featent import ablation
-from featent.ablation import (
+from featent.experiments import ablation
+from featent.experiments.ablation import (
     DEFAULT_ORDERS,
     ablation_curve,
     balanced_accuracy,
@@ -17,7 +17,7 @@ from featent.ablation import (
     units_removed,
 )
 from featent.errors import FeatentError, ModelError
-from featent.models import layer_modules
+from featent.nets.models import layer_modules
 
 
 def _state(module: torch.nn.Module) -> dict[str, bytes]:
@@ -160,7 +160,7 @@ def test_ablation_curve_rejects_a_bad_removal_order(tiny_cnn) -> None:
 
 
 def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None:
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import Selection
 
     model = load_model("demo")
@@ -195,8 +195,8 @@ def test_cumulative_ablation_rejects_unknown_order_and_layer(cache_dir) -> None:
 
 
 def test_figures_carry_the_curves_and_the_summary() -> None:
-    from featent.ablation import AblationCurve, SummaryRow
-    from featent.plots_ablation import ablation_curves, summary_bars
+    from featent.experiments.ablation import AblationCurve, SummaryRow
+    from featent.plots.ablation import ablation_curves, summary_bars
 
     curve = AblationCurve("fe-desc", np.array([2, 0, 1]), np.array([0.5, 0.75, 1.0, 0.0]), np.array([1.0, 0.8, 0.5, 3.0]),
                           np.array([0.7, 0.8, 0.9, 0.5]), np.array([0.9, 0.9, 0.8, 0.1]))
@@ -214,7 +214,7 @@ def test_figures_carry_the_curves_and_the_summary() -> None:
 def test_cli_ablate_json_and_one_line_errors(cache_dir, capsys) -> None:
     import json
 
-    from featent.cli import main
+    from featent.cli.main import main
 
     code = main(["ablate", "--model", "demo", "--data", "digits", "--class", "2", "--layer", "block3_conv2",
                  "--order", "fe-asc", "--order", "random", "--images", "6", "--test-per-class", "3",

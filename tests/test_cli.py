@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from featent.cli import main
+from featent.cli.main import main
 
 UNIT_KEYS = {"unit", "feature_entropy", "selective_rate", "births"}
 RECORD_KEYS = {"model", "data", "class", "layer", "images", "seed", "mean_feature_entropy", "mean_selective_rate", "units"}

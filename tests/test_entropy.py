@@ -1,4 +1,4 @@
-"""featent.entropy on birth arrays whose feature entropy is worked out by hand."""
+"""featent.core.entropy on birth arrays whose feature entropy is worked out by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from featent.entropy import (
+from featent.core.entropy import (
     DEFAULT_P,
     birth_distribution,
     feature_entropy,

@@ -1,4 +1,4 @@
-"""featent.experiments and the demo family: rescaling by hand, bit-identical models, reproducible
+"""featent.experiments.studies and the demo family: rescaling by hand, bit-identical models, reproducible
 training, randomness statistics, model sets and the experiment CLI."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from featent import experiments as ex
-from featent import experiments_family as fam
+from featent.experiments import studies as ex
+from featent.training import family as fam
 from featent import indicators as ind
 from featent.errors import FeatentError, ModelError
-from featent.models import fingerprint_module, from_module, load_model
+from featent.nets.models import fingerprint_module, from_module, load_model
 from featent.pipeline import Selection
-from featent.topology import birth_times
+from featent.core.topology import birth_times
 
 LAYER = "block2_conv1"  # DemoNet.features[5]
 CONV_INDEX = 5
@@ -112,7 +112,7 @@ def test_rescale_experiment_equals_rescaling_by_hand(cache_dir):
     means = np.stack([ind.class_means(acts), ind.class_means(acts_other)])
     np.testing.assert_allclose(both["class_selectivity"], ind.class_selectivity(means, 0), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(both["fpgm"], ind.fpgm(hand.features[CONV_INDEX].weight.detach().numpy()), rtol=1e-6)
-    from featent.entropy import feature_entropy
+    from featent.core.entropy import feature_entropy
 
     np.testing.assert_allclose(both["feature_entropy"], feature_entropy(birth_times(acts)))
     # filters x0.5 alone: FPGM halves exactly, FE is unchanged (the filtration only depends on order)
@@ -158,7 +158,7 @@ def test_randomness_experiment_shapes_and_values(cache_dir):
     selection = Selection("demo", "digits", "3", ("block3_conv2",), n_images=6, seed=0)
     result = ex.randomness_experiment(selection, n_models=2, first_seed=4, classes=["3", "7"], images_per_class=3)
     assert result.seeds == [4, 5]
-    from featent import models
+    from featent.nets import models
 
     memoized = {spec for spec, _ in models._CACHE}
     assert not memoized & {ex.random_spec("demo", 4), ex.random_spec("demo", 5)}  # one at a time
@@ -234,7 +234,7 @@ def test_training_is_reproducible_for_a_fixed_seed(tmp_path):
 
 
 def test_cli_rescale_json_and_errors(cache_dir, capsys):
-    from featent.cli import main
+    from featent.cli.main import main
 
     code = main(["rescale", "--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2",
                  "--unit", "2", "--images", "5", "--compare-classes", "3", "--compare-classes", "4",
@@ -253,7 +253,7 @@ def test_cli_rescale_json_and_errors(cache_dir, capsys):
 
 
 def test_experiment_figures_show_the_numbers_given():
-    from featent import plots_experiments as pe
+    from featent.plots import experiments as pe
 
     rows = [
         {"images": 1.0, "filters": 1.0, "accuracy": 0.9, "l1_norm": 8.0, "feature_entropy": 2.0},
@@ -280,7 +280,7 @@ def test_experiment_figures_show_the_numbers_given():
 
 
 def test_layer_trend_band_draws_no_markers():
-    from featent import plots_experiments as pe
+    from featent.plots import experiments as pe
 
     trend = [{"layer": L, "group": g, "mean_feature_entropy": 1.0, "mean_selective_rate": 0.5}
              for L in ("a", "b") for g in ("trained", "random init")]

@@ -11,7 +11,7 @@ from torch import nn
 
 from featent.errors import ActivationError, ModelError
 from featent.extract import default_batch_size, extract_activations, iter_activations
-from featent.models import layer_modules, load_model
+from featent.nets.models import layer_modules, load_model
 
 
 def _images(n: int, size: int, seed: int = 0) -> torch.Tensor:

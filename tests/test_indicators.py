@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from featent import entropy, indicators
+from featent.core import entropy
+from featent import indicators
 from featent.errors import FeatentError, ModelError
-from featent.models import LoadedModel, LayerInfo
+from featent.nets.models import LoadedModel, LayerInfo
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_nisp_scores_follow_eq19_from_inf_fs(tiny):
 
 
 def test_nisp_refuses_residual_nets():
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     resnet = load_model("resnet18:random@32")
     with pytest.raises(ModelError, match="residual"):
@@ -157,7 +158,7 @@ def test_nisp_refuses_residual_nets():
 
 
 def test_model_indicators_match_the_pure_functions(tiny):
-    from featent.topology import birth_times
+    from featent.core.topology import birth_times
 
     by_class = {"a": _images(5, 2), "b": _images(4, 3) * 0.3, "c": _images(4, 4)}
     values, accuracy, births, notes = indicators.model_indicators(tiny, by_class, "a", "block1_conv1")

@@ -1,4 +1,4 @@
-"""featent.models: the demo, torchvision nets, layer naming, weights loading and its errors."""
+"""featent.nets.models: the demo, torchvision nets, layer naming, weights loading and its errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from featent.data import load_dataset
 from featent.errors import ModelError
-from featent.models import (
+from featent.nets.models import (
     DEMO_WEIGHTS,
     DemoNet,
     LoadedModel,
@@ -239,7 +239,7 @@ def test_concurrent_loads_build_one_model(monkeypatch):
     import threading
     import time
 
-    import featent.models as models
+    import featent.nets.models as models
 
     builds = []
     real = models._load_uncached

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from featent.data import clear_dataset_cache, load_dataset
-from featent.entropy import feature_entropy, selective_rate
+from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import extract_activations
-from featent.models import load_model
+from featent.nets.models import load_model
 from featent.pipeline import (
     LayerResult,
     Selection,
@@ -23,7 +23,7 @@ from featent.pipeline import (
     unit_activations,
 )
 from featent.store import ResultStore, births_key
-from featent.topology import birth_time
+from featent.core.topology import birth_time
 
 DEMO = Selection(model="demo", data="digits", class_name="3", layers=("block2_conv2", "block3_conv1"), n_images=12, seed=1)
 

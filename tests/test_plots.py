@@ -1,4 +1,4 @@
-"""featent.plots: each figure carries the data the method says it should, for known inputs."""
+"""featent.plots.unit: each figure carries the data the method says it should, for known inputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from featent import plots, topology
+from featent.plots import unit as plots
+from featent.core import topology
 
 # The paper's Fig. 2 toy (same as ui/toy.py): the 4 largest entries are at (1,2), (2,4), (3,1),
 # (4,3) (1-based), so step 4 closes the cycle 1-2-4-3-1; step 7 adds chord 2-3 and fills it.

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from featent.ablation import units_removed
+from featent.experiments.ablation import units_removed
 from featent.errors import FeatentError, ModelError
-from featent.models import from_module
-from featent.pruning import (
+from featent.nets.models import from_module
+from featent.experiments.pruning import (
     compare_pruning,
     conv_flops,
     count_parameters,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from featent.errors import FeatentError, ModelError
-from featent.roles import ROLES, assign_roles, default_threshold, unit_roles
+from featent.experiments.roles import ROLES, assign_roles, default_threshold, unit_roles
 
 
 def test_four_roles_by_hand() -> None:
@@ -64,8 +64,8 @@ def test_unit_roles_on_demo(cache_dir) -> None:
 
 
 def test_roles_scatter_groups_units_by_role() -> None:
-    from featent.plots_ablation import roles_scatter
-    from featent.roles import RoleTable
+    from featent.plots.ablation import roles_scatter
+    from featent.experiments.roles import RoleTable
 
     fe_train, fe_test = np.array([1.0, 1.0, 3.0, 3.0, 0.5]), np.array([1.0, 3.0, 1.0, 3.0, 0.2])
     roles, t_train, t_test = assign_roles(fe_train, fe_test, 2.0, 2.0)

@@ -1,4 +1,4 @@
-"""featent.topology: the fast birth time against ripser, Betti curves, display helpers, bad input."""
+"""featent.core.topology: the fast birth time against ripser, Betti curves, display helpers, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from scipy.ndimage import gaussian_filter
 
 from featent.errors import UnitError
-from featent.topology import (
+from featent.core.topology import (
     betti_curves,
     birth_time,
     birth_time_reference,

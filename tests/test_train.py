@@ -1,4 +1,4 @@
-"""featent.train: deterministic demo training, checkpoints every epoch, label noise, bad input."""
+"""featent.training.loop: deterministic demo training, checkpoints every epoch, label noise, bad input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from featent.errors import FeatentError
-from featent.models import load_model
-from featent.train import noisy_labels, save_weights, train_demo
+from featent.nets.models import load_model
+from featent.training.loop import noisy_labels, save_weights, train_demo
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from featent import topology
+from featent.core import topology
 
 Progress = Callable[[float, str], None]
 

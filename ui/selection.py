@@ -19,7 +19,7 @@ import streamlit as st
 
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, ModelError
-from featent.models import LoadedModel, list_models, load_model
+from featent.nets.models import LoadedModel, list_models, load_model
 from featent.pipeline import Selection
 from ui.errors import shown_in_place
 

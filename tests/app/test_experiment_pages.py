@@ -28,8 +28,8 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
 
 
 def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypatch) -> None:
-    import featent.experiments_family as family
-    import featent.train as train
+    import featent.training.family as family
+    import featent.training.loop as train
 
     monkeypatch.setattr(train, "DEFAULT_EPOCHS", 1)  # a one-epoch family keeps the test short
     monkeypatch.setattr(family, "CORRUPT_EPOCHS", 1)

@@ -99,7 +99,7 @@ def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
 def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:
     import torch
 
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     path = tmp_path / "my_demo.pt"
     torch.save(load_model("demo:random").module.state_dict(), path)
@@ -181,7 +181,7 @@ def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page:
     """A checkpoint whose weights are NaN: the page says which layer/image is not finite, no traceback."""
     import torch
 
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     state = load_model("demo").module.state_dict()
     state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from featent import plots, topology
+from featent.plots import unit as plots
+from featent.core import topology
 from ui import toy
 
 

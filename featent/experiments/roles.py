@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from featent import entropy
+from featent.core import entropy
 from featent.errors import DataError, FeatentError
 
 Progress = Callable[[float, str], None]
@@ -123,10 +123,10 @@ class RoleTable:
 def _test_births(one, model, dataset, layer: str, n: int, progress: Progress | None, cache: bool) -> np.ndarray:
     from dataclasses import replace
 
-    from featent.ablation import labelled_images
+    from featent.experiments.ablation import labelled_images
     from featent.extract import extract_activations
     from featent.pipeline import compute_births
-    from featent.topology import birth_times
+    from featent.core.topology import birth_times
 
     if "test" in dataset.splits:
         return compute_births(replace(one, split="test", n_images=n), progress=progress, cache=cache)[layer]
@@ -150,9 +150,9 @@ def unit_roles(
     Up to ``selection.n_images`` test images (held-out training images for a folder without a
     test split) and as many training images.
     """
-    from featent.ablation import _one_layer
+    from featent.experiments.ablation import _one_layer
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import compute_births
 
     layer, one = _one_layer(selection, layer)

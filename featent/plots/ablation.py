@@ -1,6 +1,6 @@
 """Figures for ablation, pruning and unit roles: pure functions from results to ``go.Figure``.
 
-Kept apart from ``featent.plots`` (the method's own views) but drawn with its palette and layout
+Kept apart from ``featent.plots.unit`` (the method's own views) but drawn with its palette and layout
 helper, so the page looks like the rest of the app.
 """
 
@@ -12,10 +12,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from featent.ablation import AblationCurve, SummaryRow, order_label
-from featent.plots import PALETTE, SERIES, _layout
-from featent.pruning import PruneRow
-from featent.roles import ROLE_LABELS, ROLES, RoleTable
+from featent.experiments.ablation import AblationCurve, SummaryRow, order_label
+from featent.plots.style import PALETTE, SERIES
+from featent.plots.style import style as _layout
+from featent.experiments.pruning import PruneRow
+from featent.experiments.roles import ROLE_LABELS, ROLES, RoleTable
 
 __all__ = ["ablation_curves", "summary_bars", "pruning_bars", "roles_scatter", "ORDER_COLOURS", "ROLE_COLOURS"]
 

@@ -3,7 +3,7 @@
 
 Why a family: the paper follows FE during training (Fig. 5B) and across models of different
 generalization (Fig. 6, model set B: labels corrupted at 0.2/0.4/0.6/0.8, Zhang et al. 2017).
-``featent.models.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
+``featent.nets.models.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
 model spec is accepted (CLI, app, pipeline); a missing run is trained then, or ahead of time with
 ``featent train-family`` (with progress).
 
@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featent.errors import FeatentError, ModelError
+from featent.nets.models import register_spec_resolver
 
 Progress = Callable[[float, str], None]
 
-#: The base family (``demo@epochN``): the shipped demo's own recipe (featent.train defaults).
+#: The base family (``demo@epochN``): the shipped demo's own recipe (featent.training.loop defaults).
 FAMILY_SEED = 0
 #: Corruption levels of model set B (Zhang et al. 2017); 0.0 is the same recipe without noise.
 CORRUPT_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)
-#: The memorization recipe of the corrupted-label runs. featent.train's demo recipe (default
+#: The memorization recipe of the corrupted-label runs. featent.training.loop's demo recipe (default
 #: PyTorch init, Adam 2e-3) never leaves the constant-output plateau at 80% noise, so these runs
 #: use Kaiming-normal init, Adam 1e-3 with cosine decay, batches of 32 and no augmentation, which
 #: fits even 80% random labels to ~100% training accuracy (Zhang et al. 2017's "near-zero
@@ -71,7 +72,7 @@ class FamilyRun:
     epochs: int
     label_noise: float
     augment: bool
-    recipe: str = "demo"  # "demo": featent.train.train_demo; "memorize": the corrupted-label recipe
+    recipe: str = "demo"  # "demo": featent.training.loop.train_demo; "memorize": the corrupted-label recipe
 
     @property
     def run_id(self) -> str:
@@ -83,7 +84,7 @@ class FamilyRun:
 
 def base_run() -> FamilyRun:
     """The run behind ``demo@epochN``: the shipped demo's recipe, so ``demo@epoch15`` is the demo."""
-    from featent.train import DEFAULT_EPOCHS
+    from featent.training.loop import DEFAULT_EPOCHS
 
     return FamilyRun(seed=FAMILY_SEED, epochs=DEFAULT_EPOCHS, label_noise=0.0, augment=True)
 
@@ -153,7 +154,7 @@ def ensure_run(
     run: FamilyRun, progress: Progress | None = None, root: str | os.PathLike | None = None, build: bool = True
 ) -> Path:
     """The folder of a finished run, training it first if needed (``build=False``: ModelError instead)."""
-    from featent.train import train_demo
+    from featent.training.loop import train_demo
 
     base = Path(root).expanduser() if root is not None else family_directory()
     target = base / run.run_id
@@ -200,14 +201,14 @@ def train_memorize(run: FamilyRun, directory: Path, progress: Progress | None = 
     """Fit (possibly corrupted) digits labels with the memorization recipe; deterministic per seed.
 
     Writes ``history.json`` (loss and accuracies per epoch, epoch 0 = init) and the state_dicts of
-    epoch 0 and the last epoch, in the same layout as ``featent.train.train_demo``.
+    epoch 0 and the last epoch, in the same layout as ``featent.training.loop.train_demo``.
     """
     import torch
     from torch import nn
 
     from featent.data import load_dataset
-    from featent.models import DEMO_INPUT_SIZE, DemoNet
-    from featent.train import _deterministic, _normalize, evaluate, noisy_labels
+    from featent.nets.models import DEMO_INPUT_SIZE, DemoNet
+    from featent.training.loop import _deterministic, _normalize, evaluate, noisy_labels
 
     n_epochs = run.epochs if epochs is None else int(epochs)
     dataset = load_dataset("digits")
@@ -257,7 +258,7 @@ def train_memorize(run: FamilyRun, directory: Path, progress: Progress | None = 
 
 
 def resolve_family_spec(spec: object, build: bool = True) -> tuple[str, str] | None:
-    """For ``featent.models.load_model``: a family spec -> ("demo", checkpoint path); else None."""
+    """For ``featent.nets.models.load_model``: a family spec -> ("demo", checkpoint path); else None."""
     parsed = parse_family_spec(spec)
     if parsed is None:
         return None
@@ -292,3 +293,6 @@ def build_family(
     if progress is not None:
         progress(1.0, "family ready")
     return out
+
+
+register_spec_resolver(resolve_family_spec)

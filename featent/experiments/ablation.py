@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from featent import entropy
+from featent.core import entropy
 from featent.errors import DataError, FeatentError, ModelError
 
 Progress = Callable[[float, str], None]
@@ -173,7 +173,7 @@ def unit_scores(
         layer_filter_weights,
         nisp_scores,
     )
-    from featent.topology import birth_times
+    from featent.core.topology import birth_times
 
     model.layer(layer)
     unknown = [m for m in methods if m not in METHODS or m == "random"]
@@ -274,7 +274,7 @@ def units_removed(model, layer: str, units: Sequence[int]) -> Iterator[None]:
     A forward hook on the layer's module, removed in ``finally``. The hook is visible to every
     caller of the module while the block runs: on a shared model, hold ``model.lock`` around it.
     """
-    from featent.models import layer_modules
+    from featent.nets.models import layer_modules
 
     info = model.layer(layer)
     bad = [u for u in units if isinstance(u, bool) or not isinstance(u, (int, np.integer)) or not 0 <= u < info.n_units]
@@ -294,7 +294,7 @@ class _Replay:
 
     @staticmethod
     def build(model, layer: str, probe: torch.Tensor) -> tuple[nn.Module, nn.Module] | None:
-        from featent.models import layer_modules
+        from featent.nets.models import layer_modules
 
         module = model.module
         features = getattr(module, "features", None)
@@ -523,7 +523,7 @@ def cumulative_ablation(
     the class plus a seeded sample).
     """
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import compute_births
 
     orders = list(dict.fromkeys(orders))

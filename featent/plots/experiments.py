@@ -1,8 +1,8 @@
 """Plotly figures for the paper's experiments: indicators, rescaling, randomness, training
 dynamics, model sets and the layer trend. Pure functions from rows/arrays to ``go.Figure``.
 
-Why separate from ``featent.plots``: that module draws the method itself; this one draws the
-experiments built on it. Both share the palette and layout helper of ``featent.plots`` so the
+Why separate from ``featent.plots.unit``: that module draws the method itself; this one draws the
+experiments built on it. Both share the palette and layout helper of ``featent.plots.unit`` so the
 pages look like one product.
 """
 
@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from featent.indicators import INDICATOR_LABELS
-from featent.plots import PALETTE, SCALE, SERIES, _layout
+from featent.plots.style import PALETTE, SCALE, SERIES
+from featent.plots.style import style as _layout
 
 __all__ = [
     "indicator_grid",

@@ -8,57 +8,44 @@ stderr through tqdm (shown on a terminal only), results to stdout or ``--out``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import math
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-import numpy as np
 
+from featent.cli.common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    add_output,
+    emit,
+    json_safe,
+    progress_bar,
+    render,
+)
 from featent.errors import FeatentError
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-FORMATS = ("table", "csv", "json")
-
-__all__ = ["main", "build_parser", "entropy_records"]
-
-
-class UsageError(Exception):
-    """A bad command-line argument (reported in one line, exit code 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage + message and exit
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _add_output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
+__all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
-    parser = _Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     p = sub.add_parser("models", help="list the models featent can load")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("layers", help="list a model's layers with their unit count and unit size")
     p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random, vgg11:random@64")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("classes", help="list a dataset's classes")
     p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("entropy", help="feature entropy and selective rate of every unit of a layer")
     p.add_argument("--model", required=True, metavar="M")
@@ -72,113 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("cache", help="show (or clear) the result store of cached birth times")
     p.add_argument("--clear", action="store_true", help="remove every cached result")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("train-demo", help="train the demo CNN on digits deterministically and save its weights")
-    p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default: featent.train.DEFAULT_EPOCHS)")
+    p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default: featent.training.loop.DEFAULT_EPOCHS)")
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--label-noise", type=float, default=0.0, metavar="F", help="fraction of training labels replaced at random")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
     p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights, default recipe only)")
     p.add_argument("--quiet", action="store_true")
-    _add_output(p)
+    add_output(p)
 
-    from featent.cli_experiments import register  # issue 5: indicators, rescale, randomness, dynamics, compare-models
+    from featent.cli.experiments import register
 
     _COMMANDS.update(register(sub))
 
-    from featent.cli_ablation import register as register_ablation  # issue 6: ablate, ablation-summary, prune, roles
+    from featent.cli.ablation import register as register_ablation
 
     _COMMANDS.update(register_ablation(sub))
     return parser
 
 
-def _progress_bar(quiet: bool, description: str):
-    """(callback, close) mapping the library's Progress onto a tqdm bar on stderr."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
-
-    def callback(fraction: float, message: str) -> None:
-        if message.startswith("warning:"):
-            tqdm.write(f"featent: {message}", file=sys.stderr)
-            return
-        target = int(round(1000 * max(0.0, min(1.0, fraction))))
-        if target > bar.n:
-            bar.update(target - bar.n)
-        bar.set_postfix_str(message[:60], refresh=False)
-
-    return callback, bar.close
-
-
-def json_safe(value: object) -> object:
-    """JSON-ready copy: numpy arrays/scalars -> Python, non-finite floats -> None, recursively."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _render(rows: list[dict], fmt: str, payload: object | None = None, header: Sequence[str] = ()) -> str:
-    """Rows as an aligned table or CSV; ``payload`` (default: rows) as JSON."""
-    if fmt == "json":
-        return json.dumps(rows if payload is None else payload, indent=2, allow_nan=False) + "\n"
-    columns = list(rows[0]) if rows else []
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
-    cells = [[str(c) for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = list(header)
-    for k, row in enumerate(cells):
-        lines.append("  ".join(v.rjust(w) if k and _numeric(v) else v.ljust(w) for v, w in zip(row, widths)).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value)
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _emit(text: str, out: str | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        Path(out).expanduser().write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise FeatentError(f"Cannot write {out!r}: {exc.strerror or exc}.") from exc
-
-
 def _cmd_models(args: argparse.Namespace) -> str:
-    from featent.models import DEMO, DEMO_INPUT_SIZE, TORCHVISION_INPUT_SIZE, list_models
+    from featent.nets.models import DEMO, DEMO_INPUT_SIZE, TORCHVISION_INPUT_SIZE, list_models
 
     rows = [
         {
@@ -188,7 +95,7 @@ def _cmd_models(args: argparse.Namespace) -> str:
         }
         for name in list_models()
     ]
-    from featent.experiments_family import family_specs
+    from featent.training.family import family_specs
 
     family = family_specs()
     epochs = [spec for spec in family if "@epoch" in spec]
@@ -198,17 +105,17 @@ def _cmd_models(args: argparse.Namespace) -> str:
         "input_size": DEMO_INPUT_SIZE,
         "specs": f"{epochs[0]} .. {epochs[-1]}, {corrupt[0]} .. {corrupt[-1]}",
     })
-    return _render(rows, args.format)
+    return render(rows, args.format)
 
 
 def _cmd_layers(args: argparse.Namespace) -> str:
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     model = load_model(args.model, args.weights)
     rows = [{"layer": i.name, "units": i.n_units, "unit_size": i.unit_size} for i in model.layers]
     payload = {"model": model.spec, "weights": model.weights_source, "input_size": model.input_size, "layers": rows}
     header = [f"# {model.spec} ({model.weights_source}), input {model.input_size}x{model.input_size}"]
-    return _render(rows, args.format, payload, header)
+    return render(rows, args.format, payload, header)
 
 
 def _cmd_classes(args: argparse.Namespace) -> str:
@@ -218,7 +125,7 @@ def _cmd_classes(args: argparse.Namespace) -> str:
     rows = [{"class": name} for name in dataset.classes]
     payload = {"data": dataset.name, "classes": list(dataset.classes), "skipped": dataset.skipped}
     header = [f"# {dataset.name}: {len(dataset.classes)} classes, {dataset.skipped} unreadable file(s) skipped"]
-    return _render(rows, args.format, payload, header)
+    return render(rows, args.format, payload, header)
 
 
 def entropy_records(selection, results: dict) -> list[dict]:
@@ -250,7 +157,7 @@ def entropy_records(selection, results: dict) -> list[dict]:
 
 
 def _cmd_entropy(args: argparse.Namespace) -> str:
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import Selection, layer_results
 
     if args.images < 1:
@@ -263,7 +170,7 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         model=args.model, data=args.data, class_name=args.class_name, layers=layers,
         n_images=args.images, seed=args.seed, weights=args.weights,
     )
-    callback, close = _progress_bar(args.quiet, "entropy")
+    callback, close = progress_bar(args.quiet, "entropy")
     try:
         results = layer_results(selection, progress=callback, cache=not args.no_cache)
     finally:
@@ -290,11 +197,11 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
     if args.format == "csv":
         for row in rows:
             row["births"] = " ".join(str(b) for b in row["births"])
-    return _render(rows, args.format, payload, header)
+    return render(rows, args.format, payload, header)
 
 
 def _cmd_train_demo(args: argparse.Namespace) -> str:
-    from featent.train import DEFAULT_EPOCHS, save_weights, train_demo
+    from featent.training.loop import DEFAULT_EPOCHS, save_weights, train_demo
 
     epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     if epochs < 1:
@@ -305,7 +212,7 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
             "give --weights-out FILE: the shipped demo weights are only rebuilt with the default recipe "
             f"(--epochs {DEFAULT_EPOCHS} --seed 0 --label-noise 0)"
         )
-    callback, close = _progress_bar(args.quiet, "train-demo")
+    callback, close = progress_bar(args.quiet, "train-demo")
     try:
         history = train_demo(
             seed=args.seed, epochs=epochs, label_noise=args.label_noise,
@@ -318,7 +225,7 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
         {"epoch": e.epoch, "loss": e.loss, "train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
         for e in history.epochs
     ]
-    return _render(rows, args.format, {"weights": str(target), "epochs": rows}, [f"# weights saved to {target}"])
+    return render(rows, args.format, {"weights": str(target), "epochs": rows}, [f"# weights saved to {target}"])
 
 
 def _cmd_cache(args: argparse.Namespace) -> str:
@@ -328,7 +235,7 @@ def _cmd_cache(args: argparse.Namespace) -> str:
     if args.clear:
         store.clear()
     stats = store.stats()
-    return _render([stats], args.format, stats)
+    return render([stats], args.format, stats)
 
 
 _COMMANDS = {
@@ -345,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
-        _emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+        emit(_COMMANDS[args.command](args), getattr(args, "out", None))
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from torch import nn
 from featent.errors import ModelError
 
 DEMO = "demo"
-DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo.pt"
+DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "demo.pt"
 DEMO_INPUT_SIZE = 32
 DEMO_MEAN = (0.5, 0.5, 0.5)
 DEMO_STD = (0.5, 0.5, 0.5)
@@ -58,6 +59,7 @@ __all__ = [
     "pick_device",
     "from_module",
     "clear_model_cache",
+    "register_spec_resolver",
 ]
 
 
@@ -329,6 +331,25 @@ def probe_forward(module: nn.Module, input_size: int, handles: list) -> None:
             handle.remove()
 
 
+#: Spec resolvers registered by higher layers (the demo family trains its checkpoints on demand):
+#: spec -> (base spec, weights file) or None when the spec is not theirs.
+_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = []
+
+
+def register_spec_resolver(resolver: Callable[[str], tuple[str, str] | None]) -> None:
+    """Let a higher layer map its own specs onto a base spec plus a weights file."""
+    if resolver not in _SPEC_RESOLVERS:
+        _SPEC_RESOLVERS.append(resolver)
+
+
+def _resolve_registered(spec: str) -> tuple[str, str] | None:
+    for resolver in _SPEC_RESOLVERS:
+        found = resolver(spec)
+        if found is not None:
+            return found
+    return None
+
+
 _CACHE: dict[tuple[str, str | None], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
@@ -336,9 +357,7 @@ _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 def load_model(spec: str, weights: str | os.PathLike | None = None) -> LoadedModel:
     """Model spec (+ optional weights file) -> LoadedModel in eval mode; memoized per (spec, weights)."""
-    from featent.experiments_family import resolve_family_spec  # demo@epochN, demo-corrupt-X (trained on demand)
-
-    family = resolve_family_spec(spec)
+    family = _resolve_registered(spec)
     if family is not None:
         if weights is not None:
             raise ModelError(f"{spec!r} brings its own weights; do not give a weights file too.")

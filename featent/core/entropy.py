@@ -1,6 +1,6 @@
 """Birth distribution, feature entropy and selective rate (paper Sec. 3.2, Eq. 9-12, 15).
 
-Births are the integer steps from ``featent.topology``: 1-based, 0 = the image gave no birth.
+Births are the integer steps from ``featent.core.topology``: 1-based, 0 = the image gave no birth.
 |Omega| counts every sampled image, those without a birth too, so P sums to epsilon, not 1.
 """
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from featent import _birth_kernel
+from featent.core import kernel
 from featent.errors import UnitError
 
 
@@ -207,7 +207,7 @@ def birth_time(unit: object) -> int:
     if u.ndim != 2:
         raise UnitError(f"unit must be a 2-D m x m array, got {u.ndim}-D shape {u.shape}")
     _check_shape(u.shape, "unit")
-    step = int(_birth_kernel.birth_step(u))
+    step = int(kernel.birth_step(u))
     if step < 0:
         validate_unit(u)  # raises with the precise reason (NaN or inf)
     return step
@@ -233,7 +233,7 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
         # Units differ in cost (early birth vs none): hand them out in small chunks.
         previous_chunk = numba.set_parallel_chunksize(4)
         try:
-            _birth_kernel.birth_steps_batch(flat, out)
+            kernel.birth_steps_batch(flat, out)
         finally:
             numba.set_parallel_chunksize(previous_chunk)
             numba.set_num_threads(previous)

@@ -22,7 +22,7 @@ from torch import nn
 
 from featent.data import DigitsDataset, load_dataset
 from featent.errors import FeatentError
-from featent.models import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
+from featent.nets.models import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 
 Progress = Callable[[float, str], None]
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from featent.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
+from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
-from featent.models import probe_forward
+from featent.nets.models import probe_forward
 
 Progress = Callable[[float, str], None]
 
@@ -334,7 +334,7 @@ def prune_network(
     Scores of each layer are averaged over the classes of ``images_by_class`` (training images) and
     computed on the network pruned so far. Returns the smaller module and the removed units per layer.
     """
-    from featent.models import from_module
+    from featent.nets.models import from_module
 
     if method not in PRUNE_METHODS:
         raise FeatentError(f"Unknown pruning method {method!r}; use one of: {', '.join(PRUNE_METHODS)}.")
@@ -432,7 +432,7 @@ def compare_pruning(
     ``test_per_class`` test images of every class (held-out training images for a folder).
     """
     from featent.data import load_dataset
-    from featent.models import from_module, load_model
+    from featent.nets.models import from_module, load_model
 
     methods = list(dict.fromkeys(methods))
     for method in methods:

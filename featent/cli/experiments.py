@@ -1,7 +1,7 @@
 """CLI subcommands for the paper's experiments: ``indicators``, ``rescale``, ``randomness``,
 ``dynamics``, ``compare-models`` and ``train-family``.
 
-Why a separate module: ``featent.cli`` owns the program and its shared output helpers; this module
+Why a separate module: ``featent.cli.main`` owns the program and its shared output helpers; this module
 only adds subcommands (``register``) with the same selection flags, formats and error handling.
 JSON output never contains NaN or infinity (they become ``null``); the schemas are in the README.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from featent.cli import UsageError, _add_output, _progress_bar, _render, json_safe
+from featent.cli.common import UsageError, add_output, json_safe, progress_bar, render
 
 __all__ = ["register"]
 
@@ -43,7 +43,7 @@ def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
                    help="images per other class for class selectivity (default: --images)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_output(p)
+    add_output(p)
 
 
 def _selection(args: argparse.Namespace, layers: tuple[str, ...]):
@@ -60,7 +60,7 @@ def _selection(args: argparse.Namespace, layers: tuple[str, ...]):
 
 
 def _run(args: argparse.Namespace, name: str, work: Callable):
-    callback, close = _progress_bar(getattr(args, "quiet", False), name)
+    callback, close = progress_bar(getattr(args, "quiet", False), name)
     try:
         return work(callback)
     finally:
@@ -77,7 +77,7 @@ def _unit_header(result, unit: int | None) -> str:
 
 def _cmd_indicators(args: argparse.Namespace) -> str:
     from featent.indicators import compute_indicators
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     model = load_model(args.model, args.weights)
     layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))
@@ -101,11 +101,11 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
     rows = [{"layer": rec["layer"], **unit} for rec in records for unit in rec["units"]]
     header = [f"# {rec['layer']}: class {rec['class']!r}, {rec['images']} images, class accuracy {rec['accuracy']:.3f}"
               + (f" ({'; '.join(rec['notes'])})" if rec["notes"] else "") for rec in records]
-    return _render(_table_rows(rows), args.format, json_safe(payload), header)
+    return render(_table_rows(rows), args.format, json_safe(payload), header)
 
 
 def _cmd_rescale(args: argparse.Namespace) -> str:
-    from featent.experiments import rescale_experiment
+    from featent.experiments.studies import rescale_experiment
 
     if not args.scale > 0:
         raise UsageError(f"--scale must be positive, got {args.scale}")
@@ -118,11 +118,11 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
                "image_space": result.image_space,
                "notes": result.notes, "rows": rows}
-    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), [_unit_header(result, args.unit)])
+    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), [_unit_header(result, args.unit)])
 
 
 def _cmd_randomness(args: argparse.Namespace) -> str:
-    from featent.experiments import randomness_experiment
+    from featent.experiments.studies import randomness_experiment
 
     if args.random_models < 1:
         raise UsageError(f"--random-models must be at least 1, got {args.random_models}")
@@ -134,11 +134,11 @@ def _cmd_randomness(args: argparse.Namespace) -> str:
     payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "random_seeds": result.seeds, "rows": rows}
     header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models"]
-    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
+    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_dynamics(args: argparse.Namespace) -> str:
-    from featent.experiments import training_dynamics
+    from featent.experiments.studies import training_dynamics
 
     if args.images < 1:
         raise UsageError(f"--images must be at least 1, got {args.images}")
@@ -150,11 +150,11 @@ def _cmd_dynamics(args: argparse.Namespace) -> str:
                **({"per_class": result.rows(average=False)} if args.per_class else {})}
     header = [f"# demo family, layer {result.layer}, {len(result.classes)} class(es), {result.n_images} images; "
               f"Pearson r(loss, FE) = {result.correlation():.3f}"]
-    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
+    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> str:
-    from featent.experiments import MODEL_SETS, compare_models, model_set
+    from featent.experiments.studies import MODEL_SETS, compare_models, model_set
 
     if args.set is not None and args.set not in MODEL_SETS:
         raise UsageError(f"unknown model set {args.set!r}; choose one of: {', '.join(MODEL_SETS)}")
@@ -182,11 +182,11 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
     shown = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     header = [f"# {a['model']}: train accuracy {shown(a['train_accuracy'])}, test accuracy {shown(a['test_accuracy'])}, "
               f"label noise {shown(a['label_noise'])}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
-    return _render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
+    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_train_family(args: argparse.Namespace) -> str:
-    from featent.experiments_family import build_family, run_history
+    from featent.training.family import build_family, run_history
 
     levels = args.levels if args.levels is not None else None
     for level in levels or []:
@@ -200,7 +200,7 @@ def _cmd_train_family(args: argparse.Namespace) -> str:
         rows.append({"run": run.run_id, "label_noise": run.label_noise, "epochs": run.epochs,
                      "final_loss": last["loss"], "train_accuracy": last["train_accuracy"],
                      "test_accuracy": last["test_accuracy"], "folder": str(path)})
-    return _render(rows, args.format, json_safe({"runs": rows}))
+    return render(rows, args.format, json_safe({"runs": rows}))
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
@@ -228,7 +228,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--per-class", action="store_true", help="one row per epoch and class instead of the class mean")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--quiet", action="store_true")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("compare-models", help="per-layer FE and selective rate of several models (paper Fig. 6)")
     p.add_argument("--model", action="append", metavar="M", help="model spec (repeatable)")
@@ -241,13 +241,13 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--quiet", action="store_true")
-    _add_output(p)
+    add_output(p)
 
     p = sub.add_parser("train-family", help="train the demo family ahead of time (demo@epochN, demo-corrupt-X)")
     p.add_argument("--levels", type=float, nargs="*", metavar="F", help="label-noise levels (default 0 0.2 0.4 0.6 0.8)")
     p.add_argument("--no-base", action="store_true", help="skip the per-epoch base run")
     p.add_argument("--quiet", action="store_true")
-    _add_output(p)
+    add_output(p)
 
     return {
         "indicators": _cmd_indicators,

@@ -30,14 +30,14 @@ HALF = 0.5
 #: Random-init models per randomness run unless told otherwise (the paper samples 100).
 DEFAULT_RANDOM_MODELS = 20
 
-#: Predefined model sets for ``compare_models`` (demo family; see featent.experiments_family):
+#: Predefined model sets for ``compare_models`` (demo family; see featent.training.family):
 #: corrupt = model set B (labels corrupted at 0..0.8), training = checkpoints of the base run.
 MODEL_SETS = ("corrupt", "training", "trained-vs-random")
 
 
 def model_set(name: str) -> list[str]:
     """The specs of a predefined model set."""
-    from featent.experiments_family import CORRUPT_LEVELS, base_run
+    from featent.training.family import CORRUPT_LEVELS, base_run
 
     if name == "corrupt":
         return [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS]
@@ -106,7 +106,7 @@ def scaled_copy(model, layer: str, factor: float):
     (scaling the conv would be undone by the normalization); for a ResNet block that is the last
     BN of the residual branch, so the shortcut is not scaled. The original is never touched.
     """
-    from featent.models import fingerprint_module, from_module
+    from featent.nets.models import fingerprint_module, from_module
 
     factor = _check_factor(factor)
     model.layer(layer)
@@ -209,7 +209,7 @@ def rescale_experiment(
     sampled training images otherwise). The selection's model is left bit-identical.
     """
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
 
     scale = _check_factor(scale)
     if image_space not in IMAGE_SPACES:
@@ -256,7 +256,7 @@ def _single_layer(selection, layer: str):
 
 def random_spec(spec: str, seed: int) -> str:
     """The seeded random-init spec of the same architecture: ``vgg16@64`` -> ``vgg16:random:3@64``."""
-    from featent.experiments_family import parse_family_spec
+    from featent.training.family import parse_family_spec
 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise FeatentError(f"Random-init seeds must be non-negative integers, got {seed!r}.")
@@ -323,7 +323,7 @@ def randomness_experiment(
 ) -> RandomnessResult:
     """Table 2 / 7 / 10: the layer's units in the trained model vs the same units in ``n_models``
     random-init models (seeds ``first_seed`` ...), on the same sampled images."""
-    from featent.models import forget_model, load_model
+    from featent.nets.models import forget_model, load_model
     from featent.pipeline import Selection, compute_births
 
     if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) or n_models < 1:
@@ -374,7 +374,7 @@ class ModelSetResult:
     classes: list[str]
     layers: list[str]
     n_images: int
-    profile: list[dict]  # rows with featent.plots.PROFILE_COLUMNS
+    profile: list[dict]  # rows with featent.plots.unit.PROFILE_COLUMNS
     accuracy: list[dict]  # per model: model, train_accuracy, test_accuracy, label_noise (None if unknown)
     notes: list[str] = field(default_factory=list)
 
@@ -388,7 +388,7 @@ class ModelSetResult:
 
 def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
     """Train/test accuracy from the family history when known, else test accuracy on digits."""
-    from featent.experiments_family import parse_family_spec, run_history
+    from featent.training.family import parse_family_spec, run_history
 
     parsed = parse_family_spec(spec) if weights is None else None
     row: dict = {"model": spec, "train_accuracy": None, "test_accuracy": None, "label_noise": None}
@@ -401,7 +401,7 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
         return row
     if data == "digits":
         from featent.data import load_dataset
-        from featent.models import load_model
+        from featent.nets.models import load_model
 
         model = load_model(spec, weights)
         dataset = load_dataset("digits")
@@ -437,7 +437,7 @@ def compare_models(
     model's train/test accuracy (family history, or evaluated on digits).
     """
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import Selection, layer_results
 
     specs = [s.strip() for s in specs if isinstance(s, str) and s.strip()]
@@ -562,8 +562,8 @@ def training_dynamics(
     """Fig. 5B: mean FE and selective rate of ``layer`` (default: the last conv layer) at each
     epoch checkpoint of the demo family (trained on demand), with the training loss per epoch."""
     from featent.data import load_dataset
-    from featent.experiments_family import base_run, run_history
-    from featent.models import load_model
+    from featent.training.family import base_run, run_history
+    from featent.nets.models import load_model
     from featent.pipeline import Selection, layer_results
 
     run = base_run()

@@ -11,7 +11,7 @@ weights, by pure functions that can be checked by hand:
 - FPGM: g(F_i) = sum_j ||F_i - F_j||_2 over the layer's filters (He et al. 2019, Eq. 4; paper Eq. 13);
 - NISP: s_k = |W^(k+1)|^T s_(k+1) propagated back from Inf-FS scores of the final response layer
   (Yu et al. 2018, Eq. 19; paper Eq. 14; Roffo et al. 2015);
-- FE, selective rate and H/epsilon from ``featent.entropy``.
+- FE, selective rate and H/epsilon from ``featent.core.entropy``.
 
 ``compute_indicators`` does it all for a ``Selection`` and one layer; ``model_indicators`` does the
 same for any LoadedModel (e.g. a rescaled copy) and image transform, which the experiments reuse.
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from featent import entropy
+from featent.core import entropy
 from featent.errors import FeatentError, ModelError
 
 Progress = Callable[[float, str], None]
@@ -252,7 +252,7 @@ def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.Module | None]:
     VGG-like nets: the last conv (and BN) before the layer's ReLU. ResNet blocks: the block's last
     conv/BN (conv3/bn3 or conv2/bn2); the stem ``conv1``: conv1/bn1.
     """
-    from featent.models import layer_modules
+    from featent.nets.models import layer_modules
 
     model.layer(layer)
     target = layer_modules(model.module)[layer]
@@ -279,7 +279,7 @@ def layer_filter_weights(model, layer: str) -> np.ndarray:
 
 def _nisp_chain(model, layer: str) -> tuple[list[tuple[str, nn.Module]], nn.Linear]:
     """Ops between the layer's output and the final classifier, and that classifier."""
-    from featent.models import layer_modules
+    from featent.nets.models import layer_modules
 
     target = layer_modules(model.module)[layer]
     if any(_is_residual_block(m) for m in model.module.modules()):
@@ -382,7 +382,7 @@ def forward_capture(
     ``transform`` changes the model's input tensor, after its preprocessing (e.g. x0.5). Hooks
     are removed in ``finally``; outputs are cloned so in-place ReLUs cannot touch them.
     """
-    from featent.models import layer_modules
+    from featent.nets.models import layer_modules
 
     target = layer_modules(model.module)[layer]
     last = _frl_module(model.module)
@@ -439,7 +439,7 @@ def model_indicators(
     ``accuracy_images`` (default: the class's own images) are the images accuracy is measured on.
     Returns (values by indicator name, class accuracy, births, notes).
     """
-    from featent.topology import birth_times
+    from featent.core.topology import birth_times
 
     if class_name not in images_by_class:
         raise FeatentError(f"Class {class_name!r} has no images among {sorted(images_by_class)}.")
@@ -519,7 +519,7 @@ def class_images(
     ``images_per_class`` (default: the selection's count) seeded images for each other class.
     ``classes=None``: ``default_compare_classes``. Returns (images by class, all dataset classes)."""
     from featent.data import load_dataset
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import sample_images
 
     dataset = load_dataset(selection.data)
@@ -560,7 +560,7 @@ def compute_indicators(
     indicators use the same sampled images. Class selectivity compares with ``classes`` (default:
     all classes of the dataset), ``images_per_class`` images each.
     """
-    from featent.models import load_model
+    from featent.nets.models import load_model
     from featent.pipeline import Selection, compute_births
 
     if not isinstance(selection, Selection):

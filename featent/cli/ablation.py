@@ -1,6 +1,6 @@
 """CLI subcommands for App. A.7 and the unit roles: ``ablate``, ``ablation-summary``, ``prune``, ``roles``.
 
-Why a separate module: ``featent.cli`` owns the program and its output helpers; this module only
+Why a separate module: ``featent.cli.main`` owns the program and its output helpers; this module only
 adds subcommands (``register``) with the selection flags of ``featent entropy``, the same formats
 and the same one-line errors. JSON never contains NaN or infinity (they become ``null``).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from featent.cli import UsageError, _add_output, _progress_bar, _render, json_safe
+from featent.cli.common import UsageError, add_output, json_safe, progress_bar, render
 
 __all__ = ["register"]
 
@@ -33,7 +33,7 @@ def _common(p: argparse.ArgumentParser, class_help: str, class_many: bool = Fals
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_output(p)
+    add_output(p)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -53,7 +53,7 @@ def _selection(args: argparse.Namespace, class_name: str):
 
 
 def _run(args: argparse.Namespace, name: str, work: Callable):
-    callback, close = _progress_bar(args.quiet, name)
+    callback, close = progress_bar(args.quiet, name)
     try:
         return work(callback)
     finally:
@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace, name: str, work: Callable):
 
 
 def _cmd_ablate(args: argparse.Namespace) -> str:
-    from featent.ablation import DEFAULT_ORDERS, cumulative_ablation
+    from featent.experiments.ablation import DEFAULT_ORDERS, cumulative_ablation
 
     _check(args)
     orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
@@ -79,11 +79,11 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
     header = [f"# {result.model}, layer {result.layer}, class {result.class_name!r}: {result.n_train_images} training "
               f"images rank the units; {result.n_test_target} test images of the class, {result.n_test_total} in all"]
     header += [f"# note: {n}" for n in result.notes]
-    return _render(_table(json_safe(points)), args.format, json_safe(payload), header)
+    return render(_table(json_safe(points)), args.format, json_safe(payload), header)
 
 
 def _cmd_summary(args: argparse.Namespace) -> str:
-    from featent.ablation import SUMMARY_ORDERS, enhancement_summary
+    from featent.experiments.ablation import SUMMARY_ORDERS, enhancement_summary
 
     _check(args)
     orders = tuple(dict.fromkeys(args.order)) if args.order else SUMMARY_ORDERS
@@ -99,11 +99,11 @@ def _cmd_summary(args: argparse.Namespace) -> str:
     n = rows[0].n_classes if rows else 0
     payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, "rows": records}
     header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes"]
-    return _render(_table(json_safe(records)), args.format, json_safe(payload), header)
+    return render(_table(json_safe(records)), args.format, json_safe(payload), header)
 
 
 def _cmd_prune(args: argparse.Namespace) -> str:
-    from featent.pruning import PRUNE_METHODS, compare_pruning
+    from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
 
     _check(args)
     if not 0.0 < args.ratio < 1.0:
@@ -125,11 +125,11 @@ def _cmd_prune(args: argparse.Namespace) -> str:
     header = [f"# {report.model} pruned at {report.ratio:.0%} per layer, units scored on {len(report.classes)} classes x "
               f"{report.n_images} images; fine-tuned {report.finetune_epochs} epochs on {report.n_train} images; "
               f"accuracy on {report.n_test} test images"]
-    return _render(_table(json_safe(rows)), args.format, json_safe(payload), header)
+    return render(_table(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_roles(args: argparse.Namespace) -> str:
-    from featent.roles import unit_roles
+    from featent.experiments.roles import unit_roles
 
     _check(args)
     table = _run(args, "roles", lambda progress: unit_roles(
@@ -145,7 +145,7 @@ def _cmd_roles(args: argparse.Namespace) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
     header = [f"# {table.layer}, class {table.class_name!r}, {table.n_images} training and test images; effective: "
               f"FE <= {table.train_threshold:.4f} (training), <= {table.test_threshold:.4f} (test); {counts}"]
-    return _render(_table(json_safe(records)), args.format, json_safe(payload), header)
+    return render(_table(json_safe(records)), args.format, json_safe(payload), header)
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:

@@ -1,0 +1,62 @@
+"""Datasets and deterministic per-class sampling.
+
+Two sources: the built-in ``digits`` (scikit-learn's handwritten digits, shipped with the package,
+no download) and image folders (one subfolder per class, ImageNet-style). Both hand out
+``ImageSet`` objects: float32 images in [0, 1] of a requested square size, *not* normalized —
+normalization belongs to the model (``LoadedModel.preprocess``).
+
+Sampling is a seeded permutation of a class's images, so ``sample(c, n=50)`` is a prefix of
+``sample(c, n=100)`` with the same seed. A class with fewer than ``n`` images gives all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from featent.data.base import MIN_IMAGES_PER_CLASS, Dataset, ImageSet
+from featent.data.digits import DIGITS, DigitsDataset, load_digits_arrays
+from featent.data.folder import IMAGE_SUFFIXES, ImageFolderDataset
+from featent.errors import DataError
+
+__all__ = [
+    "DIGITS",
+    "IMAGE_SUFFIXES",
+    "MIN_IMAGES_PER_CLASS",
+    "ImageSet",
+    "Dataset",
+    "DigitsDataset",
+    "ImageFolderDataset",
+    "load_digits_arrays",
+    "load_dataset",
+    "clear_dataset_cache",
+]
+
+
+_CACHE: dict[str, Dataset] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_dataset(spec: str) -> Dataset:
+    """``"digits"`` or a folder path -> a dataset; memoized per spec in this process.
+
+    A changed folder is only re-read after ``clear_dataset_cache()`` (or in a new process).
+    """
+    if not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
+        raise DataError("No data given; use 'digits' or a folder with one subfolder per class.")
+    text = str(spec).strip()
+    key = DIGITS if text == DIGITS else str(Path(text).expanduser().resolve())
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    dataset: Dataset = DigitsDataset() if key == DIGITS else ImageFolderDataset(text)
+    with _CACHE_LOCK:
+        return _CACHE.setdefault(key, dataset)
+
+
+def clear_dataset_cache() -> None:
+    """Forget memoized datasets (e.g. after files in a folder changed)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()

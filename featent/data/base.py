@@ -1,0 +1,62 @@
+"""What every data source hands out: ``ImageSet`` batches, the ``Dataset`` protocol, and the
+seeded per-class order that makes ``sample(c, n=50)`` a prefix of ``sample(c, n=100)``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from featent.errors import DataError
+
+MIN_IMAGES_PER_CLASS = 2
+
+@dataclass
+class ImageSet:
+    """A batch of images of one class, in the order they were sampled."""
+
+    images: torch.Tensor  # float32 [n, 3, S, S] in [0, 1]
+    labels: list[str]
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What the pipeline, CLI and app need from a data source."""
+
+    name: str
+    classes: list[str]
+    fingerprint: str
+    skipped: int
+    splits: tuple[str, ...]
+
+    def sample(
+        self, class_name: str, n: int = 100, seed: int = 0, split: str = "train", size: int = 32
+    ) -> ImageSet: ...
+
+
+def check_sample_args(dataset: Dataset, class_name: str, n: int, seed: int, split: str, size: int) -> None:
+    if class_name not in dataset.classes:
+        shown = ", ".join(dataset.classes[:12]) + (", ..." if len(dataset.classes) > 12 else "")
+        raise DataError(f"Class {class_name!r} is not in {dataset.name}; its classes are: {shown}.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise DataError(f"The number of images must be a positive integer, got {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"The seed must be a non-negative integer, got {seed!r}.")
+    if split not in dataset.splits:
+        raise DataError(f"{dataset.name} has no split {split!r}; use one of: {', '.join(dataset.splits)}.")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        raise DataError(f"The image size must be an integer >= 2, got {size!r}.")
+
+
+def permutation(seed: int, class_name: str, count: int) -> np.ndarray:
+    """Seeded order of a class's images; the class name is mixed in so classes differ."""
+    salt = int.from_bytes(hashlib.sha256(class_name.encode()).digest()[:4], "little")
+    return np.random.default_rng([int(seed), salt]).permutation(count)
+
