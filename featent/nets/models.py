@@ -24,12 +24,9 @@ import torch
 from torch import nn
 
 from featent.errors import ModelError
+from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
+from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 
-DEMO = "demo"
-DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "demo.pt"
-DEMO_INPUT_SIZE = 32
-DEMO_MEAN = (0.5, 0.5, 0.5)
-DEMO_STD = (0.5, 0.5, 0.5)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCHVISION_INPUT_SIZE = 224
@@ -61,31 +58,6 @@ __all__ = [
     "clear_model_cache",
     "register_spec_resolver",
 ]
-
-
-class DemoNet(nn.Module):
-    """Small VGG-style CNN for 32x32x3 digits: 3 blocks x 2 convs (ReLU), max-pool after each."""
-
-    def __init__(self, n_classes: int = 10, widths: tuple[int, int, int] = (16, 32, 64)) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        channels = 3
-        for width in widths:
-            for _ in range(2):
-                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-                channels = width
-            layers.append(nn.MaxPool2d(2))
-        self.features = nn.Sequential(*layers)
-        side = DEMO_INPUT_SIZE // 8
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(channels * side * side, 64),
-            nn.ReLU(inplace=True),
-            nn.Linear(64, n_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
 
 @dataclass
@@ -230,59 +202,6 @@ def _seeded_build(name: str, seed: int) -> nn.Module:
         return _build(name)
 
 
-def _read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A state_dict from a file: a plain state_dict or a dict holding one; 'module.' prefixes dropped."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ModelError(f"Weights file {str(file)!r} does not exist.")
-    try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for unreadable / unsafe files
-        text = str(exc).strip()
-        # torch's own messages run to paragraphs; its first sentence says what went wrong.
-        first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
-        raise ModelError(
-            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict (loaded with weights_only=True): "
-            f"{first[:160]}."
-        ) from exc
-    for key in ("state_dict", "model_state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"Weights file {str(file)!r} does not hold a state_dict (a dict of tensors).")
-    if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return obj
-
-
-def _n_classes_in(state: dict[str, torch.Tensor], module: nn.Module) -> int | None:
-    """Output classes of a checkpoint, read from the shape of the model's last linear layer."""
-    last = [name for name, m in module.named_modules() if isinstance(m, nn.Linear)]
-    if not last:
-        return None
-    weight = state.get(f"{last[-1]}.weight")
-    return int(weight.shape[0]) if isinstance(weight, torch.Tensor) and weight.ndim == 2 else None
-
-
-def _load_state(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load strictly; on misfit name the first mismatching key (missing, unexpected or shape)."""
-    own = module.state_dict()
-    for key, tensor in own.items():
-        if key not in state:
-            raise ModelError(f"Weights {source!r} do not fit this model: key {key!r} is missing.")
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise ModelError(
-                f"Weights {source!r} do not fit this model: key {key!r} has shape {tuple(state[key].shape)}, "
-                f"the model expects {tuple(tensor.shape)}."
-            )
-    for key in state:
-        if key not in own:
-            raise ModelError(f"Weights {source!r} do not fit this model: unexpected key {key!r}.")
-    # assign=True: a module built on the meta device takes the loaded tensors as its parameters
-    module.load_state_dict(state, strict=True, assign=True)
-
-
 def _cached_torchvision_file(name: str) -> Path | None:
     """Path of the pretrained weights in the local torch cache, or None (never downloads)."""
     import torchvision.models as tvm
@@ -395,10 +314,10 @@ def _load_uncached(
     spec: str, name: str, seed: int | None, size: int | None, weights: str | os.PathLike | None
 ) -> LoadedModel:
     if weights is not None:
-        state = _read_checkpoint(weights)
+        state = read_checkpoint(weights)
         with torch.device("meta"):  # shapes only: no memory, no random init to throw away
-            module = _build(name, _n_classes_in(state, _build(name)))
-        _load_state(module, state, str(weights))
+            module = _build(name, n_classes_in(state, _build(name)))
+        load_state(module, state, str(weights))
         source = str(Path(weights).expanduser().resolve())
     elif seed is not None:
         module = _seeded_build(name, seed)
@@ -410,7 +329,7 @@ def _load_uncached(
             )
         with torch.device("meta"):
             module = _build(name)
-        _load_state(module, _read_checkpoint(DEMO_WEIGHTS), str(DEMO_WEIGHTS))
+        load_state(module, read_checkpoint(DEMO_WEIGHTS), str(DEMO_WEIGHTS))
         source = "shipped demo weights"
     else:
         file = _cached_torchvision_file(name)
@@ -421,7 +340,7 @@ def _load_uncached(
             )
         with torch.device("meta"):
             module = _build(name)
-        _load_state(module, _read_checkpoint(file), str(file))
+        load_state(module, read_checkpoint(file), str(file))
         source = "torch cache"
     module.eval()
     for p in module.parameters():

@@ -1,0 +1,39 @@
+"""The embedded demo CNN: a small VGG-style net on 32x32 inputs whose weights ship with featent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+DEMO = "demo"
+DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "demo.pt"
+DEMO_INPUT_SIZE = 32
+DEMO_MEAN = (0.5, 0.5, 0.5)
+DEMO_STD = (0.5, 0.5, 0.5)
+
+
+class DemoNet(nn.Module):
+    """Small VGG-style CNN for 32x32x3 digits: 3 blocks x 2 convs (ReLU), max-pool after each."""
+
+    def __init__(self, n_classes: int = 10, widths: tuple[int, int, int] = (16, 32, 64)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in widths:
+            for _ in range(2):
+                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                channels = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        side = DEMO_INPUT_SIZE // 8
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * side * side, 64),
+            nn.ReLU(inplace=True),
+            nn.Linear(64, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
