@@ -125,6 +125,10 @@ def _cmd_classes(args: argparse.Namespace) -> str:
     rows = [{"class": name} for name in dataset.classes]
     payload = {"data": dataset.name, "classes": list(dataset.classes), "skipped": dataset.skipped}
     header = [f"# {dataset.name}: {len(dataset.classes)} classes, {dataset.skipped} unreadable file(s) skipped"]
+    notes = list(getattr(dataset, "notes", []))
+    header += [f"# note: {note}" for note in notes]
+    if notes:
+        payload["notes"] = notes
     return render(rows, args.format, payload, header)
 
 

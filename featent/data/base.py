@@ -42,6 +42,12 @@ class Dataset(Protocol):
 
 
 def check_sample_args(dataset: Dataset, class_name: str, n: int, seed: int, split: str, size: int) -> None:
+    empty = getattr(dataset, "empty_classes", {})
+    if class_name in empty:
+        raise DataError(
+            f"Class {class_name!r} in {dataset.name} has {empty[class_name]} image file(s); "
+            f"each class needs at least {MIN_IMAGES_PER_CLASS}."
+        )
     if class_name not in dataset.classes:
         shown = ", ".join(dataset.classes[:12]) + (", ..." if len(dataset.classes) > 12 else "")
         raise DataError(f"Class {class_name!r} is not in {dataset.name}; its classes are: {shown}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,22 @@ from featent.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
+#: Folders nested deeper than this below a class folder are not searched (a bound on any tree).
+MAX_DEPTH = 32
+
+_8BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
+
 
 class ImageFolderDataset:
     """A folder whose subfolders are classes (ImageNet-style ``train/`` works as it is).
 
-    Files without an image suffix are skipped at load; files that fail to decode are skipped when
-    a sample reaches them (the next image in the seeded order takes their place). Both are
-    counted in ``skipped``. Images are resized to a square without cropping, as in the paper.
+    Every real file is counted once: paths are identified by device and inode, so a directory
+    link is followed at most once, a link back to the root or into another class adds nothing,
+    and a loop ends. Files without an image suffix and repeated files are skipped at load; files
+    that fail to decode (or would be decompression bombs) are skipped when a sample reaches them.
+    All of these are counted in ``skipped``. Subfolders with fewer than two images are listed in
+    ``empty_classes`` with a note instead of blocking the other classes; using one is an error.
+    Images are resized to a square without cropping, as in the paper.
     """
 
     splits = ("train",)
@@ -38,49 +48,66 @@ class ImageFolderDataset:
         self._bad: set[str] = set()
         self._files: dict[str, list[str]] = {}
         digest = hashlib.sha256(b"imagefolder-v1")
-        skipped = 0
         try:
-            class_dirs = [e for e in os.scandir(self.root) if e.is_dir() and not e.name.startswith(".")]
+            class_dirs = [e for e in os.scandir(self.root) if not e.name.startswith(".") and _is_dir(e)]
         except OSError as exc:
             raise DataError(f"Cannot read data folder {self.name!r}: {exc.strerror or exc}.") from exc
         class_dirs = sorted(class_dirs, key=lambda e: e.name)
+        # The root and every class folder are claimed up front: a class never walks into another
+        # class (or back to the root) through a link, whatever the names sort like.
+        claimed = {_identity(self.root)}
+        linked: set[str] = set()
         for entry in class_dirs:
-            found, bad = _scan_images(entry.path, entry.name)
-            skipped += bad
+            ident = _identity(entry.path)
+            if ident in claimed:
+                linked.add(entry.name)
+            elif ident is not None:
+                claimed.add(ident)
+        scan = _Scan(claimed)
+        self.notes: list[str] = []
+        all_counts: dict[str, int] = {}
+        for entry in class_dirs:
+            if entry.name in linked:
+                scan.skipped += 1
+                self.notes.append(f"class folder {entry.name!r} is a link to the data folder or to another class; it was not read")
+                all_counts[entry.name] = 0
+                continue
+            found = scan.images(entry.path, entry.name)
             for rel, size, mtime in found:
                 digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
             self._files[entry.name] = [rel for rel, _, _ in found]
-        if not any(self._files.values()):
+            all_counts[entry.name] = len(found)
+        #: classes too small to sample from: name -> number of image files found
+        self.empty_classes = {
+            name: count for name, count in all_counts.items() if count < MIN_IMAGES_PER_CLASS
+        }
+        for name, count in self.empty_classes.items():
+            if name in self._files:
+                self.notes.append(f"class {name!r} has {count} image file(s) and is left out (each class needs {MIN_IMAGES_PER_CLASS})")
+            self._files.pop(name, None)
+        if not self._files:
             raise DataError(
-                f"Data folder {self.name!r} has no class subfolders with images; put each class's images in its own subfolder."
+                f"Data folder {self.name!r} has no class subfolder with at least {MIN_IMAGES_PER_CLASS} images; "
+                "put each class's images in its own subfolder."
             )
         self.classes = sorted(self._files)
-        for name in self.classes:
-            if len(self._files[name]) < MIN_IMAGES_PER_CLASS:
-                raise DataError(
-                    f"Class {name!r} in {self.name!r} has {len(self._files[name])} readable image(s); "
-                    f"each class needs at least {MIN_IMAGES_PER_CLASS}."
-                )
-        self._skipped_at_load = skipped
+        self._skipped_at_load = scan.skipped
         self.fingerprint = "folder-" + digest.hexdigest()[:16]
 
     @property
     def skipped(self) -> int:
-        """Non-image files found at load plus images that failed to decode so far."""
+        """Non-image and repeated files found at load plus images that failed to decode so far."""
         return self._skipped_at_load + len(self._bad)
 
     def count(self, class_name: str) -> int:
         """Number of candidate image files of a class (some may still fail to decode)."""
+        if class_name in self.empty_classes:
+            return self.empty_classes[class_name]
         return len(self._files[class_name])
 
     def _decode(self, rel: str, size: int) -> torch.Tensor | None:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(self.root / rel) as im:
-                im = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-                array = np.asarray(im, dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
+        array = decode_image(self.root / rel, size)
+        if array is None:
             with self._lock:
                 self._bad.add(rel)
             return None
@@ -113,38 +140,139 @@ class ImageFolderDataset:
         return ImageSet(images=torch.stack(images), labels=[class_name] * len(ids), ids=ids)
 
 
-def _scan_images(directory: str, prefix: str) -> tuple[list[tuple[str, int, int]], int]:
-    """(sorted [(relative path, size, mtime_ns)] of image files under directory, non-image count).
+def decode_image(path: str | os.PathLike, size: int) -> np.ndarray | None:
+    """float32 [size, size, 3] in [0, 1], or None for a file that cannot (or should not) be decoded.
 
-    Hidden entries are ignored; subfolders are searched too. One scandir pass, no per-file
-    path normalization: this runs over every file of an ImageNet-sized folder.
+    Every PIL mode is scaled by its own range: 8-bit modes through PIL's RGB conversion, 16-bit
+    greyscale (``I;16*``, and ``I`` holding 16-bit values) by 65535, ``F`` by its evident range.
+    Any PIL warning is swallowed; a decompression-bomb warning skips the file.
     """
-    found: list[tuple[str, int, int]] = []
-    skipped = 0
-    pending = [(directory, prefix)]
-    while pending:
-        folder, rel_folder = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            skipped += 1
-            continue
-        for item in entries:
-            if item.name.startswith("."):
-                continue
-            rel = f"{rel_folder}{os.sep}{item.name}"
-            try:
-                if item.is_dir():
-                    pending.append((item.path, rel))
-                    continue
-                if os.path.splitext(item.name)[1].lower() not in IMAGE_SUFFIXES:
-                    skipped += 1
-                    continue
-                info = item.stat()
-            except OSError:
-                skipped += 1
-                continue
-            found.append((rel, info.st_size, info.st_mtime_ns))
-    found.sort()
-    return found, skipped
+    from PIL import Image, UnidentifiedImageError
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return image_array(im, size)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, TypeError, MemoryError,
+            EOFError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None
+
+
+def image_array(im, size: int) -> np.ndarray | None:
+    """An open PIL image as float32 [size, size, 3] in [0, 1], each mode scaled by its own range."""
+    from PIL import Image
+
+    if im.mode in _8BIT_MODES:
+        rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.float32) / 255.0
+    grey = _scaled_grey(im)
+    if grey is None:
+        return None
+    small = Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32)).resize((size, size), Image.Resampling.BILINEAR)
+    out = np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
+    return np.repeat(out[:, :, None], 3, axis=2)
+
+
+def _scaled_grey(im) -> np.ndarray | None:
+    """A single-channel high-bit image as float32 in [0, 1] (None: a mode we cannot read)."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return np.asarray(im, dtype=np.float32) / 65535.0
+    if mode == "I":
+        values = np.asarray(im, dtype=np.int64)
+        if values.size and values.min() >= 0 and values.max() <= 65535:
+            return (values / 65535.0).astype(np.float32)  # 16-bit PNG/TIFF data, PIL's usual "I"
+        return _stretch(values.astype(np.float64))
+    if mode == "F":
+        values = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(values).all():
+            return None
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        for top in (1.0, 255.0, 65535.0):
+            if lo >= 0.0 and hi <= top:
+                return (values / top).astype(np.float32)
+        return _stretch(values)
+    try:
+        return np.asarray(im.convert("RGB"), dtype=np.float32).mean(axis=2) / 255.0
+    except (ValueError, OSError):
+        return None
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, np.float32)
+    return ((values - lo) / (hi - lo)).astype(np.float32)
+
+
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of what a path finally points to; None if it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+class _Scan:
+    """One pass over the class folders, remembering every directory and file already seen."""
+
+    def __init__(self, claimed: set) -> None:
+        self.claimed = claimed  # root and class folders: entered only as their own class
+        self.dirs: set = set()
+        self.files: set = set()
+        self.skipped = 0
+
+    def images(self, directory: str, prefix: str) -> list[tuple[str, int, int]]:
+        """Sorted [(relative path, size, mtime_ns)] of the image files under one class folder."""
+        found: list[tuple[str, int, int]] = []
+        start = _identity(directory)
+        if start is None or start in self.dirs:
+            self.skipped += 1
+            return found
+        self.dirs.add(start)
+        pending = [(directory, prefix, 0)]
+        while pending:
+            folder, rel_folder, depth = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                self.skipped += 1
+                continue
+            for item in entries:
+                if item.name.startswith("."):
+                    continue
+                rel = f"{rel_folder}{os.sep}{item.name}"
+                try:
+                    if item.is_dir():
+                        ident = _identity(item.path)
+                        if ident is None or ident in self.dirs or ident in self.claimed or depth >= MAX_DEPTH:
+                            self.skipped += 1  # a loop, a second way into a folder, or too deep
+                            continue
+                        self.dirs.add(ident)
+                        pending.append((item.path, rel, depth + 1))
+                        continue
+                    if os.path.splitext(item.name)[1].lower() not in IMAGE_SUFFIXES:
+                        self.skipped += 1
+                        continue
+                    info = item.stat()
+                except OSError:
+                    self.skipped += 1
+                    continue
+                ident = (info.st_dev, info.st_ino)
+                if ident in self.files:
+                    self.skipped += 1  # the same file reached twice (a link or a hard link)
+                    continue
+                self.files.add(ident)
+                found.append((rel, info.st_size, info.st_mtime_ns))
+        found.sort()
+        return found
