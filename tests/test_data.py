@@ -114,18 +114,26 @@ def test_load_dataset_memoizes_until_cleared(image_folder):
     assert load_dataset("digits") is load_dataset("digits")
 
 
-def test_folder_class_with_one_image_is_an_error(image_folder):
+def test_folder_class_with_one_image_is_an_error_only_when_used(image_folder):
     (image_folder / "bird").mkdir()
     (image_folder / "bird" / "only.png").write_bytes((image_folder / "cat" / "cat0.png").read_bytes())
-    with pytest.raises(DataError, match=r"Class 'bird' .* has 1 readable image\(s\); each class needs at least 2"):
-        ImageFolderDataset(image_folder)
+    data = ImageFolderDataset(image_folder)
+    assert data.classes == ["cat", "dog"] and data.empty_classes == {"bird": 1}
+    assert any("'bird' has 1 image file(s)" in note for note in data.notes)
+    assert data.sample("cat", n=2).images.shape[0] == 2  # the other classes still work
+    with pytest.raises(DataError, match=r"Class 'bird' .* has 1 image file\(s\); each class needs at least 2"):
+        data.sample("bird", n=5)
 
 
-def test_folder_class_without_images_is_an_error(image_folder):
+def test_folder_class_without_images_does_not_block_the_others(image_folder):
     (image_folder / "empty_class").mkdir()
     (image_folder / "empty_class" / "readme.md").write_text("no images here")
-    with pytest.raises(DataError, match=r"Class 'empty_class' .* has 0 readable image\(s\)"):
-        ImageFolderDataset(image_folder)
+    (image_folder / "txt").mkdir()
+    data = ImageFolderDataset(image_folder)
+    assert data.classes == ["cat", "dog"]
+    assert data.empty_classes == {"empty_class": 0, "txt": 0}
+    with pytest.raises(DataError, match=r"Class 'empty_class' .* has 0 image file\(s\)"):
+        data.sample("empty_class")
 
 
 def test_folder_class_with_too_few_decodable_images_is_an_error(image_folder):
@@ -142,7 +150,7 @@ def test_folder_class_with_too_few_decodable_images_is_an_error(image_folder):
     [
         (lambda p: p / "missing", r"does not exist"),
         (lambda p: (p / "file.txt").write_text("x") and p / "file.txt", r"is not a folder"),
-        (lambda p: (p / "empty").mkdir() or p / "empty", r"has no class subfolders with images"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", r"has no class subfolder with at least 2 images"),
     ],
 )
 def test_bad_folders(tmp_path, make, match):
