@@ -14,28 +14,65 @@ from featent.errors import FeatentError
 DEFAULT_P = 0.1
 
 
+class BirthsError(FeatentError):
+    """Births or p that feature entropy cannot be computed from."""
+
+
+#: Birth steps are int32 in the store; a larger "step" is not a birth time.
+_MAX_STEP = 2**31 - 1
+
+
 def _as_births(births: object) -> np.ndarray:
-    array = np.asarray(births)
+    """Births as a non-negative int64 array [n_images] or [n_images, n_units], or BirthsError."""
+    expected = "births must be integer steps >= 0 (0 = no birth), shaped [n_images] or [n_images, n_units]"
+    if isinstance(births, np.ma.MaskedArray):
+        raise BirthsError(f"{expected}; got a masked array (fill or drop the masked images first)")
+    if (type(births).__module__ or "").startswith("torch") and hasattr(births, "detach"):
+        try:
+            births = births.detach().cpu().numpy()  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise BirthsError(f"{expected}; got a {type(births).__name__} that could not be read") from exc
+    try:
+        array = np.asarray(births)
+    except (ValueError, TypeError) as exc:
+        raise BirthsError(f"{expected}; got a ragged or non-numeric {type(births).__name__}") from exc
+    if array.ndim == 0:
+        raise BirthsError(f"{expected}; got a scalar")
     if array.ndim not in (1, 2):
-        raise FeatentError(
-            f"births must be [n_images] or [n_images, n_units], got shape {array.shape}"
-        )
+        raise BirthsError(f"{expected}; got shape {array.shape}")
     if array.shape[0] == 0:
-        raise FeatentError("births need at least one image (|Omega| = 0)")
-    if not np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-            raise FeatentError("births must be integer steps (0 = no birth)")
-        array = array.astype(np.int64)
-    if np.any(array < 0):
-        raise FeatentError("births must be >= 0 (0 = no birth)")
-    return array
+        raise BirthsError("births need at least one image (|Omega| = 0)")
+    kind = array.dtype.kind
+    if kind == "b":
+        raise BirthsError(f"{expected}; got booleans (use 0 for no birth and the step otherwise)")
+    if kind not in "iuf":
+        raise BirthsError(f"{expected}; got dtype {array.dtype}")
+    if kind == "f":
+        if not np.isfinite(array).all():
+            raise BirthsError(f"{expected}; got NaN or inf")
+        if np.any(array != np.round(array)):
+            raise BirthsError(f"{expected}; got non-whole numbers such as {array[array != np.round(array)].flat[0].item()!r}")
+    if array.size and (array.min() < 0):
+        raise BirthsError(f"{expected}; got {array.min().item()!r}")
+    if array.size and array.max() > _MAX_STEP:
+        raise BirthsError(f"{expected} and at most 2**31 - 1; got {array.max().item()!r}")
+    return array.astype(np.int64)
+
+
+def _check_p(p: object) -> float:
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise BirthsError(f"p must be a number in (0, 1], got {p!r}")
+    value = float(p)
+    if not (0.0 < value <= 1.0):  # also refuses NaN
+        raise BirthsError(f"p must be a number in (0, 1], got {p!r}")
+    return value
 
 
 def birth_distribution(births: object) -> tuple[np.ndarray, np.ndarray]:
     """Distinct birth steps x > 0 (ascending) and P(x) = b_x / |Omega| (Eq. 9-10)."""
     array = _as_births(births)
     if array.ndim != 1:
-        raise FeatentError(f"birth_distribution takes one unit's births [n_images], got {array.shape}")
+        raise BirthsError(f"birth_distribution takes one unit's births [n_images], got {array.shape}")
     values, counts = np.unique(array[array > 0], return_counts=True)
     return values, counts / array.shape[0]
 
@@ -60,8 +97,7 @@ def _plain_entropy(column: np.ndarray) -> np.ndarray:
 
 def feature_entropy(births: object, p: float = DEFAULT_P) -> np.ndarray:
     """H per unit (Eq. 11), with Eq. 12: H = (1 - epsilon) ln|Omega| when epsilon < p."""
-    if not 0.0 <= p <= 1.0:
-        raise FeatentError(f"p must be in [0, 1], got {p}")
+    p = _check_p(p)
     array = _as_births(births)
     column = array.reshape(array.shape[0], -1)
     h = _plain_entropy(column)
@@ -86,5 +122,5 @@ def layer_feature_entropy(births: object, p: float = DEFAULT_P) -> float:
 def multiclass_feature_entropy(per_class: list[np.ndarray]) -> np.ndarray:
     """Eq. 15: the mean of per-class feature entropies (each [n_units] or scalar)."""
     if not per_class:
-        raise FeatentError("multi-class feature entropy needs at least one class")
+        raise BirthsError("multi-class feature entropy needs at least one class")
     return np.mean(np.stack([np.asarray(h, dtype=np.float64) for h in per_class]), axis=0)

@@ -23,15 +23,96 @@ from featent.core import kernel
 from featent.errors import UnitError
 
 
-def _as_float_array(units: object) -> np.ndarray:
-    array = np.asarray(units)
+class UnitTypeError(UnitError, TypeError):
+    """A unit given as an object featent cannot read as an array (also a ``TypeError``)."""
+
+
+#: Largest integer magnitude below which every integer is exact in float64.
+_EXACT_INT = 2**53
+
+
+def _from_torch(units: object) -> np.ndarray:
+    """A torch tensor as a numpy array: detached, on the CPU, low-precision floats widened.
+
+    Duck-typed on the module name so that ``featent.core`` never imports torch.
+    """
+    try:
+        tensor = units.detach().cpu()  # type: ignore[attr-defined]
+        if tensor.is_complex():
+            raise UnitError(f"unit must hold real numbers, got a complex torch tensor ({tensor.dtype})")
+        if tensor.is_floating_point() and str(tensor.dtype) not in ("torch.float32", "torch.float64"):
+            tensor = tensor.float()  # bfloat16 / float16 -> float32 is exact, ties kept
+        return tensor.numpy()
+    except UnitError:
+        raise
+    except Exception as exc:
+        raise UnitTypeError(
+            f"unit must be a numpy array or a CPU-convertible torch tensor, got {type(units).__module__}."
+            f"{type(units).__name__} that could not be converted ({type(exc).__name__})"
+        ) from exc
+
+
+def _numeric(units: object, what: str = "unit") -> np.ndarray:
+    """``units`` as a real-valued ndarray in native byte order (float16 widened, bool as 0/1)."""
+    if isinstance(units, np.ma.MaskedArray):
+        raise UnitError(
+            f"{what} is a masked array; fill the masked entries first (e.g. .filled(0)); "
+            "the birth time uses every entry"
+        )
+    if (type(units).__module__ or "").startswith("torch") and hasattr(units, "detach"):
+        array = _from_torch(units)
+    else:
+        try:
+            array = np.asarray(units)
+        except (ValueError, TypeError) as exc:
+            raise UnitError(
+                f"{what} must be an m x m array of real numbers; the {type(units).__name__} given is ragged "
+                "or not numeric"
+            ) from exc
+    if array.ndim == 0:
+        if isinstance(units, (int, float, np.number, np.bool_)):
+            raise UnitError(f"{what} must be a 2-D m x m array, got a scalar")
+        raise UnitTypeError(f"{what} must be a 2-D m x m array of real numbers, got {type(units).__name__}")
+    kind = array.dtype.kind
+    if kind == "c":
+        raise UnitError(f"{what} must hold real numbers, got complex dtype {array.dtype}")
+    if kind not in "biuf":
+        raise UnitError(
+            f"{what} must hold real numbers, got dtype {array.dtype} (strings, None or mixed objects among the values?)"
+        )
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if kind == "b":
+        return array.astype(np.float64)
     if array.dtype == np.float16:
         return array.astype(np.float32)  # exact: ties are preserved
+    return array
+
+
+def _exact_float(array: np.ndarray) -> np.ndarray:
+    """A float32/float64 array with exactly the order (and ties) of ``array``'s entries.
+
+    Integers up to 2**53 and float32/64 pass as they are; wider values (int64/uint64 beyond
+    2**53, long double) are replaced by their dense ranks, which float64 holds exactly. Birth
+    times depend only on the order of the entries, so they are unchanged. Non-finite values
+    are left for the caller to report.
+    """
     if array.dtype in (np.float32, np.float64):
         return array
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-        return array.astype(np.float64)
-    raise UnitError(f"unit must hold real numbers, got dtype {array.dtype}")
+    if array.dtype.kind in "iu":
+        if array.dtype.itemsize <= 4 or array.size == 0:
+            return array.astype(np.float64)
+        lo, hi = int(array.min()), int(array.max())
+        if -_EXACT_INT <= lo and hi <= _EXACT_INT:
+            return array.astype(np.float64)
+    elif not np.isfinite(array).all():
+        return array.astype(np.float64)  # NaN/inf stay NaN/inf and are reported as such
+    _, ranks = np.unique(array, return_inverse=True)
+    return ranks.reshape(array.shape).astype(np.float64)
+
+
+def _as_float_array(units: object, what: str = "unit") -> np.ndarray:
+    return _exact_float(_numeric(units, what))
 
 
 def _check_shape(shape: tuple[int, ...], what: str) -> None:
@@ -43,27 +124,36 @@ def _check_shape(shape: tuple[int, ...], what: str) -> None:
         raise UnitError(f"{what} must be at least 2 x 2, got {shape[-2]} x {shape[-1]}")
 
 
-def validate_unit(unit: object) -> np.ndarray:
-    """The unit as a finite, square, float array (float16 widened to float32) or UnitError."""
-    array = _as_float_array(unit)
+def _checked(unit: object) -> np.ndarray:
+    """The unit in its own numeric dtype (exact for display), 2-D, square and finite."""
+    array = _numeric(unit)
     if array.ndim != 2:
         raise UnitError(f"unit must be a 2-D m x m array, got {array.ndim}-D shape {array.shape}")
     _check_shape(array.shape, "unit")
-    if not np.isfinite(array).all():
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         kind = "NaN" if np.isnan(array).any() else "inf"
         raise UnitError(f"unit contains {kind} values; birth times need finite activations")
     return array
 
 
+def validate_unit(unit: object) -> np.ndarray:
+    """The unit as a finite, square float array whose entries have the unit's exact order.
+
+    Accepts numpy arrays of any real dtype and byte order, nested lists and torch tensors;
+    integers beyond 2**53 become dense ranks (the birth time depends only on the order).
+    """
+    return _exact_float(_checked(unit))
+
+
 def edge_weights(unit: object) -> np.ndarray:
     """w = max(U, U^T): the symmetric edge weights of the unit's graph (Eq. 2-3)."""
-    u = validate_unit(unit)
+    u = _checked(unit)
     return np.maximum(u, u.T)
 
 
 def filtration_values(unit: object) -> np.ndarray:
     """a^(v) for v = 1..m^2: the entries of U in descending order (diagonal included)."""
-    u = validate_unit(unit)
+    u = _checked(unit)
     return np.sort(u, axis=None)[::-1].copy()
 
 
@@ -77,7 +167,7 @@ def _check_step(v: int, m: int) -> int:
 
 def graph_at_step(unit: object, v: int) -> np.ndarray:
     """Adjacency (bool, no self loops) of G^(v): edges with w_ij >= a^(v)."""
-    u = validate_unit(unit)
+    u = _checked(unit)
     m = u.shape[0]
     v = _check_step(v, m)
     threshold = np.sort(u, axis=None)[::-1][v - 1]
@@ -216,9 +306,13 @@ def birth_time(unit: object) -> int:
 def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
     """Birth times of a stack of units [..., m, m] -> int32 [...], compiled and parallel.
 
-    ``n_threads`` caps the worker threads (default: every core numba sees).
+    ``n_threads`` caps the worker threads (default: every core numba sees); it must be >= 1.
     """
-    array = _as_float_array(units)
+    if n_threads is not None and (
+        isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1
+    ):
+        raise UnitError(f"n_threads must be a positive integer or None (every core), got {n_threads!r}")
+    array = _as_float_array(units, "units")
     _check_shape(array.shape, "units")
     leading = array.shape[:-2]
     m = array.shape[-1]
