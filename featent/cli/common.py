@@ -8,8 +8,9 @@ import csv
 import io
 import json
 import math
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,80 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse would print usage + message and exit
+        # "argument --lr: must be ..." (from the types below) reads better as "--lr must be ...".
+        message = re.sub(r"^argument (-[\w-]+)(?:/[\w-]+)*: must ", r"\1 must ", message)
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# Argument types: argparse calls them while parsing, so a bad number is refused before any work
+# starts, and argparse's message names the flag ("argument --lr: must be ...").
+
+SEED_LIMIT = 2**32
+
+
+def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
+    """``text`` as an int (whole decimal) or a finite float meeting ``ok``; else ArgumentTypeError."""
+    try:
+        value = int(text, 10) if kind is int else float(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+    return value
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """A whole number >= minimum (image counts, epochs, model counts)."""
+
+    def parse(text: str) -> int:
+        return int(_number(text, int, f"at least {minimum} (a whole number)", lambda v: v >= minimum))
+
+    parse.__name__ = f"int>={minimum}"
+    return parse
+
+
+positive_int = at_least(1)
+non_negative_int = at_least(0)
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number in [0, 2**32)."""
+    return int(_number(text, int, "non-negative and below 2**32 (a whole number)", lambda v: 0 <= v < SEED_LIMIT))
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (learning rates, scale factors)."""
+    return float(_number(text, float, "a finite number > 0", lambda v: v > 0.0))
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (thresholds)."""
+    return float(_number(text, float, "a finite number", lambda v: True))
+
+
+def ratio(text: str) -> float:
+    """A share strictly between 0 and 1 (pruning ratios)."""
+    return float(_number(text, float, "a number strictly between 0 and 1", lambda v: 0.0 < v < 1.0))
+
+
+def fraction(text: str) -> float:
+    """A share from 0 up to (not including) 1 (label-noise levels)."""
+    return float(_number(text, float, "a number from 0 up to (not including) 1", lambda v: 0.0 <= v < 1.0))
+
+
+def model_spec(text: str) -> str:
+    """A model spec, passed on as typed once any ``:random:SEED`` seed is a valid seed.
+
+    The spec parser reads the rest; this only keeps an out-of-range seed from reaching torch.
+    """
+    for found in re.finditer(r":random:([^:@]*)", text):
+        try:
+            seed(found.group(1).strip())
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"must have a seed from 0 to 2**32 - 1 after ':random:', got {text!r}"
+            ) from None
+    return text
 
 
 def add_output(p: argparse.ArgumentParser) -> None:

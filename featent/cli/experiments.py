@@ -13,7 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from featent.cli.common import UsageError, add_output, json_safe, progress_bar, render
+from featent.cli.common import (
+    UsageError, model_spec, add_output, fraction, json_safe, non_negative_int, positive_float, positive_int, progress_bar,
+    render, seed,
+)
 
 __all__ = ["register"]
 
@@ -24,7 +27,7 @@ def _table_rows(rows: list[dict]) -> list[dict]:
 
 
 def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
-    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
+    p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
     p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
     p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
@@ -34,12 +37,12 @@ def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
         which.add_argument("--all-layers", action="store_true", help="every layer of the model")
     else:
         p.add_argument("--layer", required=True, metavar="L", help="layer name")
-        p.add_argument("--unit", type=int, metavar="U", help="unit (channel) index; default: the layer mean")
-    p.add_argument("--images", type=int, default=100, metavar="N", help="images sampled from the class (default 100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+        p.add_argument("--unit", type=non_negative_int, metavar="U", help="unit (channel) index; default: the layer mean")
+    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
+    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--compare-classes", action="append", metavar="C",
                    help="classes for class selectivity (repeatable; default: every class)")
-    p.add_argument("--images-per-class", type=int, default=None, metavar="N",
+    p.add_argument("--images-per-class", type=positive_int, default=None, metavar="N",
                    help="images per other class for class selectivity (default: --images)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -210,41 +213,41 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
     p = sub.add_parser("rescale", help="indicators with images and/or the layer's filters x0.5 (paper Table 1, 9)")
     _selection_args(p, many_layers=False)
-    p.add_argument("--scale", type=float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
+    p.add_argument("--scale", type=positive_float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
     p.add_argument("--image-space", choices=("input", "pixels"), default="input",
                    help="scale the network's input tensor (default) or the raw [0, 1] pixels before normalization")
 
     p = sub.add_parser("randomness", help="trained unit vs the same unit in K random-init models (paper Table 2, 10)")
     _selection_args(p, many_layers=False)
-    p.add_argument("--random-models", type=int, default=20, metavar="K", help="random-init models (default 20)")
-    p.add_argument("--first-seed", type=int, default=0, metavar="S", help="seed of the first random model (default 0)")
+    p.add_argument("--random-models", type=positive_int, default=20, metavar="K", help="random-init models (default 20)")
+    p.add_argument("--first-seed", type=seed, default=0, metavar="S", help="seed of the first random model (default 0)")
 
     p = sub.add_parser("dynamics", help="FE of a layer vs training loss over the demo family's epochs (paper Fig. 5B)")
     p.add_argument("--data", default="digits", metavar="D", help="data to measure FE on (default digits)")
     p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
     p.add_argument("--layer", metavar="L", help="layer (default: the last conv layer)")
-    p.add_argument("--images", type=int, default=100, metavar="N")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--images", type=positive_int, default=100, metavar="N")
+    p.add_argument("--seed", type=seed, default=0, metavar="S")
     p.add_argument("--per-class", action="store_true", help="one row per epoch and class instead of the class mean")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--quiet", action="store_true")
     add_output(p)
 
     p = sub.add_parser("compare-models", help="per-layer FE and selective rate of several models (paper Fig. 6)")
-    p.add_argument("--model", action="append", metavar="M", help="model spec (repeatable)")
+    p.add_argument("--model", type=model_spec, action="append", metavar="M", help="model spec (repeatable)")
     p.add_argument("--set", metavar="NAME", help="a predefined model set: corrupt (demo-corrupt-0.0..0.8), "
                    "training (demo@epoch0..15), trained-vs-random")
     p.add_argument("--data", required=True, metavar="D")
     p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
     p.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
-    p.add_argument("--images", type=int, default=100, metavar="N")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--images", type=positive_int, default=100, metavar="N")
+    p.add_argument("--seed", type=seed, default=0, metavar="S")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--quiet", action="store_true")
     add_output(p)
 
     p = sub.add_parser("train-family", help="train the demo family ahead of time (demo@epochN, demo-corrupt-X)")
-    p.add_argument("--levels", type=float, nargs="*", metavar="F", help="label-noise levels (default 0 0.2 0.4 0.6 0.8)")
+    p.add_argument("--levels", type=fraction, nargs="*", metavar="F", help="label-noise levels (default 0 0.2 0.4 0.6 0.8)")
     p.add_argument("--no-base", action="store_true", help="skip the per-epoch base run")
     p.add_argument("--quiet", action="store_true")
     add_output(p)

@@ -20,6 +20,10 @@ from featent.cli.common import (
     UsageError,
     add_output,
     emit,
+    fraction,
+    model_spec,
+    positive_int,
+    seed,
     json_safe,
     progress_bar,
     render,
@@ -39,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(p)
 
     p = sub.add_parser("layers", help="list a model's layers with their unit count and unit size")
-    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random, vgg11:random@64")
+    p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random, vgg11:random@64")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
     add_output(p)
 
@@ -48,15 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(p)
 
     p = sub.add_parser("entropy", help="feature entropy and selective rate of every unit of a layer")
-    p.add_argument("--model", required=True, metavar="M")
+    p.add_argument("--model", type=model_spec, required=True, metavar="M")
     p.add_argument("--weights", metavar="P")
     p.add_argument("--data", required=True, metavar="D")
     p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
     which.add_argument("--all-layers", action="store_true", help="every layer of the model")
-    p.add_argument("--images", type=int, default=100, metavar="N", help="images sampled from the class (default 100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
+    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output(p)
@@ -66,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(p)
 
     p = sub.add_parser("train-demo", help="train the demo CNN on digits deterministically and save its weights")
-    p.add_argument("--epochs", type=int, default=None, metavar="E", help="training epochs (default: featent.training.loop.DEFAULT_EPOCHS)")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--label-noise", type=float, default=0.0, metavar="F", help="fraction of training labels replaced at random")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="E", help="training epochs (default: featent.training.loop.DEFAULT_EPOCHS)")
+    p.add_argument("--seed", type=seed, default=0, metavar="S")
+    p.add_argument("--label-noise", type=fraction, default=0.0, metavar="F", help="fraction of training labels replaced at random")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
     p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights, default recipe only)")
     p.add_argument("--quiet", action="store_true")
