@@ -1,9 +1,15 @@
 """Weights files: read a state_dict safely (``weights_only``), find its class count, load it strictly
-with a message naming the first key that does not fit."""
+with a message naming the first key that does not fit.
+
+Every failure is one sentence (a ``ModelError``); torch's own multi-paragraph messages and its
+warnings (e.g. about pickle protocols) are never shown.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -13,29 +19,53 @@ from featent.errors import ModelError
 
 __all__ = ["read_checkpoint", "n_classes_in", "load_state"]
 
+_SAVE_HINT = "save the weights with torch.save(model.state_dict(), PATH)"
+
+
+def _why_unreadable(file: Path, exc: Exception) -> str:
+    """One clause saying what the file is, from torch's exception and the file's first bytes."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it holds a pickled {found.group(1)} object (a whole model?), not only tensors, and featent does not "
+                f"unpickle objects because that can run code; {_SAVE_HINT}")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        return f"it cannot be read ({err.strerror or err})"
+    if not head:
+        return "the file is empty"
+    if head[:1] == b"\x80":
+        return f"it is a plain pickle file, not a torch.save checkpoint, and featent does not unpickle files; {_SAVE_HINT}"
+    if head[:2] != b"PK":
+        return f"it is not a PyTorch checkpoint (unknown format); {_SAVE_HINT}"
+    first = text.strip().splitlines()[0].split(". ")[0].rstrip(".") if text.strip() else type(exc).__name__
+    return f"{first[:160]}"
+
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state_dict from a file: a plain state_dict or a dict holding one; 'module.' prefixes dropped."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise ModelError(f"Weights path {str(file)!r} is a folder; give a .pt/.pth state_dict file.")
     if not file.is_file():
         raise ModelError(f"Weights file {str(file)!r} does not exist.")
     try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before failing
+            obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for unreadable / unsafe files
-        text = str(exc).strip()
-        # torch's own messages run to paragraphs; its first sentence says what went wrong.
-        first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
         raise ModelError(
-            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict (loaded with weights_only=True): "
-            f"{first[:160]}."
+            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict: {_why_unreadable(file, exc)}."
         ) from exc
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"Weights file {str(file)!r} does not hold a state_dict (a dict of tensors).")
-    if all(k.startswith("module.") for k in obj):
+        raise ModelError(f"Weights file {str(file)!r} does not hold a state_dict (a dict of tensors); {_SAVE_HINT}.")
+    if all(isinstance(k, str) and k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
     return obj
 
@@ -50,18 +80,34 @@ def n_classes_in(state: dict[str, torch.Tensor], module: nn.Module) -> int | Non
 
 
 def load_state(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load strictly; on misfit name the first mismatching key (missing, unexpected or shape)."""
+    """Load strictly; on misfit name the first mismatching key (missing, unexpected or shape).
+
+    Tensors of any real dtype (float16/bfloat16/float64 or integer) are cast to the dtype of
+    the model's own tensor, so a half-precision or double checkpoint loads like a float32 one;
+    weights that are not finite after the cast are refused, naming the key.
+    """
     own = module.state_dict()
+    cast: dict[str, torch.Tensor] = {}
     for key, tensor in own.items():
         if key not in state:
             raise ModelError(f"Weights {source!r} do not fit this model: key {key!r} is missing.")
-        if tuple(state[key].shape) != tuple(tensor.shape):
+        given = state[key]
+        if tuple(given.shape) != tuple(tensor.shape):
             raise ModelError(
-                f"Weights {source!r} do not fit this model: key {key!r} has shape {tuple(state[key].shape)}, "
+                f"Weights {source!r} do not fit this model: key {key!r} has shape {tuple(given.shape)}, "
                 f"the model expects {tuple(tensor.shape)}."
             )
+        if given.is_complex():
+            raise ModelError(f"Weights {source!r} hold complex numbers in key {key!r}; the model expects real {tensor.dtype}.")
+        value = given.detach().to(dtype=tensor.dtype)
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ModelError(
+                f"Weights {source!r} hold NaN or infinite values in key {key!r} (at {tensor.dtype}); "
+                "the model would compute nothing but NaN."
+            )
+        cast[key] = value
     for key in state:
         if key not in own:
             raise ModelError(f"Weights {source!r} do not fit this model: unexpected key {key!r}.")
     # assign=True: a module built on the meta device takes the loaded tensors as its parameters
-    module.load_state_dict(state, strict=True, assign=True)
+    module.load_state_dict(cast, strict=True, assign=True)
