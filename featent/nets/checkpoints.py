@@ -57,7 +57,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for unreadable / unsafe files
         raise ModelError(
-            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict: {_why_unreadable(file, exc)}."
+            f"Cannot load weights file {str(file)!r} as a PyTorch state_dict (loaded with weights_only=True): "
+            f"{_why_unreadable(file, exc)}."
         ) from exc
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
