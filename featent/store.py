@@ -13,6 +13,8 @@ import hashlib
 import io
 import os
 import stat
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory"]
+__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "StoreRepairedWarning", "births_key", "default_directory"]
 
 
 def births_key(weights_fp: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
@@ -41,6 +43,11 @@ def default_directory() -> Path:
     if (project / "pyproject.toml").is_file():
         return project / "cache"
     return Path.home() / ".cache" / "featent"
+
+
+def _writable(path: Path) -> bool:
+    """Can this process create files in ``path``? (os.access, so root's bypass is honoured too.)"""
+    return os.access(path, os.W_OK | os.X_OK)
 
 
 def _no_pickle_disk():
@@ -81,32 +88,93 @@ def _decode(blob: object) -> np.ndarray | None:
         return None
 
 
+class StoreRepairedWarning(UserWarning):
+    """The store's index was damaged; it was moved aside and a fresh store opened."""
+
+
+_INDEX = "cache.db"
+
+
+def _damaged_index(exc: BaseException) -> bool:
+    """Is this the error of an unreadable SQLite index (not of an unwritable folder)?"""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or (
+        isinstance(exc, sqlite3.OperationalError) and "malformed" in str(exc)
+    )
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename cache.db (and its -wal/-shm files) to cache.db.damaged-<timestamp>; the new name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path / f"{_INDEX}.damaged-{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = path / f"{_INDEX}.damaged-{stamp}-{n}"
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path / f"{_INDEX}{suffix}"
+        if side.exists():
+            side.rename(Path(f"{target}{suffix}"))
+    (path / _INDEX).rename(target)
+    return target
+
+
 class ResultStore:
-    """Birth-time arrays by key, on disk; a damaged entry reads as a miss."""
+    """Birth-time arrays by key, on disk; a damaged entry reads as a miss.
+
+    A damaged index (``cache.db`` that SQLite cannot read) is moved aside under a timestamped
+    name and a fresh store is opened, with one ``StoreRepairedWarning``; ``repaired`` then
+    holds the sentence. Only a folder that cannot be created or written is blamed as such.
+    """
 
     def __init__(self, directory: str | os.PathLike | None = None, size_limit: int = DEFAULT_SIZE_LIMIT) -> None:
-        import diskcache
-
         path = Path(directory).expanduser() if directory is not None else default_directory()
         if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 2**20:
             raise CacheError(f"The cache size limit must be an integer of at least 1 MiB, got {size_limit!r}.")
+        self.directory = path
+        self.size_limit = size_limit
+        self.repaired: str | None = None
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = path.stat()
             if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) != 0o700:
                 path.chmod(0o700)
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise PermissionError(13, "Permission denied")
-            self._cache = diskcache.Cache(str(path), size_limit=size_limit, disk=_no_pickle_disk())
-        except Exception as exc:  # OSError, and sqlite3 errors, which are not OSErrors
-            if isinstance(exc, CacheError):
-                raise
+        except OSError as exc:
+            raise CacheError(
+                f"Cannot use cache directory {str(path)!r} ({exc.strerror or exc}); "
+                f"set {ENV_VAR} to a writable folder."
+            ) from exc
+        if not _writable(path):
+            raise CacheError(
+                f"Cache directory {str(path)!r} is not writable; set {ENV_VAR} to a writable folder."
+            )
+        self._cache = self._open(path)
+
+    def _open(self, path: Path):
+        import diskcache
+
+        try:
+            return diskcache.Cache(str(path), size_limit=self.size_limit, disk=_no_pickle_disk())
+        except Exception as exc:  # sqlite3 errors are not OSErrors
+            if not _damaged_index(exc) or not (path / _INDEX).is_file():
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                raise CacheError(f"Cannot use cache directory {str(path)!r} ({reason}).") from exc
+            first = exc
+        try:
+            moved = _move_aside(path)
+            cache = diskcache.Cache(str(path), size_limit=self.size_limit, disk=_no_pickle_disk())
+        except Exception as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise CacheError(
-                f"Cannot use cache directory {str(path)!r} ({reason}); set {ENV_VAR} to a writable folder."
+                f"The cache index in {str(path)!r} is damaged ({first}) and could not be rebuilt ({reason})."
             ) from exc
-        self.directory = path
-        self.size_limit = size_limit
+        self.repaired = (
+            f"The cache index in {str(path)!r} was damaged ({first}); it was moved to {moved.name!r} "
+            "and a fresh cache was started (earlier results will be recomputed)."
+        )
+        warnings.warn(StoreRepairedWarning(self.repaired), stacklevel=3)
+        return cache
 
     def get_births(self, key: str) -> np.ndarray | None:
         """The stored array, or None when absent or damaged."""
@@ -134,8 +202,26 @@ class ResultStore:
         return bool(self._cache.delete(key))
 
     def clear(self) -> None:
-        """Remove every entry."""
-        self._cache.clear()
+        """Remove every entry; a store whose index broke while open is rebuilt empty."""
+        try:
+            self._cache.clear()
+        except Exception as exc:
+            if not _damaged_index(exc):
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                raise CacheError(f"Cannot clear cache directory {str(self.directory)!r} ({reason}).") from exc
+            self._cache.close()
+            self._cache = self._open_damaged(exc)
+
+    def _open_damaged(self, exc: BaseException):
+        import diskcache
+
+        moved = _move_aside(self.directory)
+        self.repaired = (
+            f"The cache index in {str(self.directory)!r} was damaged ({exc}); it was moved to {moved.name!r} "
+            "and a fresh cache was started."
+        )
+        warnings.warn(StoreRepairedWarning(self.repaired), stacklevel=3)
+        return diskcache.Cache(str(self.directory), size_limit=self.size_limit, disk=_no_pickle_disk())
 
     def stats(self) -> dict:
         """``{"entries", "bytes", "directory"}`` for display."""

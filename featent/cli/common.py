@@ -10,6 +10,7 @@ import json
 import math
 import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,15 @@ from featent.errors import FeatentError
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 FORMATS = ("table", "csv", "json")
+
+
+def one_line_warnings() -> None:
+    """Show Python warnings (e.g. a repaired store) as one ``featent: warning: ...`` line each."""
+
+    def format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ARG001
+        return f"featent: warning: {' '.join(str(message).split())}\n"
+
+    warnings.formatwarning = format_warning
 
 
 class UsageError(Exception):

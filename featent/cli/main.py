@@ -22,6 +22,7 @@ from featent.cli.common import (
     emit,
     fraction,
     model_spec,
+    one_line_warnings,
     positive_int,
     seed,
     json_safe,
@@ -258,6 +259,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
+    one_line_warnings()
     try:
         args = build_parser().parse_args(argv)
         emit(_COMMANDS[args.command](args), getattr(args, "out", None))
