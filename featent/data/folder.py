@@ -57,7 +57,7 @@ class ImageFolderDataset:
         # class (or back to the root) through a link, whatever the names sort like.
         claimed = {_identity(self.root)}
         linked: set[str] = set()
-        for entry in class_dirs:
+        for entry in sorted(class_dirs, key=lambda e: (e.is_symlink(), e.name)):  # real folders first
             ident = _identity(entry.path)
             if ident in claimed:
                 linked.add(entry.name)
