@@ -24,7 +24,7 @@ _MAX_STEP = 2**31 - 1
 
 def _as_births(births: object) -> np.ndarray:
     """Births as a non-negative int64 array [n_images] or [n_images, n_units], or BirthsError."""
-    expected = "births must be integer steps >= 0 (0 = no birth), shaped [n_images] or [n_images, n_units]"
+    expected = "births must be integer steps >= 0 (0 = no birth) below 2**31, shaped [n_images] or [n_images, n_units]"
     if isinstance(births, np.ma.MaskedArray):
         raise BirthsError(f"{expected}; got a masked array (fill or drop the masked images first)")
     if (type(births).__module__ or "").startswith("torch") and hasattr(births, "detach"):
@@ -55,7 +55,7 @@ def _as_births(births: object) -> np.ndarray:
     if array.size and (array.min() < 0):
         raise BirthsError(f"{expected}; got {array.min().item()!r}")
     if array.size and array.max() > _MAX_STEP:
-        raise BirthsError(f"{expected} and at most 2**31 - 1; got {array.max().item()!r}")
+        raise BirthsError(f"{expected}; got {array.max().item()!r}")
     return array.astype(np.int64)
 
 
