@@ -24,11 +24,18 @@ FORMATS = ("table", "csv", "json")
 
 
 def one_line_warnings() -> None:
-    """Show Python warnings (e.g. a repaired store) as one ``featent: warning: ...`` line each."""
+    """Show featent's own warnings (e.g. a repaired store) as one ``featent: warning: ...`` line each."""
 
-    def format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ARG001
+    previous = warnings.formatwarning
+    if getattr(previous, "featent_one_line", False):
+        return
+
+    def format_warning(message, category, filename, lineno, line=None) -> str:
+        if not category.__module__.startswith("featent"):
+            return previous(message, category, filename, lineno, line)
         return f"featent: warning: {' '.join(str(message).split())}\n"
 
+    format_warning.featent_one_line = True  # type: ignore[attr-defined]
     warnings.formatwarning = format_warning
 
 
