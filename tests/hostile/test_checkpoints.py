@@ -57,16 +57,16 @@ def test_load_model_takes_a_half_precision_checkpoint(tmp_path, state):
     assert model.layers  # runs on 32x32 inputs: no dtype mismatch
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_weights_name_the_key(tmp_path, state, bad):
+def test_nan_weights_load_and_fail_later_per_layer(tmp_path, state):
+    """NaN in the file is the file's content (the pages name the layer that breaks), not a cast error."""
     path = tmp_path / "nan.pt"
-    broken = dict(state)
+    broken = {k: v.clone() for k, v in state.items()}
     key = list(state)[2]
-    broken[key] = state[key].clone()
-    broken[key].view(-1)[0] = bad
-    torch.save(broken, path)
-    with pytest.raises(ModelError, match=rf"hold NaN or infinite values in key '{key}'"):
-        load_state(DemoNet(), read_checkpoint(path), str(path))
+    broken[key].view(-1)[0] = float("nan")
+    torch.save({k: v.double() for k, v in broken.items()}, path)
+    model = DemoNet()
+    load_state(model, read_checkpoint(path), str(path))
+    assert torch.isnan(model.state_dict()[key]).any()
 
 
 def test_float64_overflowing_float32_is_refused(tmp_path, state):
@@ -75,7 +75,7 @@ def test_float64_overflowing_float32_is_refused(tmp_path, state):
     key = list(big)[0]
     big[key].view(-1)[0] = 1e300
     torch.save(big, path)
-    with pytest.raises(ModelError, match=rf"NaN or infinite values in key '{key}' \(at torch.float32\)"):
+    with pytest.raises(ModelError, match=rf"do not fit torch.float32: key '{key}' holds values beyond its range"):
         load_state(DemoNet(), read_checkpoint(path), str(path))
 
 

@@ -78,8 +78,7 @@ def test_cli_cache_clear_works_on_a_damaged_store(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(tmp_path))
     _filled(tmp_path)
     _damage(tmp_path, b"garbage" * 300)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
+    with pytest.warns(StoreRepairedWarning):
         code = main(["cache", "--clear", "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 0 and '"entries": 0' in out
