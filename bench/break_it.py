@@ -501,12 +501,14 @@ def library_cases(tree: dict[str, Path]) -> None:
 # app sidebar
 
 
-def app_case(name: str, steps, expect: str, check=None) -> None:
+def app_case(name: str, steps, expect: str, check=None, typed_model: str | None = None) -> None:
     from streamlit.testing.v1 import AppTest
 
     signal.alarm(120)
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+        if typed_model is not None:
+            at.session_state["sel_model"] = typed_model  # as if typed into the model box
         at.run()
         steps(at)
     except Hang:
@@ -570,14 +572,8 @@ def app_cases(tree: dict[str, Path]) -> None:
     app_case("checkpoint is a folder", checkpoint(ck), "error")
     app_case("NaN checkpoint on a page", checkpoint(ck / "nan.pt", "pages/2_Birth_distribution.py"), "error")
 
-    def typed(spec):
-        def steps(at):
-            at.session_state["sel_model"] = spec
-            at.run()
-        return steps
-
     for spec in ("demo:random:99999999999999999999999", "nope", "demo:random:-1"):
-        app_case(f"typed spec {spec}", typed(spec), "error")
+        app_case(f"typed spec {spec}", lambda at: None, "error", typed_model=spec)
 
 
 def main() -> int:
