@@ -108,6 +108,8 @@ def build_tree(base: Path) -> dict[str, Path]:
     root = folder("danglers")
     os.symlink(base / "nowhere", root / "a" / "gone.png")
     os.symlink(base / "nowhere", root / "ghost")
+    os.mkfifo(root / "b" / "pipe.png")  # reading it would block
+    os.symlink("/dev/zero", root / "b" / "zero.png")  # reading it would never end
     root = folder("modes", classes=("cmyk", "p", "la", "i16b"))
     for i, f in enumerate(sorted((root / "cmyk").iterdir())):
         Image.open(f).convert("RGB").convert("CMYK").save(f.with_suffix(".tif"))
@@ -262,6 +264,10 @@ def cli_cases(tree: dict[str, Path], tmp: Path) -> None:
     for name in ("allempty", "onlyfiles"):
         cli_case(f"classes {name}", ["classes", "--data", str(tree[name])], "error")
     cli_case("classes missing", ["classes", "--data", str(tmp / "nope")], "error")
+    cli_case("entropy next to a pipe and /dev/zero", ["entropy", "--model", "demo", "--data", str(tree["danglers"]),
+                                                      "--class", "b", "--layer", "block1_conv1", "--images", "9",
+                                                      "--no-cache", "--quiet", "--format", "json"], "ok",
+             lambda out, err: json.loads(out)["images"] == 3)
     cli_case("classes a file", ["classes", "--data", str(ck / "f16.pt")], "error")
 
     def fe_of(name: str) -> float:
@@ -446,7 +452,8 @@ def library_cases(tree: dict[str, Path]) -> None:
     lib_case("class linked to the root", lambda: counts("rootlink"), "ok", lambda r: r == ({"a": 3, "b": 3}, 1))
     lib_case("classes linked to each other", lambda: counts("crosslink"), "ok", lambda r: r == ({"a": 3, "b": 3}, 2))
     lib_case("empty and txt classes", lambda: counts("empties"), "ok", lambda r: r == ({"a": 3, "b": 3}, 1))
-    lib_case("dangling links", lambda: counts("danglers"), "ok", lambda r: r == ({"a": 3, "b": 3}, 1))
+    lib_case("dangling links, a pipe and /dev/zero", lambda: counts("danglers"), "ok", lambda r: r == ({"a": 3, "b": 3}, 3))
+    lib_case("sampling next to a pipe", lambda: ImageFolderDataset(tree["danglers"]).sample("b", n=9), "ok", lambda r: len(r) == 3)
     lib_case("only empty classes", lambda: ImageFolderDataset(tree["allempty"]), "error")
     lib_case("no class folders", lambda: ImageFolderDataset(tree["onlyfiles"]), "error")
 

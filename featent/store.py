@@ -26,7 +26,7 @@ ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "StoreRepairedWarning", "births_key", "default_directory"]
+__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory"]
 
 
 def births_key(weights_fp: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:

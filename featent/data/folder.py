@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import warnings
 from pathlib import Path
@@ -267,6 +268,9 @@ class _Scan:
                     info = item.stat()
                 except OSError:
                     self.skipped += 1
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    self.skipped += 1  # a pipe, socket or device (e.g. a link to /dev/zero): reading it could block
                     continue
                 ident = (info.st_dev, info.st_ino)
                 if ident in self.files:

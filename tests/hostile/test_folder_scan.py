@@ -142,3 +142,11 @@ def test_the_classes_command_lists_the_notes(two_classes, capsys):
     out = capsys.readouterr().out
     assert "# note: class 'empty' has 0 image file(s)" in out
     clear_dataset_cache()
+
+
+def test_pipes_and_devices_named_like_images_are_skipped_not_read(two_classes):
+    os.mkfifo(two_classes / "a" / "pipe.png")  # opening it for reading would block forever
+    os.symlink("/dev/zero", two_classes / "a" / "zero.png")  # reading it would never end
+    data = ImageFolderDataset(two_classes)
+    assert data.count("a") == 3 and data.skipped == 2
+    assert len(data.sample("a", n=10)) == 3
