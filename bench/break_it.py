@@ -145,6 +145,11 @@ def build_tree(base: Path) -> dict[str, Path]:
     (ck / "garbage.pt").write_bytes(b"\x00garbage" * 50)
     (ck / "zip.pt").write_bytes(b"PK\x03\x04" + bytes(60))
     torch.save([1, 2], ck / "list.pt")
+    first = next(iter(state))
+    torch.save({**state, first: state[first].to_sparse()}, ck / "sparse.pt")
+    torch.save({k: torch.empty_like(v, device="meta") for k, v in state.items()}, ck / "meta.pt")
+    torch.save({k: v.bool() for k, v in state.items()}, ck / "bool.pt")
+    torch.save({**state, 5: torch.zeros(1)}, ck / "intkey.pt")
     torch.save({"a": torch.zeros(2)}, ck / "keys.pt")
     big = {k: v.double() for k, v in state.items()}
     next(iter(big.values())).view(-1)[0] = 1e300
@@ -243,9 +248,9 @@ def cli_cases(tree: dict[str, Path], tmp: Path) -> None:
         return "block1_conv1" in out
 
     ck = tree["ck"]
-    for name in ("f16", "bf16", "f64", "i64", "ddp", "wrapped", "nan"):
+    for name in ("f16", "bf16", "f64", "i64", "ddp", "wrapped", "nan", "sparse", "bool"):
         cli_case(f"layers --weights {name}", ["layers", "--model", "demo", "--weights", str(ck / f"{name}.pt")], "ok", layers_ok)
-    for name in ("module", "raw", "rawnp", "empty", "garbage", "zip", "list", "keys", "complex", "overflow"):
+    for name in ("module", "raw", "rawnp", "empty", "garbage", "zip", "list", "keys", "complex", "overflow", "meta", "intkey"):
         cli_case(f"layers --weights {name}", ["layers", "--model", "demo", "--weights", str(ck / f"{name}.pt")], "error")
     cli_case("layers --weights <folder>", ["layers", "--model", "demo", "--weights", str(ck)], "error", err_has="is a folder")
     cli_case("layers --weights missing", ["layers", "--model", "demo", "--weights", str(ck / "nope.pt")], "error")
@@ -477,9 +482,9 @@ def library_cases(tree: dict[str, Path]) -> None:
     from featent.nets.demo import DemoNet
 
     ck = tree["ck"]
-    for name in ("f16", "bf16", "f64", "i64", "ddp", "wrapped"):
+    for name in ("f16", "bf16", "f64", "i64", "ddp", "wrapped", "sparse", "bool"):
         lib_case(f"checkpoint {name}", lambda name=name: load_state(DemoNet(), read_checkpoint(ck / f"{name}.pt"), name), "ok")
-    for name in ("module", "raw", "rawnp", "empty", "garbage", "zip", "list", "keys", "complex", "overflow"):
+    for name in ("module", "raw", "rawnp", "empty", "garbage", "zip", "list", "keys", "complex", "overflow", "meta", "intkey"):
         lib_case(f"checkpoint {name}", lambda name=name: load_state(DemoNet(), read_checkpoint(ck / f"{name}.pt"), name), "error")
     lib_case("checkpoint folder", lambda: read_checkpoint(ck), "error")
 

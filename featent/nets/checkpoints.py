@@ -93,6 +93,12 @@ def load_state(module: nn.Module, state: dict[str, torch.Tensor], source: str) -
         if key not in state:
             raise ModelError(f"Weights {source!r} do not fit this model: key {key!r} is missing.")
         given = state[key]
+        if given.is_meta:
+            raise ModelError(f"Weights {source!r} hold no values for key {key!r} (a meta tensor, shapes only).")
+        if given.is_quantized:
+            given = given.dequantize()
+        if given.layout != torch.strided:
+            given = given.to_dense()  # sparse tensors: the same values
         if tuple(given.shape) != tuple(tensor.shape):
             raise ModelError(
                 f"Weights {source!r} do not fit this model: key {key!r} has shape {tuple(given.shape)}, "

@@ -132,3 +132,19 @@ def test_cli_raw_pickle_is_one_line(tmp_path, capsys):
     assert main(["layers", "--model", "demo", "--weights", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "plain pickle file" in err and "UserWarning" not in err
+
+
+def test_sparse_tensors_load_as_their_dense_values(tmp_path, state):
+    path = tmp_path / "sparse.pt"
+    key = next(iter(state))
+    torch.save({**state, key: state[key].to_sparse()}, path)
+    model = DemoNet()
+    load_state(model, read_checkpoint(path), str(path))
+    assert torch.equal(model.state_dict()[key], state[key])
+
+
+def test_meta_tensors_are_refused(tmp_path, state):
+    path = tmp_path / "meta.pt"
+    torch.save({k: torch.empty_like(v, device="meta") for k, v in state.items()}, path)
+    with pytest.raises(ModelError, match=r"hold no values for key .* \(a meta tensor, shapes only\)"):
+        load_state(DemoNet(), read_checkpoint(path), str(path))
