@@ -13,6 +13,8 @@ import torch
 from featent.errors import DataError
 
 MIN_IMAGES_PER_CLASS = 2
+#: Largest side an image is resized to: larger requests would only exhaust memory.
+MAX_IMAGE_SIZE = 4096
 
 @dataclass
 class ImageSet:
@@ -57,8 +59,8 @@ def check_sample_args(dataset: Dataset, class_name: str, n: int, seed: int, spli
         raise DataError(f"The seed must be a non-negative integer, got {seed!r}.")
     if split not in dataset.splits:
         raise DataError(f"{dataset.name} has no split {split!r}; use one of: {', '.join(dataset.splits)}.")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise DataError(f"The image size must be an integer >= 2, got {size!r}.")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= MAX_IMAGE_SIZE:
+        raise DataError(f"The image size must be an integer >= 2 and at most {MAX_IMAGE_SIZE}, got {size!r}.")
 
 
 def permutation(seed: int, class_name: str, count: int) -> np.ndarray:

@@ -150,3 +150,9 @@ def test_pipes_and_devices_named_like_images_are_skipped_not_read(two_classes):
     data = ImageFolderDataset(two_classes)
     assert data.count("a") == 3 and data.skipped == 2
     assert len(data.sample("a", n=10)) == 3
+
+
+@pytest.mark.parametrize("size", [1, 4097, 10**9, True, 2.0])
+def test_absurd_image_sizes_are_refused_before_decoding(two_classes, size):
+    with pytest.raises(DataError, match=r"image size must be an integer >= 2 and at most 4096"):
+        ImageFolderDataset(two_classes).sample("a", size=size)
