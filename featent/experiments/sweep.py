@@ -158,7 +158,7 @@ class Atlas:
             if suffix == ".parquet":
                 frame = pd.read_parquet(path)
             elif suffix == ".csv":
-                frame = pd.read_csv(path, dtype=_TEXT, float_precision="round_trip", keep_default_na=False,
+                frame = pd.read_csv(path, dtype=_TEXT, keep_default_na=False,
                                     na_values=[""])
             else:
                 raise FeatentError(f"An atlas file ends in .parquet or .csv, not {path.name!r}.")
@@ -397,6 +397,9 @@ def _run_task(task: _Task) -> list[tuple[dict, dict[str, np.ndarray]]]:
 # --------------------------------------------------------------------------- the sweep
 
 
+_SINGULAR = {"classes": "class", "layers": "layer"}
+
+
 def _pick(what: str, value: object, available: list[str]) -> list[str]:
     if isinstance(value, str) and value == "all":
         return list(available)
@@ -412,7 +415,7 @@ def _pick(what: str, value: object, available: list[str]) -> list[str]:
     unknown = [v for v in chosen if v not in available]
     if unknown:
         shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
-        raise DataError(f"Unknown {what[:-1]} {unknown[0]!r}; the choices are: {shown}.")
+        raise DataError(f"Unknown {_SINGULAR.get(what, what)} {unknown[0]!r}; the choices are: {shown}.")
     return list(dict.fromkeys(chosen))
 
 

@@ -1,0 +1,147 @@
+"""featent.experiments.sweep on the demo: equal to per-class layer_results, resumable, progress, files."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from featent.errors import DataError, FeatentError
+from featent.experiments import sweep as sweep_module
+from featent.experiments.sweep import LAYER_COLUMNS, Atlas, iter_births, sweep
+from featent.pipeline import Selection, layer_results
+from featent.store import ResultStore
+
+MODEL, DATA, IMAGES = "demo", "digits", 12
+
+
+def _layers() -> list[str]:
+    from featent.pipeline import load_model
+
+    return [i.name for i in load_model(MODEL).layers]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the birth-time computations the sweep makes (one call per chunk of units)."""
+    calls = []
+    real = sweep_module.birth_times
+
+    def counting(units, *args, **kwargs):
+        calls.append(np.shape(units))
+        return real(units, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "birth_times", counting)
+    return calls
+
+
+def test_sweep_equals_layer_results_per_class(tmp_path):
+    atlas = sweep(MODEL, DATA, classes="all", layers="all", images=IMAGES, store=ResultStore(tmp_path / "s"), units=True)
+    frame = atlas.to_frame()
+    from featent.pipeline import load_model
+
+    layers = [i.name for i in load_model(MODEL).layers]
+    classes = [str(c) for c in range(10)]
+    assert list(frame.columns[: len(LAYER_COLUMNS)]) == list(LAYER_COLUMNS)
+    assert list(zip(frame["class"], frame["layer"])) == [(c, layer) for c in classes for layer in layers]
+    units = atlas.units_frame()
+    for c in classes:
+        results = layer_results(Selection(MODEL, DATA, c, tuple(layers), n_images=IMAGES), cache=False)
+        for layer, result in results.items():
+            row = frame[(frame["class"] == c) & (frame["layer"] == layer)].iloc[0]
+            assert row["mean_feature_entropy"] == result.mean_feature_entropy
+            assert row["mean_selective_rate"] == result.mean_selective_rate
+            assert row["images"] == IMAGES and row["units"] == result.births.shape[1]
+            assert row["silent_share"] == float(np.mean(result.selective_rate < 0.1))
+            part = units[(units["class"] == c) & (units["layer"] == layer)]
+            np.testing.assert_array_equal(part["feature_entropy"].to_numpy(), result.feature_entropy)
+            np.testing.assert_array_equal(part["selective_rate"].to_numpy(), result.selective_rate)
+            for name in ("mean_null_feature_entropy", "structure_gap"):
+                if hasattr(result, name) and getattr(result, "null_feature_entropy", None) is not None:
+                    assert row[name] == pytest.approx(getattr(result, name) if name != "structure_gap"
+                                                      else float(np.mean(result.structure_gap)))
+
+
+def test_rerun_recomputes_nothing_and_a_killed_run_resumes(tmp_path, counted):
+    store = ResultStore(tmp_path / "s")
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_second_class(fraction: float, message: str) -> None:
+        if fraction >= 0.5 and "pairs" in message and not message.startswith("class"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        sweep(MODEL, DATA, classes=4, layers=_layers()[::2][:2], images=IMAGES, store=store, progress=kill_after_second_class)
+    assert not [t for t in threading.enumerate() if t.name == "featent-forward"]  # producer stopped
+    before = len(counted)
+    assert before > 0
+    resumed = sweep(MODEL, DATA, classes=4, layers=_layers()[::2][:2], images=IMAGES, store=store)
+    assert resumed.computed == 4  # the two classes the kill cut off, two layers each
+    after_resume = len(counted)
+    assert after_resume > before
+    again = sweep(MODEL, DATA, classes=4, layers=_layers()[::2][:2], images=IMAGES, store=ResultStore(tmp_path / "s"))
+    assert again.computed == 0 and len(counted) == after_resume  # nothing recomputed in a fresh store handle
+    fresh = sweep(MODEL, DATA, classes=4, layers=_layers()[::2][:2], images=IMAGES, store=ResultStore(tmp_path / "t"))
+    pd.testing.assert_frame_equal(again.to_frame(), fresh.to_frame())
+
+
+def test_progress_moves_during_the_run(tmp_path):
+    events: list[tuple[float, str]] = []
+    sweep(MODEL, DATA, classes=3, layers="all", images=IMAGES, store=ResultStore(tmp_path / "s"),
+          progress=lambda f, m: events.append((f, m)))
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len({f for f in fractions if 0 < f < 1}) >= 2  # moved more than once before the end
+
+
+def test_atlas_file_round_trips(tmp_path):
+    atlas = sweep(MODEL, DATA, classes=["3", "7"], layers=_layers()[1:2], images=IMAGES, store=ResultStore(tmp_path / "s"), units=True)
+    for suffix in (".parquet", ".csv"):
+        back = Atlas.load(atlas.save(tmp_path / f"layers{suffix}", units=False))
+        pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
+        with pytest.raises(FeatentError, match="per-unit rows"):
+            back.units_frame()
+        back = Atlas.load(atlas.save(tmp_path / f"units{suffix}"))
+        pd.testing.assert_frame_equal(back.units_frame(), atlas.units_frame())
+        pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
+    with pytest.raises(FeatentError, match="parquet or .csv"):
+        atlas.save(tmp_path / "atlas.xlsx")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(FeatentError, match="not a featent atlas"):
+        Atlas.load(tmp_path / "other.csv")
+
+
+def test_overlapped_births_equal_sequential():
+    from featent.pipeline import load_model, sample_images
+
+    model = load_model(MODEL)
+    layers = [_layers()[0], _layers()[-1]]
+    images = sample_images(Selection(MODEL, DATA, "5", tuple(layers), n_images=30))
+    seq = list(iter_births(model, images.images, layers, batch_size=7, overlap=False))
+    par = list(iter_births(model, images.images, layers, batch_size=7, overlap=True))
+    assert [s for s, _ in seq] == [s for s, _ in par] == [0, 7, 14, 21, 28]
+    for (_, a), (_, b) in zip(seq, par):
+        for layer in layers:
+            np.testing.assert_array_equal(a[layer], b[layer])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"classes": 0}, "between 1 and 10"),
+        ({"classes": ["3", "cat"]}, "Unknown class 'cat'"),
+        ({"layers": ["nope"]}, "Unknown layer 'nope'"),
+        ({"images": 0}, "images must be an integer >= 1"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"executor": "spark"}, "Unknown executor"),
+        ({"executor": "dask"}, "needs --scheduler"),
+        ({"device": "tpu"}, "Unknown device"),
+    ],
+)
+def test_bad_arguments_are_one_sentence(tmp_path, kwargs, match):
+    with pytest.raises((DataError, FeatentError), match=match):
+        sweep(MODEL, DATA, **{"classes": 1, "layers": _layers()[:1], "images": 4, "store": ResultStore(tmp_path / "s"), **kwargs})
