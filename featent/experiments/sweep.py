@@ -561,7 +561,7 @@ def _run_dask(tasks: list[_Task], scheduler: object, resources: dict | None, ret
         client = scheduler
     elif isinstance(scheduler, str) and scheduler:
         try:
-            client = own = Client(scheduler, timeout=30)
+            client = own = Client(scheduler, timeout=15)
         except OSError as exc:
             raise FeatentError(f"Cannot reach the Dask scheduler at {scheduler!r}: {exc}.") from exc
     else:
