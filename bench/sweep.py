@@ -1,0 +1,111 @@
+"""Sweep benchmark: is the forward pass overlapped with the birth times?
+
+For each model (``vgg16:random@224`` and the demo), on the same images and every layer, in one run:
+
+- forward alone: the chunked extraction the sweep does (activations of every layer, copied out);
+- births alone: the birth times of those activations, computed from memory;
+- sweep engine: ``iter_births`` with the producer thread (forward of chunk k+1 while the births of
+  chunk k are computed);
+- the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
+
+Target: sweep engine <= 1.15 x max(forward, births); without overlap it would be their sum.
+Medians over ``--repeats`` interleaved rounds (3x for the demo); CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
+
+    .venv/bin/python bench/sweep.py [--vgg-images 8] [--demo-images 300] [--repeats 3] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("FEATENT_DEVICE", "cpu")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from featent.core.topology import birth_times  # noqa: E402
+from featent.data import load_dataset  # noqa: E402
+from featent.experiments.sweep import chunk_size, iter_births, place_model, sweep  # noqa: E402
+from featent.extract import iter_activations  # noqa: E402
+from featent.pipeline import load_model  # noqa: E402
+from featent.store import ResultStore  # noqa: E402
+
+
+def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
+    """Median time of each function over ``repeats`` rounds, one call of each per round, so drift in
+    the machine's load (it is shared) hits every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, device: str | None) -> dict:
+    model = place_model(load_model(spec), device)
+    layers = [info.name for info in model.layers]
+    images = load_dataset(data).sample(class_name, n_images, 0, "train", model.input_size)
+    size = chunk_size(model, layers)
+    chunks = [chunk for _, chunk in iter_activations(model, images.images, layers, batch_size=size)]  # warm-up
+    for chunk in chunks:
+        for acts in chunk.values():
+            birth_times(acts)
+
+    def forward() -> None:
+        for _ in iter_activations(model, images.images, layers, batch_size=size):
+            pass
+
+    def births() -> None:
+        for chunk in chunks:
+            for acts in chunk.values():
+                birth_times(acts)
+
+    def engine() -> None:
+        for _ in iter_births(model, images.images, layers, batch_size=size, overlap=True):
+            pass
+
+    def whole() -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            sweep(spec, data, classes=[class_name], layers="all", images=n_images, device=device,
+                  store=ResultStore(directory))
+
+    row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers)}
+    row.update(interleaved_medians({"forward": forward, "births": births, "sweep": engine, "sweep()": whole}, repeats))
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vgg-images", type=int, default=8)
+    parser.add_argument("--demo-images", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
+    args = parser.parse_args()
+    import torch
+
+    print(f"# torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device or 'cpu'}, "
+          f"medians of {args.repeats}")
+    rows = [
+        bench("vgg16:random@224", "digits", "3", args.vgg_images, args.repeats, args.device),
+        bench("demo", "digits", "3", args.demo_images, 3 * args.repeats, args.device),
+    ]
+    header = f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} " \
+             f"{'sweep s':>8} {'sum s':>7} {'sweep/max':>9} {'sweep/sum':>9} {'sweep() s':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        peak = max(r["forward"], r["births"])
+        total = r["forward"] + r["births"]
+        print(f"{r['model']:<18} {r['images']:>6} {r['chunk']:>5} {r['units']:>5} {r['forward']:>9.3f} "
+              f"{r['births']:>9.3f} {r['sweep']:>8.3f} {total:>7.3f} {r['sweep'] / peak:>9.2f} "
+              f"{r['sweep'] / total:>9.2f} {r['sweep()']:>9.3f}")
+    print("target: sweep/max <= 1.15 (sweep = overlapped engine; sweep() = the library call on an empty store)")
+
+
+if __name__ == "__main__":
+    main()
