@@ -35,7 +35,7 @@ from featent.nets.models import LoadedModel
 from featent.pipeline import Selection, default_store, layer_results, load_model
 from featent.store import ResultStore, births_key, result_key
 
-__all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births"]
+__all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births", "worker_device"]
 
 SUMMARY_VERSION = "sweep-v1"
 #: Columns every atlas has; the baseline columns are added when the pipeline computes null FE.
@@ -346,7 +346,7 @@ def _compute(task: _Task, model: LoadedModel, dataset, store: ResultStore | None
     missing = [layer for layer in task.layers if layer not in births]
     if missing:
         parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
-        placed = place_model(model, task.device)
+        placed = place_model(model, task.device or str(model.device))  # also turns TF32 off on a GPU
         for start, chunk in iter_births(placed, images.images, missing, ids=images.ids):
             for layer in missing:
                 parts[layer].append(chunk[layer])
@@ -381,8 +381,38 @@ def _compute(task: _Task, model: LoadedModel, dataset, store: ResultStore | None
     return out
 
 
+def worker_device(requested: str | None) -> str:
+    """The device a Dask worker uses: ``requested`` if given, else its own GPU, else the CPU.
+
+    Its own GPU: with ``CUDA_VISIBLE_DEVICES`` set per worker (``LocalCUDACluster``,
+    ``dask-cuda-worker``) that is ``cuda:0``; otherwise the worker's number modulo the GPU count.
+    ``FEATENT_DEVICE`` overrides both.
+    """
+    import os
+
+    import torch
+
+    if requested is not None:
+        return requested
+    if os.environ.get("FEATENT_DEVICE"):
+        return os.environ["FEATENT_DEVICE"]
+    if not torch.cuda.is_available():
+        return "cpu"
+    if os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return "cuda:0"
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return "cuda:0"
+    digits = "".join(ch for ch in str(name) if ch.isdigit())
+    return f"cuda:{int(digits or 0) % torch.cuda.device_count()}"
+
+
 def _run_task(task: _Task) -> list[tuple[dict, dict[str, np.ndarray]]]:
     """Dask worker body: the model and dataset are memoized per worker process (one folder scan)."""
+    task = dataclasses.replace(task, device=worker_device(task.device))
     model = load_model(task.model, task.weights)
     dataset = load_dataset(task.data)
     store = None
