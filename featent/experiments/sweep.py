@@ -35,16 +35,17 @@ from featent.nets.models import LoadedModel
 from featent.pipeline import Selection, default_store, layer_results, load_model
 from featent.store import ResultStore, births_key, result_key
 
-__all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births", "worker_device"]
+__all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births", "worker_device",
+           "stored_atlas", "stored_runs"]
 
 SUMMARY_VERSION = "sweep-v1"
 #: Columns every atlas has; the baseline columns are added when the pipeline computes null FE.
 LAYER_COLUMNS = (
-    "model", "data", "class", "layer", "images", "units", "unit_size",
+    "model", "data", "class", "layer", "images", "seed", "units", "unit_size",
     "mean_feature_entropy", "mean_selective_rate", "silent_share", "mean_live_feature_entropy",
 )
 NULL_COLUMNS = ("mean_null_feature_entropy", "structure_gap")
-UNIT_COLUMNS = ("model", "data", "class", "layer", "images", "unit_size", "unit", "feature_entropy", "selective_rate")
+UNIT_COLUMNS = ("model", "data", "class", "layer", "images", "seed", "unit_size", "unit", "feature_entropy", "selective_rate")
 _HOST_BUDGET = 256 * 2**20  # bytes of captured activations per chunk (three chunks may be alive)
 _DONE = object()
 
@@ -56,7 +57,7 @@ def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | N
     live = eps >= DEFAULT_P
     row = {
         "model": meta["model"], "data": meta["data"], "class": meta["class"], "layer": meta["layer"],
-        "images": int(meta["images"]), "units": int(fe.size), "unit_size": int(meta.get("unit_size", 0)),
+        "images": int(meta["images"]), "seed": int(meta.get("seed", 0)), "units": int(fe.size), "unit_size": int(meta.get("unit_size", 0)),
         "mean_feature_entropy": float(fe.mean()), "mean_selective_rate": float(eps.mean()),
         "silent_share": float((~live).mean()),
         "mean_live_feature_entropy": float(fe[live].mean()) if live.any() else math.nan,
@@ -72,6 +73,7 @@ def _unit_rows(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | N
     frame = pd.DataFrame({
         "model": [meta["model"]] * n, "data": [meta["data"]] * n, "class": [meta["class"]] * n,
         "layer": [meta["layer"]] * n, "images": np.full(n, int(meta["images"]), dtype=np.int64),
+        "seed": np.full(n, int(meta.get("seed", 0)), dtype=np.int64),
         "unit_size": np.full(n, int(meta.get("unit_size", 0)), dtype=np.int64),
         "unit": np.arange(n, dtype=np.int64), "feature_entropy": fe.astype(np.float64),
         "selective_rate": eps.astype(np.float64),
@@ -183,7 +185,8 @@ class Atlas:
             part = part.sort_values("unit")
             first = part.iloc[0]
             meta = {"model": first["model"], "data": first["data"], "class": cls_name, "layer": layer,
-                    "images": int(first["images"]), "unit_size": int(first["unit_size"])}
+                    "images": int(first["images"]), "seed": int(first["seed"]),
+                    "unit_size": int(first["unit_size"])}
             arrays = {"feature_entropy": part["feature_entropy"].to_numpy(np.float64),
                       "selective_rate": part["selective_rate"].to_numpy(np.float64)}
             if "null_feature_entropy" in part:
@@ -376,6 +379,7 @@ def _compute(task: _Task, model: LoadedModel, dataset, store: ResultStore | None
         if layer in null:
             arrays["null_feature_entropy"] = null[layer]
         meta = {"model": task.model, "data": task.data, "class": task.class_name, "layer": layer, "images": n,
+                "seed": task.seed,
                 "unit_size": info.unit_size, "weights": task.weights or ""}
         out.append((meta, arrays))
     return out
@@ -562,8 +566,57 @@ def sweep(
         _run_dask(todo, scheduler, resources, retries, keep,
                   lambda: report(len(summaries) / total, f"{len(summaries)}/{total} (class, layer) pairs"))
     ordered = [summaries[c, layer] for c in class_names for layer in layer_names]
+    if store is not None:
+        _record_run(store, {"model": model, "weights": weights, "data": data, "classes": class_names,
+                            "layers": layer_names, "images": images, "seed": seed})
     report(1.0, "done")
     return Atlas.from_summaries(ordered, units=units, computed=total - reused)
+
+
+_RUNS_KEY = result_key("sweep-runs", SUMMARY_VERSION)
+_MAX_RUNS = 50
+
+
+def stored_runs(store: ResultStore) -> list[dict]:
+    """The sweeps recorded in ``store``, newest first: model, weights, data, classes, layers, images, seed."""
+    hit = store.get_result(_RUNS_KEY)
+    runs = hit[1].get("runs", []) if hit is not None else []
+    return [r for r in runs if isinstance(r, dict)]
+
+
+def _record_run(store: ResultStore, run: dict) -> None:
+    runs = [r for r in stored_runs(store) if r != run]
+    try:
+        store.put_result(_RUNS_KEY, {}, {"runs": [run, *runs][:_MAX_RUNS]})
+    except CacheError:
+        pass
+
+
+def stored_atlas(
+    model: str,
+    data: str,
+    classes: str | int | Sequence[str] = "all",
+    layers: str | Sequence[str] = "all",
+    images: int = 100,
+    seed: int = 0,
+    store: ResultStore | None = None,
+    *,
+    weights: str | None = None,
+    units: bool = False,
+) -> Atlas | None:
+    """The atlas of the (class, layer) pairs already in the store, computing nothing; None if none is."""
+    loaded = load_model(model, weights)
+    dataset = load_dataset(data)
+    class_names = _pick("classes", classes, list(dataset.classes))
+    layer_names = _pick("layers", layers, [info.name for info in loaded.layers])
+    store = store if store is not None else default_store()
+    found = []
+    for c in class_names:
+        for layer in layer_names:
+            hit = store.get_result(summary_key(loaded, dataset.fingerprint, c, layer, images, seed))
+            if hit is not None and _usable(hit, loaded, layer):
+                found.append((hit[1], hit[0]))
+    return Atlas.from_summaries(found, units=units) if found else None
 
 
 def _usable(hit: tuple[dict, dict], model: LoadedModel, layer: str) -> bool:
