@@ -265,14 +265,23 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
 
 
 def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence[str] | None = None,
-                batch_size: int | None = None, overlap: bool = True) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+                batch_size: int | None = None, overlap: bool = True,
+                birth_threads: int | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Yield ``(start, {layer: int32 births [b, units]})`` chunk by chunk; with ``overlap`` the
-    forward pass of the next chunk runs in a producer thread meanwhile (one chunk queued)."""
+    forward pass of the next chunk runs in a producer thread meanwhile (one chunk queued).
+
+    ``birth_threads`` caps the birth-time threads (default: every core; ``sweep`` uses half the
+    cores when the forward pass runs on the same CPU, so the two do not oversubscribe it).
+    """
     size = batch_size or chunk_size(model, layers)
     source = iter_activations(model, images, list(layers), batch_size=size, ids=ids)
+
+    def births_of(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32) for name, acts in chunk.items()}
+
     if not overlap:
         for start, chunk in source:
-            yield start, {name: np.asarray(birth_times(acts), dtype=np.int32) for name, acts in chunk.items()}
+            yield start, births_of(chunk)
         return
     q: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -296,7 +305,7 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
             if isinstance(item, BaseException):
                 raise item
             start, chunk = item
-            yield start, {name: np.asarray(birth_times(acts), dtype=np.int32) for name, acts in chunk.items()}
+            yield start, births_of(chunk)
             del chunk, item
     finally:
         stop.set()

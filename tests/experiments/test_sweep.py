@@ -145,3 +145,43 @@ def test_overlapped_births_equal_sequential():
 def test_bad_arguments_are_one_sentence(tmp_path, kwargs, match):
     with pytest.raises((DataError, FeatentError), match=match):
         sweep(MODEL, DATA, **{"classes": 1, "layers": _layers()[:1], "images": 4, "store": ResultStore(tmp_path / "s"), **kwargs})
+
+
+def test_devices_and_chunks(monkeypatch, tiny_cnn):
+    import torch
+
+    from featent.errors import ModelError
+    from featent.experiments.sweep import _HOST_BUDGET, chunk_size, place_model, worker_device
+    from featent.extract import default_batch_size
+
+    monkeypatch.delenv("FEATENT_DEVICE", raising=False)
+    assert worker_device("cuda:1") == "cuda:1"  # asked for: used as given
+    assert place_model(tiny_cnn, "cpu") is tiny_cnn
+    if torch.cuda.is_available():
+        assert worker_device(None).startswith("cuda:")
+        placed = place_model(tiny_cnn, "cuda")
+        assert placed.device.type == "cuda" and next(placed.module.parameters()).dtype == torch.float32
+        assert not torch.backends.cudnn.allow_tf32 and tiny_cnn.device.type == "cpu"  # exact, original untouched
+    else:
+        assert worker_device(None) == "cpu"
+        with pytest.raises(ModelError, match="sees no CUDA GPU"):
+            place_model(tiny_cnn, "cuda:0")
+    monkeypatch.setenv("FEATENT_DEVICE", "cpu")
+    assert worker_device(None) == "cpu"
+    names = [i.name for i in tiny_cnn.layers]
+    assert chunk_size(tiny_cnn, names) == default_batch_size(tiny_cnn)  # small maps: the extractor's default
+    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in tiny_cnn.layers)
+    assert chunk_size(tiny_cnn, names) <= max(1, _HOST_BUDGET // per_image)
+
+
+def test_chunks_are_bounded_by_host_memory():
+    from featent.experiments.sweep import _HOST_BUDGET, chunk_size
+    from featent.extract import default_batch_size
+    from featent.pipeline import load_model
+
+    model = load_model("vgg11:random@64")
+    names = [i.name for i in model.layers]
+    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in model.layers)
+    size = chunk_size(model, names)
+    assert size == _HOST_BUDGET // per_image < default_batch_size(model)  # every layer captured: memory bound
+    assert chunk_size(model, names[-1:]) == default_batch_size(model)  # one small layer: the default
