@@ -175,11 +175,18 @@ def test_devices_and_chunks(monkeypatch, tiny_cnn):
 
 
 def test_chunks_are_bounded_by_host_memory():
+    import torch
+    from torch import nn
+
     from featent.experiments.sweep import _HOST_BUDGET, chunk_size
     from featent.extract import default_batch_size
-    from featent.pipeline import load_model
+    from featent.nets.models import from_module
 
-    model = load_model("vgg11:random@64")
+    torch.manual_seed(0)
+    module = nn.Sequential()
+    module.features = nn.Sequential(nn.Conv2d(3, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1),
+                                    nn.ReLU(), nn.MaxPool2d(16), nn.Conv2d(128, 4, 1), nn.ReLU())
+    model = from_module(module, name="wide", input_size=256, mean=(0.5,) * 3, std=(0.25,) * 3)
     names = [i.name for i in model.layers]
     per_image = 4 * sum(i.n_units * i.unit_size**2 for i in model.layers)
     size = chunk_size(model, names)
