@@ -373,6 +373,10 @@ def _compute(task: _Task, model: LoadedModel, dataset, store: ResultStore | None
                     store = None  # keep computing; the summaries still go back to the caller
     null: dict[str, np.ndarray] = {}
     if _has_baselines():
+        if store is None:  # the baselines read the births back from a store: a private one, not a recompute
+            store = _scratch_store()
+            for layer in task.layers:
+                store.put_births(keys[layer], births[layer])
         selection = Selection(model=task.model, data=task.data, class_name=task.class_name, layers=task.layers,
                               n_images=task.n_images, seed=task.seed, weights=task.weights)
         results = layer_results(selection, store, baselines=True, cache=store is not None)
@@ -421,6 +425,18 @@ def worker_device(requested: str | None) -> str:
         return "cuda:0"
     digits = "".join(ch for ch in str(name) if ch.isdigit())
     return f"cuda:{int(digits or 0) % torch.cuda.device_count()}"
+
+
+_SCRATCH: list[ResultStore] = []
+
+
+def _scratch_store() -> ResultStore:
+    """A private store in a temporary folder, one per process (workers told to keep nothing)."""
+    import tempfile
+
+    if not _SCRATCH:
+        _SCRATCH.append(ResultStore(tempfile.mkdtemp(prefix="featent-scratch-")))
+    return _SCRATCH[0]
 
 
 def _run_task(task: _Task) -> list[tuple[dict, dict[str, np.ndarray]]]:

@@ -192,3 +192,32 @@ def test_chunks_are_bounded_by_host_memory():
     size = chunk_size(model, names)
     assert size == _HOST_BUDGET // per_image < default_batch_size(model)  # every layer captured: memory bound
     assert chunk_size(model, names[-1:]) == default_batch_size(model)  # one small layer: the default
+
+
+def test_baseline_columns_appear_when_the_pipeline_has_them(tmp_path, monkeypatch):
+    """With a layer_results that takes ``baselines`` and fills ``null_feature_entropy`` (the pipeline's
+    baselines), the atlas carries the null FE and the structure gap per (class, layer) and per unit."""
+    from featent.pipeline import layer_results as real
+
+    seen = []
+
+    def with_baselines(selection, store=None, progress=None, *, cache=True, baselines=False):
+        seen.append((baselines, store is not None))
+        out = real(selection, store, progress, cache=cache)
+        for result in out.values():
+            result.null_feature_entropy = result.feature_entropy + 0.25
+        return out
+
+    monkeypatch.setattr(sweep_module, "layer_results", with_baselines)
+    atlas = sweep(MODEL, DATA, classes=2, layers=_layers()[:2], images=IMAGES, units=True, store=ResultStore(tmp_path / "s"))
+    frame = atlas.to_frame()
+    assert list(frame.columns[-2:]) == ["mean_null_feature_entropy", "structure_gap"]
+    np.testing.assert_allclose(frame["structure_gap"], 0.25)
+    np.testing.assert_allclose(frame["mean_null_feature_entropy"], frame["mean_feature_entropy"] + 0.25)
+    np.testing.assert_allclose(atlas.units_frame()["structure_gap"], 0.25)
+    # a worker told to keep nothing hands its births to the baselines through a private scratch store
+    task = sweep_module._Task(MODEL, None, DATA, "1", tuple(_layers()[:2]), IMAGES, 0, None, None)
+    (meta, arrays), _ = sweep_module._run_task(task)
+    row = frame[(frame["class"] == "1") & (frame["layer"] == meta["layer"])].iloc[0]
+    assert float(arrays["null_feature_entropy"].mean()) == row["mean_null_feature_entropy"]
+    assert seen and all(b and has_store for b, has_store in seen)
