@@ -3,7 +3,8 @@
 Why it looks like this: a whole model over many classes is hours of forward passes, so
 - the forward pass of chunk k+1 runs in a producer thread while the birth times of chunk k are
   computed (torch and the numba kernel both release the GIL), with at most three chunks alive;
-- each (class, layer) summary (per-unit FE, ε and, when the pipeline has baselines, null FE) is
+- each (class, layer) summary (per-unit FE, ε and, where featent has the baselines, the null FE of
+  the same maps shuffled, computed in the same pass) is
   written to the result store as soon as its class is done, so a rerun or a run after a kill
   recomputes nothing already stored; birth times go to the store too, under the pipeline's keys,
   so the app's pages find them;
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
 import math
 import queue
 import threading
@@ -32,11 +32,11 @@ from featent.data import load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, default_batch_size, iter_activations
 from featent.nets.models import LoadedModel
-from featent.pipeline import Selection, default_store, layer_results, load_model
+from featent.pipeline import default_store, load_model
 from featent.store import ResultStore, births_key, result_key
 
 __all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births", "worker_device",
-           "stored_atlas", "stored_runs"]
+           "null_births_function", "stored_atlas", "stored_runs"]
 
 SUMMARY_VERSION = "sweep-v1"
 #: Columns every atlas has; the baseline columns are added when the pipeline computes null FE.
@@ -264,24 +264,41 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence[str] | None = None,
-                batch_size: int | None = None, overlap: bool = True,
-                birth_threads: int | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-    """Yield ``(start, {layer: int32 births [b, units]})`` chunk by chunk; with ``overlap`` the
-    forward pass of the next chunk runs in a producer thread meanwhile (one chunk queued).
+def null_births_function() -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """``(acts, first_image) -> int32 null births`` from ``featent.core.baselines`` (each map's entries
+    shuffled, seeded per image), or None where the baselines are not part of featent."""
+    try:
+        from featent.core import baselines
+    except ImportError:
+        return None
+    compute = getattr(baselines, "null_births", None)
+    if compute is None:
+        return None
+    seed = int(getattr(baselines, "NULL_SEED", 0))
+    return lambda acts, first_image: np.asarray(compute(acts, seed, first_image=first_image), dtype=np.int32)
 
-    ``birth_threads`` caps the birth-time threads (default: every core; ``sweep`` uses half the
-    cores when the forward pass runs on the same CPU, so the two do not oversubscribe it).
+
+def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence[str] | None = None,
+                batch_size: int | None = None, overlap: bool = True, birth_threads: int | None = None,
+                null: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                ) -> Iterator[tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """Yield ``(start, {layer: int32 births [b, units]}, {layer: null births})`` chunk by chunk.
+
+    With ``overlap`` the forward pass of the next chunk runs in a producer thread meanwhile (one
+    chunk queued). ``null`` (see ``null_births_function``) adds the null births of the same maps,
+    so the baselines cost no second forward pass. ``birth_threads`` caps the birth-time threads.
     """
     size = batch_size or chunk_size(model, layers)
     source = iter_activations(model, images, list(layers), batch_size=size, ids=ids)
 
-    def births_of(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32) for name, acts in chunk.items()}
+    def births_of(start: int, chunk: dict[str, np.ndarray]) -> tuple[int, dict, dict]:
+        births = {name: np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32) for name, acts in chunk.items()}
+        nulls = {name: null(acts, start) for name, acts in chunk.items()} if null is not None else {}
+        return start, births, nulls
 
     if not overlap:
         for start, chunk in source:
-            yield start, births_of(chunk)
+            yield births_of(start, chunk)
         return
     q: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -305,8 +322,9 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
             if isinstance(item, BaseException):
                 raise item
             start, chunk = item
-            yield start, births_of(chunk)
-            del chunk, item
+            del item
+            yield births_of(start, chunk)
+            del chunk
     finally:
         stop.set()
         while thread.is_alive():
@@ -333,10 +351,6 @@ class _Task:
     store_dir: str | None
 
 
-def _has_baselines() -> bool:
-    return "baselines" in inspect.signature(layer_results).parameters
-
-
 def summary_key(model: LoadedModel, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
     """Store key of one (class, layer) summary."""
     return result_key("layer-summary", SUMMARY_VERSION, model.fingerprint, data_fp, class_name, layer, int(n), int(seed))
@@ -344,56 +358,50 @@ def summary_key(model: LoadedModel, data_fp: str, class_name: str, layer: str, n
 
 def _compute(task: _Task, model: LoadedModel, dataset, store: ResultStore | None,
              on_images: Callable[[int, int], None] | None = None) -> list[tuple[dict, dict[str, np.ndarray]]]:
-    """Births (overlapped forward) -> summaries of ``task.layers`` of one class; births to ``store``."""
+    """Births (and null births, when featent has the baselines) of ``task.layers`` of one class in one
+    overlapped pass -> summaries; births go to ``store`` under the pipeline's keys."""
     images = dataset.sample(task.class_name, task.n_images, task.seed, "train", model.input_size)
     n = len(images)
+    null_fn = null_births_function()
     keys = {layer: births_key(model.fingerprint, dataset.fingerprint, task.class_name, layer, task.n_images, task.seed)
             for layer in task.layers}
     births: dict[str, np.ndarray] = {}
-    if store is not None:
+    if store is not None and null_fn is None:  # with baselines the pass is needed anyway for the null births
         for layer in task.layers:
             hit = store.get_births(keys[layer])
             if hit is not None and hit.ndim == 2 and hit.shape == (n, model.layer(layer).n_units) and hit.dtype == np.int32:
                 births[layer] = hit
     missing = [layer for layer in task.layers if layer not in births]
+    null: dict[str, np.ndarray] = {}
     if missing:
         parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
+        null_parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
         placed = place_model(model, task.device or str(model.device))  # also turns TF32 off on a GPU
-        for start, chunk in iter_births(placed, images.images, missing, ids=images.ids):
+        for start, chunk, null_chunk in iter_births(placed, images.images, missing, ids=images.ids, null=null_fn):
             for layer in missing:
                 parts[layer].append(chunk[layer])
+                if null_chunk:
+                    null_parts[layer].append(null_chunk[layer])
             if on_images is not None:
                 on_images(min(n, start + len(chunk[missing[0]])), n)
         for layer in missing:
             births[layer] = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
+            if null_parts[layer]:
+                null[layer] = np.concatenate(null_parts[layer], axis=0)
             if store is not None:
                 try:
                     store.put_births(keys[layer], births[layer])
                 except CacheError:
                     store = None  # keep computing; the summaries still go back to the caller
-    null: dict[str, np.ndarray] = {}
-    if _has_baselines():
-        if store is None:  # the baselines read the births back from a store: a private one, not a recompute
-            store = _scratch_store()
-            for layer in task.layers:
-                store.put_births(keys[layer], births[layer])
-        selection = Selection(model=task.model, data=task.data, class_name=task.class_name, layers=task.layers,
-                              n_images=task.n_images, seed=task.seed, weights=task.weights)
-        results = layer_results(selection, store, baselines=True, cache=store is not None)
-        for layer, result in results.items():
-            values = getattr(result, "null_feature_entropy", None)
-            if values is not None:
-                null[layer] = np.asarray(values, dtype=np.float64)
     out = []
     for layer in task.layers:
         info = model.layer(layer)
         arrays = {"feature_entropy": np.asarray(feature_entropy(births[layer]), dtype=np.float64),
                   "selective_rate": np.asarray(selective_rate(births[layer]), dtype=np.float64)}
         if layer in null:
-            arrays["null_feature_entropy"] = null[layer]
+            arrays["null_feature_entropy"] = np.asarray(feature_entropy(null[layer]), dtype=np.float64)
         meta = {"model": task.model, "data": task.data, "class": task.class_name, "layer": layer, "images": n,
-                "seed": task.seed,
-                "unit_size": info.unit_size, "weights": task.weights or ""}
+                "seed": task.seed, "unit_size": info.unit_size, "weights": task.weights or ""}
         out.append((meta, arrays))
     return out
 
@@ -425,18 +433,6 @@ def worker_device(requested: str | None) -> str:
         return "cuda:0"
     digits = "".join(ch for ch in str(name) if ch.isdigit())
     return f"cuda:{int(digits or 0) % torch.cuda.device_count()}"
-
-
-_SCRATCH: list[ResultStore] = []
-
-
-def _scratch_store() -> ResultStore:
-    """A private store in a temporary folder, one per process (workers told to keep nothing)."""
-    import tempfile
-
-    if not _SCRATCH:
-        _SCRATCH.append(ResultStore(tempfile.mkdtemp(prefix="featent-scratch-")))
-    return _SCRATCH[0]
 
 
 def _run_task(task: _Task) -> list[tuple[dict, dict[str, np.ndarray]]]:
@@ -650,7 +646,7 @@ def _usable(hit: tuple[dict, dict], model: LoadedModel, layer: str) -> bool:
     n_units = model.layer(layer).n_units
     if fe is None or eps is None or fe.shape != (n_units,) or eps.shape != (n_units,):
         return False
-    if _has_baselines() and "null_feature_entropy" not in arrays:
+    if null_births_function() is not None and "null_feature_entropy" not in arrays:
         return False  # stored before the baselines existed: recompute once with them
     return all(k in meta for k in ("model", "data", "class", "layer", "images"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
@@ -48,7 +49,8 @@ def test_sweep_equals_layer_results_per_class(tmp_path):
     assert list(zip(frame["class"], frame["layer"])) == [(c, layer) for c in classes for layer in layers]
     units = atlas.units_frame()
     for c in classes:
-        results = layer_results(Selection(MODEL, DATA, c, tuple(layers), n_images=IMAGES), cache=False)
+        extra = {"baselines": True} if "baselines" in inspect.signature(layer_results).parameters else {}
+        results = layer_results(Selection(MODEL, DATA, c, tuple(layers), n_images=IMAGES), cache=False, **extra)
         for layer, result in results.items():
             row = frame[(frame["class"] == c) & (frame["layer"] == layer)].iloc[0]
             assert row["mean_feature_entropy"] == result.mean_feature_entropy
@@ -58,10 +60,11 @@ def test_sweep_equals_layer_results_per_class(tmp_path):
             part = units[(units["class"] == c) & (units["layer"] == layer)]
             np.testing.assert_array_equal(part["feature_entropy"].to_numpy(), result.feature_entropy)
             np.testing.assert_array_equal(part["selective_rate"].to_numpy(), result.selective_rate)
-            for name in ("mean_null_feature_entropy", "structure_gap"):
-                if hasattr(result, name) and getattr(result, "null_feature_entropy", None) is not None:
-                    assert row[name] == pytest.approx(getattr(result, name) if name != "structure_gap"
-                                                      else float(np.mean(result.structure_gap)))
+            if getattr(result, "null_feature_entropy", None) is not None:  # the pipeline's baselines
+                np.testing.assert_array_equal(part["null_feature_entropy"].to_numpy(), result.null_feature_entropy)
+                assert row["mean_null_feature_entropy"] == result.mean_null_feature_entropy
+            else:
+                assert "mean_null_feature_entropy" not in frame.columns
 
 
 def test_rerun_recomputes_nothing_and_a_killed_run_resumes(tmp_path, counted):
@@ -116,17 +119,23 @@ def test_atlas_file_round_trips(tmp_path):
 
 
 def test_overlapped_births_equal_sequential():
+    from featent.core.topology import birth_times
+    from featent.extract import extract_activations
     from featent.pipeline import load_model, sample_images
 
     model = load_model(MODEL)
     layers = [_layers()[0], _layers()[-1]]
     images = sample_images(Selection(MODEL, DATA, "5", tuple(layers), n_images=30))
-    seq = list(iter_births(model, images.images, layers, batch_size=7, overlap=False))
-    par = list(iter_births(model, images.images, layers, batch_size=7, overlap=True))
-    assert [s for s, _ in seq] == [s for s, _ in par] == [0, 7, 14, 21, 28]
-    for (_, a), (_, b) in zip(seq, par):
-        for layer in layers:
-            np.testing.assert_array_equal(a[layer], b[layer])
+    flipped = lambda acts, start: birth_times(np.ascontiguousarray(acts[..., ::-1, :]))  # noqa: E731
+    seq = list(iter_births(model, images.images, layers, batch_size=7, overlap=False, null=flipped))
+    par = list(iter_births(model, images.images, layers, batch_size=7, overlap=True, null=flipped))
+    assert [s[0] for s in seq] == [p[0] for p in par] == [0, 7, 14, 21, 28]
+    whole = extract_activations(model, images.images, layers)
+    for layer in layers:
+        births = np.concatenate([p[1][layer] for p in par])
+        np.testing.assert_array_equal(births, np.concatenate([s[1][layer] for s in seq]))
+        np.testing.assert_array_equal(births, birth_times(whole[layer]))
+        np.testing.assert_array_equal(np.concatenate([p[2][layer] for p in par]), flipped(whole[layer], 0))
 
 
 @pytest.mark.parametrize(
@@ -194,30 +203,27 @@ def test_chunks_are_bounded_by_host_memory():
     assert chunk_size(model, names[-1:]) == default_batch_size(model)  # one small layer: the default
 
 
-def test_baseline_columns_appear_when_the_pipeline_has_them(tmp_path, monkeypatch):
-    """With a layer_results that takes ``baselines`` and fills ``null_feature_entropy`` (the pipeline's
-    baselines), the atlas carries the null FE and the structure gap per (class, layer) and per unit."""
-    from featent.pipeline import layer_results as real
+def test_baseline_columns_come_from_the_same_pass(tmp_path, monkeypatch):
+    """Null births computed beside the births (here: of the maps flipped upside down, standing in for
+    featent's shuffle) give the null FE and structure gap columns per (class, layer) and per unit."""
+    from featent.core.entropy import feature_entropy
+    from featent.core.topology import birth_times
+    from featent.extract import extract_activations
+    from featent.pipeline import load_model, sample_images
 
-    seen = []
-
-    def with_baselines(selection, store=None, progress=None, *, cache=True, baselines=False):
-        seen.append((baselines, store is not None))
-        out = real(selection, store, progress, cache=cache)
-        for result in out.values():
-            result.null_feature_entropy = result.feature_entropy + 0.25
-        return out
-
-    monkeypatch.setattr(sweep_module, "layer_results", with_baselines)
-    atlas = sweep(MODEL, DATA, classes=2, layers=_layers()[:2], images=IMAGES, units=True, store=ResultStore(tmp_path / "s"))
+    flipped = lambda acts, start: birth_times(np.ascontiguousarray(acts[..., ::-1, :]))  # noqa: E731
+    monkeypatch.setattr(sweep_module, "null_births_function", lambda: flipped)
+    layers = _layers()[:2]
+    atlas = sweep(MODEL, DATA, classes=2, layers=layers, images=IMAGES, units=True, store=ResultStore(tmp_path / "s"))
     frame = atlas.to_frame()
     assert list(frame.columns[-2:]) == ["mean_null_feature_entropy", "structure_gap"]
-    np.testing.assert_allclose(frame["structure_gap"], 0.25)
-    np.testing.assert_allclose(frame["mean_null_feature_entropy"], frame["mean_feature_entropy"] + 0.25)
-    np.testing.assert_allclose(atlas.units_frame()["structure_gap"], 0.25)
-    # a worker told to keep nothing hands its births to the baselines through a private scratch store
-    task = sweep_module._Task(MODEL, None, DATA, "1", tuple(_layers()[:2]), IMAGES, 0, None, None)
-    (meta, arrays), _ = sweep_module._run_task(task)
-    row = frame[(frame["class"] == "1") & (frame["layer"] == meta["layer"])].iloc[0]
-    assert float(arrays["null_feature_entropy"].mean()) == row["mean_null_feature_entropy"]
-    assert seen and all(b and has_store for b, has_store in seen)
+    images = sample_images(Selection(MODEL, DATA, "1", tuple(layers), n_images=IMAGES))
+    acts = extract_activations(load_model(MODEL), images.images, layers)
+    units = atlas.units_frame()
+    for layer in layers:
+        null = feature_entropy(flipped(acts[layer], 0))
+        part = units[(units["class"] == "1") & (units["layer"] == layer)]
+        np.testing.assert_array_equal(part["null_feature_entropy"].to_numpy(), null)
+        np.testing.assert_array_equal(part["structure_gap"].to_numpy(), null - part["feature_entropy"].to_numpy())
+        row = frame[(frame["class"] == "1") & (frame["layer"] == layer)].iloc[0]
+        assert row["mean_null_feature_entropy"] == float(null.mean())
