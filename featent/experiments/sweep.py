@@ -19,6 +19,7 @@ import dataclasses
 import math
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -671,8 +672,9 @@ def _run_dask(tasks: list[_Task], scheduler: object, resources: dict | None, ret
     else:
         raise FeatentError("The dask executor needs --scheduler ADDRESS (or a distributed.Client).")
     try:
+        run = uuid.uuid4().hex[:12]
         futures = [client.submit(_run_task, task, pure=False, retries=retries, resources=resources,
-                                 key=f"featent-sweep-{task.class_name}-{task.layers[0]}-{id(task):x}") for task in tasks]
+                                 key=f"featent-sweep-{run}-{i}") for i, task in enumerate(tasks)]
         for future in as_completed(futures):
             try:
                 keep(future.result())
