@@ -26,12 +26,23 @@ ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory"]
+__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory", "result_key"]
 
 
 def births_key(weights_fp: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
     """The explicit store key of one birth-time array."""
     return f"{SCHEMA}|births|{weights_fp}|{data_fp}|{class_name}|{layer}|{int(n)}|{int(seed)}"
+
+
+def result_key(kind: str, *parts: object) -> str:
+    """The explicit store key of one experiment result: schema, kind, then its parts in order.
+
+    Callers put the weights and data fingerprints among ``parts`` so a changed checkpoint or folder
+    is a different key."""
+    text = [str(p) for p in (kind, *parts)]
+    if "|" in text[0]:
+        raise CacheError(f"A result kind cannot contain '|', got {kind!r}.")
+    return f"{SCHEMA}|result|" + "|".join(t.replace("|", "/") for t in text)
 
 
 def default_directory() -> Path:
@@ -74,6 +85,43 @@ def _encode(births: np.ndarray) -> bytes:
     np.save(buffer, np.ascontiguousarray(births), allow_pickle=False)
     payload = buffer.getvalue()
     return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest() + payload
+
+
+def _encode_result(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """Checksum + length-prefixed JSON meta + an uncompressed ``.npz`` of the arrays (no pickle)."""
+    import json
+
+    for name, array in arrays.items():
+        if not isinstance(name, str) or np.asarray(array).dtype.kind not in "biuf":
+            raise CacheError(f"Result array {name!r} must be numeric, got dtype {np.asarray(array).dtype}.")
+    try:
+        header = json.dumps(meta, allow_nan=True, sort_keys=True).encode()
+    except (TypeError, ValueError) as exc:
+        raise CacheError(f"Result metadata must be JSON: {exc}.") from exc
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    payload = len(header).to_bytes(8, "little") + header + buffer.getvalue()
+    return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest() + payload
+
+
+def _decode_result(blob: object) -> tuple[dict[str, np.ndarray], dict] | None:
+    import json
+
+    if not isinstance(blob, bytes) or len(blob) <= _CHECKSUM_BYTES + 8:
+        return None
+    checksum, payload = blob[:_CHECKSUM_BYTES], blob[_CHECKSUM_BYTES:]
+    if hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES).digest() != checksum:
+        return None
+    size = int.from_bytes(payload[:8], "little")
+    try:
+        meta = json.loads(payload[8 : 8 + size].decode())
+        with np.load(io.BytesIO(payload[8 + size :]), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, EOFError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return arrays, meta
 
 
 def _decode(blob: object) -> np.ndarray | None:
@@ -193,6 +241,25 @@ class ResultStore:
             raise CacheError(f"Only numeric arrays can be stored, got dtype {births.dtype}.")
         try:
             self._cache.set(key, _encode(births))
+        except Exception as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise CacheError(f"Cannot write to cache directory {str(self.directory)!r} ({reason}).") from exc
+
+    def get_result(self, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+        """``(arrays, meta)`` stored by ``put_result``, or None when absent or damaged."""
+        try:
+            blob = self._cache.get(key, default=None)
+        except Exception:  # a damaged row or a refused pickle: treat as a miss
+            return None
+        return _decode_result(blob)
+
+    def put_result(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Store an experiment result: named numeric arrays (raw ``.npz`` bytes) and JSON metadata."""
+        if not isinstance(key, str) or not key.startswith(SCHEMA + "|"):
+            raise CacheError(f"Store keys must be strings starting with {SCHEMA!r}, got {key!r}.")
+        blob = _encode_result(dict(arrays), dict(meta))
+        try:
+            self._cache.set(key, blob)
         except Exception as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise CacheError(f"Cannot write to cache directory {str(self.directory)!r} ({reason}).") from exc

@@ -88,3 +88,24 @@ def clear_all() -> None:
     if results is not None:
         results.clear()
     st.cache_data.clear()
+
+
+def remembered(kind: str, selection, params: tuple, compute: Callable[[], object], models: tuple[str, ...] = ()) -> object:
+    """An experiment result (indicators, rescaling, randomness, dynamics, model sets, ablation,
+    pruning, roles) from the on-disk store, else computed and stored there: a restarted app shows
+    a view computed before without recomputing it. The key holds ``kind``, the selection's weights
+    and data fingerprints, ``params`` and the fingerprints of any other ``models`` compared."""
+    from featent.experiments.stored import remember, selection_parts
+    from featent.pipeline import load_model
+
+    parts: tuple = selection_parts(selection) if selection is not None else ()
+    parts += tuple(load_model(spec).fingerprint for spec in models)
+    return remember(kind, (*parts, *params), compute, store=store())
+
+
+def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: int):
+    """The atlas of every class and layer already swept for this selection (nothing computed), or None."""
+    from featent.experiments.sweep import stored_atlas as lookup
+
+    results = store()
+    return None if results is None else lookup(model, data, images=images, seed=seed, store=results, weights=weights)

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.ablation import register as register_ablation
 
     _COMMANDS.update(register_ablation(sub))
+    from featent.cli.sweep import register as register_sweep
+
+    _COMMANDS.update(register_sweep(sub))
     return parser
 
 

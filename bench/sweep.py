@@ -1,0 +1,145 @@
+"""Sweep benchmark: is the forward pass overlapped with the birth times?
+
+For each model (``vgg16:random@224`` and the demo), on the same images and every layer, in one run:
+
+- forward alone: the chunked extraction the sweep does (activations of every layer, copied out);
+- births alone: the birth times of those activations, computed from memory;
+- sweep engine: ``iter_births`` with the producer thread (forward of chunk k+1 while the births of
+  chunk k are computed);
+- the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
+
+Target: sweep engine <= 1.15 x max(forward, births); without overlap it would be their sum.
+Medians over ``--repeats`` interleaved rounds (3x for the demo); CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
+
+    .venv/bin/python bench/sweep.py [--vgg-images 8] [--demo-images 300] [--repeats 3] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+os.environ.setdefault("FEATENT_DEVICE", "cpu")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from featent.core.topology import birth_times  # noqa: E402
+from featent.data import load_dataset  # noqa: E402
+from featent.experiments.sweep import chunk_size, iter_births, null_births_function, place_model, sweep  # noqa: E402
+from featent.extract import iter_activations  # noqa: E402
+from featent.pipeline import load_model  # noqa: E402
+from featent.store import ResultStore  # noqa: E402
+
+
+def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
+    """Median wall and CPU time of each function over ``repeats`` rounds, one call of each per
+    round, so drift in the machine's load (it is shared) hits every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    out = {name: statistics.median(values) for name, values in times.items()}
+    out.update({f"{name} cpu": statistics.median(values) for name, values in cpu.items()})
+    return out
+
+
+def in_thread(fn):
+    """Run ``fn`` in a fresh thread, as the sweep's producer runs the forward pass (torch's forward
+    in the main thread was 2-3x slower on the shared 2-core machine, so the comparison is like for like)."""
+
+    def run() -> None:
+        errors: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                errors.append(exc)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return run
+
+
+def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, device: str | None) -> dict:
+    model = place_model(load_model(spec), device)
+    layers = [info.name for info in model.layers]
+    images = load_dataset(data).sample(class_name, n_images, 0, "train", model.input_size)
+    size = chunk_size(model, layers)
+    null = null_births_function()  # the baselines' null births are part of the sweep's work when featent has them
+    chunks = list(iter_activations(model, images.images, layers, batch_size=size))  # warm-up
+
+    def forward() -> None:
+        for _ in iter_activations(model, images.images, layers, batch_size=size):
+            pass
+
+    def births() -> None:
+        for start, chunk in chunks:
+            for acts in chunk.values():
+                birth_times(acts)
+                if null is not None:
+                    null(acts, start)
+
+    births()  # warm-up (kernel compilation)
+
+    def engine() -> None:
+        for _ in iter_births(model, images.images, layers, batch_size=size, overlap=True, null=null):
+            pass
+
+    def whole() -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            sweep(spec, data, classes=[class_name], layers="all", images=n_images, device=device,
+                  store=ResultStore(directory))
+
+    row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers),
+           "null": null is not None}
+    row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "sweep": engine, "sweep()": whole}, repeats))
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vgg-images", type=int, default=8)
+    parser.add_argument("--demo-images", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default cpu)")
+    args = parser.parse_args()
+    import torch
+
+    print(f"# torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device or 'cpu'}, "
+          f"medians of {args.repeats} (demo: {3 * args.repeats}); births include the null births: "
+          f"{null_births_function() is not None}")
+    rows = [
+        bench("vgg16:random@224", "digits", "3", args.vgg_images, args.repeats, args.device),
+        bench("demo", "digits", "3", args.demo_images, 3 * args.repeats, args.device),
+    ]
+    header = f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} " \
+             f"{'sweep s':>8} {'sum s':>7} {'cpu floor s':>11} {'sweep/max':>9} {'sweep/floor':>11} {'sweep/sum':>9} {'sweep() s':>9}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        peak = max(r["forward"], r["births"])
+        total = r["forward"] + r["births"]
+        floor = max(peak, (r["forward cpu"] + r["births cpu"]) / (os.cpu_count() or 1))
+        print(f"{r['model']:<18} {r['images']:>6} {r['chunk']:>5} {r['units']:>5} {r['forward']:>9.3f} "
+              f"{r['births']:>9.3f} {r['sweep']:>8.3f} {total:>7.3f} {floor:>11.3f} {r['sweep'] / peak:>9.2f} "
+              f"{r['sweep'] / floor:>11.2f} {r['sweep'] / total:>9.2f} {r['sweep()']:>9.3f}")
+    print("target: sweep/max <= 1.15. sweep = the overlapped engine; sum = forward + births (no overlap);")
+    print("cpu floor = max(forward, births, (CPU seconds of forward + births) / cores): when both saturate every")
+    print("core no overlap can beat it; sweep() = the library call on an empty store (sampling, summaries, writes).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""``featent sweep``: a model's FE atlas over classes x layers, written to .parquet or .csv.
+
+Why a separate module: ``featent.cli.main`` owns the program, its errors and output helpers; this
+module only adds the subcommand. The atlas goes to ``--out`` (a file, required); stdout gets one
+summary line. Numeric flags and the output suffix are checked before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from featent.cli.common import UsageError, progress_bar
+
+__all__ = ["register"]
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _classes(text: str) -> str | int | list[str]:
+    text = text.strip()
+    if text == "all":
+        return "all"
+    if text.isdigit():
+        return _count(text)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected 'all', a count N or a comma-separated list of class names")
+    return names
+
+
+def _layers(text: str) -> str | list[str]:
+    text = text.strip()
+    if text == "all":
+        return "all"
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected 'all' or a comma-separated list of layer names")
+    return names
+
+
+def _cmd_sweep(args: argparse.Namespace) -> str:
+    from featent.experiments.sweep import sweep
+
+    out = Path(args.atlas_out).expanduser()
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise UsageError(f"--out must end in .parquet or .csv, got {args.atlas_out!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out: folder {str(out.parent)!r} does not exist")
+    if args.executor == "dask" and not args.scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler is only used with --executor dask")
+    callback, close = progress_bar(args.quiet, "sweep")
+    try:
+        atlas = sweep(args.model, args.data, classes=args.classes, layers=args.layers, images=args.images,
+                      seed=args.seed, executor=args.executor, scheduler=args.scheduler, device=args.device,
+                      units=args.units, progress=callback, weights=args.weights)
+    finally:
+        close()
+    atlas.save(out, units=args.units)
+    frame = atlas.to_frame()
+    return (f"{out}: {frame['class'].nunique()} classes x {frame['layer'].nunique()} layers"
+            f"{' (one row per unit)' if args.units else ''}; {atlas.computed} (class, layer) pairs computed, "
+            f"{len(frame) - atlas.computed} from the store\n")
+
+
+def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
+    """Add the ``sweep`` subcommand; returns name -> handler."""
+    p = sub.add_parser("sweep", help="FE atlas of a model: every (class, layer), resumable, local or on Dask")
+    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random@224")
+    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    p.add_argument("--data", required=True, metavar="D", help="a built-in dataset or a folder with one subfolder per class")
+    p.add_argument("--classes", type=_classes, default="all", metavar="all|N|LIST",
+                   help="every class, the first N, or names separated by commas (default all)")
+    p.add_argument("--layers", type=_layers, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+    p.add_argument("--images", type=_count, default=100, metavar="N", help="images sampled per class (default 100)")
+    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local", help="where to run (default local)")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address for --executor dask")
+    p.add_argument("--device", metavar="cpu|cuda|cuda:N", help="device of the forward pass (default: the model's; "
+                   "Dask workers default to their own GPU when they have one)")
+    p.add_argument("--out", dest="atlas_out", required=True, metavar="FILE", help="atlas file, .parquet or .csv")
+    p.add_argument("--units", action="store_true", help="one row per (class, layer, unit) instead of per (class, layer)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return {"sweep": _cmd_sweep}
