@@ -35,9 +35,9 @@ def _resolve_layers(model: LoadedModel, layers: Sequence[str]) -> list[str]:
         layers = [layers]
     if not layers:
         raise ModelError("No layer given; choose at least one of: " + ", ".join(i.name for i in model.layers) + ".")
-    order = [i.name for i in model.layers]
-    canonical = [model.layer(name).name for name in layers]  # raises ModelError naming the valid layers
-    return sorted(dict.fromkeys(canonical), key=order.index)
+    infos = {name: model.layer(name) for name in dict.fromkeys(layers)}  # raises ModelError naming the valid layers
+    order = {info.name: i for i, info in enumerate(model.layers)}
+    return sorted(infos, key=lambda name: order.get(infos[name].name, len(order)))
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -49,14 +49,16 @@ def _check_images(images: torch.Tensor) -> None:
 
 
 def _forward_chunk(model: LoadedModel, batch: torch.Tensor, names: list[str]) -> dict[str, np.ndarray]:
-    sites = {name: model.layer(name).site for name in names}
+    site_of = {name: model.layer(name).site for name in names}  # an alias and its layer share a site
+    sites = {str(i): site for i, site in enumerate(dict.fromkeys(site_of.values()))}
     with model.lock:
         # The pass stops once the last requested layer is seen: the rest of the net is not needed.
         captured = capture_outputs(model.runner, sites, model.preprocess(batch))
-    missing = [name for name in names if name not in captured]
+    by_site = {site: captured.get(key) for key, site in sites.items()}
+    missing = [name for name in names if by_site[site_of[name]] is None]
     if missing:
         raise ModelError(f"Layer {missing[0]!r} of {model.spec} was not reached in the forward pass.")
-    return {name: captured[name].numpy() for name in names}
+    return {name: by_site[site_of[name]].numpy() for name in names}
 
 
 def _check_finite(chunk: dict[str, np.ndarray], start: int, ids: Sequence[str] | None) -> None:

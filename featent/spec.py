@@ -115,9 +115,13 @@ class ModelSpec:
     # -- writing -----------------------------------------------------------------------------
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, explicit_seed: bool = False) -> str:
+        """The spec as text; seed 0 is written as plain ``:random`` unless ``explicit_seed``."""
         text = self.name
         if self.seed is not None:
-            text += ":random" if self.seed == DEFAULT_RANDOM_SEED else f":random:{self.seed}"
+            text += ":random" if self.seed == DEFAULT_RANDOM_SEED and not explicit_seed else f":random:{self.seed}"
         if self.size is not None:
             text += f"@{self.size}"
         if self.tag is not None:

@@ -53,6 +53,8 @@ def test_edits():
     assert str(ModelSpec.parse("demo-corrupt-0.4").random(1)) == "demo:random:1"
     assert str(ModelSpec.parse("demo@epoch3").random(2)) == "demo:random:2"
     assert ModelSpec.parse(spec) is spec
+    assert spec.random(0).format(explicit_seed=True) == "vgg11:random:0@64"
+    assert ModelSpec.parse(spec.random(0).format(explicit_seed=True)) == spec.random(0)
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,12 @@ __all__ = ["Site", "OutputHook", "attach", "capture_outputs", "probe_modules", "
 
 @dataclass(frozen=True)
 class Site:
-    """The output of submodule ``path`` ('' = the root) on its ``call``-th call (0-based) of a forward pass."""
+    """The output of submodule ``path`` ('' = the root) on its ``call``-th call (0-based) of a forward pass
+    (its first positional input instead, with ``inputs``)."""
 
     path: str
     call: int = 0
+    inputs: bool = False
 
 
 #: A hook on one site: receives the output, returns a replacement or None to keep it.
@@ -43,25 +45,32 @@ def attach(module: nn.Module, hooks: Mapping[Site, OutputHook]) -> Iterator[None
     Call counts are kept per ``with`` block and per forward pass: run one forward per block, or call
     :func:`run_forward`, which resets them.
     """
-    by_path: dict[str, dict[int, OutputHook]] = {}
+    by_path: dict[tuple[str, bool], dict[int, OutputHook]] = {}
     for site, fn in hooks.items():
-        by_path.setdefault(site.path, {})[site.call] = fn
-    targets = {path: module.get_submodule(path) for path in by_path}
-    counts: dict[str, int] = {path: 0 for path in by_path}
+        by_path.setdefault((site.path, site.inputs), {})[site.call] = fn
+    targets = {key: module.get_submodule(key[0]) for key in by_path}
+    counts: dict[tuple[str, bool], int] = {key: 0 for key in by_path}
     owner = threading.get_ident()
 
-    def make(path: str) -> Callable[[nn.Module, object, object], object]:
-        calls = by_path[path]
+    def make(key: tuple[str, bool]) -> Callable[..., object]:
+        calls = by_path[key]
 
-        def hook(_m: nn.Module, _inputs: object, output: object) -> object:
+        def seen(value: object) -> object:
             if threading.get_ident() != owner:
                 return None  # a forward by another thread: not ours
-            index = counts[path]
-            counts[path] = index + 1
+            index = counts[key]
+            counts[key] = index + 1
             fn = calls.get(index)
-            return None if fn is None else fn(output)  # type: ignore[arg-type]
+            return None if fn is None else fn(value)  # type: ignore[arg-type]
 
-        return hook
+        if key[1]:
+
+            def pre_hook(_m: nn.Module, inputs: tuple) -> object:
+                replaced = seen(inputs[0])
+                return None if replaced is None else (replaced, *inputs[1:])
+
+            return pre_hook
+        return lambda _m, _inputs, output: seen(output)
 
     def reset(_m: nn.Module, _inputs: object) -> None:
         if threading.get_ident() == owner:
@@ -71,8 +80,9 @@ def attach(module: nn.Module, hooks: Mapping[Site, OutputHook]) -> Iterator[None
     handles = []
     try:
         handles.append(module.register_forward_pre_hook(reset))
-        for path, target in targets.items():
-            handles.append(target.register_forward_hook(make(path)))
+        for key, target in targets.items():
+            hook = make(key)
+            handles.append(target.register_forward_pre_hook(hook) if key[1] else target.register_forward_hook(hook))
         yield
     finally:
         for handle in handles:

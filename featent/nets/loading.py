@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one loaded model is one object
 class LoadedModel:
     """A model in eval mode, with what featent needs to know about it.
 
@@ -67,6 +67,8 @@ class LoadedModel:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     runner: nn.Module | None = field(default=None, repr=False, compare=False)
     discovery: str = "fx"
+    #: Layers requested beyond the default list (any module path), found on first request.
+    extra_layers: list[LayerInfo] = field(default_factory=list, repr=False)
     # Held around every forward pass that registers hooks; re-entrant, so a caller holding it may
     # still call featent.extract on the same model.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
@@ -74,6 +76,9 @@ class LoadedModel:
     def __post_init__(self) -> None:
         if self.runner is None:
             self.runner = self.module
+
+    def __str__(self) -> str:
+        return self.spec
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """[0, 1] images [n, 3, S, S] -> normalized model input at ``input_size``, on the model's device."""
@@ -89,10 +94,33 @@ class LoadedModel:
         for info in self.layers:
             if info.name == name:
                 return info
-        for info in self.layers:
-            if name in info.aliases:
+        for info in (*self.layers, *self.extra_layers):
+            if name == info.name or name in info.aliases:
                 return info
+        extra = self._extra_layer(name)
+        if extra is not None:
+            return extra
         raise ModelError(f"Model {self.spec!r} has no layer {name!r}; its layers are: {', '.join(i.name for i in self.layers)}.")
+
+    def _extra_layer(self, name: str) -> LayerInfo | None:
+        """Any other module path (``features.7``) or traced node of the model, found on first request."""
+        if not isinstance(name, str) or not name.strip():
+            return None
+        with self.lock:
+            try:
+                found = discover_layers(self.module, self.input_size, self.spec, [name])
+            except ModelError as exc:
+                if "has no layer or module" in str(exc):
+                    return None
+                raise
+            if found.runner is not self.module:
+                raise ModelError(
+                    f"{name!r} of {self.spec} is computed by a function, not a module; load the model with "
+                    f"featent.from_module(module, layers=[{name!r}]) to measure it."
+                )
+            info = found.layers[0]
+            self.extra_layers.append(info)
+        return info
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of preprocessed inputs (through the runner, so hooks on any layer fire)."""
@@ -157,8 +185,16 @@ _CACHE_LOCK = threading.Lock()
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 
-def load_model(spec: str | ModelSpec, weights: str | os.PathLike | None = None) -> LoadedModel:
-    """Model spec (+ optional weights file) -> LoadedModel in eval mode; memoized per (spec, weights)."""
+def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike | None = None) -> LoadedModel:
+    """Model spec (+ optional weights file) -> LoadedModel in eval mode; memoized per (spec, weights).
+
+    A LoadedModel (from :func:`from_module`) is returned as it is, so every caller that takes a spec
+    takes a module the user brought as well.
+    """
+    if isinstance(spec, LoadedModel):
+        if weights is not None:
+            raise ModelError(f"{spec.spec!r} is an in-memory model; load the weights into the module instead of passing a file.")
+        return spec
     parsed = ModelSpec.parse(spec)
     text = str(parsed)
     family = _resolve_registered(text)
@@ -313,7 +349,7 @@ def _wrap(
 
 def from_module(
     module: nn.Module,
-    input_size: int = 224,
+    input_size: int = 32,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     layers: Sequence[str] | None = None,

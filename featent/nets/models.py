@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
-from featent.nets.layers import LayerInfo
+from featent.nets.layers import LayerInfo, legacy_names
 from featent.nets.loading import (
     LoadedModel,
     clear_model_cache,
@@ -44,13 +44,21 @@ __all__ = [
 ]
 
 
-def layer_modules(module: nn.Module | LoadedModel) -> dict[str, nn.Module]:
-    """Layer name -> the submodule whose output is that layer (its first call), for layers that are
-    module outputs; use featent.nets.hooks with ``LayerInfo.site`` for the general case."""
-    model = module if isinstance(module, LoadedModel) else from_module(module, input_size=_probe_size(module))
-    runner = model.runner
-    return {info.name: runner.get_submodule(info.site.path) for info in model.layers if info.site.call == 0}
+def layer_modules(module: nn.Module) -> dict[str, nn.Module]:
+    """Historical layer name -> the module whose output is that layer (VGG-like nets: the ReLU;
+    ResNets: the stem ReLU and each residual block). Other nets: use ``LoadedModel.layers`` and
+    featent.nets.hooks with ``LayerInfo.site``."""
+    found: dict[str, nn.Module] = {}
+    for site, name in legacy_names(module).items():
+        path = site.path if site.call == 0 else site.path.rpartition(".")[0]
+        found[name] = module.get_submodule(path)
+    return found
 
 
-def _probe_size(module: nn.Module) -> int:
-    return DEMO_INPUT_SIZE if isinstance(module, DemoNet) else TORCHVISION_INPUT_SIZE
+def __getattr__(name: str) -> object:
+    """Older tests and scripts read the memo table as ``featent.nets.models._CACHE``."""
+    if name == "_CACHE":
+        from featent.nets import loading
+
+        return vars(loading)["_CACHE"]
+    raise AttributeError(f"module 'featent.nets.models' has no attribute {name!r}")
