@@ -162,9 +162,10 @@ def _fx_layers(module: nn.Module, traced, inputs: torch.Tensor, requested: Seque
                 end = user
                 if _usable(shapes.get(end.name)):
                     last_good = end
-            if last_good is not None and last_good.name not in seen:
-                seen.add(last_good.name)
-                chosen.append((last_good, node.target))
+            pick = last_good if last_good is not None else end  # not usable: reported by its shape
+            if pick.name not in seen:
+                seen.add(pick.name)
+                chosen.append((pick, node.target))
     else:
         for name in requested:
             node = by_name.get(name)
@@ -218,12 +219,12 @@ def _probe_layers(module: nn.Module, inputs: torch.Tensor, requested: Sequence[s
         for i, obs in enumerate(seen):
             if not isinstance(obs.module, nn.Conv2d):
                 continue
-            best = obs if _usable(obs.shape) else None
+            best = obs
             for later in seen[i + 1 :]:
                 if not _passes(later.module) or later.shape != obs.shape:
                     break
                 best = later
-            if best is not None and all(best.site != s for _, _, s, _ in infos):
+            if all(best.site != s for _, _, s, _ in infos):
                 infos.append((_site_name(best.site), best.shape, best.site, obs.site.path))
         return infos, None
     every = probe_modules(module, inputs)
