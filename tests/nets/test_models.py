@@ -277,3 +277,24 @@ def test_concurrent_loads_build_one_model(monkeypatch):
         t.join()
     assert builds == ["demo:random:9"]
     assert len(got) == 4 and all(m is got[0] for m in got)
+
+
+def test_checkpoint_holding_a_pickled_module_is_refused_with_how_to_save_a_state_dict(tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(DemoNet(), path)  # the whole module, pickled
+    with pytest.raises(ModelError, match=r"holds a whole pickled module.*torch.save\(model.state_dict\(\), PATH\)"):
+        load_model("demo", weights=str(path))
+
+
+def test_offline_mode_still_uses_the_cached_file(tmp_path, monkeypatch):
+    import torchvision.models as tvm
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("FEATENT_OFFLINE", "1")
+    url = tvm.get_model_weights("squeezenet1_1").DEFAULT.url
+    target = tmp_path / "hub" / "checkpoints" / os.path.basename(url)
+    target.parent.mkdir(parents=True)
+    torch.save(load_model("squeezenet1_1:random:5@64").module.state_dict(), target)
+    cached = load_model("squeezenet1_1@64")
+    assert cached.weights_source == "torch cache"
+    assert cached.fingerprint == load_model("squeezenet1_1:random:5@64").fingerprint
