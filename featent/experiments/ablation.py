@@ -35,6 +35,11 @@ from torch import nn
 from featent.core import entropy
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets.hooks import attach
+from featent.indicators import apoz as apoz_fn, class_selectivity, default_compare_classes, forward_capture, fpgm, layer_filter_weights, nisp_scores
+from featent.core.topology import birth_times
+from featent.pipeline import Selection, compute_births, sample_images
+from featent.data import load_dataset
+from featent.nets import load_model
 
 Progress = Callable[[float, str], None]
 
@@ -166,15 +171,6 @@ def unit_scores(
     activations are streamed in chunks so big nets stay within memory. ``births`` (per class)
     skips the birth-time computation where already known (e.g. from the result store).
     """
-    from featent.indicators import (
-        apoz as apoz_fn,
-        class_selectivity,
-        forward_capture,
-        fpgm,
-        layer_filter_weights,
-        nisp_scores,
-    )
-    from featent.core.topology import birth_times
 
     model.layer(layer)
     unknown = [m for m in methods if m not in METHODS or m == "random"]
@@ -478,8 +474,6 @@ def labelled_images(
 
 
 def _train_images(selection, dataset, model, classes: Sequence[str]) -> dict[str, torch.Tensor]:
-    from featent.pipeline import sample_images
-
     out = {}
     for name in classes:
         if name == selection.class_name:
@@ -489,9 +483,8 @@ def _train_images(selection, dataset, model, classes: Sequence[str]) -> dict[str
     return out
 
 
-def _one_layer(selection, layer: str | None):
-    from featent.pipeline import Selection
-
+def one_layer(selection, layer: str | None):
+    """The selection restricted to one layer (its first selected layer when ``layer`` is None)."""
     layer = layer or (selection.layers[0] if selection.layers else "")
     return layer, Selection(
         selection.model, selection.data, selection.class_name, (layer,), selection.n_images,
@@ -517,21 +510,17 @@ def cumulative_ablation(
     test images of the class and of each of ``test_classes`` (default: every class, at most 100:
     the class plus a seeded sample).
     """
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
-    from featent.pipeline import compute_births
 
     orders = list(dict.fromkeys(orders))
     if not orders:
         raise FeatentError("Give at least one ablation order.")
     parsed = [parse_order(o) for o in orders]
-    layer, one = _one_layer(selection, layer)
+    layer, one = one_layer(selection, layer)
     model = load_model(one.model, one.weights)
     model.layer(layer)
     dataset = load_dataset(one.data)
     if one.class_name not in dataset.classes:
         raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
-    from featent.indicators import default_compare_classes
 
     # At most 100 classes by default (the class plus a seeded sample), as featent.indicators does,
     # so a 1000-class folder stays cheap for class selectivity and for the test set's "rest".
@@ -619,7 +608,6 @@ def enhancement_summary(
     over ``classes`` (default: every class), with the per-class results for inspection."""
     from dataclasses import replace
 
-    from featent.data import load_dataset
 
     dataset = load_dataset(selection.data)
     chosen = list(dataset.classes if classes is None else classes)

@@ -27,6 +27,9 @@ from torch import nn
 from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets.hooks import probe_modules
+from featent.indicators import default_compare_classes, layer_filter
+from featent.nets import from_module, load_model
+from featent.data import load_dataset
 
 Progress = Callable[[float, str], None]
 
@@ -170,7 +173,6 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
     conv loses those input channels, or the first Linear after the flatten those input columns.
     With ``check``, the copy's outputs are compared with the masked original on a random batch.
     """
-    from featent.indicators import layer_filter
 
     _check_plain(model.module)
     info = model.layer(layer)
@@ -333,7 +335,6 @@ def prune_network(
     Scores of each layer are averaged over the classes of ``images_by_class`` (training images) and
     computed on the network pruned so far. Returns the smaller module and the removed units per layer.
     """
-    from featent.nets.models import from_module
 
     if method not in PRUNE_METHODS:
         raise FeatentError(f"Unknown pruning method {method!r}; use one of: {', '.join(PRUNE_METHODS)}.")
@@ -430,8 +431,6 @@ def compare_pruning(
     fine-tuning uses up to ``train_per_class`` training images of every class and accuracy up to
     ``test_per_class`` test images of every class (held-out training images for a folder).
     """
-    from featent.data import load_dataset
-    from featent.nets.models import from_module, load_model
 
     methods = list(dict.fromkeys(methods))
     for method in methods:
@@ -451,7 +450,6 @@ def compare_pruning(
                         weights_source=shared.weights_source)
     dataset = load_dataset(data)
     if classes is None:  # every class, at most 100 (a seeded sample; the paper found K = 100 enough)
-        from featent.indicators import default_compare_classes
 
         classes = default_compare_classes(dataset.classes, dataset.classes[0], seed)
     chosen = list(classes)

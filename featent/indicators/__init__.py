@@ -29,6 +29,10 @@ from torch import nn
 from featent.core import entropy
 from featent.errors import FeatentError, ModelError
 from featent.nets.hooks import Site, attach
+from featent.core.topology import birth_times
+from featent.data import load_dataset
+from featent.nets import load_model
+from featent.pipeline import Selection, compute_births, sample_images
 
 Progress = Callable[[float, str], None]
 ImageTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -449,7 +453,6 @@ def model_indicators(
     ``accuracy_images`` (default: the class's own images) are the images accuracy is measured on.
     Returns (values by indicator name, class accuracy, births, notes).
     """
-    from featent.core.topology import birth_times
 
     if class_name not in images_by_class:
         raise FeatentError(f"Class {class_name!r} has no images among {sorted(images_by_class)}.")
@@ -528,9 +531,6 @@ def class_images(
     """[0, 1] images per class for class selectivity: the selection's own sample for its class,
     ``images_per_class`` (default: the selection's count) seeded images for each other class.
     ``classes=None``: ``default_compare_classes``. Returns (images by class, all dataset classes)."""
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
-    from featent.pipeline import sample_images
 
     dataset = load_dataset(selection.data)
     model = load_model(selection.model, selection.weights)
@@ -570,8 +570,6 @@ def compute_indicators(
     indicators use the same sampled images. Class selectivity compares with ``classes`` (default:
     all classes of the dataset), ``images_per_class`` images each.
     """
-    from featent.nets.models import load_model
-    from featent.pipeline import Selection, compute_births
 
     if not isinstance(selection, Selection):
         raise FeatentError(f"Expected a Selection, got {type(selection).__name__}.")
