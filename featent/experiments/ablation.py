@@ -35,6 +35,7 @@ from torch import nn
 from featent.core import entropy
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets.hooks import attach
+from featent.indicators.registry import LEAST_IMPORTANT_FIRST, METHODS
 from featent.indicators import apoz as apoz_fn, class_selectivity, default_compare_classes, forward_capture, fpgm, layer_filter_weights, nisp_scores
 from featent.core.topology import birth_times
 from featent.pipeline import Selection, compute_births, sample_images
@@ -43,25 +44,6 @@ from featent.nets import load_model
 
 Progress = Callable[[float, str], None]
 
-#: Indicator names used in orders, with what they are called in tables and plots.
-METHODS: dict[str, str] = {
-    "fe": "Feature entropy (H/ε)",
-    "l1": "L1-norm",
-    "apoz": "APoZ",
-    "selectivity": "Class selectivity",
-    "fpgm": "FPGM",
-    "nisp": "NISP",
-    "random": "Random",
-}
-#: Direction of the raw value that puts the least important unit first (pruning order).
-LEAST_IMPORTANT_FIRST: dict[str, str] = {
-    "fe": "desc",  # high H/epsilon: the unit perceives no common feature
-    "l1": "asc",  # small activations (Li et al. 2016)
-    "apoz": "desc",  # mostly zeros (Hu et al. 2016)
-    "selectivity": "asc",  # not selective for the class (Morcos et al. 2018)
-    "fpgm": "asc",  # close to the geometric median: replaceable (He et al. 2019)
-    "nisp": "asc",  # low propagated importance (Yu et al. 2018)
-}
 #: The orders of Fig. 12: FE both ways, every other indicator least-important-first, random.
 DEFAULT_ORDERS = ("fe-desc", "fe-asc", "l1-asc", "apoz-desc", "selectivity-asc", "fpgm-asc", "nisp-asc", "random")
 #: Least-important-first orders of every method (Table 11).

@@ -27,13 +27,13 @@ from torch import nn
 from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets.hooks import probe_modules
+from featent.indicators.registry import PRUNE_METHODS
 from featent.indicators import default_compare_classes, layer_filter
 from featent.nets import from_module, load_model
 from featent.data import load_dataset
 
 Progress = Callable[[float, str], None]
 
-PRUNE_METHODS = ("fe", "l1", "apoz", "selectivity", "fpgm", "nisp")
 DEFAULT_RATIO = 0.5
 #: Fine-tuning as in A.7.2: SGD, learning rate divided by 10 after every epoch (1e-3 -> 1e-5: 3 epochs).
 FINETUNE_EPOCHS = 3

@@ -23,6 +23,7 @@ import torch
 from featent import indicators as ind
 from featent.errors import DataError, FeatentError, ModelError
 from featent.spec import ModelSpec
+from featent.indicators.registry import LOWER_IS_BETTER
 from featent.training.family import CORRUPT_LEVELS, base_run, parse_family_spec, run_history
 from featent.nets import fingerprint_module, forget_model, from_module, load_model
 from featent.data import load_dataset
@@ -54,7 +55,6 @@ def model_set(name: str) -> list[str]:
 
 #: Which way is "better" for each indicator (the unit looks more important / more effective).
 #: FE, APoZ and H/eps: lower is better; the others: higher is better.
-LOWER_IS_BETTER = {"feature_entropy": True, "h_over_eps": True, "apoz": True}
 
 __all__ = [
     "HALF",

@@ -29,6 +29,13 @@ from torch import nn
 from featent.core import entropy
 from featent.errors import FeatentError, ModelError
 from featent.nets.hooks import Site, attach
+from featent.indicators.registry import (
+    INDICATOR_COLUMNS,
+    INDICATOR_LABELS,
+    INDICATORS,
+    LOWER_IS_BETTER,
+    Indicator,
+)
 from featent.core.topology import birth_times
 from featent.data import load_dataset
 from featent.nets import load_model
@@ -41,35 +48,12 @@ ImageTransform = Callable[[torch.Tensor], torch.Tensor]
 INF_FS_ALPHA = 0.5
 INF_FS_FACTOR = 0.9
 
-#: Column names of an indicator table, in display order.
-INDICATOR_COLUMNS = (
-    "l1_norm",
-    "apoz",
-    "class_selectivity",
-    "class_selectivity_max",
-    "fpgm",
-    "nisp",
-    "feature_entropy",
-    "selective_rate",
-    "h_over_eps",
-)
-#: Human-readable names for tables and plots.
-INDICATOR_LABELS = {
-    "l1_norm": "L1-norm",
-    "apoz": "APoZ",
-    "class_selectivity": "Class selectivity",
-    "class_selectivity_max": "Class selectivity (max class)",
-    "fpgm": "FPGM",
-    "nisp": "NISP",
-    "feature_entropy": "Feature entropy",
-    "selective_rate": "Selective rate",
-    "h_over_eps": "H/ε",
-    "accuracy": "Class accuracy",
-}
-
 __all__ = [
+    "INDICATORS",
+    "Indicator",
     "INDICATOR_COLUMNS",
     "INDICATOR_LABELS",
+    "LOWER_IS_BETTER",
     "IndicatorTable",
     "l1_norm",
     "apoz",
