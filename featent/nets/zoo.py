@@ -89,8 +89,11 @@ def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> 
     if name.startswith("timm/"):
         timm = _timm(name[5:])
         if pretrained:
+            cached = _timm_cached(timm, name[5:])
+            if cached is not None:
+                return cached
             _check_network(f"the pretrained weights of timm/{name[5:]}", _hf_cache(), "huggingface.co")
-            try:
+            try:  # reachable: timm fetches into the Hugging Face cache
                 return timm.create_model(name[5:], pretrained=True)
             except Exception as exc:  # noqa: BLE001 - hub errors come in many types
                 raise ModelError(
@@ -107,6 +110,27 @@ def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> 
         kwargs["aux_logits"] = False
         kwargs["init_weights"] = True
     return tvm.get_model(name, **kwargs)
+
+
+def _timm_cached(timm, name: str) -> nn.Module | None:  # noqa: ANN001 - the optional timm module
+    """The pretrained timm model from the local Hugging Face cache only (no network call), or None."""
+    try:
+        from huggingface_hub import constants
+        from timm.models import get_pretrained_cfg
+    except ImportError:
+        return None
+    config = get_pretrained_cfg(name)
+    hub_id = getattr(config, "hf_hub_id", None) if config is not None else None
+    if not hub_id or not (Path(_hf_cache()) / ("models--" + hub_id.replace("/", "--"))).is_dir():
+        return None
+    previous = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True  # read the cache; never ask the network (it would retry for minutes)
+    try:
+        return timm.create_model(name, pretrained=True)
+    except Exception:  # noqa: BLE001 - an incomplete cache entry
+        return None
+    finally:
+        constants.HF_HUB_OFFLINE = previous
 
 
 def _hf_cache() -> str:
