@@ -117,6 +117,15 @@ def _trace(module: nn.Module):  # -> (torch.fx.GraphModule, {node name: qualifie
     return graph_module, names
 
 
+def _introspects(node) -> bool:
+    """A node that only reads a tensor's shape (``x.ndim`` in a check): not a use of its values."""
+    if node.op == "call_method":
+        return node.target in ("size", "dim")
+    return node.op == "call_function" and node.target is getattr and len(node.args) > 1 and node.args[1] in (
+        "shape", "ndim", "dtype", "device",
+    )
+
+
 def _node_passes(node, graph_module) -> bool:
     if node.op == "call_module":
         return _passes(graph_module.get_submodule(node.target))
@@ -155,8 +164,8 @@ def _fx_layers(module: nn.Module, traced, inputs: torch.Tensor, requested: Seque
             if node.op != "call_module" or not isinstance(graph_module.get_submodule(node.target), nn.Conv2d):
                 continue
             end, last_good = node, node if _usable(shapes.get(node.name)) else None
-            while len(end.users) == 1:
-                user = next(iter(end.users))
+            while len(users := [u for u in end.users if not _introspects(u)]) == 1:
+                user = users[0]
                 if not _node_passes(user, graph_module):
                     break
                 end = user
