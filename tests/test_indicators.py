@@ -12,7 +12,7 @@ from torch import nn
 from featent.core import entropy
 from featent import indicators
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import LoadedModel, LayerInfo
+from featent.nets import LoadedModel, from_module
 
 
 @pytest.fixture
@@ -117,11 +117,9 @@ class _Tiny(nn.Module):
 
 @pytest.fixture
 def tiny() -> LoadedModel:
-    module = _Tiny().eval()
-    return LoadedModel(
-        spec="tiny", module=module, input_size=8, n_classes=3, fingerprint="tiny",
-        layers=[LayerInfo("block1_conv1", 2, 8)], weights_source="test", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-    )
+    model = from_module(_Tiny().eval(), name="tiny", input_size=8, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    assert [(i.name, i.n_units, i.unit_size) for i in model.layers] == [("block1_conv1", 2, 8)]
+    return model
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
@@ -152,7 +150,7 @@ def test_nisp_scores_follow_eq19_from_inf_fs(tiny):
 def test_nisp_refuses_residual_nets():
     from featent.nets.models import load_model
 
-    resnet = load_model("resnet18:random@32")
+    resnet = load_model("resnet18:random@64")
     with pytest.raises(ModelError, match="residual"):
         indicators.nisp_scores(resnet, "conv5_2_out", np.ones((3, 512)))
 
@@ -216,3 +214,23 @@ def test_default_compare_classes_caps_large_datasets():
     assert len(picked) == indicators.MAX_DEFAULT_CLASSES and "c0500" in picked
     assert picked == indicators.default_compare_classes(many, "c0500", 7)  # seeded
     assert picked == sorted(picked, key=many.index)
+
+
+def test_every_vocabulary_is_the_registry():
+    """One indicator vocabulary: every list of names, labels and orders derives from INDICATORS."""
+    from featent.experiments import ablation, pruning, studies
+    from featent.indicators.registry import ALL_ORDERS, INDICATORS, by_method
+
+    assert indicators.INDICATOR_COLUMNS == tuple(INDICATORS)
+    assert set(indicators.INDICATOR_LABELS) == set(INDICATORS) | {"accuracy"}
+    assert ablation.METHODS.keys() - {"random"} == set(ablation.LEAST_IMPORTANT_FIRST) == set(pruning.PRUNE_METHODS)
+    assert studies.LOWER_IS_BETTER is indicators.LOWER_IS_BETTER
+    for method, direction in ablation.LEAST_IMPORTANT_FIRST.items():
+        indicator = by_method(method)
+        assert indicator.least_important_first == direction in ("asc", "desc")
+        assert f"{method}-asc" in ALL_ORDERS and f"{method}-desc" in ALL_ORDERS
+    # the paper's ranking: high H/eps first; the magnitude indicators as their papers prune them
+    assert by_method("fe").key == "h_over_eps" and ablation.LEAST_IMPORTANT_FIRST["fe"] == "desc"
+    assert ablation.LEAST_IMPORTANT_FIRST["apoz"] == "desc" and ablation.LEAST_IMPORTANT_FIRST["l1"] == "asc"
+    assert set(ablation.DEFAULT_ORDERS) <= set(ALL_ORDERS) and ALL_ORDERS[-1] == "random"
+    assert {k for k, i in INDICATORS.items() if i.lower_is_better} == {"feature_entropy", "h_over_eps", "apoz"}

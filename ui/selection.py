@@ -21,6 +21,7 @@ from featent.data import Dataset, load_dataset
 from featent.errors import DataError, ModelError
 from featent.nets.models import LoadedModel, list_models, load_model
 from featent.pipeline import Selection
+from featent.spec import ModelSpec
 from ui.errors import shown_in_place
 
 DEFAULT_MODEL = "demo"
@@ -92,7 +93,7 @@ def saved_upload(data: bytes) -> str:
 def _weights_input(spec: str) -> str | None:
     """Weights file for ``spec``: None for built-in/random, else a path typed or uploaded."""
     sb = st.sidebar
-    if ":random" in spec:
+    if ModelSpec.parse(spec).is_random:
         sb.caption("Random initialisation: no weights to choose.")
         return None
     mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
@@ -131,7 +132,7 @@ def sidebar_selection() -> Context:
     with shown_in_place():
         if not data:
             raise DataError("Type the path of an image folder with one subfolder per class, or choose 'digits'.")
-        if weights is None and st.session_state.get("sel_weights_mode", WEIGHT_MODES[0]) != WEIGHT_MODES[0] and ":random" not in spec:
+        if weights is None and st.session_state.get("sel_weights_mode", WEIGHT_MODES[0]) != WEIGHT_MODES[0] and not ModelSpec.parse(spec).is_random:
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
         model = load_model(spec, weights)
         dataset = load_dataset(data)

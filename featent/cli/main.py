@@ -37,6 +37,9 @@ __all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
+    parser.add_argument(
+        "--offline", action="store_true", help="never fetch pretrained weights (as FEATENT_OFFLINE=1): use cached files only"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -265,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     one_line_warnings()
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "offline", False):
+            os.environ["FEATENT_OFFLINE"] = "1"
         emit(_COMMANDS[args.command](args), getattr(args, "out", None))
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)

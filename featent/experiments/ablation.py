@@ -34,28 +34,16 @@ from torch import nn
 
 from featent.core import entropy
 from featent.errors import DataError, FeatentError, ModelError
+from featent.nets.hooks import attach
+from featent.indicators.registry import LEAST_IMPORTANT_FIRST, METHODS
+from featent.indicators import apoz as apoz_fn, class_selectivity, default_compare_classes, forward_capture, fpgm, layer_filter_weights, nisp_scores
+from featent.core.topology import birth_times
+from featent.pipeline import Selection, compute_births, sample_images
+from featent.data import load_dataset
+from featent.nets import load_model
 
 Progress = Callable[[float, str], None]
 
-#: Indicator names used in orders, with what they are called in tables and plots.
-METHODS: dict[str, str] = {
-    "fe": "Feature entropy (H/ε)",
-    "l1": "L1-norm",
-    "apoz": "APoZ",
-    "selectivity": "Class selectivity",
-    "fpgm": "FPGM",
-    "nisp": "NISP",
-    "random": "Random",
-}
-#: Direction of the raw value that puts the least important unit first (pruning order).
-LEAST_IMPORTANT_FIRST: dict[str, str] = {
-    "fe": "desc",  # high H/epsilon: the unit perceives no common feature
-    "l1": "asc",  # small activations (Li et al. 2016)
-    "apoz": "desc",  # mostly zeros (Hu et al. 2016)
-    "selectivity": "asc",  # not selective for the class (Morcos et al. 2018)
-    "fpgm": "asc",  # close to the geometric median: replaceable (He et al. 2019)
-    "nisp": "asc",  # low propagated importance (Yu et al. 2018)
-}
 #: The orders of Fig. 12: FE both ways, every other indicator least-important-first, random.
 DEFAULT_ORDERS = ("fe-desc", "fe-asc", "l1-asc", "apoz-desc", "selectivity-asc", "fpgm-asc", "nisp-asc", "random")
 #: Least-important-first orders of every method (Table 11).
@@ -165,15 +153,6 @@ def unit_scores(
     activations are streamed in chunks so big nets stay within memory. ``births`` (per class)
     skips the birth-time computation where already known (e.g. from the result store).
     """
-    from featent.indicators import (
-        apoz as apoz_fn,
-        class_selectivity,
-        forward_capture,
-        fpgm,
-        layer_filter_weights,
-        nisp_scores,
-    )
-    from featent.core.topology import birth_times
 
     model.layer(layer)
     unknown = [m for m in methods if m not in METHODS or m == "random"]
@@ -261,7 +240,7 @@ def _mask_hook(units: Sequence[int], n_units: int):
     keep = torch.ones(n_units)
     keep[list(units)] = 0.0
 
-    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+    def hook(output: torch.Tensor) -> torch.Tensor:
         return output * keep.to(output.device, output.dtype).view(1, -1, *([1] * (output.ndim - 2)))
 
     return hook
@@ -274,17 +253,12 @@ def units_removed(model, layer: str, units: Sequence[int]) -> Iterator[None]:
     A forward hook on the layer's module, removed in ``finally``. The hook is visible to every
     caller of the module while the block runs: on a shared model, hold ``model.lock`` around it.
     """
-    from featent.nets.models import layer_modules
-
     info = model.layer(layer)
     bad = [u for u in units if isinstance(u, bool) or not isinstance(u, (int, np.integer)) or not 0 <= u < info.n_units]
     if bad:
         raise FeatentError(f"Unit {bad[0]!r} is out of range; layer {layer} has {info.n_units} units.")
-    handle = layer_modules(model.module)[layer].register_forward_hook(_mask_hook(units, info.n_units))
-    try:
+    with attach(model.runner, {info.site: _mask_hook(units, info.n_units)}):
         yield
-    finally:
-        handle.remove()
 
 
 class _Replay:
@@ -294,13 +268,12 @@ class _Replay:
 
     @staticmethod
     def build(model, layer: str, probe: torch.Tensor) -> tuple[nn.Module, nn.Module] | None:
-        from featent.nets.models import layer_modules
-
         module = model.module
         features = getattr(module, "features", None)
-        target = layer_modules(module)[layer]
-        if not isinstance(features, nn.Sequential):
+        site = model.layer(layer).site
+        if not isinstance(features, nn.Sequential) or model.runner is not module or site.call != 0:
             return None
+        target = module.get_submodule(site.path)
         children = list(features)
         index = next((i for i, child in enumerate(children) if child is target), None)
         if index is None:
@@ -435,7 +408,7 @@ def ablation_curve(
                     logits = torch.cat([tail(a * view) for a in cached])
                 else:
                     with units_removed(model, layer, removal[:k]):
-                        logits = torch.cat([model.module(model.preprocess(b)) for b in _chunks(images, batch_size)])
+                        logits = torch.cat([model.forward(model.preprocess(b)) for b in _chunks(images, batch_size)])
             results[:, k] = _metrics(logits.float().cpu(), labels, int(target))
             if progress is not None:
                 progress((k + 1) / steps, f"{order}: {k}/{len(removal)} units removed")
@@ -483,8 +456,6 @@ def labelled_images(
 
 
 def _train_images(selection, dataset, model, classes: Sequence[str]) -> dict[str, torch.Tensor]:
-    from featent.pipeline import sample_images
-
     out = {}
     for name in classes:
         if name == selection.class_name:
@@ -494,9 +465,8 @@ def _train_images(selection, dataset, model, classes: Sequence[str]) -> dict[str
     return out
 
 
-def _one_layer(selection, layer: str | None):
-    from featent.pipeline import Selection
-
+def one_layer(selection, layer: str | None):
+    """The selection restricted to one layer (its first selected layer when ``layer`` is None)."""
     layer = layer or (selection.layers[0] if selection.layers else "")
     return layer, Selection(
         selection.model, selection.data, selection.class_name, (layer,), selection.n_images,
@@ -522,21 +492,17 @@ def cumulative_ablation(
     test images of the class and of each of ``test_classes`` (default: every class, at most 100:
     the class plus a seeded sample).
     """
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
-    from featent.pipeline import compute_births
 
     orders = list(dict.fromkeys(orders))
     if not orders:
         raise FeatentError("Give at least one ablation order.")
     parsed = [parse_order(o) for o in orders]
-    layer, one = _one_layer(selection, layer)
+    layer, one = one_layer(selection, layer)
     model = load_model(one.model, one.weights)
     model.layer(layer)
     dataset = load_dataset(one.data)
     if one.class_name not in dataset.classes:
         raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
-    from featent.indicators import default_compare_classes
 
     # At most 100 classes by default (the class plus a seeded sample), as featent.indicators does,
     # so a 1000-class folder stays cheap for class selectivity and for the test set's "rest".
@@ -624,7 +590,6 @@ def enhancement_summary(
     over ``classes`` (default: every class), with the per-class results for inspection."""
     from dataclasses import replace
 
-    from featent.data import load_dataset
 
     dataset = load_dataset(selection.data)
     chosen = list(dataset.classes if classes is None else classes)

@@ -26,11 +26,14 @@ from torch import nn
 
 from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
-from featent.nets.models import probe_forward
+from featent.nets.hooks import probe_modules
+from featent.indicators.registry import PRUNE_METHODS
+from featent.indicators import default_compare_classes, layer_filter
+from featent.nets import from_module, load_model
+from featent.data import load_dataset
 
 Progress = Callable[[float, str], None]
 
-PRUNE_METHODS = ("fe", "l1", "apoz", "selectivity", "fpgm", "nisp")
 DEFAULT_RATIO = 0.5
 #: Fine-tuning as in A.7.2: SGD, learning rate divided by 10 after every epoch (1e-3 -> 1e-5: 3 epochs).
 FINETUNE_EPOCHS = 3
@@ -65,15 +68,18 @@ def count_parameters(module: nn.Module) -> int:
 
 def conv_flops(module: nn.Module, input_size: int) -> int:
     """FLOPs of every Conv2d for one image: 2 x out_h x out_w x out_ch x (in_ch / groups) x kh x kw."""
-    total = [0]
-
-    def hook(conv: nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
+    total = 0
+    for seen in probe_modules(module, _zero_image(module, input_size), select=lambda _p, m: isinstance(m, nn.Conv2d)):
+        conv, shape = seen.module, seen.shape
         kh, kw = conv.kernel_size
         per_output = (conv.in_channels // conv.groups) * kh * kw
-        total[0] += 2 * int(output.shape[1]) * int(output.shape[2]) * int(output.shape[3]) * per_output
+        total += 2 * int(shape[1]) * int(shape[2]) * int(shape[3]) * per_output
+    return total
 
-    probe_forward(module, input_size, [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)])
-    return total[0]
+
+def _zero_image(module: nn.Module, input_size: int) -> torch.Tensor:
+    device = next(module.parameters()).device
+    return torch.zeros(1, 3, input_size, input_size, device=device)
 
 
 def images_per_second(module: nn.Module, input_size: int, batch_size: int = 64, min_seconds: float = 0.5) -> float:
@@ -138,13 +144,9 @@ def prunable_layers(model) -> list[str]:
 
 def _execution_order(module: nn.Module, input_size: int) -> list[nn.Module]:
     """Conv2d, Linear and BatchNorm modules in the order one forward pass runs them."""
-    seen: list[nn.Module] = []
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d)
-    probe_forward(
-        module, input_size,
-        [m.register_forward_pre_hook(lambda mod, _i: seen.append(mod)) for m in module.modules() if isinstance(m, kinds)],
-    )
-    return seen
+    calls = probe_modules(module, _zero_image(module, input_size), select=lambda _p, m: isinstance(m, kinds), pre=True)
+    return [seen.module for seen in calls]
 
 
 def _replace(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
@@ -171,7 +173,6 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
     conv loses those input channels, or the first Linear after the flatten those input columns.
     With ``check``, the copy's outputs are compared with the masked original on a random batch.
     """
-    from featent.indicators import layer_filter
 
     _check_plain(model.module)
     info = model.layer(layer)
@@ -334,7 +335,6 @@ def prune_network(
     Scores of each layer are averaged over the classes of ``images_by_class`` (training images) and
     computed on the network pruned so far. Returns the smaller module and the removed units per layer.
     """
-    from featent.nets.models import from_module
 
     if method not in PRUNE_METHODS:
         raise FeatentError(f"Unknown pruning method {method!r}; use one of: {', '.join(PRUNE_METHODS)}.")
@@ -431,8 +431,6 @@ def compare_pruning(
     fine-tuning uses up to ``train_per_class`` training images of every class and accuracy up to
     ``test_per_class`` test images of every class (held-out training images for a folder).
     """
-    from featent.data import load_dataset
-    from featent.nets.models import from_module, load_model
 
     methods = list(dict.fromkeys(methods))
     for method in methods:
@@ -452,7 +450,6 @@ def compare_pruning(
                         weights_source=shared.weights_source)
     dataset = load_dataset(data)
     if classes is None:  # every class, at most 100 (a seeded sample; the paper found K = 100 enough)
-        from featent.indicators import default_compare_classes
 
         classes = default_compare_classes(dataset.classes, dataset.classes[0], seed)
     chosen = list(classes)

@@ -22,6 +22,12 @@ import numpy as np
 
 from featent.core import entropy
 from featent.errors import DataError, FeatentError
+from featent.experiments.ablation import one_layer, labelled_images
+from featent.extract import extract_activations
+from featent.pipeline import compute_births
+from featent.core.topology import birth_times
+from featent.data import load_dataset
+from featent.nets import load_model
 
 Progress = Callable[[float, str], None]
 
@@ -123,10 +129,6 @@ class RoleTable:
 def _test_births(one, model, dataset, layer: str, n: int, progress: Progress | None, cache: bool) -> np.ndarray:
     from dataclasses import replace
 
-    from featent.experiments.ablation import labelled_images
-    from featent.extract import extract_activations
-    from featent.pipeline import compute_births
-    from featent.core.topology import birth_times
 
     if "test" in dataset.splits:
         return compute_births(replace(one, split="test", n_images=n), progress=progress, cache=cache)[layer]
@@ -150,12 +152,8 @@ def unit_roles(
     Up to ``selection.n_images`` test images (held-out training images for a folder without a
     test split) and as many training images.
     """
-    from featent.experiments.ablation import _one_layer
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
-    from featent.pipeline import compute_births
 
-    layer, one = _one_layer(selection, layer)
+    layer, one = one_layer(selection, layer)
     model = load_model(one.model, one.weights)
     model.layer(layer)
     dataset = load_dataset(one.data)

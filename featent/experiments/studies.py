@@ -22,6 +22,12 @@ import torch
 
 from featent import indicators as ind
 from featent.errors import DataError, FeatentError, ModelError
+from featent.spec import ModelSpec
+from featent.indicators.registry import LOWER_IS_BETTER
+from featent.training.family import CORRUPT_LEVELS, base_run, parse_family_spec, run_history
+from featent.nets import fingerprint_module, forget_model, from_module, load_model
+from featent.data import load_dataset
+from featent.pipeline import Selection, compute_births, layer_results
 
 Progress = Callable[[float, str], None]
 
@@ -37,7 +43,6 @@ MODEL_SETS = ("corrupt", "training", "trained-vs-random")
 
 def model_set(name: str) -> list[str]:
     """The specs of a predefined model set."""
-    from featent.training.family import CORRUPT_LEVELS, base_run
 
     if name == "corrupt":
         return [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS]
@@ -50,7 +55,6 @@ def model_set(name: str) -> list[str]:
 
 #: Which way is "better" for each indicator (the unit looks more important / more effective).
 #: FE, APoZ and H/eps: lower is better; the others: higher is better.
-LOWER_IS_BETTER = {"feature_entropy": True, "h_over_eps": True, "apoz": True}
 
 __all__ = [
     "HALF",
@@ -106,7 +110,6 @@ def scaled_copy(model, layer: str, factor: float):
     (scaling the conv would be undone by the normalization); for a ResNet block that is the last
     BN of the residual branch, so the shortcut is not scaled. The original is never touched.
     """
-    from featent.nets.models import fingerprint_module, from_module
 
     factor = _check_factor(factor)
     model.layer(layer)
@@ -208,8 +211,6 @@ def rescale_experiment(
     Class accuracy is measured on the class's test images when the dataset has a test split (the
     sampled training images otherwise). The selection's model is left bit-identical.
     """
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
 
     scale = _check_factor(scale)
     if image_space not in IMAGE_SPACES:
@@ -243,8 +244,6 @@ def rescale_experiment(
 
 
 def _single_layer(selection, layer: str):
-    from featent.pipeline import Selection
-
     if not isinstance(selection, Selection):
         raise FeatentError(f"Expected a Selection, got {type(selection).__name__}.")
     return Selection(selection.model, selection.data, selection.class_name, (layer,), selection.n_images,
@@ -256,16 +255,9 @@ def _single_layer(selection, layer: str):
 
 def random_spec(spec: str, seed: int) -> str:
     """The seeded random-init spec of the same architecture: ``vgg16@64`` -> ``vgg16:random:3@64``."""
-    from featent.training.family import parse_family_spec
-
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise FeatentError(f"Random-init seeds must be non-negative integers, got {seed!r}.")
-    text = spec.strip()
-    if parse_family_spec(text) is not None:
-        return f"demo:random:{int(seed)}"
-    body, _, size = text.partition("@")
-    suffix = f"@{size}" if size.isdigit() else ""
-    return f"{body.split(':')[0]}:random:{int(seed)}{suffix}"
+    return ModelSpec.parse(str(spec)).random(int(seed)).format(explicit_seed=True)
 
 
 @dataclass
@@ -323,8 +315,6 @@ def randomness_experiment(
 ) -> RandomnessResult:
     """Table 2 / 7 / 10: the layer's units in the trained model vs the same units in ``n_models``
     random-init models (seeds ``first_seed`` ...), on the same sampled images."""
-    from featent.nets.models import forget_model, load_model
-    from featent.pipeline import Selection, compute_births
 
     if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) or n_models < 1:
         raise FeatentError(f"The number of random models must be a positive integer, got {n_models!r}.")
@@ -388,7 +378,6 @@ class ModelSetResult:
 
 def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
     """Train/test accuracy from the family history when known, else test accuracy on digits."""
-    from featent.training.family import parse_family_spec, run_history
 
     parsed = parse_family_spec(spec) if weights is None else None
     row: dict = {"model": spec, "train_accuracy": None, "test_accuracy": None, "label_noise": None}
@@ -400,8 +389,6 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
                        label_noise=run.label_noise)
         return row
     if data == "digits":
-        from featent.data import load_dataset
-        from featent.nets.models import load_model
 
         model = load_model(spec, weights)
         dataset = load_dataset("digits")
@@ -414,7 +401,7 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
 
 def _logits(model, images: torch.Tensor) -> torch.Tensor:
     with model.lock, torch.inference_mode():
-        return model.module(model.preprocess(images)).to("cpu")
+        return model.forward(model.preprocess(images)).to("cpu")
 
 
 def compare_models(
@@ -436,9 +423,6 @@ def compare_models(
     ``notes``. ``classes`` default to every class of the dataset. ``with_accuracy``: also each
     model's train/test accuracy (family history, or evaluated on digits).
     """
-    from featent.data import load_dataset
-    from featent.nets.models import load_model
-    from featent.pipeline import Selection, layer_results
 
     specs = [s.strip() for s in specs if isinstance(s, str) and s.strip()]
     if not specs:
@@ -506,7 +490,7 @@ def layer_trend(
     for row in result.profile:
         trained = row["model"] == spec
         rows.append({**row, "group": "trained" if trained else "random init",
-                     "seed": None if trained else int(row["model"].split(":")[2].split("@")[0])})
+                     "seed": None if trained else ModelSpec.parse(row["model"]).seed})
     return rows
 
 
@@ -561,10 +545,6 @@ def training_dynamics(
 ) -> DynamicsResult:
     """Fig. 5B: mean FE and selective rate of ``layer`` (default: the last conv layer) at each
     epoch checkpoint of the demo family (trained on demand), with the training loss per epoch."""
-    from featent.data import load_dataset
-    from featent.training.family import base_run, run_history
-    from featent.nets.models import load_model
-    from featent.pipeline import Selection, layer_results
 
     run = base_run()
     history = {h["epoch"]: h for h in run_history(run, progress=_part(progress, 0.0, 0.3, "training the demo family: "))}
