@@ -1,17 +1,22 @@
-"""Page chrome shared by every page: config, title, short description, CSV export, session memo."""
+"""Page chrome shared by every page: config, title, short description, CSV export, session memo,
+charts with PNG export, image captions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+
+FIGURES = "_page_figures"
 
 
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page."""
     st.set_page_config(page_title=f"{title} · featent", page_icon=icon, layout="wide")
+    st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
     st.title(title)
     st.caption(description)
 
@@ -30,3 +35,38 @@ def session_memo(namespace: str, key: tuple, compute: Callable[[], Any], keep: i
             memo.pop(next(iter(memo)))
         memo[key] = compute()
     return memo[key]
+
+
+def image_captions(indices: Iterable[int], ids: Sequence[str]) -> list[str]:
+    """One caption style for every thumbnail of a sampled image: '#index · file name'."""
+    return [f"#{int(i)} · {str(ids[int(i)]).rsplit('/', 1)[-1]}" for i in indices]
+
+
+def chart(fig: go.Figure, key: str, *, where=None, name: str | None = None, **kwargs: Any):
+    """st.plotly_chart with a named PNG camera button, the figure kept for 'Download figure (PNG)'."""
+    where = where or st
+    filename = (name or key).replace(" ", "_").replace("/", "_")
+    config = {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}, "displaylogo": False}
+    st.session_state.setdefault(FIGURES, {})[name or key] = fig
+    return where.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+def figure_downloads(where=None) -> None:
+    """A sidebar control that renders any figure of the page as PNG on the server (kaleido + chromium).
+
+    The PNG is made only when the button is pressed (deferred data), from the figure as last drawn.
+    """
+    figures: dict[str, go.Figure] = st.session_state.get(FIGURES, {})
+    if not figures:
+        return
+    where = where or st.sidebar
+    with where.popover("Download figure (PNG)", icon=":material/image:", width="stretch"):
+        name = st.selectbox("Figure", list(figures), key="_png_pick")
+
+        def render(name: str = name, figures: dict = figures) -> bytes:
+            from featent.plots.export import to_png
+
+            return to_png(figures[name])
+
+        st.download_button("Download PNG", render, file_name=f"{name.replace(' ', '_')}.png", mime="image/png",
+                           icon=":material/download:", key="_png_download")
