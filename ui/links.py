@@ -104,8 +104,9 @@ def share_url(params: Mapping[str, str]) -> str:
 
 
 def copy_link(params: Mapping[str, str], where=None) -> None:
-    """A 'Copy link' control: the view's full address in a code box with Streamlit's copy button."""
+    """'Copy link': the view's full address in a code box whose copy icon puts it on the clipboard
+    (one click; no popover to open first)."""
     where = where or st.sidebar
-    with where.popover("Copy link", icon=":material/link:", width="stretch"):
-        st.caption("This address opens exactly this view (copy it with the icon on the right):")
-        st.code(share_url(params), language=None, wrap_lines=True)
+    box = where.container(key="copy_link")
+    box.caption(":material/link: **Copy link** to this view (icon at the right of the address):")
+    box.code(share_url(params), language=None, wrap_lines=False)
