@@ -1,0 +1,290 @@
+"""The filtration as one animated figure: Play runs in the browser (plotly frames), no server trip.
+
+Three panels move together, step by step: the unit with the entries already in the filtration
+circled, the graph with its clique complex (triangles filled, the born hole drawn), and the Betti
+curves with the current step. Everything a frame needs is precomputed here from the unit alone:
+each edge enters at step 1 + (number of entries strictly above its weight), a triangle with the
+last of its three edges.
+
+Large units (m >= 32): the graph shows the born cycle and its nearest neighbours instead of all m
+vertices, entries are circled only while few enough to help, and frames stop a little after the
+birth (the rest of the filtration adds nothing a viewer can follow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from featent.core import topology
+from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
+from featent.plots.unit import circle_layout, hole_cycle
+
+__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "FRAME_MS"]
+
+#: Frame duration while playing: 12.5 steps per second.
+FRAME_MS = 80
+LARGE_M = 32
+MAX_FOCUS = 24
+MAX_TRIANGLES = 200
+
+
+def animation_steps(m: int, birth: int, max_frames: int = 240) -> int:
+    """How many steps the animation covers: all m² when that is short, else up to a while after the birth."""
+    total = m * m
+    if total <= max_frames:
+        return total
+    return int(min(total, max(max_frames, 3 * birth if birth else max_frames)))
+
+
+def focus_vertices(unit: np.ndarray, birth: int, limit: int = MAX_FOCUS) -> list[int]:
+    """The born cycle first, then the vertices with the heaviest edges to it (0-based, at most ``limit``).
+
+    Without a birth: the ``limit`` vertices with the heaviest edges.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    w = np.maximum(u, u.T).astype(np.float64)
+    np.fill_diagonal(w, -np.inf)
+    cycle = hole_cycle(u, birth) if birth else []
+    if cycle:
+        strength = w[cycle].max(axis=0)
+        strength[cycle] = np.inf
+    else:
+        strength = w.max(axis=1)
+    ranked = np.lexsort((np.arange(m), -strength))
+    chosen = [int(c) for c in cycle] + [int(v) for v in ranked if int(v) not in cycle]
+    return chosen[: max(limit, len(cycle))]
+
+
+def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j and the step each enters: 1 + #entries strictly greater than w_ij."""
+    m = u.shape[0]
+    i, j = np.triu_indices(m, 1)
+    w = np.maximum(u[i, j], u[j, i])
+    ascending = np.sort(u, axis=None)
+    greater = ascending.size - np.searchsorted(ascending, w, side="right")
+    return np.column_stack([i, j]), greater + 1
+
+
+def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:
+    """x/y lists drawing each row of ``pairs`` as a polyline, pieces separated by None (one trace)."""
+    pairs = np.asarray(pairs, dtype=np.int64)
+    if not pairs.size:
+        return [], []
+    if close:
+        pairs = np.column_stack([pairs, pairs[:, :1]])
+    k, width = pairs.shape
+    out = []
+    for axis in (0, 1):
+        coords = np.full((k, width + 1), np.nan)
+        coords[:, :width] = points[pairs, axis].round(4)
+        out.append([None if v != v else v for v in coords.ravel().tolist()])
+    return out[0], out[1]
+
+
+class AnimatedFigure(go.Figure):
+    """A figure whose animation frames stay plain data.
+
+    The traces and layout are validated as usual; the frames (a few hundred, built here from checked
+    arrays) are added only when the figure is serialised, because plotly's per-property validation of
+    them would cost seconds on every step change.
+    """
+
+    def __init__(self, figure: go.Figure, frames: list[dict]) -> None:
+        super().__init__(figure)
+        self._raw_frames = frames
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    def to_dict(self) -> dict:
+        spec = super().to_dict()
+        spec["frames"] = self._raw_frames
+        return spec
+
+    def to_plotly_json(self) -> dict:
+        return self.to_dict()
+
+
+def filtration_animation(
+    unit: np.ndarray,
+    *,
+    start: int | None = None,
+    curves: np.ndarray | None = None,
+    birth: int | None = None,
+    order: Sequence[int] | None = None,
+    max_frames: int = 240,
+    max_circles: int | None = None,
+    title: str = "The filtration, step by step",
+    height: int = 400,
+) -> AnimatedFigure:
+    """One figure with frames for steps 1..N and Play/Pause buttons and a step slider that run in the browser.
+
+    ``start`` is the step shown before Play (default: the birth time, else 1); ``curves`` and
+    ``birth`` may be passed when already computed. ``order`` places the vertices (0-based) around
+    the circle; by default the born cycle comes first so it reads as a polygon.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    b = topology.birth_time(u) if birth is None else int(birth)
+    bc = topology.betti_curves(u) if curves is None else np.asarray(curves)
+    n_frames = animation_steps(m, b, max_frames)
+    large = m >= LARGE_M
+    if max_circles is None:
+        max_circles = 2 * m if large else m * m
+    first = int(start) if start is not None else (b if b else 1)
+    first = min(max(first, 1), n_frames)
+
+    # vertices on the circle: the focus set for large units, else all (born cycle first)
+    if large:
+        vertices = focus_vertices(u, b)
+    elif order is not None:
+        vertices = [int(v) for v in order]
+    else:
+        cycle = hole_cycle(u, b) if b else []
+        vertices = cycle + [v for v in range(m) if v not in cycle]
+    index = {v: k for k, v in enumerate(vertices)}
+    position = np.full((m, 2), np.nan)
+    position[vertices] = circle_layout(len(vertices))
+    cycle = hole_cycle(u, b) if b else []
+
+    pairs, steps = _edge_steps(u)
+    keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if large else np.ones(len(pairs), bool)
+    pairs, steps = pairs[keep], steps[keep]
+    # triangles among the shown vertices, entering with their last edge
+    step_of = np.full((m, m), np.iinfo(np.int64).max, dtype=np.int64)
+    step_of[pairs[:, 0], pairs[:, 1]] = steps
+    step_of[pairs[:, 1], pairs[:, 0]] = steps
+    shown = np.array(sorted(index), dtype=np.int64)
+    tri_list, tri_step = [], []
+    for a_pos, a in enumerate(shown):
+        for c_pos in range(a_pos + 1, shown.size):
+            c = shown[c_pos]
+            s_ac = step_of[a, c]
+            if s_ac > n_frames:
+                continue
+            for d in shown[c_pos + 1:]:
+                s = max(s_ac, step_of[a, d], step_of[c, d])
+                if s <= n_frames:
+                    tri_list.append((a, c, d))
+                    tri_step.append(s)
+    triangles = np.array(tri_list, dtype=np.int64).reshape(-1, 3)
+    tri_step = np.array(tri_step, dtype=np.int64)
+    if triangles.shape[0]:
+        by_step = np.argsort(tri_step, kind="stable")
+        triangles, tri_step = triangles[by_step], tri_step[by_step]
+
+    values = np.sort(u, axis=None)[::-1]
+    flat_order = np.argsort(-u, axis=None, kind="stable")
+    ascending = values[::-1]
+    idx = np.arange(1, m + 1)
+
+    fig = make_subplots(rows=1, cols=3, column_widths=[0.3, 0.36, 0.34], horizontal_spacing=0.07,
+                        specs=[[{}, {}, {"secondary_y": True}]],
+                        subplot_titles=("Unit U: entries ≥ a(v) circled", "Graph G(v) and its clique complex",
+                                        "Betti curves"))
+    low, high = float(u.min()), float(u.max())
+    fig.add_trace(go.Heatmap(z=u, x=idx, y=idx, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
+                             showscale=False, hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>",
+                             name="unit"), row=1, col=1)
+
+    def frame_traces(v: int) -> list[dict]:
+        threshold = values[v - 1]
+        count = int(ascending.size - np.searchsorted(ascending, threshold, side="left"))
+        if count <= max_circles:
+            rows, cols = np.unravel_index(flat_order[:count], u.shape)
+            circles = {"x": (cols + 1).tolist(), "y": (rows + 1).tolist()}
+        else:
+            circles = {"x": [], "y": []}
+        in_graph = steps <= v
+        old = pairs[in_graph & (steps < v)]
+        new = pairs[in_graph & (steps == v)]
+        tris = triangles[tri_step <= v][:MAX_TRIANGLES]
+        tx, ty = _segments(position, tris, close=True)
+        ox, oy = _segments(position, old)
+        nx, ny = _segments(position, new)
+        holes = int(bc[1, v - 1])
+        if cycle and b <= v and holes > 0:
+            hx, hy = _segments(position, np.array([cycle]), close=True)
+        else:
+            hx, hy = [], []
+        top = float(max(bc[0].max(initial=1), 1))
+        return [
+            circles,
+            {"x": tx, "y": ty},
+            {"x": ox, "y": oy},
+            {"x": nx, "y": ny},
+            {"x": hx, "y": hy},
+            {"x": [v, v], "y": [0, top]},
+            {"x": [0.0], "y": [1.13], "text": [f"step {v} · a({v}) = {threshold:.3g} · {int(in_graph.sum())} edges · "
+                                                f"β0 = {int(bc[0, v - 1])} · β1 = {holes}"
+                                                + (" · hole born" if v == b else "")]},
+        ]
+
+    base = frame_traces(first)
+    fig.add_trace(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(16, 200 // m)),
+                                                     "color": PALETTE["accent"], "line": {"width": 2}},
+                             name="entries ≥ a(v)", hoverinfo="skip", **base[0]), row=1, col=1)
+    fig.add_trace(go.Scatter(mode="lines", fill="toself", fillcolor=TRIANGLE_FILL, line={"width": 0, "color": TRIANGLE_FILL},
+                             hoverinfo="skip", name="triangles", **base[1]), row=1, col=2)
+    fig.add_trace(go.Scatter(mode="lines", line={"width": 1.2, "color": PALETTE["primary"]}, hoverinfo="skip",
+                             name="edges", **base[2]), row=1, col=2)
+    fig.add_trace(go.Scatter(mode="lines", line={"width": 2.5, "color": PALETTE["accent"]}, hoverinfo="skip",
+                             name="new edges", **base[3]), row=1, col=2)
+    fig.add_trace(go.Scatter(mode="lines", line={"width": 4, "color": PALETTE["good"]}, hoverinfo="skip",
+                             name="the born hole", **base[4]), row=1, col=2)
+    steps_axis = np.arange(1, bc.shape[1] + 1)
+    fig.add_trace(go.Scatter(x=steps_axis, y=bc[0], mode="lines", line={"shape": "hv", "color": PALETTE["muted"], "width": 1.5},
+                             name="β0", hovertemplate="step %{x}: β0 = %{y}<extra></extra>"), row=1, col=3)
+    fig.add_trace(go.Scatter(x=steps_axis, y=bc[1], mode="lines", line={"shape": "hv", "color": PALETTE["primary"], "width": 2.5},
+                             name="β1", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"), row=1, col=3, secondary_y=True)
+    fig.add_trace(go.Scatter(mode="lines", line={"color": PALETTE["ink"], "width": 1.5, "dash": "dot"}, hoverinfo="skip",
+                             name="step v", **base[5]), row=1, col=3)
+    fig.add_trace(go.Scatter(mode="text", textposition="middle center", xaxis="x2", yaxis="y2", hoverinfo="skip",
+                             textfont={"size": 12, "color": PALETTE["ink"]}, name="caption", **base[6]))
+    # vertices last so they sit on top of the edges (static: positions never move)
+    labels = [str(v + 1) for v in vertices]
+    fig.add_trace(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
+                             mode="markers+text" if len(vertices) <= 24 else "markers", text=labels,
+                             textfont={"size": 9, "color": "white"},
+                             marker={"size": 18 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
+                             hovertemplate="vertex %{text}<extra></extra>", name="vertices"), row=1, col=2)
+    animated = [1, 2, 3, 4, 5, 8, 9]
+    if b:
+        fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=3,
+                      annotation_text=f"birth b = {b}", annotation_position="top right")
+
+    play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+            "mode": "immediate"}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left", "yanchor": "top",
+                      "pad": {"r": 6, "t": 0}, "showactive": False,
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate",
+                                   "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                                                     "transition": {"duration": 0}}]}]}],
+        sliders=[{"active": first - 1, "x": 0.16, "y": -0.04, "len": 0.84, "xanchor": "left", "yanchor": "top",
+                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "step v = ", "font": {"size": 12}},
+                  "transition": {"duration": 0},
+                  "steps": [{"label": str(v), "method": "animate",
+                             "args": [[str(v)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                                                 "transition": {"duration": 0}}]}
+                            for v in range(1, n_frames + 1)]}],
+    )
+    fig.update_xaxes(visible=False, row=1, col=2, range=[-1.25, 1.25])
+    fig.update_yaxes(visible=False, row=1, col=2, range=[-1.25, 1.25], scaleanchor="x2")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", row=1, col=1, title="row i")
+    fig.update_xaxes(constrain="domain", row=1, col=1, title="column j")
+    fig.update_xaxes(title="step v", row=1, col=3, range=[0.5, bc.shape[1] + 0.5])
+    fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=3, secondary_y=False, tickformat="d")
+    fig.update_yaxes(title="β1 holes", rangemode="tozero", row=1, col=3, secondary_y=True, showgrid=False, tickformat="d",
+                     dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
+    extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large else ""
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 80, "b": 110})
+    return AnimatedFigure(fig, [{"name": str(v), "traces": animated, "data": frame_traces(v)}
+                                for v in range(1, n_frames + 1)])
