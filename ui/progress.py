@@ -59,3 +59,29 @@ def layer_results(selection, label: str = "Computing birth times"):
 
     with status(label) as progress:
         return compute(selection, store=cached.store(), progress=progress)
+
+
+def with_baselines(compute):
+    """``compute(selection, **kwargs)`` asking for the null-FE baseline when the library offers it."""
+    import inspect
+
+    if "baselines" in inspect.signature(compute).parameters:
+        return lambda selection, **kwargs: compute(selection, baselines=True, **kwargs)
+    return compute
+
+
+def layer_summary(result, p: float) -> dict[str, float]:
+    """FE, ε and the baselines of one LayerResult: silent share, live FE and (when computed) null FE."""
+    import numpy as np
+
+    fe = np.asarray(result.feature_entropy, dtype=np.float64)
+    eps = np.asarray(result.selective_rate, dtype=np.float64)
+    live = eps >= p
+    null = getattr(result, "null_feature_entropy", None)
+    return {
+        "mean_feature_entropy": float(result.mean_feature_entropy),
+        "mean_selective_rate": float(result.mean_selective_rate),
+        "mean_live_feature_entropy": float(fe[live].mean()) if live.any() else float("nan"),
+        "silent_share": float(1.0 - live.mean()) if fe.size else float("nan"),
+        "mean_null_feature_entropy": float(np.mean(null)) if null is not None else float("nan"),
+    }
