@@ -28,6 +28,7 @@ __all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_v
 #: Frame duration while playing: 12.5 steps per second.
 FRAME_MS = 80
 LARGE_M = 32
+PANELS = ("unit", "graph", "betti")
 MAX_FOCUS = 24
 MAX_TRIANGLES = 200
 
@@ -122,12 +123,16 @@ def filtration_animation(
     max_circles: int | None = None,
     title: str = "The filtration, step by step",
     height: int = 400,
+    panels: Sequence[str] = ("unit", "graph", "betti"),
+    triangles_shown: bool = True,
 ) -> AnimatedFigure:
     """One figure with frames for steps 1..N and Play/Pause buttons and a step slider that run in the browser.
 
     ``start`` is the step shown before Play (default: the birth time, else 1); ``curves`` and
     ``birth`` may be passed when already computed. ``order`` places the vertices (0-based) around
-    the circle; by default the born cycle comes first so it reads as a polygon.
+    the circle; by default the born cycle comes first so it reads as a polygon. ``panels`` picks
+    some of "unit", "graph", "betti" (in that order on screen); ``triangles_shown=False`` draws
+    the graph alone, before the clique complex is introduced.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
@@ -184,16 +189,19 @@ def filtration_animation(
     ascending = values[::-1]
     idx = np.arange(1, m + 1)
 
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.3, 0.36, 0.34], horizontal_spacing=0.07,
-                        specs=[[{}, {}, {"secondary_y": True}]],
-                        subplot_titles=("Unit U: entries ≥ a(v) circled", "Graph G(v) and its clique complex",
-                                        "Betti curves"))
+    panels = tuple(panels)
+    unknown = set(panels) - set(PANELS)
+    if not panels or unknown:
+        raise ValueError(f"panels must be some of {PANELS}, got {panels}")
+    col = {name: k + 1 for k, name in enumerate(panels)}
+    widths = {"unit": 0.3, "graph": 0.36, "betti": 0.34}
+    titles = {"unit": "Unit U: the top-v entries circled", "graph": "Graph G(v)" + (" and its clique complex" if triangles_shown else ""),
+              "betti": "Betti curves β0, β1"}
+    fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.07,
+                        specs=[[{"secondary_y": n == "betti"} for n in panels]], subplot_titles=[titles[n] for n in panels])
     low, high = float(u.min()), float(u.max())
-    fig.add_trace(go.Heatmap(z=u, x=idx, y=idx, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
-                             showscale=False, hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>",
-                             name="unit"), row=1, col=1)
 
-    def frame_traces(v: int) -> list[dict]:
+    def frame_traces(v: int) -> dict[str, dict]:
         threshold = values[v - 1]
         count = int(ascending.size - np.searchsorted(ascending, threshold, side="left"))
         if count <= max_circles:
@@ -204,7 +212,7 @@ def filtration_animation(
         in_graph = steps <= v
         old = pairs[in_graph & (steps < v)]
         new = pairs[in_graph & (steps == v)]
-        tris = triangles[tri_step <= v][:MAX_TRIANGLES]
+        tris = triangles[tri_step <= v][:MAX_TRIANGLES] if triangles_shown else triangles[:0]
         tx, ty = _segments(position, tris, close=True)
         ox, oy = _segments(position, old)
         nx, ny = _segments(position, new)
@@ -214,61 +222,89 @@ def filtration_animation(
         else:
             hx, hy = [], []
         top = float(max(bc[0].max(initial=1), 1))
-        return [
-            circles,
-            {"x": tx, "y": ty},
-            {"x": ox, "y": oy},
-            {"x": nx, "y": ny},
-            {"x": hx, "y": hy},
-            {"x": [v, v], "y": [0, top]},
-            {"x": [0.0], "y": [1.13], "text": [f"step {v} · a({v}) = {threshold:.3g} · {int(in_graph.sum())} edges · "
-                                                f"β0 = {int(bc[0, v - 1])} · β1 = {holes}"
-                                                + (" · hole born" if v == b else "")]},
-        ]
+        text = (f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(steps <= v)) if not large else int(in_graph.sum())} "
+                f"edges · β0 = {int(bc[0, v - 1])} · β1 = {holes}" + (" · a hole is born" if v == b else ""))
+        return {"circles": circles, "triangles": {"x": tx, "y": ty}, "edges": {"x": ox, "y": oy},
+                "new": {"x": nx, "y": ny}, "hole": {"x": hx, "y": hy}, "line": {"x": [v, v], "y": [0, top]},
+                "caption": {"text": [text]}}
 
     base = frame_traces(first)
-    fig.add_trace(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(16, 200 // m)),
-                                                     "color": PALETTE["accent"], "line": {"width": 2}},
-                             name="entries ≥ a(v)", hoverinfo="skip", **base[0]), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="lines", fill="toself", fillcolor=TRIANGLE_FILL, line={"width": 0, "color": TRIANGLE_FILL},
-                             hoverinfo="skip", name="triangles", **base[1]), row=1, col=2)
-    fig.add_trace(go.Scatter(mode="lines", line={"width": 1.2, "color": PALETTE["primary"]}, hoverinfo="skip",
-                             name="edges", **base[2]), row=1, col=2)
-    fig.add_trace(go.Scatter(mode="lines", line={"width": 2.5, "color": PALETTE["accent"]}, hoverinfo="skip",
-                             name="new edges", **base[3]), row=1, col=2)
-    fig.add_trace(go.Scatter(mode="lines", line={"width": 4, "color": PALETTE["good"]}, hoverinfo="skip",
-                             name="the born hole", **base[4]), row=1, col=2)
-    steps_axis = np.arange(1, bc.shape[1] + 1)
-    fig.add_trace(go.Scatter(x=steps_axis, y=bc[0], mode="lines", line={"shape": "hv", "color": PALETTE["muted"], "width": 1.5},
-                             name="β0", hovertemplate="step %{x}: β0 = %{y}<extra></extra>"), row=1, col=3)
-    fig.add_trace(go.Scatter(x=steps_axis, y=bc[1], mode="lines", line={"shape": "hv", "color": PALETTE["primary"], "width": 2.5},
-                             name="β1", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"), row=1, col=3, secondary_y=True)
-    fig.add_trace(go.Scatter(mode="lines", line={"color": PALETTE["ink"], "width": 1.5, "dash": "dot"}, hoverinfo="skip",
-                             name="step v", **base[5]), row=1, col=3)
-    fig.add_trace(go.Scatter(mode="text", textposition="middle center", xaxis="x2", yaxis="y2", hoverinfo="skip",
-                             textfont={"size": 12, "color": PALETTE["ink"]}, name="caption", **base[6]))
-    # vertices last so they sit on top of the edges (static: positions never move)
-    labels = [str(v + 1) for v in vertices]
-    fig.add_trace(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
-                             mode="markers+text" if len(vertices) <= 24 else "markers", text=labels,
-                             textfont={"size": 9, "color": "white"},
-                             marker={"size": 18 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
-                             hovertemplate="vertex %{text}<extra></extra>", name="vertices"), row=1, col=2)
-    animated = [1, 2, 3, 4, 5, 8, 9]
-    if b:
-        fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=3,
-                      annotation_text=f"birth b = {b}", annotation_position="top right")
+    animated: list[tuple[int, str]] = []  # (trace index, frame key)
+
+    def add(trace: go.Scatter | go.Heatmap, panel: str, key: str | None = None, secondary: bool = False) -> None:
+        fig.add_trace(trace, row=1, col=col[panel], secondary_y=secondary if panel == "betti" else None)
+        if key is not None:
+            animated.append((len(fig.data) - 1, key))
+
+    if "unit" in col:
+        add(go.Heatmap(z=u, x=idx, y=idx, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
+                       showscale=False, hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>", name="unit"), "unit")
+        add(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(22, 260 // m)),
+                                               "color": PALETTE["accent"], "line": {"width": 2.5}},
+                       name="entries ≥ a(v)", hoverinfo="skip", **base["circles"]), "unit", "circles")
+    if "graph" in col:
+        add(go.Scatter(mode="lines", fill="toself", fillcolor=TRIANGLE_FILL, line={"width": 0, "color": TRIANGLE_FILL},
+                       hoverinfo="skip", name="triangles", **base["triangles"]), "graph", "triangles")
+        add(go.Scatter(mode="lines", line={"width": 1.4, "color": PALETTE["primary"]}, hoverinfo="skip",
+                       name="edges", **base["edges"]), "graph", "edges")
+        add(go.Scatter(mode="lines", line={"width": 3, "color": PALETTE["accent"]}, hoverinfo="skip",
+                       name="new edges", **base["new"]), "graph", "new")
+        add(go.Scatter(mode="lines", line={"width": 5, "color": PALETTE["good"]}, hoverinfo="skip",
+                       name="the born hole", **base["hole"]), "graph", "hole")
+    if "betti" in col:
+        steps_axis = np.arange(1, bc.shape[1] + 1)
+        add(go.Scatter(x=steps_axis, y=bc[0], mode="lines", line={"shape": "hv", "color": PALETTE["muted"], "width": 1.5},
+                       name="β0", hovertemplate="step %{x}: β0 = %{y}<extra></extra>"), "betti")
+        add(go.Scatter(x=steps_axis, y=bc[1], mode="lines", line={"shape": "hv", "color": PALETTE["primary"], "width": 2.5},
+                       name="β1", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"), "betti", secondary=True)
+        add(go.Scatter(mode="lines", line={"color": PALETTE["ink"], "width": 1.5, "dash": "dot"}, hoverinfo="skip",
+                       name="step v", **base["line"]), "betti", "line")
+    # the step's numbers as text on top of one panel (text traces animate; layout titles would need a redraw)
+    where = "graph" if "graph" in col else ("unit" if "unit" in col else "betti")
+    top_b0 = float(max(bc[0].max(initial=1), 1))
+    at = {"graph": (0.0, 1.18), "unit": ((m + 1) / 2, -0.35), "betti": ((bc.shape[1] + 1) / 2, top_b0 * 1.12)}[where]
+    add(go.Scatter(x=[at[0]], y=[at[1]], mode="text", textposition="middle center", hoverinfo="skip",
+                   textfont={"size": 13, "color": PALETTE["ink"]}, name="caption", **base["caption"]), where, "caption")
+    if "graph" in col:
+        labels = [str(v + 1) for v in vertices]
+        add(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
+                       mode="markers+text" if len(vertices) <= 24 else "markers", text=labels,
+                       textfont={"size": 10, "color": "white"},
+                       marker={"size": 20 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
+                       hovertemplate="vertex %{text}<extra></extra>", name="vertices"), "graph")
+        g = col["graph"]
+        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.25, 1.25])
+        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.25, 1.25], scaleanchor=f"x{g if g > 1 else ''}")
+    if "unit" in col:
+        c = col["unit"]
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{c if c > 1 else ''}", constrain="domain", row=1, col=c,
+                         title="row i")
+        fig.update_xaxes(constrain="domain", row=1, col=c, title="column j")
+    if "betti" in col:
+        c = col["betti"]
+        if b:
+            fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
+                          annotation_text=f"birth b = {b}", annotation_position="top right")
+        fig.update_xaxes(title="step v", row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
+        fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d")
+        fig.update_yaxes(title="β1 holes", rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
+                         tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
+    if where == "unit":
+        fig.update_yaxes(range=[m + 0.5, -0.9], autorange=False, row=1, col=col["unit"])
+        fig.update_xaxes(range=[0.5, m + 0.5], row=1, col=col["unit"])
+    elif where == "betti":
+        fig.update_yaxes(range=[0, top_b0 * 1.2], rangemode=None, row=1, col=col["betti"], secondary_y=False)
 
     play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left", "yanchor": "top",
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.06, "xanchor": "left", "yanchor": "top",
                       "pad": {"r": 6, "t": 0}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate",
                                    "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                                      "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": first - 1, "x": 0.16, "y": -0.04, "len": 0.84, "xanchor": "left", "yanchor": "top",
+        sliders=[{"active": first - 1, "x": 0.2, "y": -0.02, "len": 0.8, "xanchor": "left", "yanchor": "top",
                   "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "step v = ", "font": {"size": 12}},
                   "transition": {"duration": 0},
                   "steps": [{"label": str(v), "method": "animate",
@@ -276,15 +312,12 @@ def filtration_animation(
                                                  "transition": {"duration": 0}}]}
                             for v in range(1, n_frames + 1)]}],
     )
-    fig.update_xaxes(visible=False, row=1, col=2, range=[-1.25, 1.25])
-    fig.update_yaxes(visible=False, row=1, col=2, range=[-1.25, 1.25], scaleanchor="x2")
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", row=1, col=1, title="row i")
-    fig.update_xaxes(constrain="domain", row=1, col=1, title="column j")
-    fig.update_xaxes(title="step v", row=1, col=3, range=[0.5, bc.shape[1] + 0.5])
-    fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=3, secondary_y=False, tickformat="d")
-    fig.update_yaxes(title="β1 holes", rangemode="tozero", row=1, col=3, secondary_y=True, showgrid=False, tickformat="d",
-                     dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
-    extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 80, "b": 110})
-    return AnimatedFigure(fig, [{"name": str(v), "traces": animated, "data": frame_traces(v)}
-                                for v in range(1, n_frames + 1)])
+    extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 80, "b": 100})
+    indices = [k for k, _ in animated]
+    keys = [key for _, key in animated]
+    frames = []
+    for v in range(1, n_frames + 1):
+        data = frame_traces(v)
+        frames.append({"name": str(v), "traces": indices, "data": [data[key] for key in keys]})
+    return AnimatedFigure(fig, frames)
