@@ -30,13 +30,12 @@ def unit_metrics(where, results, unit_index: int) -> None:
     fe = float(results.feature_entropy[unit_index])
     eps = float(results.selective_rate[unit_index])
     null = getattr(results, "null_feature_entropy", None)
-    a, b, c = where.columns(3)
-    a.metric("FE on the class", f"{fe:.3f}", help="Feature entropy over the class images (Eq. 11-12); lower = steadier.")
-    b.metric("Selective rate ε", f"{eps:.2f}", help="Fraction of the class images that give a birth.")
+    text = f"**FE** {fe:.3f} · **ε** {eps:.2f}"
     if null is not None:
-        c.metric("Null FE", f"{float(null[unit_index]):.3f}", delta=f"gap {float(null[unit_index]) - fe:+.3f}",
-                 delta_color="off", help="FE of the same maps with their entries shuffled (no arrangement): the part "
-                 "of FE that spatial structure explains is the gap.")
+        text += f" · **null FE** {float(null[unit_index]):.3f} (gap {float(null[unit_index]) - fe:+.3f})"
+    where.markdown(text, help="FE: feature entropy over the class images (Eq. 11-12), lower = steadier. ε: share of "
+                   "the class images that give a birth. Null FE: the same maps with their entries shuffled; the gap is "
+                   "what spatial structure explains.")
     if eps < entropy.DEFAULT_P:
         where.warning(f"ε = {eps:.2f} < p = {entropy.DEFAULT_P:g}: this unit gives a birth on too few images, so its FE is "
                       "(1 − ε) ln|Ω| by Eq. 12 — a silent unit, not a good detector.", icon=":material/volume_off:")
@@ -44,7 +43,7 @@ def unit_metrics(where, results, unit_index: int) -> None:
 
 def inspector() -> None:
     """The page body (a full rerun: the link and the sidebar follow every change)."""
-    c_layer, c_unit, c_image, c_birth = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    c_layer, c_unit, c_image, c_step, c_birth = st.columns([1.8, 1, 1, 1.1, 1.1], vertical_alignment="bottom")
     layer, unit_index = layer_and_unit(ctx.model, where=(c_layer, c_unit))
     selection = ctx.for_layers(layer)
     with shown_in_place():
@@ -73,10 +72,10 @@ def inspector() -> None:
     if not 1 <= int(st.session_state[step_key] or 0) <= n_steps:
         st.session_state[step_key] = birth if birth else max(1, min(n_steps, 4))
 
-    left, right = st.columns([1, 2.6], gap="medium")
+    left, right = st.columns([1, 3.2], gap="medium")
     with left:
-        chart(plots.input_image(images[image_index], title=image_captions([image_index], ids)[0]), "insp_image",
-              name="input image")
+        chart(plots.input_image(images[image_index], title=image_captions([image_index], ids)[0], height=200),
+              "insp_image", name="input image")
         st.markdown(f"**Layer `{layer}`, unit {unit_index}** — a {m} x {m} map, {n_steps} filtration steps.")
         unit_metrics(st, results, unit_index)
         same = int(np.count_nonzero(births == birth))
@@ -92,13 +91,9 @@ def inspector() -> None:
 
     with right:
         if m <= PLAY_MAX_M:
-            s1, s2 = st.columns([3, 1], vertical_alignment="bottom")
-            start = remember("step", int(s1.number_input(f"Start at step (1..{n_steps})", 1, n_steps, step=1, key=step_key,
-                                                         help="The step shown first; Play and the slider under the "
-                                                              "figure run in your browser.")))
-            if s2.button("Go to birth", disabled=birth == 0, key="insp_to_birth", icon=":material/my_location:"):
-                st.session_state[step_key] = birth
-                st.rerun()
+            start = remember("step", int(c_step.number_input(f"Start step (1..{n_steps})", 1, n_steps, step=1, key=step_key,
+                                                             help="The step shown first (the birth by default); Play and "
+                                                                  "the slider under the figure run in your browser.")))
             fig = animation.filtration_animation(unit, start=start, curves=curves, birth=birth,
                                                  title=f"{layer}, unit {unit_index}: the filtration step by step")
             chart(fig, "insp_play", name="filtration")
@@ -106,6 +101,7 @@ def inspector() -> None:
                        "entering now; green: the hole born at the birth step; shaded: filled triangles.")
             v = start
         else:
+            c_step.caption(f"{n_steps} steps: stepped on the server")
             v = filtration_steps(unit, curves, birth, step_key, n_steps, layer, unit_index)
         ctx.share(layer=layer, unit=unit_index, image=image_index, step=v)
 

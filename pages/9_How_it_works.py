@@ -19,8 +19,8 @@ from ui.layout import chart, figure_downloads, page_header
 page_header("How it works", "From one unit to its feature entropy, in nine stages. Each figure has its sentence beside "
             "it; ▶ Play runs in your browser.", icon=":material/school:")
 
-STAGES = ("1 Unit", "2 Top-v entries", "3 Graph", "4 Clique complex", "5 The born hole", "6 Betti curves",
-          "7 Birth time", "8 Over a class", "9 Entropy")
+STAGES = ("1 Unit", "2 Top-v entries", "3 Graph", "4 Complex", "5 Born hole", "6 Betti curves",
+          "7 Birth time", "8 Class", "9 Entropy")
 EXAMPLES = {"Paper's toy (Fig. 2)": "toy", "Random unit": "random"}
 N_COPIES = 100
 P = entropy.DEFAULT_P

@@ -22,8 +22,10 @@ def test_every_frame_has_the_edges_triangles_and_betti_numbers_of_its_step() -> 
     frames = spec["frames"]
     assert [f["name"] for f in frames] == [str(v) for v in range(1, 17)]
     curves = topology.betti_curves(TOY)
+    labels = [step["label"] for step in spec["layout"]["sliders"][0]["steps"]]
     for v, frame in enumerate(frames, start=1):
-        circles, triangles, old, new, hole, line, caption = frame["data"]
+        circles, triangles, old, new, hole, line = frame["data"]
+        caption = {"text": [labels[v - 1]]}
         cx = topology.clique_complex(TOY, v)
         assert _pieces(old) + _pieces(new) == cx.edges.shape[0]
         assert _pieces(triangles) == cx.triangles.shape[0]

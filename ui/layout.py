@@ -11,12 +11,36 @@ import plotly.graph_objects as go
 import streamlit as st
 
 FIGURES = "_page_figures"
+#: Compact chrome so a page's story fits a 1280x720 screen: less padding above the title, a smaller title.
+COMPACT_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 3.6rem; padding-bottom: 2rem;}
+[data-testid="stMainBlockContainer"] h1 {font-size: 2rem; padding-top: 0; padding-bottom: 0.25rem;}
+</style>"""
+
+
+def _leave_pages_directory_mode() -> None:
+    """Make the app's own navigation (app.py) run, even for the very first visit of a fresh server.
+
+    Streamlit decides at its first session whether the app "uses the pages/ directory" and, if so,
+    runs a page opened by URL (a deep link) directly with the old automatic page list, skipping
+    app.py. Calling st.navigation clears that flag for good; until it has been called once, a page
+    clears it and reruns, so app.py draws the real navigation and then this page.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this flag has no such mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page."""
+    _leave_pages_directory_mode()
     st.set_page_config(page_title=f"{title} · featent", page_icon=icon, layout="wide")
     st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
+    st.html(COMPACT_CSS)
     st.title(title)
     st.caption(description)
 

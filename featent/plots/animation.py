@@ -122,7 +122,7 @@ def filtration_animation(
     max_frames: int = 240,
     max_circles: int | None = None,
     title: str = "The filtration, step by step",
-    height: int = 400,
+    height: int = 440,
     panels: Sequence[str] = ("unit", "graph", "betti"),
     triangles_shown: bool = True,
 ) -> AnimatedFigure:
@@ -195,8 +195,8 @@ def filtration_animation(
         raise ValueError(f"panels must be some of {PANELS}, got {panels}")
     col = {name: k + 1 for k, name in enumerate(panels)}
     widths = {"unit": 0.3, "graph": 0.36, "betti": 0.34}
-    titles = {"unit": "Unit U: the top-v entries circled", "graph": "Graph G(v)" + (" and its clique complex" if triangles_shown else ""),
-              "betti": "Betti curves β0, β1"}
+    titles = {"unit": "Unit U, top-v entries circled", "graph": "Graph G(v)" + (" + clique complex" if triangles_shown else ""),
+              "betti": "Betti curves"}
     fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.07,
                         specs=[[{"secondary_y": n == "betti"} for n in panels]], subplot_titles=[titles[n] for n in panels])
     low, high = float(u.min()), float(u.max())
@@ -228,7 +228,8 @@ def filtration_animation(
                 "new": {"x": nx, "y": ny}, "hole": {"x": hx, "y": hy}, "line": {"x": [v, v], "y": [0, top]},
                 "caption": {"text": [text]}}
 
-    base = frame_traces(first)
+    per_step = [frame_traces(v) for v in range(1, n_frames + 1)]
+    base = per_step[first - 1]
     animated: list[tuple[int, str]] = []  # (trace index, frame key)
 
     def add(trace: go.Scatter | go.Heatmap, panel: str, key: str | None = None, secondary: bool = False) -> None:
@@ -259,12 +260,6 @@ def filtration_animation(
                        name="β1", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"), "betti", secondary=True)
         add(go.Scatter(mode="lines", line={"color": PALETTE["ink"], "width": 1.5, "dash": "dot"}, hoverinfo="skip",
                        name="step v", **base["line"]), "betti", "line")
-    # the step's numbers as text on top of one panel (text traces animate; layout titles would need a redraw)
-    where = "graph" if "graph" in col else ("unit" if "unit" in col else "betti")
-    top_b0 = float(max(bc[0].max(initial=1), 1))
-    at = {"graph": (0.0, 1.18), "unit": ((m + 1) / 2, -0.35), "betti": ((bc.shape[1] + 1) / 2, top_b0 * 1.12)}[where]
-    add(go.Scatter(x=[at[0]], y=[at[1]], mode="text", textposition="middle center", hoverinfo="skip",
-                   textfont={"size": 13, "color": PALETTE["ink"]}, name="caption", **base["caption"]), where, "caption")
     if "graph" in col:
         labels = [str(v + 1) for v in vertices]
         add(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
@@ -273,8 +268,8 @@ def filtration_animation(
                        marker={"size": 20 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
                        hovertemplate="vertex %{text}<extra></extra>", name="vertices"), "graph")
         g = col["graph"]
-        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.25, 1.25])
-        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.25, 1.25], scaleanchor=f"x{g if g > 1 else ''}")
+        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.3, 1.3])
+        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.4, 1.2], scaleanchor=f"x{g if g > 1 else ''}")
     if "unit" in col:
         c = col["unit"]
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{c if c > 1 else ''}", constrain="domain", row=1, col=c,
@@ -286,38 +281,35 @@ def filtration_animation(
             fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
                           annotation_text=f"birth b = {b}", annotation_position="top right")
         fig.update_xaxes(title="step v", row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
-        fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d")
+        fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
+                         dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
         fig.update_yaxes(title="β1 holes", rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
                          tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
-    if where == "unit":
-        fig.update_yaxes(range=[m + 0.5, -0.9], autorange=False, row=1, col=col["unit"])
-        fig.update_xaxes(range=[0.5, m + 0.5], row=1, col=col["unit"])
-    elif where == "betti":
-        fig.update_yaxes(range=[0, top_b0 * 1.2], rangemode=None, row=1, col=col["betti"], secondary_y=False)
-
     play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.06, "xanchor": "left", "yanchor": "top",
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.1, "xanchor": "left", "yanchor": "top",
                       "pad": {"r": 6, "t": 0}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate",
                                    "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                                      "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": first - 1, "x": 0.2, "y": -0.02, "len": 0.8, "xanchor": "left", "yanchor": "top",
-                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "step v = ", "font": {"size": 12}},
+        sliders=[{"active": first - 1, "x": 0.2, "y": -0.04, "len": 0.8, "xanchor": "left", "yanchor": "top",
+                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13}},
+                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 0, "minorticklen": 0,
                   "transition": {"duration": 0},
-                  "steps": [{"label": str(v), "method": "animate",
+                  "steps": [{"label": per_step[v - 1]["caption"]["text"][0], "method": "animate",
                              "args": [[str(v)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                                  "transition": {"duration": 0}}]}
                             for v in range(1, n_frames + 1)]}],
     )
     extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 80, "b": 100})
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 80})
+    fig.update_annotations(font_size=12)
     indices = [k for k, _ in animated]
-    keys = [key for _, key in animated]
+    keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace
     frames = []
     for v in range(1, n_frames + 1):
-        data = frame_traces(v)
+        data = per_step[v - 1]
         frames.append({"name": str(v), "traces": indices, "data": [data[key] for key in keys]})
     return AnimatedFigure(fig, frames)

@@ -79,7 +79,7 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     return _layout(fig, title, showlegend=False)
 
 
-def input_image(image: np.ndarray, title: str = "Input image") -> go.Figure:
+def input_image(image: np.ndarray, title: str = "Input image", height: int = 360) -> go.Figure:
     """An image in [0, 1], channels first [3, S, S] or last [S, S, 3], or grey [S, S]."""
     arr = np.asarray(image, dtype=np.float64)
     if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
@@ -94,7 +94,7 @@ def input_image(image: np.ndarray, title: str = "Input image") -> go.Figure:
     fig = go.Figure(go.Image(z=rgb, hovertemplate="x %{x}, y %{y}<extra></extra>"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title)
+    return _layout(fig, title, height=height, margin={"l": 5, "r": 5, "t": 35, "b": 5})
 
 
 def adjacency_at_step(unit: np.ndarray, v: int, title: str | None = None) -> go.Figure:

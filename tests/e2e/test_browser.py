@@ -22,7 +22,7 @@ def _idle(page: Page) -> None:
     """Wait until Streamlit has finished running the script (no 'Running...' indicator)."""
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running|Connecting/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        " || !/Running|Connecting|Stop/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
         timeout=RENDER_TIMEOUT_MS,
     )
 
