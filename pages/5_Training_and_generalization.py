@@ -49,6 +49,7 @@ def _build_button(runs: list[family.FamilyRun], what: str, minutes: str, key: st
     with shown_in_place(), progress.status(f"Training {what.lower()}") as report:
         for k, run in enumerate(runs):
             family.ensure_run(run, progress=lambda f, m, k=k: report((k + f) / len(runs), f"{run.run_id}: {m}"))
+    st.rerun()  # draw the page again without the 'not trained yet' box and its button
     return True
 
 

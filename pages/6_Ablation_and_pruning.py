@@ -57,10 +57,10 @@ tab_curves, tab_summary, tab_prune, tab_roles = st.tabs(
 
 # --------------------------------------------------------------------------- ablation curves
 with tab_curves:
-    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    orders = c1.multiselect("Orders", ALL_ORDERS, default=list(DEFAULT_ORDERS), key="abl_orders", format_func=order_label,
+    orders = st.multiselect("Orders", ALL_ORDERS, default=list(DEFAULT_ORDERS), key="abl_orders", format_func=order_label,
                             help="'descending' and 'ascending' refer to the indicator's value. FE descending removes the "
                                  "least effective units first (Fig. 12B), FE ascending the most effective (Fig. 12A).")
+    c2, c3, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     test_per_class = int(c2.number_input("Test images per class", 1, 1000, 50, key="abl_test_n"))
     metric = c3.radio("Top chart", ["accuracy", "balanced_accuracy"], key="abl_metric",
                       format_func=lambda m: {"accuracy": "class accuracy", "balanced_accuracy": "balanced accuracy"}[m])
@@ -85,7 +85,7 @@ with tab_curves:
              "loss with all removed": c.loss[-1]}
             for o, c in result.curves.items()
         ])
-        st.dataframe(best, hide_index=True, key="abl_table")
+        st.dataframe(best, hide_index=True, key="abl_table", width="stretch")
         st.download_button("Download curve points (CSV)", _csv(points), icon=":material/download:", mime="text/csv",
                            file_name=f"ablation_{_tag(sel.model)}_{layer}_class{sel.class_name}.csv", key="abl_csv")
 
@@ -107,7 +107,7 @@ with tab_summary:
     else:
         rows, _ = summary
         table = pd.DataFrame([r.as_dict() for r in rows])
-        st.dataframe(table, hide_index=True, key="abl_sum_table")
+        st.dataframe(table, hide_index=True, key="abl_sum_table", width="stretch")
         st.plotly_chart(plots_ablation.summary_bars(rows), key="abl_sum_chart")
         st.download_button("Download summary (CSV)", _csv(table), icon=":material/download:", mime="text/csv",
                            file_name=f"ablation_summary_{_tag(sel.model)}_{layer}.csv", key="abl_sum_csv")

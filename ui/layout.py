@@ -24,7 +24,8 @@ def _leave_pages_directory_mode() -> None:
     Streamlit decides at its first session whether the app "uses the pages/ directory" and, if so,
     runs a page opened by URL (a deep link) directly with the old automatic page list, skipping
     app.py. Calling st.navigation clears that flag for good; until it has been called once, a page
-    clears it and reruns, so app.py draws the real navigation and then this page.
+    clears it and reruns (once per session, so a rerun never eats a click), so app.py draws the
+    real navigation and then this page.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
@@ -32,7 +33,9 @@ def _leave_pages_directory_mode() -> None:
         return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get("_navigation_fixed"):
+            st.session_state["_navigation_fixed"] = True
+            st.rerun()
 
 
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:

@@ -30,7 +30,9 @@ class StatusProgress:
                 return
             self.box = self.slot.status(self.label, expanded=True)
             self.bar = self.box.progress(0.0)
-        self.bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+        done = min(max(float(fraction), 0.0), 1.0)
+        # a step count in the message ("9/10 units") may be of one part of the run; the bar is the whole run
+        self.bar.progress(done, text=f"{message} · {done:.0%} of the whole run")
 
     def finish(self, ok: bool = True) -> None:
         if self.box is None:

@@ -196,8 +196,8 @@ def filtration_animation(
     col = {name: k + 1 for k, name in enumerate(panels)}
     widths = {"unit": 0.3, "graph": 0.36, "betti": 0.34}
     titles = {"unit": "Unit U, top-v entries circled", "graph": "Graph G(v)" + (" + clique complex" if triangles_shown else ""),
-              "betti": "Betti curves"}
-    fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.07,
+              "betti": "Betti curves: β0 grey, β1 blue"}
+    fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.09,
                         specs=[[{"secondary_y": n == "betti"} for n in panels]], subplot_titles=[titles[n] for n in panels])
     low, high = float(u.min()), float(u.max())
 
@@ -280,22 +280,22 @@ def filtration_animation(
         if b:
             fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
                           annotation_text=f"birth b = {b}", annotation_position="top right")
-        fig.update_xaxes(title="step v", row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
-        fig.update_yaxes(title="β0 components", rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
+        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
                          dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
-        fig.update_yaxes(title="β1 holes", rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
                          tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
     play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.1, "xanchor": "left", "yanchor": "top",
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.12, "xanchor": "left", "yanchor": "top",
                       "pad": {"r": 6, "t": 0}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate",
                                    "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                                      "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": first - 1, "x": 0.2, "y": -0.04, "len": 0.8, "xanchor": "left", "yanchor": "top",
-                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13}},
+        sliders=[{"active": first - 1, "x": 0.2, "y": -0.06, "len": 0.8, "xanchor": "left", "yanchor": "top",
+                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13, "color": PALETTE["ink"]}, "xanchor": "left"},
                   "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 0, "minorticklen": 0,
                   "transition": {"duration": 0},
                   "steps": [{"label": per_step[v - 1]["caption"]["text"][0], "method": "animate",
