@@ -43,6 +43,8 @@ with right:
     shown = [np.moveaxis(img, 0, -1).clip(0, 1) for img in images[:12]]
     st.image(shown, width=64, caption=image_captions(range(min(12, len(ids))), ids))
 
+ctx.share()
+
 st.divider()
 st.subheader("What each page shows")
 for info in page_infos():

@@ -44,6 +44,9 @@ def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypat
     at.button(key="tg_build_base").click().run()
     assert_clean(at)
     assert "tg_dyn_fig" in [c.key for c in at.get("plotly_chart")]
+    # once trained, the 'not trained yet' box and its button are gone from beside the new chart
+    assert "tg_build_base" not in {b.key for b in at.button}
+    assert not any("per-epoch checkpoints are not trained yet" in i.value for i in at.info)
     assert len(at.metric) == 3
     at.radio(key="tg_set").set_value("Training checkpoints").run()
     assert_clean(at)
