@@ -1,6 +1,6 @@
 """Activations of chosen layers, in bounded-memory chunks.
 
-Hooks are registered per call, only on the requested layers, and removed in ``finally``; the
+Hooks (featent.nets.hooks) are registered per call, only on the requested layers, and removed in ``finally``; the
 model's lock is held for one chunk's forward pass at a time (never across a ``yield``), so one
 model object can be shared by concurrent callers (threads of the app, the CLI). Outputs are cloned
 in the hook, so in-place ReLUs downstream cannot change them. The forward pass stops right after
@@ -9,26 +9,20 @@ the last requested layer: later layers are never computed.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from featent.errors import ActivationError, ModelError
-from featent.nets.models import LoadedModel, layer_modules
+from featent.nets.hooks import capture_outputs
+from featent.nets.loading import LoadedModel
 
 Progress = Callable[[float, str], None]
 
 __all__ = ["Progress", "default_batch_size", "iter_activations", "extract_activations"]
 
 _PIXELS_PER_CHUNK = 2**19  # ~10 images at 224x224, 512 at 32x32
-
-
-class _StopForward(Exception):
-    """Raised by the hook of the last requested layer: the rest of the forward is not needed."""
 
 
 def default_batch_size(model: LoadedModel) -> int:
@@ -41,10 +35,9 @@ def _resolve_layers(model: LoadedModel, layers: Sequence[str]) -> list[str]:
         layers = [layers]
     if not layers:
         raise ModelError("No layer given; choose at least one of: " + ", ".join(i.name for i in model.layers) + ".")
-    for name in layers:
-        model.layer(name)  # raises ModelError naming the valid layers
-    order = [i.name for i in model.layers]
-    return sorted(dict.fromkeys(layers), key=order.index)
+    infos = {name: model.layer(name) for name in dict.fromkeys(layers)}  # raises ModelError naming the valid layers
+    order = {info.name: i for i, info in enumerate(model.layers)}
+    return sorted(infos, key=lambda name: order.get(infos[name].name, len(order)))
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -56,31 +49,16 @@ def _check_images(images: torch.Tensor) -> None:
 
 
 def _forward_chunk(model: LoadedModel, batch: torch.Tensor, names: list[str]) -> dict[str, np.ndarray]:
-    modules = layer_modules(model.module)
-    captured: dict[str, torch.Tensor] = {}
-    last = names[-1]
-    owner = threading.get_ident()
-
-    def make_hook(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
-        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            if threading.get_ident() != owner:
-                return  # a forward by someone who skipped the lock: not ours to capture or stop
-            captured[name] = output.detach().to("cpu", torch.float32, copy=True)
-            if name == last:
-                raise _StopForward
-
-        return hook
-
+    site_of = {name: model.layer(name).site for name in names}  # an alias and its layer share a site
+    sites = {str(i): site for i, site in enumerate(dict.fromkeys(site_of.values()))}
     with model.lock:
-        handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
-        try:
-            # The last requested layer raises _StopForward: the rest of the net is not needed.
-            with torch.inference_mode(), contextlib.suppress(_StopForward):
-                model.module(model.preprocess(batch))
-        finally:
-            for handle in handles:
-                handle.remove()
-    return {name: captured[name].numpy() for name in names}
+        # The pass stops once the last requested layer is seen: the rest of the net is not needed.
+        captured = capture_outputs(model.runner, sites, model.preprocess(batch))
+    by_site = {site: captured.get(key) for key, site in sites.items()}
+    missing = [name for name in names if by_site[site_of[name]] is None]
+    if missing:
+        raise ModelError(f"Layer {missing[0]!r} of {model.spec} was not reached in the forward pass.")
+    return {name: by_site[site_of[name]].numpy() for name in names}
 
 
 def _check_finite(chunk: dict[str, np.ndarray], start: int, ids: Sequence[str] | None) -> None:

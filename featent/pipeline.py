@@ -24,7 +24,8 @@ from featent.data import ImageSet, load_dataset
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, iter_activations
-from featent.nets.models import LoadedModel, load_model
+from featent.nets import LoadedModel, load_model
+from featent.spec import ModelSpec
 from featent.training import family as _family  # noqa: F401  (registers the demo family specs with featent.nets)
 from featent.store import ResultStore, births_key, default_directory
 from featent.core.topology import birth_times
@@ -43,9 +44,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Selection:
-    """What to measure: a model, a dataset, one class, some layers, N images, a seed."""
+    """What to measure: a model, a dataset, one class, some layers, N images, a seed.
 
-    model: str
+    ``model`` is a spec string, a ModelSpec (kept as its canonical string) or a LoadedModel (a
+    module brought with ``featent.from_module``; its store key hashes its weights and layer list).
+    """
+
+    model: str | LoadedModel
     data: str
     class_name: str
     layers: tuple[str, ...]
@@ -55,6 +60,8 @@ class Selection:
     split: str = "train"
 
     def __post_init__(self) -> None:
+        if isinstance(self.model, ModelSpec):
+            object.__setattr__(self, "model", str(self.model))
         if isinstance(self.layers, str):
             object.__setattr__(self, "layers", (self.layers,))
         else:
@@ -117,7 +124,7 @@ def _key(selection: Selection, model: LoadedModel, dataset: object, layer: str) 
         model.fingerprint,
         _data_fingerprint(dataset, selection.split),
         selection.class_name,
-        layer,
+        model.layer(layer).name,  # an alias (features.7) shares its layer's (block3_conv1) cached births
         selection.n_images,
         selection.seed,
     )

@@ -10,6 +10,7 @@ import streamlit as st
 
 from featent.plots import unit as plots
 from featent.pipeline import Selection
+from featent.spec import ModelSpec
 from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import chart, figure_downloads, image_captions, page_header
@@ -85,7 +86,8 @@ if mode == "another class":
     other_sel = Selection(**{**ctx.for_layers(layer).__dict__, "class_name": other})
     labels = [f"class {sel.class_name}", f"class {other}"]
 else:
-    default_other = sel.model.split(":")[0] + ":random" if ":random" not in sel.model else sel.model.split(":")[0]
+    parsed = ModelSpec.parse(sel.model)
+    default_other = str(parsed.pretrained() if parsed.is_random else parsed.random())
     options = [m for m in model_options() if m != sel.model]
     if st.session_state.get("bd_other_model") not in options:
         st.session_state["bd_other_model"] = default_other if default_other in options else options[0]

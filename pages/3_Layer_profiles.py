@@ -10,6 +10,7 @@ from featent.core import entropy
 from featent.plots import unit as plots
 from featent.nets.models import load_model
 from featent.pipeline import Selection, layer_results
+from featent.spec import ModelSpec
 from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import chart, figure_downloads, page_header
@@ -29,7 +30,8 @@ sel = ctx.selection
 
 def random_counterpart(spec: str) -> str | None:
     """'vgg16' -> 'vgg16:random'; None for a spec that is already a random init."""
-    return None if ":random" in spec else f"{spec.split('@')[0]}:random"
+    parsed = ModelSpec.parse(spec)
+    return None if parsed.is_random else str(parsed.random())
 
 
 options = list(dict.fromkeys([sel.model, *model_options()]))

@@ -12,6 +12,7 @@ from featent.plots import experiments as plots_experiments
 from featent.training import family as family
 from featent.errors import ModelError
 from featent.nets.models import load_model
+from featent.spec import ModelSpec
 from ui import progress
 from ui.errors import shown_in_place
 from ui.layout import csv_download, page_header, session_memo
@@ -127,7 +128,7 @@ st.divider()
 st.subheader(f"Layer trend of {sel.model}: trained vs random init (Fig. 5A, 9)")
 k_random = st.slider("Random-init models", 1, 10, 2, key="tg_trend_random",
                      help="Seeds 0..K-1 of the same architecture; the band is one standard deviation.")
-if ":random" in sel.model:
+if ModelSpec.parse(sel.model).is_random:
     st.info("The chosen model is itself a random init; choose a trained model in the sidebar.")
 else:
     with shown_in_place(), progress.status(f"Every layer of {sel.model} and {k_random} random inits") as report:

@@ -116,7 +116,7 @@ def test_cache_stats_and_clear(capsys, cache_dir):
         (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--images", "x", "--all-layers"], 2, "invalid int value: 'x'"),
         (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "a", "--all-layers"], 2, "not allowed with argument"),
         (["entropy", "--model", "demo", "--data", "digits", "--class", "1"], 2, "one of the arguments --layer --all-layers is required"),
-        (["layers", "--model", "vgg16"], 1, "not in the local torch cache"),
+        (["layers", "--model", "vgg16"], 1, "to fetch the pretrained weights vgg16-"),
         (["layers", "--model", "demo", "--weights", "/no/w.pt"], 1, "does not exist"),
         (["layers", "--model", "demo", "--format", "xml"], 2, "invalid choice: 'xml'"),
         (["classes"], 2, "the following arguments are required: --data"),

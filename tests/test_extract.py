@@ -11,7 +11,7 @@ from torch import nn
 
 from featent.errors import ActivationError, ModelError
 from featent.extract import default_batch_size, extract_activations, iter_activations
-from featent.nets.models import layer_modules, load_model
+from featent.nets import load_model
 
 
 def _images(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -191,8 +191,10 @@ def test_torchvision_vgg_and_resnet_small_inputs():
     assert acts["conv1"].shape == (2, 64, 32, 32) and acts["conv3_2_out"].shape == (2, 128, 8, 8)
     # the block output is post-ReLU
     assert (acts["conv3_2_out"] >= 0).all()
-    block = layer_modules(resnet.module)["conv3_2_out"]
-    assert block is resnet.module.layer2[1]
+    # conv3_2_out is the second call of block layer2[1]'s ReLU: after the residual addition
+    info = resnet.layer("conv3_2_out")
+    assert (info.site.path, info.site.call) == ("layer2.1.relu", 1)
+    assert resnet.layer("layer2.1.relu#1") is info
 
 
 def test_default_batch_size_bounds_memory(tiny_cnn):

@@ -12,7 +12,7 @@ from torch import nn
 from featent.core import entropy
 from featent import indicators
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import LoadedModel, LayerInfo
+from featent.nets import LoadedModel, from_module
 
 
 @pytest.fixture
@@ -117,11 +117,9 @@ class _Tiny(nn.Module):
 
 @pytest.fixture
 def tiny() -> LoadedModel:
-    module = _Tiny().eval()
-    return LoadedModel(
-        spec="tiny", module=module, input_size=8, n_classes=3, fingerprint="tiny",
-        layers=[LayerInfo("block1_conv1", 2, 8)], weights_source="test", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-    )
+    model = from_module(_Tiny().eval(), name="tiny", input_size=8, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    assert [(i.name, i.n_units, i.unit_size) for i in model.layers] == [("block1_conv1", 2, 8)]
+    return model
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
@@ -152,7 +150,7 @@ def test_nisp_scores_follow_eq19_from_inf_fs(tiny):
 def test_nisp_refuses_residual_nets():
     from featent.nets.models import load_model
 
-    resnet = load_model("resnet18:random@32")
+    resnet = load_model("resnet18:random@64")
     with pytest.raises(ModelError, match="residual"):
         indicators.nisp_scores(resnet, "conv5_2_out", np.ones((3, 512)))
 

@@ -22,6 +22,8 @@ from featent.data import Dataset, load_dataset
 from featent.errors import DataError, ModelError
 from featent.nets.models import LoadedModel, list_models, load_model
 from featent.pipeline import Selection
+from featent.errors import FeatentError
+from featent.spec import ModelSpec
 from ui import links
 from ui.errors import shown_in_place
 
@@ -109,10 +111,18 @@ def saved_upload(data: bytes) -> str:
     return str(path)
 
 
+def is_random(spec: str) -> bool:
+    """True for a random-init spec; False also for a spec that does not parse (loading it says why)."""
+    try:
+        return ModelSpec.parse(spec).is_random
+    except FeatentError:
+        return False
+
+
 def _weights_input(spec: str) -> str | None:
     """Weights file for ``spec``: None for built-in/random, else a path typed or uploaded."""
     sb = st.sidebar
-    if ":random" in spec:
+    if is_random(spec):
         sb.caption("Random initialisation: no weights to choose.")
         return None
     mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
@@ -155,8 +165,8 @@ def _model_box() -> str:
         typed = typed[4:].strip()
     if not typed:
         raise_in_place(ModelError("Type a model spec such as 'vgg11:random@64', or pick a model from the list."))
-    if typed.startswith((":", "@")):
-        raise_in_place(ModelError(f"The spec {typed!r} has no model name; put one in front, e.g. 'vgg11{typed}'."))
+    with shown_in_place():
+        ModelSpec.parse(typed)  # the one spec parser says what is wrong, in one sentence
     return remember("model", typed)
 
 
@@ -197,7 +207,7 @@ def sidebar_selection() -> Context:
             raise DataError(f"Type the path of an image folder with one subfolder per class, or choose "
                             f"{' or '.join(repr(n) for n in builtin_datasets())}.")
         mode = st.session_state.get("sel_weights_mode", WEIGHT_MODES[0])
-        if weights is None and mode != WEIGHT_MODES[0] and ":random" not in spec:
+        if weights is None and mode != WEIGHT_MODES[0] and not is_random(spec):
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
         if weights is not None and mode == WEIGHT_MODES[1]:
             problem = _checkpoint_problem(weights)

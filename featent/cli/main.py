@@ -32,6 +32,9 @@ __all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
+    parser.add_argument(
+        "--offline", action="store_true", help="never fetch pretrained weights (as FEATENT_OFFLINE=1): use cached files only"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -252,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "offline", False):
+            os.environ["FEATENT_OFFLINE"] = "1"
         emit(_COMMANDS[args.command](args), getattr(args, "out", None))
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)

@@ -34,6 +34,7 @@ from torch import nn
 
 from featent.core import entropy
 from featent.errors import DataError, FeatentError, ModelError
+from featent.nets.hooks import attach
 
 Progress = Callable[[float, str], None]
 
@@ -261,7 +262,7 @@ def _mask_hook(units: Sequence[int], n_units: int):
     keep = torch.ones(n_units)
     keep[list(units)] = 0.0
 
-    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+    def hook(output: torch.Tensor) -> torch.Tensor:
         return output * keep.to(output.device, output.dtype).view(1, -1, *([1] * (output.ndim - 2)))
 
     return hook
@@ -274,17 +275,12 @@ def units_removed(model, layer: str, units: Sequence[int]) -> Iterator[None]:
     A forward hook on the layer's module, removed in ``finally``. The hook is visible to every
     caller of the module while the block runs: on a shared model, hold ``model.lock`` around it.
     """
-    from featent.nets.models import layer_modules
-
     info = model.layer(layer)
     bad = [u for u in units if isinstance(u, bool) or not isinstance(u, (int, np.integer)) or not 0 <= u < info.n_units]
     if bad:
         raise FeatentError(f"Unit {bad[0]!r} is out of range; layer {layer} has {info.n_units} units.")
-    handle = layer_modules(model.module)[layer].register_forward_hook(_mask_hook(units, info.n_units))
-    try:
+    with attach(model.runner, {info.site: _mask_hook(units, info.n_units)}):
         yield
-    finally:
-        handle.remove()
 
 
 class _Replay:
@@ -294,13 +290,12 @@ class _Replay:
 
     @staticmethod
     def build(model, layer: str, probe: torch.Tensor) -> tuple[nn.Module, nn.Module] | None:
-        from featent.nets.models import layer_modules
-
         module = model.module
         features = getattr(module, "features", None)
-        target = layer_modules(module)[layer]
-        if not isinstance(features, nn.Sequential):
+        site = model.layer(layer).site
+        if not isinstance(features, nn.Sequential) or model.runner is not module or site.call != 0:
             return None
+        target = module.get_submodule(site.path)
         children = list(features)
         index = next((i for i, child in enumerate(children) if child is target), None)
         if index is None:
@@ -435,7 +430,7 @@ def ablation_curve(
                     logits = torch.cat([tail(a * view) for a in cached])
                 else:
                     with units_removed(model, layer, removal[:k]):
-                        logits = torch.cat([model.module(model.preprocess(b)) for b in _chunks(images, batch_size)])
+                        logits = torch.cat([model.forward(model.preprocess(b)) for b in _chunks(images, batch_size)])
             results[:, k] = _metrics(logits.float().cpu(), labels, int(target))
             if progress is not None:
                 progress((k + 1) / steps, f"{order}: {k}/{len(removal)} units removed")

@@ -26,7 +26,7 @@ from torch import nn
 
 from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
 from featent.errors import DataError, FeatentError, ModelError
-from featent.nets.models import probe_forward
+from featent.nets.hooks import probe_modules
 
 Progress = Callable[[float, str], None]
 
@@ -65,15 +65,18 @@ def count_parameters(module: nn.Module) -> int:
 
 def conv_flops(module: nn.Module, input_size: int) -> int:
     """FLOPs of every Conv2d for one image: 2 x out_h x out_w x out_ch x (in_ch / groups) x kh x kw."""
-    total = [0]
-
-    def hook(conv: nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
+    total = 0
+    for seen in probe_modules(module, _zero_image(module, input_size), select=lambda _p, m: isinstance(m, nn.Conv2d)):
+        conv, shape = seen.module, seen.shape
         kh, kw = conv.kernel_size
         per_output = (conv.in_channels // conv.groups) * kh * kw
-        total[0] += 2 * int(output.shape[1]) * int(output.shape[2]) * int(output.shape[3]) * per_output
+        total += 2 * int(shape[1]) * int(shape[2]) * int(shape[3]) * per_output
+    return total
 
-    probe_forward(module, input_size, [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)])
-    return total[0]
+
+def _zero_image(module: nn.Module, input_size: int) -> torch.Tensor:
+    device = next(module.parameters()).device
+    return torch.zeros(1, 3, input_size, input_size, device=device)
 
 
 def images_per_second(module: nn.Module, input_size: int, batch_size: int = 64, min_seconds: float = 0.5) -> float:
@@ -138,13 +141,9 @@ def prunable_layers(model) -> list[str]:
 
 def _execution_order(module: nn.Module, input_size: int) -> list[nn.Module]:
     """Conv2d, Linear and BatchNorm modules in the order one forward pass runs them."""
-    seen: list[nn.Module] = []
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d)
-    probe_forward(
-        module, input_size,
-        [m.register_forward_pre_hook(lambda mod, _i: seen.append(mod)) for m in module.modules() if isinstance(m, kinds)],
-    )
-    return seen
+    calls = probe_modules(module, _zero_image(module, input_size), select=lambda _p, m: isinstance(m, kinds), pre=True)
+    return [seen.module for seen in calls]
 
 
 def _replace(root: nn.Module, old: nn.Module, new: nn.Module) -> None:

@@ -22,6 +22,7 @@ import torch
 
 from featent import indicators as ind
 from featent.errors import DataError, FeatentError, ModelError
+from featent.spec import ModelSpec
 
 Progress = Callable[[float, str], None]
 
@@ -256,16 +257,9 @@ def _single_layer(selection, layer: str):
 
 def random_spec(spec: str, seed: int) -> str:
     """The seeded random-init spec of the same architecture: ``vgg16@64`` -> ``vgg16:random:3@64``."""
-    from featent.training.family import parse_family_spec
-
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise FeatentError(f"Random-init seeds must be non-negative integers, got {seed!r}.")
-    text = spec.strip()
-    if parse_family_spec(text) is not None:
-        return f"demo:random:{int(seed)}"
-    body, _, size = text.partition("@")
-    suffix = f"@{size}" if size.isdigit() else ""
-    return f"{body.split(':')[0]}:random:{int(seed)}{suffix}"
+    return ModelSpec.parse(str(spec)).random(int(seed)).format(explicit_seed=True)
 
 
 @dataclass
@@ -414,7 +408,7 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
 
 def _logits(model, images: torch.Tensor) -> torch.Tensor:
     with model.lock, torch.inference_mode():
-        return model.module(model.preprocess(images)).to("cpu")
+        return model.forward(model.preprocess(images)).to("cpu")
 
 
 def compare_models(
@@ -506,7 +500,7 @@ def layer_trend(
     for row in result.profile:
         trained = row["model"] == spec
         rows.append({**row, "group": "trained" if trained else "random init",
-                     "seed": None if trained else int(row["model"].split(":")[2].split("@")[0])})
+                     "seed": None if trained else ModelSpec.parse(row["model"]).seed})
     return rows
 
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from featent.core import entropy
 from featent.errors import FeatentError, ModelError
+from featent.nets.hooks import Site, attach
 
 Progress = Callable[[float, str], None]
 ImageTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -242,6 +243,24 @@ def _trace(module: nn.Module, layer_module: nn.Module) -> _Trace:
     return _Trace(ops=ops, layer_position=position)
 
 
+def _layer_target(model, layer: str) -> nn.Module:
+    """The module whose output is ``layer``: its own module, or the residual block when the layer is
+    a later call of a ReLU the block reuses (torchvision ResNets); the conv itself for a tapped layer."""
+    info = model.layer(layer)
+    path = info.site.path
+    if info.site.call > 0:
+        path = path.rpartition(".")[0]
+    try:
+        target = model.module.get_submodule(path)
+    except AttributeError:
+        target = None
+    if target is None and info.conv is not None:
+        return model.module.get_submodule(info.conv)
+    if target is None:
+        raise ModelError(f"Layer {layer!r} is not a module of the model.")
+    return target
+
+
 def _is_residual_block(mod: nn.Module) -> bool:
     return hasattr(mod, "conv2") and hasattr(mod, "bn2") and hasattr(mod, "conv1")
 
@@ -252,10 +271,7 @@ def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.Module | None]:
     VGG-like nets: the last conv (and BN) before the layer's ReLU. ResNet blocks: the block's last
     conv/BN (conv3/bn3 or conv2/bn2); the stem ``conv1``: conv1/bn1.
     """
-    from featent.nets.models import layer_modules
-
-    model.layer(layer)
-    target = layer_modules(model.module)[layer]
+    target = _layer_target(model, layer)
     if _is_residual_block(target):
         last = "3" if hasattr(target, "conv3") else "2"
         return getattr(target, f"conv{last}"), getattr(target, f"bn{last}")
@@ -279,9 +295,7 @@ def layer_filter_weights(model, layer: str) -> np.ndarray:
 
 def _nisp_chain(model, layer: str) -> tuple[list[tuple[str, nn.Module]], nn.Linear]:
     """Ops between the layer's output and the final classifier, and that classifier."""
-    from featent.nets.models import layer_modules
-
-    target = layer_modules(model.module)[layer]
+    target = _layer_target(model, layer)
     if any(_is_residual_block(m) for m in model.module.modules()):
         raise ModelError("NISP is implemented for plain feed-forward nets (demo, VGG, AlexNet), not for residual nets.")
     trace = _trace(model.module, target)
@@ -382,38 +396,34 @@ def forward_capture(
     ``transform`` changes the model's input tensor, after its preprocessing (e.g. x0.5). Hooks
     are removed in ``finally``; outputs are cloned so in-place ReLUs cannot touch them.
     """
-    from featent.nets.models import layer_modules
-
-    target = layer_modules(model.module)[layer]
-    last = _frl_module(model.module)
+    site = model.layer(layer).site
+    last = _frl_module(model.runner)
     acts, frls, logits = [], [], []
     with model.lock:
         captured: dict[str, torch.Tensor] = {}
 
-        def on_layer(_m: nn.Module, _i: object, output: torch.Tensor) -> None:
-            captured["layer"] = output.detach().to("cpu", torch.float32, copy=True)
+        def keep(key: str):  # noqa: ANN202
+            def hook(value: torch.Tensor) -> None:
+                captured[key] = value.detach().to("cpu", torch.float32, copy=True)
 
-        def on_frl(_m: nn.Module, inputs: tuple) -> None:
-            captured["frl"] = inputs[0].detach().to("cpu", torch.float32, copy=True)
+            return hook
 
-        handles = [target.register_forward_hook(on_layer)]
+        hooks = {site: keep("layer")}
         if last is not None:
-            handles.append(last.register_forward_pre_hook(on_frl))
-        try:
+            path = next(name for name, mod in model.runner.named_modules() if mod is last)
+            hooks[Site(path, 0, inputs=True)] = keep("frl")
+        with attach(model.runner, hooks):
             for start in range(0, images.shape[0], batch_size):
                 batch = images[start : start + batch_size]
                 inputs = model.preprocess(batch)
                 if transform is not None:
                     inputs = transform(inputs)
                 with torch.inference_mode():
-                    out = model.module(inputs)
+                    out = model.runner(inputs)
                 acts.append(captured.pop("layer").numpy())
                 if "frl" in captured:
                     frls.append(captured.pop("frl").reshape(batch.shape[0], -1).numpy())
                 logits.append(out.detach().to("cpu", torch.float32).reshape(batch.shape[0], -1).numpy())
-        finally:
-            for handle in handles:
-                handle.remove()
     frl = np.concatenate(frls) if frls and len(frls) == len(acts) else None
     return np.concatenate(acts), frl, np.concatenate(logits)
 

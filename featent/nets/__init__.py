@@ -1,29 +1,37 @@
-"""Networks: the model zoo, layer discovery, loading with fingerprints, and the hooks on them."""
+"""Networks: the model zoo, layer discovery for any nn.Module, loading with fingerprints, and the
+hooks on them (featent.nets.hooks is the only place hooks are registered)."""
 
-from featent.nets.models import (
-    DemoNet,
-    LayerInfo,
+from featent.nets.demo import DemoNet
+from featent.nets.hooks import Site
+from featent.nets.layers import LayerInfo, discover_layers
+from featent.nets.loading import (
     LoadedModel,
     clear_model_cache,
+    fingerprint_module,
     forget_model,
     from_module,
-    layer_modules,
     list_models,
     load_model,
     pick_device,
     register_spec_resolver,
 )
+from featent.nets.zoo import offline, timm_available, torchvision_names
 
 __all__ = [
     "DemoNet",
     "LayerInfo",
     "LoadedModel",
+    "Site",
     "clear_model_cache",
+    "discover_layers",
+    "fingerprint_module",
     "forget_model",
     "from_module",
-    "layer_modules",
     "list_models",
     "load_model",
+    "offline",
     "pick_device",
     "register_spec_resolver",
+    "timm_available",
+    "torchvision_names",
 ]

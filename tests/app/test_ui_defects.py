@@ -34,7 +34,7 @@ def test_a_typed_spec_is_read_as_typed_and_a_spec_without_name_says_so() -> None
     assert at.query_params["model"] == "vgg11:random@64"
     at.text_input(key="_w_model_spec").input(":random@64").run()
     assert not at.exception
-    assert len(at.error) == 1 and "has no model name" in at.error[0].value and "''" not in at.error[0].value
+    assert len(at.error) == 1 and "no model name" in at.error[0].value and "Unknown model ''" not in at.error[0].value
 
 
 def test_app_errors_never_ask_for_command_line_options() -> None:

@@ -1,4 +1,4 @@
-"""featent.nets.models: the demo, torchvision nets, layer naming, weights loading and its errors."""
+"""featent.nets: the demo, torchvision nets, layer naming, weights loading and its errors."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ import torch
 
 from featent.data import load_dataset
 from featent.errors import ModelError
-from featent.nets.models import (
-    DEMO_WEIGHTS,
-    DemoNet,
-    LoadedModel,
-    clear_model_cache,
-    layer_modules,
-    list_models,
-    load_model,
-)
+from featent.nets import DemoNet, LoadedModel, clear_model_cache, list_models, load_model
+from featent.nets.demo import DEMO_WEIGHTS
+from featent.nets.models import layer_modules
 
 
 def test_list_models_covers_the_issue():
@@ -73,10 +67,14 @@ def test_vgg_layers_are_named_by_block_and_conv():
 
 def test_resnet_layers_are_named_by_block():
     model = load_model("resnet18:random@64")
-    assert [i.name for i in model.layers] == [
+    # the stem and every block output keep their historical names; the ReLU after each block's
+    # first conv is a layer too, named by its module path
+    assert [i.name for i in model.layers if not i.name.startswith("layer")] == [
         "conv1", "conv2_1_out", "conv2_2_out", "conv3_1_out", "conv3_2_out",
         "conv4_1_out", "conv4_2_out", "conv5_1_out", "conv5_2_out",
     ]
+    assert [i.name for i in model.layers][:3] == ["conv1", "layer1.0.relu", "conv2_1_out"]
+    assert len(model.layers) == 17
     assert model.layer("conv1").unit_size == 32 and model.layer("conv5_2_out").n_units == 512
     assert model.layer("conv5_2_out").unit_size == 2
 
@@ -105,10 +103,29 @@ def test_preprocess_normalizes_and_resizes():
     torch.testing.assert_close(x[0, :, 5, 5], expected)
 
 
-def test_pretrained_missing_from_torch_cache_is_a_clear_error(tmp_path, monkeypatch):
+def test_pretrained_missing_offline_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(ModelError, match=r"not in the local torch cache .* never downloads; use 'resnet18:random'"):
+    monkeypatch.setenv("FEATENT_OFFLINE", "1")
+    folder = str(tmp_path / "hub" / "checkpoints")
+    with pytest.raises(ModelError, match=rf"Offline mode is on .*resnet18-.*\.pth.* put the file in {folder}"):
         load_model("resnet18")
+
+
+def test_pretrained_unreachable_network_is_a_clear_error(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("FEATENT_OFFLINE", raising=False)
+
+    def unreachable(*_args, **_kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.monotonic()
+    with pytest.raises(ModelError, match=r"Cannot reach download.pytorch.org to fetch the pretrained weights resnet18-.*\.pth"):
+        load_model("resnet18")
+    assert time.monotonic() - start < 10
 
 
 def test_pretrained_from_torch_cache(tmp_path, monkeypatch):
@@ -203,14 +220,15 @@ def test_weights_file_that_is_not_a_state_dict(tmp_path):
     ("spec", "weights", "match"),
     [
         ("", None, r"No model given"),
-        ("lenet", None, r"Unknown model 'lenet'; choose one of: demo, alexnet"),
+        ("lenet", None, r"Unknown model 'lenet'; use 'demo', a torchvision classifier"),
         ("vgg11:pretrained", None, r"Cannot read model spec 'vgg11:pretrained'"),
-        ("vgg11:random:x", None, r"seed in 'vgg11:random:x' must be a non-negative integer"),
+        ("vgg11:random:x", None, r"seed in 'vgg11:random:x' must be an integer from 0 to 4294967295"),
+        ("vgg11:random:99999999999999999999", None, r"seed in .* is too large"),
         ("vgg11:random@8", None, r"input size in 'vgg11:random@8' must be an integer from 16 to 1024"),
         ("vgg11:random@abc", None, r"input size .* must be an integer"),
-        ("vgg11@", None, r"input size in 'vgg11@' must be an integer"),
+        ("vgg11@", None, r"nothing after '@'"),
         ("demo@64", None, r"demo model only takes 32x32 inputs"),
-        ("alexnet:random@32", None, r"alexnet cannot run on 32x32 inputs"),
+        ("alexnet:random@32", None, r"alexnet:random@32 cannot run on 32x32 inputs"),
         ("demo:random", "x.pt", r"either 'demo:random' \(random init\) or a weights file"),
     ],
 )
@@ -239,13 +257,13 @@ def test_concurrent_loads_build_one_model(monkeypatch):
     import threading
     import time
 
-    import featent.nets.models as models
+    import featent.nets.loading as models
 
     builds = []
     real = models._load_uncached
 
     def slow_counting_build(*args):
-        builds.append(args[0])
+        builds.append(str(args[0]))
         time.sleep(0.2)  # make the requests overlap
         return real(*args)
 

@@ -1,0 +1,182 @@
+"""Model specs: the one place a model string is read, written and edited.
+
+Grammar: ``NAME[:random[:SEED]][@SIZE]``. ``NAME`` is a zoo name (``demo``, ``vgg11``,
+``timm/resnet18``, ``demo-corrupt-0.4``); ``:random`` asks for a random init (seed 0 unless
+``:SEED`` follows, ``0 <= SEED < 2**32``); ``@SIZE`` is the input side in pixels (16..1024). A
+family checkpoint of the demo is tagged after the ``@`` instead of a size: ``demo@epoch3``,
+``demo@iter25``. ``@SIZE`` may also be written before ``:random`` (``vgg11@64:random``), as older
+typed selections did; ``str()`` writes the canonical order, and ``ModelSpec.parse(str(spec)) ==
+spec`` always holds.
+
+Which names exist is decided where models are loaded (``featent.nets``); here only the shape of
+the string is checked, so the same parse serves the CLI, the app and the experiments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from featent.errors import ModelError
+
+__all__ = ["ModelSpec", "SEED_LIMIT", "MIN_SIZE", "MAX_SIZE", "DEFAULT_RANDOM_SEED"]
+
+#: Random-init seeds must lie in [0, SEED_LIMIT): torch.manual_seed and numpy take 32-bit seeds here.
+SEED_LIMIT = 2**32
+MIN_SIZE = 16
+MAX_SIZE = 1024
+DEFAULT_RANDOM_SEED = 0
+
+_NAME = re.compile(r"^(?:timm/)?[a-z0-9][a-z0-9_.\-]*$")
+_TAG = re.compile(r"^(epoch|iter)(\d{1,6})$")
+_GRAMMAR = "NAME, NAME:random, NAME:random:SEED, each optionally with @SIZE (e.g. 'vgg11:random:3@64')"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec.
+
+    ``seed`` is None for the model's own weights (pretrained, shipped or given by a file) and an
+    integer for a random init with that seed; ``size`` is None for the model's default input side;
+    ``tag`` names a checkpoint of a training family (``epoch3``, ``iter25``), None otherwise.
+    """
+
+    name: str
+    seed: int | None = None
+    size: int | None = None
+    tag: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ModelError(f"{self.name!r} is not a model name; a spec reads {_GRAMMAR}.")
+        if self.seed is not None:
+            _check_seed(self.seed, self.name)
+        if self.size is not None:
+            _check_size(self.size, self.name)
+        if self.tag is not None:
+            if not isinstance(self.tag, str) or not _TAG.match(self.tag):
+                raise ModelError(f"{self.tag!r} is not a checkpoint tag; use epochN or iterN, as in 'demo@epoch3'.")
+            if self.size is not None:
+                raise ModelError(f"{self.name}@{self.tag} is a checkpoint tag and cannot also take an input size.")
+            if self.seed is not None:
+                raise ModelError(f"{self.name}@{self.tag} names trained weights and cannot also be a random init.")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, spec: str | ModelSpec) -> ModelSpec:
+        """Read a spec string (a ModelSpec is returned as is); ModelError with the grammar otherwise."""
+        if isinstance(spec, ModelSpec):
+            return spec
+        if not isinstance(spec, str) or not spec.strip():
+            raise ModelError(f"No model given; a spec reads {_GRAMMAR}.")
+        text = spec.strip()
+        if text.count("@") > 1:
+            raise ModelError(f"Cannot read model spec {text!r}: more than one '@'; a spec reads {_GRAMMAR}.")
+        body, at, after = text.partition("@")
+        suffix = ""
+        if at:
+            # '@SIZE' may sit at the end or before ':random'.
+            suffix, colon, rest = after.partition(":")
+            body = body + colon + rest
+            if not suffix:
+                raise ModelError(f"Cannot read model spec {text!r}: nothing after '@'; give a size as in 'vgg11@64'.")
+        parts = body.split(":")
+        name = parts[0].strip().lower()
+        if not name:
+            raise ModelError(f"Cannot read model spec {text!r}: no model name; a spec reads {_GRAMMAR}.")
+        if not _NAME.match(name):
+            raise ModelError(f"Cannot read model spec {text!r}: {parts[0]!r} is not a model name; a spec reads {_GRAMMAR}.")
+        seed: int | None = None
+        if len(parts) > 1:
+            if parts[1] != "random" or len(parts) > 3:
+                raise ModelError(f"Cannot read model spec {text!r}; a spec reads {_GRAMMAR}.")
+            seed = DEFAULT_RANDOM_SEED
+            if len(parts) == 3:
+                seed = _read_seed(parts[2], text)
+        size: int | None = None
+        tag: str | None = None
+        if suffix:
+            if suffix.isdigit():
+                size = int(suffix) if len(suffix) <= 6 else MAX_SIZE + 1
+                if not MIN_SIZE <= size <= MAX_SIZE:
+                    raise ModelError(
+                        f"The input size in {text!r} must be an integer from {MIN_SIZE} to {MAX_SIZE} (as in 'vgg11:random@64')."
+                    )
+            elif _TAG.match(suffix):
+                tag = suffix
+            else:
+                raise ModelError(
+                    f"The input size in {text!r} must be an integer from {MIN_SIZE} to {MAX_SIZE} (as in 'vgg11:random@64'), "
+                    "or a checkpoint tag such as 'demo@epoch3'."
+                )
+        return cls(name=name, seed=seed, size=size, tag=tag)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def format(self, explicit_seed: bool = False) -> str:
+        """The spec as text; seed 0 is written as plain ``:random`` unless ``explicit_seed``."""
+        text = self.name
+        if self.seed is not None:
+            text += ":random" if self.seed == DEFAULT_RANDOM_SEED and not explicit_seed else f":random:{self.seed}"
+        if self.size is not None:
+            text += f"@{self.size}"
+        if self.tag is not None:
+            text += f"@{self.tag}"
+        return text
+
+    # -- editing -----------------------------------------------------------------------------
+
+    @property
+    def is_random(self) -> bool:
+        return self.seed is not None
+
+    @property
+    def base(self) -> str:
+        """The architecture behind a family name: ``demo-corrupt-0.4`` -> ``demo``; others unchanged."""
+        head, sep, _ = self.name.partition("-corrupt-")
+        return head if sep else self.name
+
+    @property
+    def source(self) -> str | None:
+        """``timm`` for ``timm/NAME``; None for the built-in zoo."""
+        return self.name.split("/", 1)[0] if "/" in self.name else None
+
+    def random(self, seed: int = DEFAULT_RANDOM_SEED) -> ModelSpec:
+        """The same architecture and input size, randomly initialized with ``seed``."""
+        return ModelSpec(name=self.base, seed=_check_seed(seed, self.name), size=self.size)
+
+    def pretrained(self) -> ModelSpec:
+        """The same architecture and input size with the model's own weights."""
+        return replace(self, seed=None)
+
+    def with_size(self, size: int | None) -> ModelSpec:
+        """The same spec at another input side (None: the model's default)."""
+        if size is not None:
+            _check_size(size, self.name)
+        return replace(self, size=None if size is None else int(size))
+
+
+def _read_seed(text: str, spec: str) -> int:
+    if not text.isdigit():
+        raise ModelError(f"The seed in {spec!r} must be an integer from 0 to {SEED_LIMIT - 1}.")
+    if len(text) > 12 or int(text) >= SEED_LIMIT:
+        raise ModelError(f"The seed in {spec!r} is too large; seeds run from 0 to {SEED_LIMIT - 1}.")
+    return int(text)
+
+
+def _check_seed(seed: object, name: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ModelError(f"The random-init seed for {name!r} must be an integer, not {seed!r}.")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ModelError(f"The random-init seed {seed} for {name!r} is out of range; seeds run from 0 to {SEED_LIMIT - 1}.")
+    return int(seed)
+
+
+def _check_size(size: object, name: str) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise ModelError(f"The input size {size!r} for {name!r} must be an integer from {MIN_SIZE} to {MAX_SIZE}.")
+    return int(size)
