@@ -149,10 +149,13 @@ def _model_box() -> str:
     sb = st.sidebar
     options = [*model_options(), OTHER_SPEC]
     remembered = st.session_state.get("sel_model", DEFAULT_MODEL)
-    if st.session_state.get("_w_model") not in options:
-        st.session_state["_w_model"] = remembered if remembered in options else OTHER_SPEC
-    if st.session_state["_w_model"] == OTHER_SPEC and "_w_model_spec" not in st.session_state:
-        st.session_state["_w_model_spec"] = remembered if remembered not in options else ""
+    current = st.session_state.get("_w_model")
+    if current not in options:
+        current = remembered if remembered in options else OTHER_SPEC
+    st.session_state["_w_model"] = current  # assigned every run, so a page switch keeps it (see persisted)
+    if current == OTHER_SPEC:
+        st.session_state["_w_model_spec"] = st.session_state.get(
+            "_w_model_spec", remembered if remembered not in options else "")
     choice = sb.selectbox("Model", options, key="_w_model",
                           help="A zoo model or NAME:random for its random init; choose 'Other spec…' to type "
                                "e.g. 'vgg11:random@64' (random init at 64x64 input).")
