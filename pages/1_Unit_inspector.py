@@ -108,7 +108,9 @@ def inspector() -> None:
     b1, b2 = st.columns(2)
     chart(plots.persistence_barcode(cached.persistence_diagram(unit), n_steps), "insp_barcode", where=b1, name="barcode")
     chart(plots.adjacency_at_step(unit, v), "insp_adj", where=b2, name="adjacency")
-    with st.expander("Top-activating images of this unit", expanded=False, icon=":material/photo_library:"):
+    if st.toggle("Show the top-activating images of this unit", key="insp_show_top",
+                 help="The images of the class (and of other classes) that make this unit respond most, with its map "
+                      "laid over each."):
         top_images_panel(ctx, layer, unit_index, key="insp_top")
 
 

@@ -274,7 +274,7 @@ def filtration_animation(
         c = col["unit"]
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{c if c > 1 else ''}", constrain="domain", row=1, col=c,
                          title="row i")
-        fig.update_xaxes(constrain="domain", row=1, col=c, title="column j")
+        fig.update_xaxes(constrain="domain", row=1, col=c)
     if "betti" in col:
         c = col["betti"]
         if b:
@@ -288,13 +288,13 @@ def filtration_animation(
     play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.12, "xanchor": "left", "yanchor": "top",
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.14, "xanchor": "left", "yanchor": "top",
                       "pad": {"r": 6, "t": 0}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate",
                                    "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                                      "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": first - 1, "x": 0.2, "y": -0.06, "len": 0.8, "xanchor": "left", "yanchor": "top",
+        sliders=[{"active": first - 1, "x": 0.2, "y": -0.09, "len": 0.8, "xanchor": "left", "yanchor": "top",
                   "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13, "color": PALETTE["ink"]}, "xanchor": "left"},
                   "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 0, "minorticklen": 0,
                   "transition": {"duration": 0},
@@ -304,7 +304,7 @@ def filtration_animation(
                             for v in range(1, n_frames + 1)]}],
     )
     extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 80})
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 95})
     fig.update_annotations(font_size=12)
     indices = [k for k, _ in animated]
     keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace
