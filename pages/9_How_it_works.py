@@ -191,22 +191,30 @@ else:
     silent = np.zeros((N_COPIES,), dtype=np.int32)
     silent[: 3] = birth if birth else 3  # a unit that fires on 3 images of 100
     s_silent = plots.entropy_summary(silent)
-    table = pd.DataFrame([
-        {"units": "noisy copies of this unit", "FE H": s_copies["feature_entropy"], "ε": s_copies["selective_rate"]},
-        {"units": "unrelated random units", "FE H": s_random["feature_entropy"], "ε": s_random["selective_rate"]},
-        {"units": "a silent unit (3 births of 100)", "FE H": s_silent["feature_entropy"], "ε": s_silent["selective_rate"]},
-    ])
+    def row(name: str, summary: dict) -> dict:
+        eps = summary["selective_rate"]
+        return {"units": name, "FE H": summary["feature_entropy"], "ε": eps,
+                "H/ε (paper's ranking)": summary["feature_entropy"] / eps if eps > 0 else float("inf")}
+
+    table = pd.DataFrame([row("noisy copies of this unit", s_copies), row("unrelated random units", s_random),
+                          row("a silent unit (3 births of 100)", s_silent)])
     size_ref = [(mm, float(entropy.feature_entropy(topology.birth_times(toy.random_units(mm, N_COPIES, seed=5)))))
                 for mm in (4, 6, 8, 10)]
     with figure_col:
         st.dataframe(table, hide_index=True, key="hiw_fe_table",
                      column_config={"FE H": st.column_config.NumberColumn(format="%.3f"),
-                                    "ε": st.column_config.NumberColumn(format="%.2f")})
+                                    "ε": st.column_config.NumberColumn(format="%.2f"),
+                                    "H/ε (paper's ranking)": st.column_config.NumberColumn(format="%.2f")})
         st.caption("Size matters too: FE of random units (nothing to perceive) over 100 'images' grows with m — "
                    + ", ".join(f"m = {mm}: {h:.2f}" for mm, h in size_ref) + ". Compare units of the same size.")
         if s_copies["low_rate"]:
             st.warning(f"The noisy copies give a birth on only {s_copies['selective_rate']:.0%} of the images (ε < p): "
                        "their FE is set by Eq. 12, not by a pattern.", icon=":material/volume_off:")
+        elif s_copies["selective_rate"] < 0.5:
+            st.warning(f"The noisy copies give a birth on only {s_copies['selective_rate']:.0%} of the images: their FE "
+                       f"{s_copies['feature_entropy']:.2f} describes those few, the rest are the grey bar of stage 8. "
+                       "Ranked by H/ε, as the paper ranks units, they come out worse than their FE suggests.",
+                       icon=":material/volume_down:")
     say(f"""
 **Feature entropy** H = −Σ P(x) ln P(x) over the birth steps x (Eq. 11), with P(x) = share of the |Ω| images
 born at step x. Piled-up births → low H: an **effective** unit.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -116,3 +117,18 @@ def test_plot_defects_stay_fixed() -> None:
                                              for e in range(3)])
     step = dyn.layout.yaxis2.dtick
     assert step in (0.1, 0.2, 0.25, 0.5)  # round FE ticks, not 2.707, 3.076, ...
+
+
+def test_how_it_works_comparison_does_not_reward_a_silent_unit() -> None:
+    at = open_app("pages/9_How_it_works.py")
+    at.radio(key="hiw_example").set_value("Random unit").run()  # m = 5, seed 0: no birth; copies fire on 21 of 100
+    at.segmented_control(key="hiw_stage").set_value("8 Class").run()
+    copies = json.loads(next(c for c in at.get("plotly_chart") if c.key == "hiw_hist_a").proto.spec)
+    no_birth = copies["data"][0]
+    assert no_birth["x"] == ["no birth"] and abs(no_birth["y"][0] - 0.79) < 1e-9  # the silent images are drawn
+    at.segmented_control(key="hiw_stage").set_value("9 Entropy").run()
+    table = next(d.value for d in at.dataframe if "units" in d.value.columns).set_index("units")
+    copies_row, random_row = table.loc["noisy copies of this unit"], table.loc["unrelated random units"]
+    assert copies_row["ε"] == 0.21 and copies_row["FE H"] < random_row["FE H"]  # FE alone would mislead...
+    assert copies_row["H/ε (paper's ranking)"] > random_row["H/ε (paper's ranking)"]  # ...H/ε does not
+    assert any("describes those few" in w.value for w in at.warning)
