@@ -28,7 +28,7 @@ page_header(
 ctx = sidebar_selection()
 sel = ctx.selection
 
-c_layer, c_show, c_image, c_order, c_hide = st.columns([1.4, 1.4, 0.8, 1.4, 1], vertical_alignment="bottom")
+c_layer, c_show, c_image, c_order, c_hide = st.columns([1.3, 1.3, 0.8, 1.3, 1.2], vertical_alignment="bottom")
 layer, _ = layer_and_unit(ctx.model, with_unit=False, where=(c_layer, c_layer))
 selection = ctx.for_layers(layer)
 with shown_in_place():
@@ -42,7 +42,7 @@ if not 0 <= st.session_state[image_key] < n_sampled:
 image_index = remember("image", int(c_image.number_input(f"Image (0..{n_sampled - 1})", 0, n_sampled - 1, step=1,
                                                          key=image_key, disabled=show != "On one image")))
 order_label = c_order.selectbox("Sort by", list(ORDERS), key="gal_order")
-hide_silent = c_hide.toggle("Hide silent units", value=True, key="gal_hide",
+hide_silent = c_hide.toggle("Hide silent", value=True, key="gal_hide",
                             help=f"Units with selective rate ε < p = {entropy.DEFAULT_P:g}: they give a birth on too "
                                  "few images and get FE = (1 − ε) ln|Ω| (Eq. 12).")
 
@@ -78,7 +78,7 @@ for row_start in range(0, shown.size, COLUMNS):
         with col.container(border=True):
             st.image(thumb, width="stretch")
             st.markdown(badges(float(fe[unit]), float(eps[unit]), None if gap is None else float(gap[unit])))
-            if st.button(f"Unit {unit}", key=f"gal_open_{unit}", icon=":material/open_in_new:", width="stretch",
+            if st.button(f"Unit {unit}", key=f"gal_open_{unit}", width="stretch", type="tertiary",
                          help="Open this unit in the inspector"):
                 open_in_inspector(ctx, layer, unit, image_index if show == "On one image" else None)
 
