@@ -47,8 +47,7 @@ hide_silent = c_hide.toggle("Hide silent", value=True, key="gal_hide",
                                  "few images and get FE = (1 − ε) ln|Ω| (Eq. 12).")
 
 fe, eps = result.feature_entropy, result.selective_rate
-gap = getattr(result, "structure_gap", None)
-gap = np.asarray(gap) if gap is not None else None
+gap = progress.structure_gap(result)
 order = sort_units(fe, eps, ORDERS[order_label], entropy.DEFAULT_P, hide_silent)
 silent = int(np.count_nonzero(eps < entropy.DEFAULT_P))
 n_pages = max(1, int(np.ceil(order.size / PER_PAGE)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import streamlit as st
 
 from ui import cached
@@ -60,7 +61,16 @@ def layer_results(selection, label: str = "Computing birth times"):
     from featent.pipeline import layer_results as compute
 
     with status(label) as progress:
-        return compute(selection, store=cached.store(), progress=progress)
+        return with_baselines(compute)(selection, store=cached.store(), progress=progress)
+
+
+def structure_gap(result):
+    """Null FE − FE per unit when the library computed the null baseline, else None."""
+    try:
+        gap = getattr(result, "structure_gap", None)
+    except (TypeError, ValueError):  # a property over a baseline that was not computed
+        return None
+    return None if gap is None else np.asarray(gap, dtype=float)
 
 
 def with_baselines(compute):
