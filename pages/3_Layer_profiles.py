@@ -13,13 +13,16 @@ from featent.pipeline import Selection, layer_results
 from featent.spec import ModelSpec
 from ui import cached, progress
 from ui.errors import shown_in_place
-from ui.layout import page_header
-from ui.selection import model_options, sidebar_selection
+from ui.layout import chart, figure_downloads, page_header
+from ui.selection import model_options, persisted, remember, sidebar_selection
+from ui.units import open_in_inspector
 
 page_header(
     "Layer profiles",
-    "How effective are the units of each layer? Mean feature entropy (lower = more stable features) and mean "
-    "selective rate per layer, for the model and its random initialisation, averaged over classes (Eq. 15).",
+    "How effective are the units of each layer? Mean feature entropy (lower = more stable features) beside the "
+    "selective rate per layer, for the model and its random initialisation, averaged over classes (Eq. 15). FE "
+    "alone can mislead: silent units (ε < p) get FE = (1 − ε) ln|Ω| (Eq. 12), so the live FE (units with ε ≥ p) "
+    "and the silent share are drawn beside it.",
 )
 ctx = sidebar_selection()
 sel = ctx.selection
@@ -69,21 +72,24 @@ with shown_in_place(), progress.status(f"Computing birth times for {len(models)}
             elif fraction < 1.0:
                 report((k + fraction) / len(jobs), f"{spec}, class {class_name}: {message}")
 
-        for layer, result in layer_results(job, store=cached.store(), progress=sub).items():
-            rows.append((spec, layer, class_name, result.mean_feature_entropy, result.mean_selective_rate))
+        compute = progress.with_baselines(layer_results)
+        for layer, result in compute(job, store=cached.store(), progress=sub).items():
+            rows.append({"model": spec, "layer": layer, "class_name": class_name,
+                         **progress.layer_summary(result, entropy.DEFAULT_P)})
             per_unit.setdefault((spec, layer), {})[class_name] = result
 
-table = pd.DataFrame(rows, columns=plots.PROFILE_COLUMNS)
-st.plotly_chart(plots.layer_profile(table, title=f"Layer profile over {len(chosen_classes)} class(es) of {ctx.dataset.name}"),
-                key="lp_profile", config={"toImageButtonOptions": {"format": "png", "filename": "layer_profile", "scale": 2}})
+table = pd.DataFrame(rows)
+chart(plots.layer_profile(table, title=f"Layer profile over {len(chosen_classes)} class(es) of {ctx.dataset.name}"),
+      "lp_profile", name="layer profile")
 summary = (table.groupby(["model", "layer"], sort=False)
            .agg(mean_feature_entropy=("mean_feature_entropy", "mean"), sd_feature_entropy=("mean_feature_entropy", "std"),
                 mean_selective_rate=("mean_selective_rate", "mean"), sd_selective_rate=("mean_selective_rate", "std"),
-                classes=("class_name", "nunique"))
+                classes=("class_name", "nunique"), live_feature_entropy=("mean_live_feature_entropy", "mean"),
+                silent_share=("silent_share", "mean"), null_feature_entropy=("mean_null_feature_entropy", "mean"))
            .reset_index().fillna(0.0))
 with st.expander("Layer table", expanded=False):
     st.dataframe(summary, hide_index=True, key="lp_layer_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns[2:6]})
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns[2:] if c != "classes"})
 st.download_button("Download layer table (CSV)", table.to_csv(index=False), file_name="layer_profile.csv",
                    mime="text/csv", icon=":material/download:", key="lp_csv_layers")
 
@@ -92,9 +98,7 @@ st.subheader("Units of one layer")
 u1, u2, _ = st.columns([1, 1, 1])
 unit_model = u1.selectbox("Model", models, key="lp_unit_model")
 layer_names = [layer for (m, layer) in per_unit if m == unit_model]
-if st.session_state.get("lp_unit_layer") not in layer_names:
-    st.session_state["lp_unit_layer"] = st.session_state.get("sel_layer") if st.session_state.get("sel_layer") in layer_names else layer_names[-1]
-unit_layer = u2.selectbox("Layer", layer_names, key="lp_unit_layer")
+unit_layer = remember("layer", u2.selectbox("Layer", layer_names, key=persisted("layer", layer_names[-1], layer_names)))
 results = per_unit[(unit_model, unit_layer)]
 fe = np.stack([results[c].feature_entropy for c in chosen_classes], axis=1)  # [units, classes]
 rate = np.stack([results[c].selective_rate for c in chosen_classes], axis=1)
@@ -102,22 +106,31 @@ mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
 score = np.where(mean_rate > 0, mean_fe / np.where(mean_rate > 0, mean_rate, 1.0), np.inf)
 
 s1, s2 = st.columns(2)
-s1.plotly_chart(plots.fe_rate_scatter(mean_fe, mean_rate, p=entropy.DEFAULT_P,
-                                      title=f"{unit_model} {unit_layer}: FE vs selective rate (mean over classes)"),
-                key="lp_scatter")
-s2.plotly_chart(plots.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class"),
-                key="lp_heatmap")
+chart(plots.fe_rate_scatter(mean_fe, mean_rate, p=entropy.DEFAULT_P,
+                            title=f"{unit_model} {unit_layer}: FE vs ε (mean over classes)"),
+      "lp_scatter", where=s1, name="units scatter")
+chart(plots.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class", rates=rate),
+      "lp_heatmap", where=s2, name="units heatmap")
 
 units = pd.DataFrame({"unit": np.arange(fe.shape[0]), "feature_entropy": mean_fe, "selective_rate": mean_rate,
-                      "fe_over_rate": score})
+                      "fe_over_rate": score, "silent": mean_rate < entropy.DEFAULT_P})
 for j, c in enumerate(chosen_classes):
     units[f"FE class {c}"] = fe[:, j]
-st.caption("Click a column header to sort. Low FE with high selective rate marks the most effective units; "
-           "the paper ranks units for pruning by FE / ε.")
+st.caption("Click a column header to sort, a row to open that unit in the inspector. Low FE with high selective "
+           "rate marks the most effective units; the paper ranks units for pruning by FE / ε.")
 labels = {"feature_entropy": "FE (mean over classes)", "selective_rate": "ε (mean)", "fe_over_rate": "FE / ε"}
-st.dataframe(units, hide_index=True, key="lp_unit_table", height=320,
-             column_config={c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f") for c in units.columns[1:]})
+picked = st.dataframe(units, hide_index=True, key="lp_unit_table", height=320, on_select="rerun",
+                      selection_mode="single-row",
+             column_config={c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f")
+                            for c in units.columns[1:] if c != "silent"})
 st.download_button("Download unit table (CSV)", units.to_csv(index=False),
                    file_name=f"units_{unit_model.replace(':', '-')}_{unit_layer}.csv", mime="text/csv",
                    icon=":material/download:", key="lp_csv_units")
-st.caption("PNG: use the camera icon in each chart's toolbar.")
+st.caption("PNG: the camera icon in each chart's toolbar, or 'Download figure (PNG)' in the sidebar.")
+rows_picked = picked.selection.rows if picked is not None else []
+if rows_picked and unit_model == sel.model:
+    open_in_inspector(ctx, unit_layer, int(units["unit"].iloc[rows_picked[0]]))
+elif rows_picked:
+    st.info(f"Rows open the inspector for the sidebar's model ({sel.model}); choose it above to inspect its units.")
+ctx.share(layer=unit_layer)
+figure_downloads()

@@ -11,7 +11,7 @@ from featent.plots import experiments as plots_experiments
 from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS, compute_indicators
 from ui import progress
 from ui.errors import shown_in_place
-from ui.layout import csv_download, page_header, session_memo
+from ui.layout import chart, csv_download, figure_downloads, page_header, session_memo
 from ui.selection import layer_and_unit, sidebar_selection
 
 page_header(
@@ -44,7 +44,7 @@ st.subheader(f"Every unit of {layer} on class {sel.class_name!r}")
 for note in table.notes:
     st.info(note)
 frame = pd.DataFrame({"unit": np.arange(table.n_units), **{c: table.values[c] for c in INDICATOR_COLUMNS}})
-st.plotly_chart(plots_experiments.indicator_grid(table.values, highlight=unit), key="ind_grid")
+chart(where=st, fig=plots_experiments.indicator_grid(table.values, highlight=unit), key="ind_grid")
 st.caption("Each point is a unit; colour is its selective rate ε. A dead unit (ε = 0) gets FE = ln|Ω| (Eq. 12). "
            f"Class accuracy of the model on this class: {table.accuracy:.3f}.")
 st.dataframe(frame, hide_index=True, key="ind_table", height=300,
@@ -71,7 +71,7 @@ if run_rescale:
                          lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others),
                                                                 progress=report, image_space=space))
     rows = rescaled.rows(shown_unit)
-    st.plotly_chart(plots_experiments.rescale_figure(rows), key="ind_rescale_fig")
+    chart(where=st, fig=plots_experiments.rescale_figure(rows), key="ind_rescale_fig")
     rescale_frame = pd.DataFrame(rows)
     st.dataframe(rescale_frame, hide_index=True, key="ind_rescale_table",
                  column_config={c: st.column_config.NumberColumn(INDICATOR_LABELS.get(c, c), format="%.4g")
@@ -97,7 +97,7 @@ if run_random:
     else:
         trained = {name: float(rand.trained[name][shown_unit]) for name in rand.trained}
         random_values = {name: rand.random[name][:, shown_unit] for name in rand.random}
-    st.plotly_chart(plots_experiments.randomness_figure(trained, random_values), key="ind_random_fig")
+    chart(where=st, fig=plots_experiments.randomness_figure(trained, random_values), key="ind_random_fig")
     random_frame = pd.DataFrame(rows)
     st.dataframe(random_frame, hide_index=True, key="ind_random_table",
                  column_config={"random_better_share": st.column_config.NumberColumn(
@@ -105,3 +105,4 @@ if run_random:
                      help="Share of random-init models this indicator rates above the trained unit.")})
     csv_download(random_frame, f"randomness {layer} {'layer mean' if shown_unit is None else f'unit {shown_unit}'}",
                 "ind_csv_random")
+figure_downloads()

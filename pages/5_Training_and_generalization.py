@@ -15,7 +15,7 @@ from featent.nets.models import load_model
 from featent.spec import ModelSpec
 from ui import progress
 from ui.errors import shown_in_place
-from ui.layout import csv_download, page_header, session_memo
+from ui.layout import chart, csv_download, figure_downloads, page_header, session_memo
 from ui.selection import model_options, sidebar_selection
 
 page_header(
@@ -50,6 +50,7 @@ def _build_button(runs: list[family.FamilyRun], what: str, minutes: str, key: st
     with shown_in_place(), progress.status(f"Training {what.lower()}") as report:
         for k, run in enumerate(runs):
             family.ensure_run(run, progress=lambda f, m, k=k: report((k + f) / len(runs), f"{run.run_id}: {m}"))
+    st.rerun()  # draw the page again without the 'not trained yet' box and its button
     return True
 
 
@@ -68,7 +69,7 @@ if _build_button([family.base_run()], "The per-epoch checkpoints", "about a minu
                     lambda: experiments.training_dynamics(sel.data, dyn_classes, dyn_layer, sel.n_images, sel.seed,
                                                           progress=report))
     rows = dyn.rows(average=True)
-    st.plotly_chart(plots_experiments.dynamics_figure(rows, dyn.rows(average=False) if len(dyn_classes) > 1 else ()),
+    chart(where=st, fig=plots_experiments.dynamics_figure(rows, dyn.rows(average=False) if len(dyn_classes) > 1 else ()),
                     key="tg_dyn_fig")
     m1, m2, m3 = st.columns(3)
     m1.metric("FE at initialisation", f"{rows[0]['mean_feature_entropy']:.3f}")
@@ -106,14 +107,14 @@ if ready:
                                                            progress=report))
     for note in profile.notes:
         st.info(note)
-    st.plotly_chart(plots.layer_profile(pd.DataFrame(profile.profile, columns=plots.PROFILE_COLUMNS),
+    chart(where=st, fig=plots.layer_profile(pd.DataFrame(profile.profile, columns=plots.PROFILE_COLUMNS),
                                         title=f"Layer profile, {len(profile_classes)} class(es)"), key="tg_profile_fig")
     last = profile.layers[-1]
     with shown_in_place(), progress.status(f"{last} over every class") as report:
         scatter = session_memo("tg_memo", ("scatter", tuple(specs), sel.data, last, sel.n_images, sel.seed),
                         lambda: experiments.compare_models(specs, sel.data, None, [last], sel.n_images, sel.seed,
                                                            progress=report, with_accuracy=False))
-    st.plotly_chart(plots_experiments.model_set_scatter(scatter.last_layer_rows(),
+    chart(where=st, fig=plots_experiments.model_set_scatter(scatter.last_layer_rows(),
                                                         title=f"{last}: FE vs selective rate, one point per class"),
                     key="tg_scatter_fig")
     acc = pd.DataFrame(profile.accuracy)
@@ -135,7 +136,8 @@ else:
                       lambda: experiments.layer_trend(sel.model, sel.data, [sel.class_name], k_random, sel.n_images,
                                                       sel.seed, progress=report, weights=sel.weights))
     t1, t2 = st.columns(2)
-    t1.plotly_chart(plots_experiments.layer_trend_figure(trend, title="Mean feature entropy per layer"), key="tg_trend_fe")
-    t2.plotly_chart(plots_experiments.layer_trend_figure(trend, value="mean_selective_rate",
+    chart(where=t1, fig=plots_experiments.layer_trend_figure(trend, title="Mean feature entropy per layer"), key="tg_trend_fe")
+    chart(where=t2, fig=plots_experiments.layer_trend_figure(trend, value="mean_selective_rate",
                                                          title="Mean selective rate per layer"), key="tg_trend_rate")
     csv_download(pd.DataFrame(trend), f"layer trend {sel.model}", "tg_csv_trend")
+figure_downloads()

@@ -13,7 +13,7 @@ from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
 from featent.experiments.roles import ROLE_LABELS, unit_roles
 from ui import progress
 from ui.errors import shown_in_place
-from ui.layout import page_header
+from ui.layout import chart, figure_downloads, page_header
 from ui.selection import layer_and_unit, sidebar_selection
 
 ALL_ORDERS = ["fe-desc", "fe-asc", "l1-asc", "l1-desc", "apoz-desc", "apoz-asc", "selectivity-asc", "selectivity-desc",
@@ -57,10 +57,10 @@ tab_curves, tab_summary, tab_prune, tab_roles = st.tabs(
 
 # --------------------------------------------------------------------------- ablation curves
 with tab_curves:
-    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    orders = c1.multiselect("Orders", ALL_ORDERS, default=list(DEFAULT_ORDERS), key="abl_orders", format_func=order_label,
+    orders = st.multiselect("Orders", ALL_ORDERS, default=list(DEFAULT_ORDERS), key="abl_orders", format_func=order_label,
                             help="'descending' and 'ascending' refer to the indicator's value. FE descending removes the "
                                  "least effective units first (Fig. 12B), FE ascending the most effective (Fig. 12A).")
+    c2, c3, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     test_per_class = int(c2.number_input("Test images per class", 1, 1000, 50, key="abl_test_n"))
     metric = c3.radio("Top chart", ["accuracy", "balanced_accuracy"], key="abl_metric",
                       format_func=lambda m: {"accuracy": "class accuracy", "balanced_accuracy": "balanced accuracy"}[m])
@@ -76,7 +76,7 @@ with tab_curves:
             st.warning(note)
         st.caption(f"{result.n_test_target} test images of class '{result.class_name}' and {result.n_test_total} test "
                    "images in all. Balanced accuracy: one class vs the rest, the mean of the two recalls.")
-        st.plotly_chart(plots_ablation.ablation_curves(result.curves, metric=metric,
+        chart(where=st, fig=plots_ablation.ablation_curves(result.curves, metric=metric,
                         title=f"{layer}, class '{result.class_name}': cumulative ablation"), key="abl_chart")
         points = pd.DataFrame(result.records())
         best = pd.DataFrame([
@@ -85,7 +85,7 @@ with tab_curves:
              "loss with all removed": c.loss[-1]}
             for o, c in result.curves.items()
         ])
-        st.dataframe(best, hide_index=True, key="abl_table")
+        st.dataframe(best, hide_index=True, key="abl_table", width="stretch")
         st.download_button("Download curve points (CSV)", _csv(points), icon=":material/download:", mime="text/csv",
                            file_name=f"ablation_{_tag(sel.model)}_{layer}_class{sel.class_name}.csv", key="abl_csv")
 
@@ -107,8 +107,8 @@ with tab_summary:
     else:
         rows, _ = summary
         table = pd.DataFrame([r.as_dict() for r in rows])
-        st.dataframe(table, hide_index=True, key="abl_sum_table")
-        st.plotly_chart(plots_ablation.summary_bars(rows), key="abl_sum_chart")
+        st.dataframe(table, hide_index=True, key="abl_sum_table", width="stretch")
+        chart(where=st, fig=plots_ablation.summary_bars(rows), key="abl_sum_chart")
         st.download_button("Download summary (CSV)", _csv(table), icon=":material/download:", mime="text/csv",
                            file_name=f"ablation_summary_{_tag(sel.model)}_{layer}.csv", key="abl_sum_csv")
 
@@ -146,7 +146,7 @@ with tab_prune:
         })
         st.caption(f"Accuracy on {pruned.n_test} test images; fine-tuned on {pruned.n_train} training images for "
                    f"{pruned.finetune_epochs} epochs. images/s measured on this machine.")
-        st.plotly_chart(plots_ablation.pruning_bars(pruned.rows), key="abl_prune_chart")
+        chart(where=st, fig=plots_ablation.pruning_bars(pruned.rows), key="abl_prune_chart")
         st.download_button("Download pruning results (CSV)", _csv(table), icon=":material/download:", mime="text/csv",
                            file_name=f"pruning_{_tag(sel.model)}_{int(ratio * 100)}.csv", key="abl_prune_csv")
 
@@ -173,8 +173,9 @@ with tab_roles:
         for col, (role, n) in zip(cols, counts.items()):
             col.metric(ROLE_LABELS[role], n)
         left, right = st.columns([3, 2], gap="large")
-        left.plotly_chart(plots_ablation.roles_scatter(roles), key="abl_roles_chart")
+        chart(where=left, fig=plots_ablation.roles_scatter(roles), key="abl_roles_chart")
         frame = pd.DataFrame(roles.records())
         right.dataframe(frame, hide_index=True, key="abl_roles_table", height=420)
         right.download_button("Download roles (CSV)", _csv(frame), icon=":material/download:", mime="text/csv",
                               file_name=f"roles_{_tag(sel.model)}_{layer}_class{sel.class_name}.csv", key="abl_roles_csv")
+figure_downloads()

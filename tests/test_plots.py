@@ -115,30 +115,43 @@ def test_persistence_barcode_has_one_bar_per_interval_and_open_bars_reach_the_en
     assert list(h0.base) == [1.0, 1.0] and list(h0.x) == [1.0, 16.0]
 
 
-def test_birth_histogram_shows_p_of_x_over_all_images_and_annotates_fe() -> None:
+def test_birth_histogram_shows_p_of_x_over_all_images_and_a_no_birth_bar() -> None:
     births = np.array([0, 3, 3, 4, 5, 0, 3])
     fig = plots.birth_histogram(births)
-    assert list(fig.data[0].x) == [3, 4, 5]
-    np.testing.assert_allclose(fig.data[0].y, [3 / 7, 1 / 7, 1 / 7])
-    assert list(fig.data[0].customdata) == [3, 1, 1]
+    no_birth, steps = fig.data
+    assert list(no_birth.x) == ["no birth"] and no_birth.y[0] == pytest.approx(2 / 7)
+    assert list(steps.x) == [3, 4, 5]
+    np.testing.assert_allclose(steps.y, [3 / 7, 1 / 7, 1 / 7])
+    assert list(steps.customdata) == [3, 1, 1]
+    assert sum(steps.y) + no_birth.y[0] == pytest.approx(1.0)  # every sampled image is in one bar
     h = -(3 / 7 * math.log(3 / 7) + 2 * (1 / 7) * math.log(1 / 7))
-    text = fig.layout.annotations[0].text
+    text = fig.layout.title.text
     assert f"FE H = {h:.3f}" in text and "ε = 0.71" in text and "no birth: 2" in text
     assert "Eq. 12" not in text
 
 
-def test_birth_histogram_says_when_eq12_applies() -> None:
+def test_birth_histogram_step_ticks_are_whole_and_never_repeat() -> None:
+    fig = plots.birth_histogram_compare([np.array([4, 5, 6, 7]), np.array([5, 5, 6, 0])], ["a", "b"])
+    axis = fig.layout.xaxis2
+    assert axis.tickformat == "d" and axis.dtick == 1 and list(axis.range) == [3.3, 7.7]
+    assert fig.layout.legend.y < 0  # FE/ε in the legend below the bars, never over them
+
+
+def test_silent_unit_histogram_is_one_no_birth_bar_and_says_eq12() -> None:
     births = np.zeros(20, dtype=int)
     births[0] = 5
     summary = plots.entropy_summary(births)
     assert summary["low_rate"] and summary["feature_entropy"] == pytest.approx(0.95 * math.log(20))
-    assert "Eq. 12" in plots.birth_histogram(births).layout.annotations[0].text
+    fig = plots.birth_histogram(births)
+    assert fig.data[0].y[0] == pytest.approx(0.95) and fig.data[1].y[0] == pytest.approx(0.05)
+    assert "Eq. 12" in fig.layout.title.text
 
 
-def test_birth_histogram_compare_has_one_trace_per_distribution() -> None:
+def test_birth_histogram_compare_has_a_no_birth_and_a_step_trace_per_distribution() -> None:
     fig = plots.birth_histogram_compare([np.array([1, 2, 2]), np.array([3, 3, 0])], ["class 0", "class 1"])
-    assert [list(t.x) for t in fig.data] == [[1, 2], [3]]
-    assert fig.data[1].name == f"class 1: H = {-(2 / 3) * math.log(2 / 3):.2f}, ε = 0.67"
+    assert [list(t.x) for t in fig.data] == [["no birth"], [1, 2], ["no birth"], [3]]
+    assert fig.data[2].y[0] == pytest.approx(1 / 3)
+    assert fig.data[3].name == f"class 1: H = {-(2 / 3) * math.log(2 / 3):.2f}, ε = 0.67"
 
 
 def _profile_table() -> pd.DataFrame:
@@ -152,22 +165,26 @@ def _profile_table() -> pd.DataFrame:
 
 def test_layer_profile_means_over_classes_with_spread_as_error_bars() -> None:
     fig = plots.layer_profile(_profile_table())
-    assert [t.name for t in fig.data] == ["demo", "demo", "demo:random", "demo:random"]
+    assert [t.legendgroup for t in fig.data] == ["demo", "demo", "demo:random", "demo:random"]
     fe_demo, rate_demo, fe_random, _ = fig.data
     assert list(fe_demo.x) == ["conv1", "conv2"]
     np.testing.assert_allclose(fe_demo.y, [1.5, 1.5])
     np.testing.assert_allclose(fe_random.y, [2.5, 2.5])
     np.testing.assert_allclose(fe_demo.error_y.array, [np.std([1.0, 2.0], ddof=1)] * 2)
     np.testing.assert_allclose(rate_demo.y, [0.5, 0.5])
+    assert [t.name for t in fig.data][:2] == ["demo · FE", "demo · ε"]
     with pytest.raises(ValueError, match="lacks columns"):
         plots.layer_profile(_profile_table().drop(columns="layer"))
 
 
 def test_fe_rate_scatter_and_units_classes_heatmap() -> None:
-    fe, rate = np.array([0.2, 1.5]), np.array([0.9, 0.05])
+    fe, rate = np.array([0.2, 1.5, 2.9]), np.array([0.9, 0.5, 0.05])
     fig = plots.fe_rate_scatter(fe, rate)
-    np.testing.assert_allclose(fig.data[0].x, rate)
-    np.testing.assert_allclose(fig.data[0].y, fe)
+    live, silent = fig.data
+    np.testing.assert_allclose(live.x, [0.9, 0.5])
+    np.testing.assert_allclose(live.marker.color, [0.2, 1.5])  # the silent unit's FE sets no colour
+    assert list(silent.customdata) == [2] and silent.marker.symbol == "circle-open"
+    assert "silent units, ε < p (1)" == silent.name
     assert fig.layout.shapes[0].x0 == 0.1
 
     values = np.arange(6, dtype=float).reshape(3, 2)
@@ -176,6 +193,12 @@ def test_fe_rate_scatter_and_units_classes_heatmap() -> None:
     assert list(heat.data[0].x) == ["cat", "dog"]
     with pytest.raises(ValueError, match="values must be"):
         plots.units_classes_heatmap(values, ["cat"])
+    rates = np.array([[0.5, 0.05], [0.5, 0.5], [0.0, 0.5]])
+    marked = plots.units_classes_heatmap(values, ["cat", "dog"], rates=rates)
+    z = np.asarray(marked.data[0].z, dtype=float)
+    assert np.isnan(z[0, 1]) and np.isnan(z[2, 0]) and z[1, 0] == 2.0  # silent cells leave the colour range
+    grey = np.asarray(marked.data[1].z, dtype=float)
+    assert np.nansum(grey) == 2 and "2 cells" in marked.layout.title.text
 
 
 def test_input_image_accepts_channels_first_last_and_grey() -> None:
@@ -225,3 +248,41 @@ def test_hole_cycle_is_a_new_chordless_ring_at_the_birth_step(seed: int) -> None
     order = plots.hole_first_order(unit, birth)
     assert order[: len(cycle)] == cycle and sorted(order) == list(range(7))
     assert plots.hole_cycle(unit, 0) == [] and plots.hole_first_order(unit, 0) == list(range(7))
+
+
+def test_layer_profile_draws_the_baselines_when_the_table_has_them() -> None:
+    table = _profile_table()
+    table["mean_live_feature_entropy"] = table["mean_feature_entropy"] - 0.25
+    table["silent_share"] = 0.2
+    fig = plots.layer_profile(table)
+    names = [t.name for t in fig.data]
+    assert "demo · live FE (ε ≥ p)" in names and "demo:random · silent share (ε < p)" in names
+    live = fig.data[names.index("demo · live FE (ε ≥ p)")]
+    np.testing.assert_allclose(live.y, [1.25, 1.25])
+    assert live.line.dash == "dash"
+
+
+def test_activation_heatmap_leaves_out_circles_that_would_cover_it() -> None:
+    unit = np.random.default_rng(0).random((40, 40))
+    fig = plots.activation_heatmap(unit, step=500, max_circles=80)
+    assert len(fig.data[1].x) == 0 and "too many to circle" in fig.layout.title.text
+    assert len(plots.activation_heatmap(unit, step=50, max_circles=80).data[1].x) == 50
+
+
+def test_complex_at_step_on_a_vertex_subset_matches_the_whole_graph() -> None:
+    unit = np.random.default_rng(3).random((36, 36))
+    birth = topology.birth_time(unit)
+    cycle = plots.hole_cycle(unit, birth)
+    from featent.plots.animation import focus_vertices
+
+    focus = focus_vertices(unit, birth)
+    assert focus[: len(cycle)] == cycle and len(focus) <= 24
+    fig = plots.complex_at_step(unit, birth, vertices=focus, highlight=cycle)
+    graph = topology.graph_at_step(unit, birth)
+    drawn = sum(_polylines(t) for t in fig.data if t.name and t.name.startswith(("edges", "new at")))
+    expected = int(np.triu(graph[np.ix_(focus, focus)], 1).sum())
+    assert drawn == expected
+    hole = next(t for t in fig.data if t.name == "the born hole")
+    assert _polylines(hole) == 1 and len([x for x in hole.x if x is not None]) == len(cycle) + 1
+    vertices = next(t for t in fig.data if t.name == "vertices")
+    assert [int(t) for t in vertices.text] == [v + 1 for v in focus]

@@ -109,3 +109,39 @@ def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: 
 
     results = store()
     return None if results is None else lookup(model, data, images=images, seed=seed, store=results, weights=weights)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the layer's activation maps...")
+def layer_maps(selection, layer: str, fingerprint: str):
+    """Mean map per unit and (image, unit) scores of one layer (key as in ``unit_activations``)."""
+    from featent.experiments.gallery import layer_maps as compute
+
+    return compute(selection, layer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def maps_of(selection, layer: str, unit: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
+    """One unit's maps on a few sampled images."""
+    from featent.experiments.gallery import maps_of as compute
+
+    return compute(selection, layer, unit, list(indices))
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding the top images over every class...")
+def top_across_classes(selection, layer: str, unit: int, k: int, per_class: int, classes: tuple[str, ...],
+                       fingerprint: str):
+    """The images of ``classes`` that activate a unit most (``per_class`` sampled from each class)."""
+    from featent.experiments.gallery import top_images_across_classes as compute
+
+    return compute(selection, layer, unit, k, per_class, classes)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def class_images(selection, class_name: str, n_images: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
+    """Some sampled images of another class, float32 [k, 3, S, S] (for top images across classes)."""
+    from dataclasses import replace
+
+    from featent.pipeline import sample_images as compute
+
+    images = compute(replace(selection, class_name=class_name, n_images=n_images))
+    return images.images.numpy()[list(indices)]

@@ -12,6 +12,19 @@ from featent.errors import FeatentError
 
 log = logging.getLogger("featent.app")
 
+#: Library messages written for the command line, and what an app user does instead.
+CLI_TO_APP = (
+    ("--weights PATH", "a checkpoint under 'Weights' in the sidebar"),
+    ("--weights", "a checkpoint under 'Weights' in the sidebar"),
+)
+
+
+def app_wording(message: str) -> str:
+    """A library message as an app user can act on it (no command-line options)."""
+    for cli, app in CLI_TO_APP:
+        message = message.replace(cli, app)
+    return message
+
 
 @contextmanager
 def shown_in_place(stop: bool = True) -> Iterator[None]:
@@ -24,7 +37,7 @@ def shown_in_place(stop: bool = True) -> Iterator[None]:
     try:
         yield
     except FeatentError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(app_wording(str(error)), icon=":material/error:")
         if stop:
             st.stop()
     except Exception as error:  # noqa: BLE001 - the page must survive any failure

@@ -1,17 +1,49 @@
-"""Page chrome shared by every page: config, title, short description, CSV export, session memo."""
+"""Page chrome shared by every page: config, title, short description, CSV export, session memo,
+charts with PNG export, image captions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+
+FIGURES = "_page_figures"
+#: Compact chrome so a page's story fits a 1280x720 screen: less padding above the title, a smaller title.
+COMPACT_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 3.6rem; padding-bottom: 2rem;}
+[data-testid="stMainBlockContainer"] h1 {font-size: 2rem; padding-top: 0; padding-bottom: 0.25rem;}
+</style>"""
+
+
+def _leave_pages_directory_mode() -> None:
+    """Make the app's own navigation (app.py) run, even for the very first visit of a fresh server.
+
+    Streamlit decides at its first session whether the app "uses the pages/ directory" and, if so,
+    runs a page opened by URL (a deep link) directly with the old automatic page list, skipping
+    app.py. Calling st.navigation clears that flag for good; until it has been called once, a page
+    clears it and reruns (once per session, so a rerun never eats a click), so app.py draws the
+    real navigation and then this page.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this flag has no such mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if not st.session_state.get("_navigation_fixed"):
+            st.session_state["_navigation_fixed"] = True
+            st.rerun()
 
 
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page."""
+    _leave_pages_directory_mode()
     st.set_page_config(page_title=f"{title} · featent", page_icon=icon, layout="wide")
+    st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
+    st.html(COMPACT_CSS)
     st.title(title)
     st.caption(description)
 
@@ -30,3 +62,38 @@ def session_memo(namespace: str, key: tuple, compute: Callable[[], Any], keep: i
             memo.pop(next(iter(memo)))
         memo[key] = compute()
     return memo[key]
+
+
+def image_captions(indices: Iterable[int], ids: Sequence[str]) -> list[str]:
+    """One caption style for every thumbnail of a sampled image: '#index · file name'."""
+    return [f"#{int(i)} · {str(ids[int(i)]).rsplit('/', 1)[-1]}" for i in indices]
+
+
+def chart(fig: go.Figure, key: str, *, where=None, name: str | None = None, **kwargs: Any):
+    """st.plotly_chart with a named PNG camera button, the figure kept for 'Download figure (PNG)'."""
+    where = where or st
+    filename = (name or key).replace(" ", "_").replace("/", "_")
+    config = {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}, "displaylogo": False}
+    st.session_state.setdefault(FIGURES, {})[name or key] = fig
+    return where.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+def figure_downloads(where=None) -> None:
+    """A sidebar control that renders any figure of the page as PNG on the server (kaleido + chromium).
+
+    The PNG is made only when the button is pressed (deferred data), from the figure as last drawn.
+    """
+    figures: dict[str, go.Figure] = st.session_state.get(FIGURES, {})
+    if not figures:
+        return
+    where = where or st.sidebar
+    with where.popover("Download figure (PNG)", icon=":material/image:", width="stretch"):
+        name = st.selectbox("Figure", list(figures), key="_png_pick")
+
+        def render(name: str = name, figures: dict = figures) -> bytes:
+            from featent.plots.export import to_png
+
+            return to_png(figures[name])
+
+        st.download_button("Download PNG", render, file_name=f"{name.replace(' ', '_')}.png", mime="image/png",
+                           icon=":material/download:", key="_png_download")

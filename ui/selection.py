@@ -17,18 +17,31 @@ from typing import Any
 
 import streamlit as st
 
+import featent.data as featent_data
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, ModelError
 from featent.nets.models import LoadedModel, list_models, load_model
 from featent.pipeline import Selection
+from featent.errors import FeatentError
 from featent.spec import ModelSpec
+from ui import links
 from ui.errors import shown_in_place
 
 DEFAULT_MODEL = "demo"
-DEFAULT_DATA = "digits"
 DEFAULT_N_IMAGES = 100
 WEIGHT_MODES = ("Built-in", "Checkpoint path", "Upload checkpoint")
-DATA_MODES = ("digits", "Image folder")
+FOLDER = "Image folder"
+OTHER_SPEC = "Other spec…"
+
+
+def builtin_datasets() -> tuple[str, ...]:
+    """The datasets chosen by name, the default first (Fashion-MNIST once the library has it)."""
+    names = [getattr(featent_data, "FASHION", None), featent_data.DIGITS]
+    return tuple(n for n in names if n)
+
+
+DEFAULT_DATA = builtin_datasets()[0]
+DATA_MODES = (*builtin_datasets(), FOLDER)
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,14 @@ class Context:
     def for_layers(self, *layers: str) -> Selection:
         """The same choice restricted to some layers (births are cached per layer)."""
         return Selection(**{**self.selection.__dict__, "layers": tuple(layers)})
+
+    def share(self, **view: object) -> dict[str, str]:
+        """Write this view into the address bar (selection + ``view`` keys) and draw 'Copy link'."""
+        sel = self.selection
+        params = links.write_link(model=sel.model, data=sel.data, **{"class": sel.class_name},
+                                  images=sel.n_images, seed=sel.seed, **view)
+        links.copy_link(params)
+        return params
 
 
 def model_options() -> list[str]:
@@ -90,10 +111,18 @@ def saved_upload(data: bytes) -> str:
     return str(path)
 
 
+def is_random(spec: str) -> bool:
+    """True for a random-init spec; False also for a spec that does not parse (loading it says why)."""
+    try:
+        return ModelSpec.parse(spec).is_random
+    except FeatentError:
+        return False
+
+
 def _weights_input(spec: str) -> str | None:
     """Weights file for ``spec``: None for built-in/random, else a path typed or uploaded."""
     sb = st.sidebar
-    if ModelSpec.parse(spec).is_random:
+    if is_random(spec):
         sb.caption("Random initialisation: no weights to choose.")
         return None
     mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
@@ -106,47 +135,111 @@ def _weights_input(spec: str) -> str | None:
         upload = sb.file_uploader("Checkpoint (.pt, .pth state_dict)", type=["pt", "pth", "bin"], key="_w_upload")
         if upload is not None:
             st.session_state["sel_upload_path"] = saved_upload(upload.getvalue())
+            st.session_state["sel_upload_name"] = upload.name
         return st.session_state.get("sel_upload_path")
+    return None
+
+
+def _model_box() -> str:
+    """Zoo models (and their random init) in a list, anything else typed as a spec in its own box.
+
+    A typed spec is never mixed with the list's text: the list holds known names only, and
+    "Other spec…" opens a text box whose content is the spec, exactly as typed.
+    """
+    sb = st.sidebar
+    options = [*model_options(), OTHER_SPEC]
+    remembered = st.session_state.get("sel_model", DEFAULT_MODEL)
+    current = st.session_state.get("_w_model")
+    if current not in options:
+        current = remembered if remembered in options else OTHER_SPEC
+    st.session_state["_w_model"] = current  # assigned every run, so a page switch keeps it (see persisted)
+    if current == OTHER_SPEC:
+        st.session_state["_w_model_spec"] = st.session_state.get(
+            "_w_model_spec", remembered if remembered not in options else "")
+    choice = sb.selectbox("Model", options, key="_w_model",
+                          help="A zoo model or NAME:random for its random init; choose 'Other spec…' to type "
+                               "e.g. 'vgg11:random@64' (random init at 64x64 input).")
+    if choice != OTHER_SPEC:
+        st.session_state.pop("_w_model_spec", None)
+        return remember("model", choice)
+    typed = sb.text_input("Model spec", key="_w_model_spec", placeholder="vgg11:random@64",
+                          help="NAME, NAME:random, NAME:random:SEED, each optionally with @SIZE.").strip()
+    if typed.lower().startswith("add:"):
+        typed = typed[4:].strip()
+    if not typed:
+        raise_in_place(ModelError("Type a model spec such as 'vgg11:random@64', or pick a model from the list."))
+    with shown_in_place():
+        ModelSpec.parse(typed)  # the one spec parser says what is wrong, in one sentence
+    return remember("model", typed)
+
+
+def raise_in_place(error: Exception) -> None:
+    """Show ``error`` as one sentence where the page is and stop it."""
+    with shown_in_place():
+        raise error
+
+
+def _checkpoint_problem(path: str) -> str | None:
+    """One sentence when a typed checkpoint path cannot be a checkpoint file."""
+    file = Path(path).expanduser()
+    if file.is_dir():
+        return (f"{path!r} is a folder, not a checkpoint file; give the .pt/.pth file inside it "
+                "(a state_dict saved with torch.save).")
     return None
 
 
 def sidebar_selection() -> Context:
     """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
     sb = st.sidebar
+    links.apply_link(builtin_datasets())
+    for problem in links.link_problems():
+        st.warning(problem, icon=":material/link_off:")
     sb.header("Selection")
-    typed = st.session_state.get("_w_model", st.session_state.get("sel_model", DEFAULT_MODEL))
-    options = list(dict.fromkeys([*model_options(), typed]))  # a typed spec stays in the list
-    spec = remember("model", sb.selectbox(
-        "Model", options, key=persisted("model", DEFAULT_MODEL), accept_new_options=True,
-        help="A zoo model, NAME:random for its random init, or type a spec such as 'vgg11:random@64'.",
-    ))
+    spec = _model_box()
     weights = _weights_input(spec)
-    data_mode = remember("data_mode", sb.radio("Data", DATA_MODES, key=persisted("data_mode", DATA_MODES[0], list(DATA_MODES)),
+    data_mode = remember("data_mode", sb.radio("Data", DATA_MODES, key=persisted("data_mode", DEFAULT_DATA, list(DATA_MODES)),
                                                horizontal=True))
-    if data_mode == "Image folder":
+    if data_mode == FOLDER:
         data = remember("data_path", sb.text_input("Image folder (one subfolder per class)", key=persisted("data_path", ""),
                                                      placeholder="/data/imagenet/train")).strip()
     else:
-        data = DEFAULT_DATA
+        data = data_mode
 
     with shown_in_place():
         if not data:
-            raise DataError("Type the path of an image folder with one subfolder per class, or choose 'digits'.")
-        if weights is None and st.session_state.get("sel_weights_mode", WEIGHT_MODES[0]) != WEIGHT_MODES[0] and not ModelSpec.parse(spec).is_random:
+            raise DataError(f"Type the path of an image folder with one subfolder per class, or choose "
+                            f"{' or '.join(repr(n) for n in builtin_datasets())}.")
+        mode = st.session_state.get("sel_weights_mode", WEIGHT_MODES[0])
+        if weights is None and mode != WEIGHT_MODES[0] and not is_random(spec):
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
-        model = load_model(spec, weights)
+        if weights is not None and mode == WEIGHT_MODES[1]:
+            problem = _checkpoint_problem(weights)
+            if problem:
+                raise ModelError(problem)
+        try:
+            model = load_model(spec, weights)
+        except ModelError as error:
+            upload_name = st.session_state.get("sel_upload_name")
+            if weights is not None and mode == WEIGHT_MODES[2] and upload_name:
+                raise ModelError(str(error).replace(weights, upload_name)) from None
+            raise
         dataset = load_dataset(data)
     classes = list(dataset.classes)
     class_name = remember("class_name", sb.selectbox("Class", classes, key=persisted("class_name", classes[0], classes)))
     c1, c2 = sb.columns(2)
     n_images = remember("n_images", int(c1.number_input("Images", min_value=2, max_value=5000, step=10,
                                                         key=persisted("n_images", DEFAULT_N_IMAGES),
-                                                        help="Images sampled from the class (|Ω|). The paper uses 100.")))
+                                                        help="Images sampled from the class (|Ω|). The paper uses 100. "
+                                                             "A class with fewer images gives all it has.")))
     seed = remember("seed", int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1,
                                                 key=persisted("seed", 0), help="Which images are sampled.")))
     if dataset.skipped:
         sb.caption(f"{dataset.skipped} unreadable files in the folder were skipped.")
-    sb.caption(f"Weights: {model.weights_source}")
+    source = model.weights_source
+    upload_name = st.session_state.get("sel_upload_name")
+    if weights is not None and upload_name and weights == st.session_state.get("sel_upload_path"):
+        source = f"uploaded {upload_name}"
+    sb.caption(f"Weights: {source}")
     selection = Selection(model=spec, data=data, class_name=class_name,
                           layers=tuple(info.name for info in model.layers),
                           n_images=n_images, seed=seed, weights=weights)

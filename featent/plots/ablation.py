@@ -22,7 +22,7 @@ __all__ = ["ablation_curves", "summary_bars", "pruning_bars", "roles_scatter", "
 
 #: One colour per order family; FE gets the accent, as the paper's red line.
 ORDER_COLOURS = {
-    "fe-desc": PALETTE["accent"], "fe-asc": "#8c2d04", "l1": SERIES[0], "apoz": SERIES[2], "selectivity": SERIES[3],
+    "fe-desc": PALETTE["accent"], "fe-asc": PALETTE["ink"], "l1": SERIES[0], "apoz": SERIES[2], "selectivity": SERIES[3],
     "fpgm": SERIES[4], "nisp": SERIES[5], "random": PALETTE["muted"],
 }
 ROLE_COLOURS = {"both": PALETTE["good"], "train-only": SERIES[4], "test-only": SERIES[5], "neither": PALETTE["muted"]}

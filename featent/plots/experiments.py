@@ -98,7 +98,7 @@ def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accura
         ))
     fig.add_hline(y=1.0, line={"color": PALETTE["muted"], "dash": "dot", "width": 1})
     fig.add_hline(y=0.5, line={"color": PALETTE["accent"], "dash": "dot", "width": 1},
-                  annotation_text="half", annotation_position="right")
+                  annotation_text="half", annotation_position="top left")
     fig.update_yaxes(title="value / unchanged value", rangemode="tozero")
     return _layout(fig, title, height=380, barmode="group")
 
@@ -129,8 +129,19 @@ def randomness_figure(
                                          "line": {"width": 1, "color": "white"}},
                                  hovertemplate=f"trained<br>{_label(name)} = %{{y:.4g}}<extra></extra>"), row=r, col=c)
         fig.update_xaxes(showticklabels=False, row=r, col=c)
-    _layout(fig, title, height=300 * rows + 60)
-    return fig.update_layout(margin={"t": 85})  # room for the title above the panel titles
+    _layout(fig, title, height=300 * rows + 100,
+            legend={"orientation": "h", "yanchor": "top", "y": -0.08, "xanchor": "left", "x": 0.0})
+    return fig.update_layout(margin={"t": 85, "b": 70})  # legend below the panels, never over a panel title
+
+
+def _nice_step(span: float) -> float:
+    """A round tick step (0.05, 0.1, 0.2, 0.25, 0.5, 1, ...) giving about five ticks over ``span``."""
+    raw = max(float(span), 1e-9) / 5
+    magnitude = 10 ** np.floor(np.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * magnitude:
+            return float(factor * magnitude)
+    return float(10 * magnitude)
 
 
 def dynamics_figure(rows: Sequence[Mapping], per_class: Sequence[Mapping] = (),
@@ -156,7 +167,10 @@ def dynamics_figure(rows: Sequence[Mapping], per_class: Sequence[Mapping] = (),
                              hovertemplate="epoch %{x}<br>FE %{y:.3f}<extra></extra>"), secondary_y=True)
     fig.update_xaxes(title="epoch", tickformat="d")
     fig.update_yaxes(title="training loss", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title="feature entropy (nats)", secondary_y=True, showgrid=False)
+    fe_values = [r["mean_feature_entropy"] for r in rows] + [r["mean_feature_entropy"] for r in per_class]
+    span = (max(fe_values) - min(fe_values)) if fe_values else 1.0
+    fig.update_yaxes(title="feature entropy (nats)", secondary_y=True, showgrid=False, tickformat=".1f" if span >= 0.5 else ".2f",
+                     dtick=_nice_step(span))
     return _layout(fig, title, height=400)
 
 

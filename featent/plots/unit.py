@@ -34,10 +34,12 @@ def _threshold(unit: np.ndarray, v: int) -> float:
 # --------------------------------------------------------------------------- unit views
 
 
-def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "Activation map") -> go.Figure:
+def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "Activation map",
+                       max_circles: int | None = None) -> go.Figure:
     """The unit U as a heatmap (row i, column j, 1-based); entries >= a^(v) circled at step v.
 
-    Circling the entries already in the filtration mirrors the paper's Fig. 2A.
+    Circling the entries already in the filtration mirrors the paper's Fig. 2A. Circles only help
+    while they are few: beyond ``max_circles`` entries none are drawn and the title says so.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
@@ -59,6 +61,9 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     if step is not None:
         t = _threshold(u, step)
         rows, cols = np.nonzero(u >= t)
+        if max_circles is not None and rows.size > max_circles:
+            title = f"{title} ({rows.size} entries ≥ a({step}): too many to circle)"
+            rows, cols = rows[:0], cols[:0]
         fig.add_trace(
             go.Scatter(
                 x=cols + 1,
@@ -74,7 +79,7 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     return _layout(fig, title, showlegend=False)
 
 
-def input_image(image: np.ndarray, title: str = "Input image") -> go.Figure:
+def input_image(image: np.ndarray, title: str = "Input image", height: int = 360) -> go.Figure:
     """An image in [0, 1], channels first [3, S, S] or last [S, S, 3], or grey [S, S]."""
     arr = np.asarray(image, dtype=np.float64)
     if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
@@ -89,7 +94,7 @@ def input_image(image: np.ndarray, title: str = "Input image") -> go.Figure:
     fig = go.Figure(go.Image(z=rgb, hovertemplate="x %{x}, y %{y}<extra></extra>"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title)
+    return _layout(fig, title, height=height, margin={"l": 5, "r": 5, "t": 35, "b": 5})
 
 
 def adjacency_at_step(unit: np.ndarray, v: int, title: str | None = None) -> go.Figure:
@@ -182,6 +187,8 @@ def complex_at_step(
     full_view_max_vertices: int = 40,
     order: Sequence[int] | None = None,
     title: str | None = None,
+    vertices: Sequence[int] | None = None,
+    highlight: Sequence[int] | None = None,
 ) -> go.Figure:
     """The graph G^(v) and its clique complex (paper Fig. 2C-D): circle layout, filled triangles.
 
@@ -190,9 +197,29 @@ def complex_at_step(
     ``max_edges`` edges drawn (the heaviest, i.e. earliest), and the title says when the view is
     reduced. Edges entering exactly at step v are drawn in the accent colour. ``order`` (0-based
     vertex indices) sets the clockwise placement, e.g. a hole's cycle first so it reads as a polygon.
+    ``vertices`` (0-based, in circle order) restricts the view to those vertices and the simplices
+    among them, e.g. a born cycle and its neighbourhood in a large unit; ``highlight`` draws a cycle
+    (0-based vertices in ring order) on top, e.g. the hole born at the birth step.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
+    if vertices is not None:
+        chosen = np.asarray(list(vertices), dtype=np.int64)
+        sub = u[np.ix_(chosen, chosen)]
+        # the same step as a threshold on the whole unit, applied to the sub-unit's edges
+        threshold = _threshold(u, v)
+        local_v = max(1, int(np.count_nonzero(sub >= threshold)))
+        ring = None if highlight is None else [int(np.flatnonzero(chosen == h)[0]) for h in highlight if h in chosen]
+        fig = complex_at_step(sub, local_v, max_triangles=max_triangles, max_edges=max_edges,
+                              full_view_max_vertices=chosen.size, order=None, highlight=ring,
+                              title=title or f"Graph and clique complex at step {v} — {chosen.size} of {m} vertices "
+                                             "(the born cycle and its neighbours)")
+        for trace in fig.data:  # vertex labels and hovers name the unit's own vertices
+            if trace.name == "vertices":
+                trace.text = [str(int(chosen[int(t) - 1]) + 1) for t in trace.text]
+                trace.customdata = np.column_stack([chosen[np.asarray(trace.customdata)[:, 0].astype(int) - 1] + 1,
+                                                    np.asarray(trace.customdata)[:, 1]])
+        return fig
     cx = topology.clique_complex(u, v, max_triangles=max_triangles)
     n_edges = cx.edges.shape[0]
     if n_edges > max_edges:
@@ -243,6 +270,10 @@ def complex_at_step(
         go.Scatter(x=nx, y=ny, mode="lines", line={"width": 2.5, "color": PALETTE["accent"]},
                    hoverinfo="skip", name=f"new at step {v} ({new_edges.shape[0]})")
     )
+    if highlight is not None and len(highlight) >= 3:
+        hx, hy = _segments(position, np.array([list(highlight)]), close=True)
+        fig.add_trace(go.Scatter(x=hx, y=hy, mode="lines", line={"width": 4, "color": PALETTE["good"]},
+                                 hoverinfo="skip", name="the born hole"))
     degree = np.zeros(m, dtype=int)
     if cx.edges.size:
         np.add.at(degree, cx.edges.ravel(), 1)
@@ -343,6 +374,9 @@ def entropy_summary(births: np.ndarray, p: float = entropy.DEFAULT_P) -> dict[st
     }
 
 
+NO_BIRTH = "no birth"
+
+
 def birth_histogram(
     births: np.ndarray,
     p: float = entropy.DEFAULT_P,
@@ -350,36 +384,57 @@ def birth_histogram(
     title: str = "Birth-time distribution",
     name: str | None = None,
 ) -> go.Figure:
-    """P(x) = b_x / |Omega| over birth steps x (paper Fig. 4), FE, epsilon and p annotated.
+    """P(x) = b_x / |Omega| over birth steps x (paper Fig. 4), with a labelled "no birth" bar.
 
-    Images without a birth count in |Omega| but have no bar (Eq. 9-10); the annotation says how
-    many there are. Bars carry their step in ``x`` so a selection names the images to show.
+    The images without a birth count in |Omega| (Eq. 9-10) and get their own grey bar on the left,
+    so a silent unit never looks like a sharp one; FE, ε and p sit in the legend area above the
+    bars. Step bars carry their step in ``x`` and the no-birth bar the text "no birth", so a
+    selection names the images to show.
     """
     b = np.asarray(births).reshape(-1)
     xs, probs = entropy.birth_distribution(b)
     s = entropy_summary(b, p)
     counts = np.round(np.asarray(probs) * b.size).astype(int)
-    fig = go.Figure(
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.12, 0.88], horizontal_spacing=0.02)
+    silent_share = s["no_birth"] / max(1, b.size)
+    fig.add_trace(
+        go.Bar(x=[NO_BIRTH], y=[silent_share], marker={"color": PALETTE["muted"], "pattern": {"shape": "/"}},
+               name="no birth", customdata=[s["no_birth"]], text=[f"{s['no_birth']}"], textposition="outside",
+               hovertemplate="no birth<br>%{y:.3f} of the images (%{customdata})<extra></extra>"),
+        row=1, col=1,
+    )
+    fig.add_trace(
         go.Bar(
             x=xs, y=probs, marker={"color": PALETTE["primary"]}, name=name or "P(x)",
             customdata=counts,
             hovertemplate="birth step %{x}<br>P = %{y:.3f} (%{customdata} images)<extra></extra>",
-        )
+        ),
+        row=1, col=2,
     )
-    fig.add_annotation(
-        text=_summary_text(s), xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="top",
-        showarrow=False, align="right", bgcolor="rgba(255,255,255,0.85)", bordercolor=PALETTE["light"], borderwidth=1,
-    )
-    fig.update_xaxes(title="birth time b (step)", **_integer_ticks(np.ptp(xs) if xs.size else 1))
-    fig.update_yaxes(title="P(x) = b_x / |Ω|", rangemode="tozero")
-    return _layout(fig, title, clickmode="event+select", showlegend=False)
+    fig.update_xaxes(type="category", row=1, col=1, tickfont={"color": PALETTE["muted"]})
+    fig.update_xaxes(title="birth time b (step)", row=1, col=2, **_step_ticks(xs))
+    top = float(max(silent_share, float(np.max(probs)) if np.size(probs) else 0.0, 0.05))
+    fig.update_yaxes(title="share of |Ω| images", range=[0, top * 1.18], row=1, col=1)
+    _layout(fig, title + "<br><sup>" + _summary_text(s) + "</sup>", clickmode="event+select", showlegend=False,
+            margin={"l": 55, "r": 20, "t": 80, "b": 45})
+    return fig
+
+
+def _step_ticks(xs: np.ndarray) -> dict:
+    """Whole-number, never repeated ticks for a step axis holding ``xs``."""
+    xs = np.asarray(xs)
+    if not xs.size:
+        return {"tickformat": "d", "range": [0.5, 1.5], "dtick": 1}
+    low, high = int(xs.min()), int(xs.max())
+    span = max(1, high - low)
+    return {"tickformat": "d", "dtick": max(1, int(np.ceil(span / 8))), "range": [low - 0.7, high + 0.7]}
 
 
 def _summary_text(s: dict[str, float]) -> str:
-    rule = " (ε < p: Eq. 12)" if s["low_rate"] else ""
+    rule = " — ε < p: Eq. 12 gives (1 − ε) ln|Ω|" if s["low_rate"] else ""
     return (
-        f"FE H = {s['feature_entropy']:.3f}{rule}<br>selective rate ε = {s['selective_rate']:.2f}, p = {s['p']:g}"
-        f"<br>|Ω| = {s['n_images']}, no birth: {s['no_birth']}"
+        f"FE H = {s['feature_entropy']:.3f} · selective rate ε = {s['selective_rate']:.2f} (p = {s['p']:g}){rule}"
+        f" · |Ω| = {s['n_images']}, no birth: {s['no_birth']}"
     )
 
 
@@ -387,67 +442,87 @@ def birth_histogram_compare(
     births: Sequence[np.ndarray], labels: Sequence[str], p: float = entropy.DEFAULT_P,
     title: str = "Birth-time distributions compared",
 ) -> go.Figure:
-    """Two or more birth distributions side by side (grouped bars), FE and epsilon in the legend."""
-    fig = go.Figure()
+    """Two or more birth distributions side by side (grouped bars, a "no birth" group on the left),
+    FE and ε of each in the legend below the plot (never over the bars)."""
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.12, 0.88], horizontal_spacing=0.02)
+    all_steps = []
     for k, (b, label) in enumerate(zip(births, labels, strict=True)):
         b = np.asarray(b).reshape(-1)
         xs, probs = entropy.birth_distribution(b)
+        all_steps.append(np.asarray(xs))
         s = entropy_summary(b, p)
-        fig.add_trace(
-            go.Bar(
-                x=xs, y=probs, name=f"{label}: H = {s['feature_entropy']:.2f}, ε = {s['selective_rate']:.2f}",
-                marker={"color": SERIES[k % len(SERIES)]},
-                hovertemplate=f"{label}<br>birth step %{{x}}<br>P = %{{y:.3f}}<extra></extra>",
-            )
-        )
-    fig.update_xaxes(title="birth time b (step)", tickformat="d")
-    fig.update_yaxes(title="P(x)", rangemode="tozero")
-    return _layout(fig, title, barmode="group")
+        colour = SERIES[k % len(SERIES)]
+        legend = f"{label}: H = {s['feature_entropy']:.2f}, ε = {s['selective_rate']:.2f}" + (" (ε < p)" if s["low_rate"] else "")
+        fig.add_trace(go.Bar(x=[NO_BIRTH], y=[s["no_birth"] / max(1, b.size)], marker={"color": colour, "pattern": {"shape": "/"}},
+                             name=legend, legendgroup=label, showlegend=False,
+                             hovertemplate=f"{label}<br>no birth: %{{y:.3f}}<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Bar(x=xs, y=probs, name=legend, legendgroup=label, marker={"color": colour},
+                             hovertemplate=f"{label}<br>birth step %{{x}}<br>P = %{{y:.3f}}<extra></extra>"), row=1, col=2)
+    steps = np.concatenate(all_steps) if all_steps else np.array([])
+    fig.update_xaxes(type="category", row=1, col=1)
+    fig.update_xaxes(title="birth time b (step)", row=1, col=2, **_step_ticks(steps))
+    fig.update_yaxes(title="share of |Ω| images", rangemode="tozero", row=1, col=1)
+    _layout(fig, title, barmode="group", height=400,
+            legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0},
+            margin={"l": 55, "r": 20, "t": 55, "b": 90})
+    return fig
 
 
 # --------------------------------------------------------------------------- layers and units
 
 PROFILE_COLUMNS = ("model", "layer", "class_name", "mean_feature_entropy", "mean_selective_rate")
+#: Optional baseline columns of a profile table, drawn when present: (column, label, dash, panel).
+BASELINE_COLUMNS = (
+    ("mean_live_feature_entropy", "live FE (ε ≥ p)", "dash", 1),
+    ("mean_null_feature_entropy", "null FE (entries shuffled)", "dot", 1),
+    ("silent_share", "silent share (ε < p)", "dash", 2),
+)
 
 
 def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figure:
-    """Mean FE and selective rate per layer (paper Fig. 5A), one line per model.
+    """Mean FE and selective rate per layer (paper Fig. 5A), one colour per model.
 
     ``table`` is long-form with PROFILE_COLUMNS, one row per (model, layer, class). Points are the
     mean over classes (Eq. 15); error bars are the standard deviation over classes (0 for one).
-    Layers keep their order of first appearance.
+    Layers keep their order of first appearance. When the table has the baseline columns
+    (BASELINE_COLUMNS), each is drawn in the model's colour with its own dash beside FE / ε, so a
+    fall of FE that only silence explains is visible as a flat live FE and a rising silent share.
     """
     missing = set(PROFILE_COLUMNS) - set(table.columns)
     if missing:
         raise ValueError(f"layer_profile table lacks columns {sorted(missing)}")
     layers = list(dict.fromkeys(table["layer"]))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Mean feature entropy", "Mean selective rate"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Feature entropy (nats)", "Selective rate ε and silent share"),
                         horizontal_spacing=0.1)
+    series = [("mean_feature_entropy", "FE", "solid", 1), ("mean_selective_rate", "ε", "solid", 2)]
+    series += [c for c in BASELINE_COLUMNS if c[0] in table.columns and table[c[0]].notna().any()]
     for k, model in enumerate(dict.fromkeys(table["model"])):
         part = table[table["model"] == model]
-        agg = part.groupby("layer", sort=False).agg(
-            fe=("mean_feature_entropy", "mean"), fe_sd=("mean_feature_entropy", "std"),
-            rate=("mean_selective_rate", "mean"), rate_sd=("mean_selective_rate", "std"),
-            n=("class_name", "nunique"),
-        ).reindex([layer for layer in layers if layer in set(part["layer"])]).fillna({"fe_sd": 0.0, "rate_sd": 0.0})
+        order = [layer for layer in layers if layer in set(part["layer"])]
+        grouped = part.groupby("layer", sort=False)
         colour = SERIES[k % len(SERIES)]
-        for col, (y, sd) in enumerate((("fe", "fe_sd"), ("rate", "rate_sd")), start=1):
+        for column, label, dash, col in series:
+            agg = grouped[column].agg(["mean", "std"]).reindex(order).fillna({"std": 0.0})
+            n = grouped["class_name"].nunique().reindex(order)
+            main = dash == "solid"
             fig.add_trace(
                 go.Scatter(
-                    x=agg.index.tolist(), y=agg[y], error_y={"type": "data", "array": agg[sd], "visible": True},
-                    mode="lines+markers", line={"color": colour, "width": 2}, marker={"size": 8},
-                    name=str(model), legendgroup=str(model), showlegend=col == 1,
-                    customdata=np.column_stack([agg[sd], agg["n"]]),
-                    hovertemplate=f"{model}<br>%{{x}}: %{{y:.3f}} ± %{{customdata[0]:.3f}} over %{{customdata[1]}} classes<extra></extra>",
+                    x=order, y=agg["mean"], error_y={"type": "data", "array": agg["std"], "visible": main},
+                    mode="lines+markers", line={"color": colour, "width": 2.4 if main else 1.6, "dash": dash},
+                    marker={"size": 8 if main else 5, "symbol": "circle" if main else "diamond-open"},
+                    name=f"{model} · {label}", legendgroup=str(model),
+                    customdata=np.column_stack([agg["std"], n]),
+                    hovertemplate=f"{model} · {label}<br>%{{x}}: %{{y:.3f}} ± %{{customdata[0]:.3f}} over "
+                                  f"%{{customdata[1]}} classes<extra></extra>",
                 ),
                 row=1, col=col,
             )
     fig.update_xaxes(categoryorder="array", categoryarray=layers, tickangle=-30)
     fig.update_yaxes(title="FE (nats)", row=1, col=1)
-    fig.update_yaxes(title="ε", range=[0, 1.05], row=1, col=2)
-    _layout(fig, title, height=420)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0.0},
-                      margin={"b": 90})
+    fig.update_yaxes(title="share of units / images", range=[0, 1.05], row=1, col=2)
+    _layout(fig, title, height=440)
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0.0},
+                      margin={"b": 110})
     return fig
 
 
@@ -455,42 +530,71 @@ def fe_rate_scatter(
     feature_entropy: np.ndarray, selective_rate: np.ndarray, p: float = entropy.DEFAULT_P,
     title: str = "Units: feature entropy vs selective rate",
 ) -> go.Figure:
-    """One point per unit; low FE with high epsilon is the effective corner. Line at epsilon = p."""
+    """One point per unit; low FE with high ε is the effective corner. Line at ε = p.
+
+    Silent units (ε < p, FE set by Eq. 12) are grey open circles outside the colour scale, so they
+    neither set the colours of the live units nor hide as one bright dot; the legend counts them.
+    """
     fe = np.asarray(feature_entropy, dtype=np.float64).reshape(-1)
     rate = np.asarray(selective_rate, dtype=np.float64).reshape(-1)
     units = np.arange(fe.size)
-    fig = go.Figure(
-        go.Scatter(
-            x=rate, y=fe, mode="markers", customdata=units,
-            marker={"size": 9, "color": fe, "colorscale": SCALE, "line": {"width": 0.5, "color": "white"},
-                    "colorbar": {"title": {"text": "FE"}, "thickness": 12}},
-            hovertemplate="unit %{customdata}<br>ε = %{x:.2f}<br>FE = %{y:.3f}<extra></extra>",
-            name="units",
-        )
-    )
+    live = rate >= p
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=rate[live], y=fe[live], mode="markers", customdata=units[live],
+        marker={"size": 9, "color": fe[live], "colorscale": SCALE, "line": {"width": 0.5, "color": "white"},
+                "colorbar": {"title": {"text": "FE"}, "thickness": 12}},
+        hovertemplate="unit %{customdata}<br>ε = %{x:.2f}<br>FE = %{y:.3f}<extra></extra>",
+        name=f"live units ({int(live.sum())})",
+    ))
+    fig.add_trace(go.Scatter(
+        x=rate[~live], y=fe[~live], mode="markers", customdata=units[~live],
+        marker={"size": 8, "symbol": "circle-open", "color": PALETTE["muted"], "line": {"width": 1.5}},
+        hovertemplate="unit %{customdata} (silent)<br>ε = %{x:.2f}<br>FE = %{y:.3f} by Eq. 12<extra></extra>",
+        name=f"silent units, ε < p ({int((~live).sum())})",
+    ))
     fig.add_vline(x=p, line={"color": PALETTE["accent"], "dash": "dash", "width": 1},
                   annotation_text=f"p = {p:g}", annotation_position="top")
     fig.update_xaxes(title="selective rate ε", range=[-0.03, 1.03])
     fig.update_yaxes(title="feature entropy H (nats)", rangemode="tozero")
-    return _layout(fig, title, showlegend=False)
+    return _layout(fig, title, showlegend=True,
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0.0},
+                   margin={"l": 55, "r": 20, "t": 55, "b": 80})
 
 
 def units_classes_heatmap(
     values: np.ndarray, classes: Sequence[str], title: str = "Feature entropy: units x classes",
-    value_name: str = "FE",
+    value_name: str = "FE", rates: np.ndarray | None = None, p: float = entropy.DEFAULT_P,
 ) -> go.Figure:
-    """A [units, classes] matrix (FE or epsilon per unit and class) as a heatmap."""
+    """A [units, classes] matrix (FE or ε per unit and class) as a heatmap.
+
+    With ``rates`` ([units, classes] selective rates), silent cells (ε < p) are grey and left out of
+    the colour range, so dead units (FE = ln|Ω|) do not wash the live ones out.
+    """
     z = np.asarray(values, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != len(classes):
         raise ValueError(f"values must be [units, {len(classes)}], got shape {z.shape}")
+    x = [str(c) for c in classes]
+    silent = np.zeros(z.shape, dtype=bool) if rates is None else np.asarray(rates, dtype=np.float64) < p
+    if silent.shape != z.shape:
+        raise ValueError(f"rates must have the shape of values {z.shape}, got {silent.shape}")
+    shown = np.where(silent, np.nan, z)
     fig = go.Figure(
         go.Heatmap(
-            z=z, x=[str(c) for c in classes], y=np.arange(z.shape[0]), colorscale=SCALE,
+            z=shown, x=x, y=np.arange(z.shape[0]), colorscale=SCALE,
             colorbar={"title": {"text": value_name}, "thickness": 12},
             hovertemplate=f"unit %{{y}}, class %{{x}}<br>{value_name} = %{{z:.3f}}<extra></extra>",
-            name=value_name,
+            name=value_name, hoverongaps=False,
         )
     )
+    if silent.any():
+        fig.add_trace(go.Heatmap(
+            z=np.where(silent, 1.0, np.nan), x=x, y=np.arange(z.shape[0]), customdata=z,
+            colorscale=[[0, "#d0d4dc"], [1, "#d0d4dc"]], showscale=False, hoverongaps=False,
+            hovertemplate=f"unit %{{y}}, class %{{x}}: silent (ε < p)<br>{value_name} = %{{customdata:.3f}}<extra></extra>",
+            name="silent",
+        ))
+        title = f"{title} — grey: silent (ε < p), {int(silent.sum())} cells"
     fig.update_xaxes(title="class", type="category")
     fig.update_yaxes(title="unit", autorange="reversed")
     return _layout(fig, title, height=max(300, min(900, 120 + 6 * z.shape[0])))

@@ -24,7 +24,7 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
     random = at.dataframe[2].value
     assert set(random["indicator"]) >= {"l1_norm", "feature_entropy"} and len(random) == 9
     labels = [b.label for b in at.get("download_button")]
-    assert len(labels) == 3 and all("CSV" in label for label in labels)
+    assert len([label for label in labels if "CSV" in label]) == 3 and "Download PNG" in labels
 
 
 def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypatch) -> None:
@@ -44,6 +44,9 @@ def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypat
     at.button(key="tg_build_base").click().run()
     assert_clean(at)
     assert "tg_dyn_fig" in [c.key for c in at.get("plotly_chart")]
+    # once trained, the 'not trained yet' box and its button are gone from beside the new chart
+    assert "tg_build_base" not in {b.key for b in at.button}
+    assert not any("per-epoch checkpoints are not trained yet" in i.value for i in at.info)
     assert len(at.metric) == 3
     at.radio(key="tg_set").set_value("Training checkpoints").run()
     assert_clean(at)
@@ -51,4 +54,5 @@ def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypat
     assert {"tg_dyn_fig", "tg_profile_fig", "tg_scatter_fig", "tg_trend_fe"} <= set(keys)
     accuracy = at.dataframe[0].value
     assert list(accuracy["model"]) == ["demo@epoch0", "demo@epoch1"]
-    assert len([b for b in at.get("download_button")]) == 3
+    labels = [b.label for b in at.get("download_button")]
+    assert len([label for label in labels if "CSV" in label]) == 3 and "Download PNG" in labels

@@ -39,20 +39,21 @@ def test_selection_persists_across_pages() -> None:
     assert at.number_input(key="_w_image").max == 39
 
 
-def test_unit_inspector_step_and_unit_change_what_is_shown() -> None:
+def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
     at = open_app("pages/1_Unit_inspector.py")
-    assert _charts(at) == 6
-    step_caption = lambda: next(c.value for c in at.caption if c.value.startswith("Step "))  # noqa: E731
-    at.slider(key="insp_step").set_value(1).run()
-    first = step_caption()
-    assert first.startswith("Step 1:") and "β1 = 0" in first
-    at.slider(key="insp_step").set_value(40).run()
-    assert_clean(at)
-    assert step_caption().startswith("Step 40:")
-    metrics_before = [m.value for m in at.metric]
+    keys = [c.key for c in at.get("plotly_chart")]
+    assert {"insp_image", "insp_play", "insp_barcode", "insp_adj"} <= set(keys)
+    play = json.loads(next(c for c in at.get("plotly_chart") if c.key == "insp_play").proto.spec)
+    assert play["frames"] and play["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
+    at.number_input(key="_w_step").set_value(1).run()
+    play = json.loads(next(c for c in at.get("plotly_chart") if c.key == "insp_play").proto.spec)
+    assert play["layout"]["sliders"][0]["active"] == 0
+    assert at.query_params["step"] == "1"
+    before = [m.value for m in at.markdown if m.value.startswith("**FE**")]
     at.number_input(key="_w_unit").set_value(5).run()
     assert_clean(at)
-    assert [m.value for m in at.metric] != metrics_before
+    assert [m.value for m in at.markdown if m.value.startswith("**FE**")] != before
+    assert at.query_params["unit"] == "5"
 
 
 def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
@@ -83,15 +84,18 @@ def test_layer_profiles_average_over_the_chosen_classes() -> None:
     assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 5"]
 
 
-def test_how_it_works_steps_through_the_toy_and_switches_to_random() -> None:
+def test_how_it_works_tells_the_stages_in_order_and_switches_to_random() -> None:
     at = open_app("pages/9_How_it_works.py")
-    assert _charts(at) == 6
-    assert any("Birth time b(U, 1) = 4" in s.value for s in at.success)
-    at.slider(key="hiw_step").set_value(4).run()
-    assert any(m.value.startswith("**Step 4**") and "β1 = 1" in m.value for m in at.markdown)
-    at.slider(key="hiw_step").set_value(7).run()
-    assert any(m.value.startswith("**Step 7**") and "β1 = 0" in m.value for m in at.markdown)
-    at.radio(key="hiw_example").set_value("Random").run()
+    assert at.segmented_control(key="hiw_stage").value.startswith("1 ")
+    seen = []
+    for _ in range(8):
+        at.button(key="hiw_next").click().run()
+        assert_clean(at)
+        seen.append(at.segmented_control(key="hiw_stage").value)
+    assert [s.split(" ", 1)[0] for s in seen] == [str(k) for k in range(2, 10)]
+    at.segmented_control(key="hiw_stage").set_value("5 Born hole").run()
+    assert any("At step 4 a hole is born" in m.value and "4 – 2 – 1 – 3 – 4" in m.value for m in at.markdown)
+    at.radio(key="hiw_example").set_value("Random unit").run()
     assert_clean(at)
     assert at.slider(key="hiw_m").value == 5
 
@@ -121,13 +125,13 @@ def test_image_folder_data_drives_the_pages(image_folder) -> None:
     at.switch_page("pages/2_Birth_distribution.py").run()
     assert_clean(at)
     histogram = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert "|Ω| = 4," in histogram["layout"]["annotations"][0]["text"]  # the 4 readable dog images, of 100 asked
+    assert "|Ω| = 4," in histogram["layout"]["title"]["text"]  # the 4 readable dog images, of 100 asked
     assert at.text_input(key="_w_data_path").value == str(image_folder)
 
 
 def test_clear_cache_empties_the_store() -> None:
     at = open_app("pages/2_Birth_distribution.py")  # computes and stores births
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Home.py").run()
     entries = lambda: next(c.value for c in at.caption if "entries" in c.value)  # noqa: E731
     assert " 0 entries" not in entries()
     at.button(key="home_clear").click().run()

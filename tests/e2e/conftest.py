@@ -40,7 +40,7 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:
-    return {**browser_context_args, "viewport": {"width": 1440, "height": 2200}}
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 720}}  # screenshots at a laptop screen
 
 
 def _free_port() -> int:
@@ -62,7 +62,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """`streamlit run app.py` on a free port (headless, private cache), healthy before yielding."""
     port = _free_port()
     base = tmp_path_factory.mktemp("featent-e2e")
-    artifacts = Path(os.environ.get("FEATENT_E2E_ARTIFACTS", base / "artifacts"))
+    artifacts = Path(os.environ.get("FEATENT_E2E_ARTIFACTS", ROOT / "tests" / "e2e" / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1"}
     log = open(base / "server.log", "w")  # noqa: SIM115 - closed in finally

@@ -1,0 +1,315 @@
+"""The filtration as one animated figure: Play runs in the browser (plotly frames), no server trip.
+
+Three panels move together, step by step: the unit with the entries already in the filtration
+circled, the graph with its clique complex (triangles filled, the born hole drawn), and the Betti
+curves with the current step. Everything a frame needs is precomputed here from the unit alone:
+each edge enters at step 1 + (number of entries strictly above its weight), a triangle with the
+last of its three edges.
+
+Large units (m >= 32): the graph shows the born cycle and its nearest neighbours instead of all m
+vertices, entries are circled only while few enough to help, and frames stop a little after the
+birth (the rest of the filtration adds nothing a viewer can follow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from featent.core import topology
+from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
+from featent.plots.unit import circle_layout, hole_cycle
+
+__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "FRAME_MS"]
+
+#: Frame duration while playing: 12.5 steps per second.
+FRAME_MS = 80
+LARGE_M = 32
+PANELS = ("unit", "graph", "betti")
+MAX_FOCUS = 24
+MAX_TRIANGLES = 200
+
+
+def animation_steps(m: int, birth: int, max_frames: int = 240) -> int:
+    """How many steps the animation covers: all m² when that is short, else up to a while after the birth."""
+    total = m * m
+    if total <= max_frames:
+        return total
+    return int(min(total, max(max_frames, 3 * birth if birth else max_frames)))
+
+
+def focus_vertices(unit: np.ndarray, birth: int, limit: int = MAX_FOCUS) -> list[int]:
+    """The born cycle first, then the vertices with the heaviest edges to it (0-based, at most ``limit``).
+
+    Without a birth: the ``limit`` vertices with the heaviest edges.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    w = np.maximum(u, u.T).astype(np.float64)
+    np.fill_diagonal(w, -np.inf)
+    cycle = hole_cycle(u, birth) if birth else []
+    if cycle:
+        strength = w[cycle].max(axis=0)
+        strength[cycle] = np.inf
+    else:
+        strength = w.max(axis=1)
+    ranked = np.lexsort((np.arange(m), -strength))
+    chosen = [int(c) for c in cycle] + [int(v) for v in ranked if int(v) not in cycle]
+    return chosen[: max(limit, len(cycle))]
+
+
+def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j and the step each enters: 1 + #entries strictly greater than w_ij."""
+    m = u.shape[0]
+    i, j = np.triu_indices(m, 1)
+    w = np.maximum(u[i, j], u[j, i])
+    ascending = np.sort(u, axis=None)
+    greater = ascending.size - np.searchsorted(ascending, w, side="right")
+    return np.column_stack([i, j]), greater + 1
+
+
+def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:
+    """x/y lists drawing each row of ``pairs`` as a polyline, pieces separated by None (one trace)."""
+    pairs = np.asarray(pairs, dtype=np.int64)
+    if not pairs.size:
+        return [], []
+    if close:
+        pairs = np.column_stack([pairs, pairs[:, :1]])
+    k, width = pairs.shape
+    out = []
+    for axis in (0, 1):
+        coords = np.full((k, width + 1), np.nan)
+        coords[:, :width] = points[pairs, axis].round(4)
+        out.append([None if v != v else v for v in coords.ravel().tolist()])
+    return out[0], out[1]
+
+
+class AnimatedFigure(go.Figure):
+    """A figure whose animation frames stay plain data.
+
+    The traces and layout are validated as usual; the frames (a few hundred, built here from checked
+    arrays) are added only when the figure is serialised, because plotly's per-property validation of
+    them would cost seconds on every step change.
+    """
+
+    def __init__(self, figure: go.Figure, frames: list[dict]) -> None:
+        super().__init__(figure)
+        self._raw_frames = frames
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    def to_dict(self) -> dict:
+        spec = super().to_dict()
+        spec["frames"] = self._raw_frames
+        return spec
+
+    def to_plotly_json(self) -> dict:
+        return self.to_dict()
+
+
+def filtration_animation(
+    unit: np.ndarray,
+    *,
+    start: int | None = None,
+    curves: np.ndarray | None = None,
+    birth: int | None = None,
+    order: Sequence[int] | None = None,
+    max_frames: int = 240,
+    max_circles: int | None = None,
+    title: str = "The filtration, step by step",
+    height: int = 440,
+    panels: Sequence[str] = ("unit", "graph", "betti"),
+    triangles_shown: bool = True,
+) -> AnimatedFigure:
+    """One figure with frames for steps 1..N and Play/Pause buttons and a step slider that run in the browser.
+
+    ``start`` is the step shown before Play (default: the birth time, else 1); ``curves`` and
+    ``birth`` may be passed when already computed. ``order`` places the vertices (0-based) around
+    the circle; by default the born cycle comes first so it reads as a polygon. ``panels`` picks
+    some of "unit", "graph", "betti" (in that order on screen); ``triangles_shown=False`` draws
+    the graph alone, before the clique complex is introduced.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    b = topology.birth_time(u) if birth is None else int(birth)
+    bc = topology.betti_curves(u) if curves is None else np.asarray(curves)
+    n_frames = animation_steps(m, b, max_frames)
+    large = m >= LARGE_M
+    if max_circles is None:
+        max_circles = 2 * m if large else m * m
+    first = int(start) if start is not None else (b if b else 1)
+    first = min(max(first, 1), n_frames)
+
+    # vertices on the circle: the focus set for large units, else all (born cycle first)
+    if large:
+        vertices = focus_vertices(u, b)
+    elif order is not None:
+        vertices = [int(v) for v in order]
+    else:
+        cycle = hole_cycle(u, b) if b else []
+        vertices = cycle + [v for v in range(m) if v not in cycle]
+    index = {v: k for k, v in enumerate(vertices)}
+    position = np.full((m, 2), np.nan)
+    position[vertices] = circle_layout(len(vertices))
+    cycle = hole_cycle(u, b) if b else []
+
+    pairs, steps = _edge_steps(u)
+    keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if large else np.ones(len(pairs), bool)
+    pairs, steps = pairs[keep], steps[keep]
+    # triangles among the shown vertices, entering with their last edge
+    step_of = np.full((m, m), np.iinfo(np.int64).max, dtype=np.int64)
+    step_of[pairs[:, 0], pairs[:, 1]] = steps
+    step_of[pairs[:, 1], pairs[:, 0]] = steps
+    shown = np.array(sorted(index), dtype=np.int64)
+    tri_list, tri_step = [], []
+    for a_pos, a in enumerate(shown):
+        for c_pos in range(a_pos + 1, shown.size):
+            c = shown[c_pos]
+            s_ac = step_of[a, c]
+            if s_ac > n_frames:
+                continue
+            for d in shown[c_pos + 1:]:
+                s = max(s_ac, step_of[a, d], step_of[c, d])
+                if s <= n_frames:
+                    tri_list.append((a, c, d))
+                    tri_step.append(s)
+    triangles = np.array(tri_list, dtype=np.int64).reshape(-1, 3)
+    tri_step = np.array(tri_step, dtype=np.int64)
+    if triangles.shape[0]:
+        by_step = np.argsort(tri_step, kind="stable")
+        triangles, tri_step = triangles[by_step], tri_step[by_step]
+
+    values = np.sort(u, axis=None)[::-1]
+    flat_order = np.argsort(-u, axis=None, kind="stable")
+    ascending = values[::-1]
+    idx = np.arange(1, m + 1)
+
+    panels = tuple(panels)
+    unknown = set(panels) - set(PANELS)
+    if not panels or unknown:
+        raise ValueError(f"panels must be some of {PANELS}, got {panels}")
+    col = {name: k + 1 for k, name in enumerate(panels)}
+    widths = {"unit": 0.3, "graph": 0.36, "betti": 0.34}
+    titles = {"unit": "Unit U, top-v entries circled", "graph": "Graph G(v)" + (" + clique complex" if triangles_shown else ""),
+              "betti": "Betti curves: β0 grey, β1 blue"}
+    fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.09,
+                        specs=[[{"secondary_y": n == "betti"} for n in panels]], subplot_titles=[titles[n] for n in panels])
+    low, high = float(u.min()), float(u.max())
+
+    def frame_traces(v: int) -> dict[str, dict]:
+        threshold = values[v - 1]
+        count = int(ascending.size - np.searchsorted(ascending, threshold, side="left"))
+        if count <= max_circles:
+            rows, cols = np.unravel_index(flat_order[:count], u.shape)
+            circles = {"x": (cols + 1).tolist(), "y": (rows + 1).tolist()}
+        else:
+            circles = {"x": [], "y": []}
+        in_graph = steps <= v
+        old = pairs[in_graph & (steps < v)]
+        new = pairs[in_graph & (steps == v)]
+        tris = triangles[tri_step <= v][:MAX_TRIANGLES] if triangles_shown else triangles[:0]
+        tx, ty = _segments(position, tris, close=True)
+        ox, oy = _segments(position, old)
+        nx, ny = _segments(position, new)
+        holes = int(bc[1, v - 1])
+        if cycle and b <= v and holes > 0:
+            hx, hy = _segments(position, np.array([cycle]), close=True)
+        else:
+            hx, hy = [], []
+        top = float(max(bc[0].max(initial=1), 1))
+        text = (f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(steps <= v)) if not large else int(in_graph.sum())} "
+                f"edges · β0 = {int(bc[0, v - 1])} · β1 = {holes}" + (" · a hole is born" if v == b else ""))
+        return {"circles": circles, "triangles": {"x": tx, "y": ty}, "edges": {"x": ox, "y": oy},
+                "new": {"x": nx, "y": ny}, "hole": {"x": hx, "y": hy}, "line": {"x": [v, v], "y": [0, top]},
+                "caption": {"text": [text]}}
+
+    per_step = [frame_traces(v) for v in range(1, n_frames + 1)]
+    base = per_step[first - 1]
+    animated: list[tuple[int, str]] = []  # (trace index, frame key)
+
+    def add(trace: go.Scatter | go.Heatmap, panel: str, key: str | None = None, secondary: bool = False) -> None:
+        fig.add_trace(trace, row=1, col=col[panel], secondary_y=secondary if panel == "betti" else None)
+        if key is not None:
+            animated.append((len(fig.data) - 1, key))
+
+    if "unit" in col:
+        add(go.Heatmap(z=u, x=idx, y=idx, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
+                       showscale=False, hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>", name="unit"), "unit")
+        add(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(22, 260 // m)),
+                                               "color": PALETTE["accent"], "line": {"width": 2.5}},
+                       name="entries ≥ a(v)", hoverinfo="skip", **base["circles"]), "unit", "circles")
+    if "graph" in col:
+        add(go.Scatter(mode="lines", fill="toself", fillcolor=TRIANGLE_FILL, line={"width": 0, "color": TRIANGLE_FILL},
+                       hoverinfo="skip", name="triangles", **base["triangles"]), "graph", "triangles")
+        add(go.Scatter(mode="lines", line={"width": 1.4, "color": PALETTE["primary"]}, hoverinfo="skip",
+                       name="edges", **base["edges"]), "graph", "edges")
+        add(go.Scatter(mode="lines", line={"width": 3, "color": PALETTE["accent"]}, hoverinfo="skip",
+                       name="new edges", **base["new"]), "graph", "new")
+        add(go.Scatter(mode="lines", line={"width": 5, "color": PALETTE["good"]}, hoverinfo="skip",
+                       name="the born hole", **base["hole"]), "graph", "hole")
+    if "betti" in col:
+        steps_axis = np.arange(1, bc.shape[1] + 1)
+        add(go.Scatter(x=steps_axis, y=bc[0], mode="lines", line={"shape": "hv", "color": PALETTE["muted"], "width": 1.5},
+                       name="β0", hovertemplate="step %{x}: β0 = %{y}<extra></extra>"), "betti")
+        add(go.Scatter(x=steps_axis, y=bc[1], mode="lines", line={"shape": "hv", "color": PALETTE["primary"], "width": 2.5},
+                       name="β1", hovertemplate="step %{x}: β1 = %{y}<extra></extra>"), "betti", secondary=True)
+        add(go.Scatter(mode="lines", line={"color": PALETTE["ink"], "width": 1.5, "dash": "dot"}, hoverinfo="skip",
+                       name="step v", **base["line"]), "betti", "line")
+    if "graph" in col:
+        labels = [str(v + 1) for v in vertices]
+        add(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
+                       mode="markers+text" if len(vertices) <= 24 else "markers", text=labels,
+                       textfont={"size": 10, "color": "white"},
+                       marker={"size": 20 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
+                       hovertemplate="vertex %{text}<extra></extra>", name="vertices"), "graph")
+        g = col["graph"]
+        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.3, 1.3])
+        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.4, 1.2], scaleanchor=f"x{g if g > 1 else ''}")
+    if "unit" in col:
+        c = col["unit"]
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{c if c > 1 else ''}", constrain="domain", row=1, col=c,
+                         title="row i")
+        fig.update_xaxes(constrain="domain", row=1, col=c)
+    if "betti" in col:
+        c = col["betti"]
+        if b:
+            fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
+                          annotation_text=f"birth b = {b}", annotation_position="top right")
+        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
+                         dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
+                         tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
+    play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+            "mode": "immediate"}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.14, "xanchor": "left", "yanchor": "top",
+                      "pad": {"r": 6, "t": 0}, "showactive": False,
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate",
+                                   "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                                                     "transition": {"duration": 0}}]}]}],
+        sliders=[{"active": first - 1, "x": 0.2, "y": -0.09, "len": 0.8, "xanchor": "left", "yanchor": "top",
+                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13, "color": PALETTE["ink"]}, "xanchor": "left"},
+                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 0, "minorticklen": 0,
+                  "transition": {"duration": 0},
+                  "steps": [{"label": per_step[v - 1]["caption"]["text"][0], "method": "animate",
+                             "args": [[str(v)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                                                 "transition": {"duration": 0}}]}
+                            for v in range(1, n_frames + 1)]}],
+    )
+    extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 95})
+    fig.update_annotations(font_size=12)
+    indices = [k for k, _ in animated]
+    keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace
+    frames = []
+    for v in range(1, n_frames + 1):
+        data = per_step[v - 1]
+        frames.append({"name": str(v), "traces": indices, "data": [data[key] for key in keys]})
+    return AnimatedFigure(fig, frames)
