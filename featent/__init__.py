@@ -33,6 +33,9 @@ _LAZY = {
     "compute_births": "featent.pipeline",
     "layer_results": "featent.pipeline",
     "ResultStore": "featent.store",
+    "ModelSpec": "featent.spec",
+    "sweep": "featent.experiments.sweep",
+    "Atlas": "featent.experiments.sweep",
 }
 
 __all__ = [

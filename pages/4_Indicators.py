@@ -9,7 +9,7 @@ import streamlit as st
 from featent.experiments import studies as experiments
 from featent.plots import experiments as plots_experiments
 from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS, compute_indicators
-from ui import progress
+from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import chart, csv_download, figure_downloads, page_header, session_memo
 from ui.selection import layer_and_unit, sidebar_selection
@@ -38,7 +38,8 @@ selection = ctx.for_layers(layer)
 # --------------------------------------------------------------------------- all units
 base_key = (sel.model, sel.weights, sel.data, sel.class_name, layer, sel.n_images, sel.seed, int(others), tuple(compare))
 with shown_in_place(), progress.status(f"Indicators of {layer}") as report:
-    table = session_memo("ind_memo", ("table", *base_key), lambda: compute_indicators(selection, layer, compare, int(others), progress=report))
+    table = session_memo("ind_memo", ("table", *base_key), lambda: cached.remembered("indicators", selection, (layer, tuple(compare), int(others)),
+                         lambda: compute_indicators(selection, layer, compare, int(others), progress=report)))
 
 st.subheader(f"Every unit of {layer} on class {sel.class_name!r}")
 for note in table.notes:
@@ -68,8 +69,9 @@ run_rescale = live or st.button("Run rescaling", key="ind_run_rescale", icon=":m
 if run_rescale:
     with shown_in_place(), progress.status("Rescaling experiment (4 conditions)") as report:
         rescaled = session_memo("ind_memo", ("rescale", *base_key, space),
+                         lambda: cached.remembered("rescale", selection, (layer, experiments.HALF, tuple(compare), int(others), space),
                          lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others),
-                                                                progress=report, image_space=space))
+                                                                progress=report, image_space=space)))
     rows = rescaled.rows(shown_unit)
     chart(where=st, fig=plots_experiments.rescale_figure(rows), key="ind_rescale_fig")
     rescale_frame = pd.DataFrame(rows)
@@ -87,8 +89,9 @@ run_random = live or st.button("Run randomness", key="ind_run_random", icon=":ma
 if run_random:
     with shown_in_place(), progress.status(f"Indicators in {k_models} random-init models") as report:
         rand = session_memo("ind_memo", ("random", *base_key, k_models),
+                     lambda: cached.remembered("randomness", selection, (layer, k_models, 0, tuple(compare), int(others)),
                      lambda: experiments.randomness_experiment(selection, layer, k_models, 0, compare, int(others),
-                                                               progress=report))
+                                                               progress=report)))
     rows = rand.rows(shown_unit)
     if shown_unit is None:
         trained = {r["indicator"]: r["trained"] for r in rows}

@@ -13,7 +13,7 @@ from featent.training import family as family
 from featent.errors import ModelError
 from featent.nets.models import load_model
 from featent.spec import ModelSpec
-from ui import progress
+from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import chart, csv_download, figure_downloads, page_header, session_memo
 from ui.selection import model_options, sidebar_selection
@@ -66,8 +66,10 @@ dyn_classes = [sel.class_name] if scope == "Selected class" else list(ctx.datase
 if _build_button([family.base_run()], "The per-epoch checkpoints", "about a minute", "tg_build_base"):
     with shown_in_place(), progress.status(f"FE of {dyn_layer} at every epoch") as report:
         dyn = session_memo("tg_memo", ("dyn", sel.data, tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
+                    lambda: cached.remembered("dynamics", None, (family.base_run().run_id, ctx.dataset.fingerprint,
+                                                              tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
                     lambda: experiments.training_dynamics(sel.data, dyn_classes, dyn_layer, sel.n_images, sel.seed,
-                                                          progress=report))
+                                                          progress=report)))
     rows = dyn.rows(average=True)
     chart(where=st, fig=plots_experiments.dynamics_figure(rows, dyn.rows(average=False) if len(dyn_classes) > 1 else ()),
                     key="tg_dyn_fig")
@@ -103,8 +105,10 @@ if not specs or not profile_classes:
 if ready:
     with shown_in_place(), progress.status(f"Layer profiles of {len(specs)} models") as report:
         profile = session_memo("tg_memo", ("profile", tuple(specs), sel.data, tuple(profile_classes), sel.n_images, sel.seed),
+                        lambda: cached.remembered("model-set", None, (ctx.dataset.fingerprint, tuple(profile_classes),
+                                                                  sel.n_images, sel.seed), models=tuple(specs), compute=
                         lambda: experiments.compare_models(specs, sel.data, profile_classes, None, sel.n_images, sel.seed,
-                                                           progress=report))
+                                                           progress=report)))
     for note in profile.notes:
         st.info(note)
     chart(where=st, fig=plots.layer_profile(pd.DataFrame(profile.profile, columns=plots.PROFILE_COLUMNS),
@@ -112,8 +116,10 @@ if ready:
     last = profile.layers[-1]
     with shown_in_place(), progress.status(f"{last} over every class") as report:
         scatter = session_memo("tg_memo", ("scatter", tuple(specs), sel.data, last, sel.n_images, sel.seed),
+                        lambda: cached.remembered("model-set-last", None, (ctx.dataset.fingerprint, last, sel.n_images,
+                                                                       sel.seed), models=tuple(specs), compute=
                         lambda: experiments.compare_models(specs, sel.data, None, [last], sel.n_images, sel.seed,
-                                                           progress=report, with_accuracy=False))
+                                                           progress=report, with_accuracy=False)))
     chart(where=st, fig=plots_experiments.model_set_scatter(scatter.last_layer_rows(),
                                                         title=f"{last}: FE vs selective rate, one point per class"),
                     key="tg_scatter_fig")
@@ -133,8 +139,9 @@ if ModelSpec.parse(sel.model).is_random:
 else:
     with shown_in_place(), progress.status(f"Every layer of {sel.model} and {k_random} random inits") as report:
         trend = session_memo("tg_memo", ("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed),
+                      lambda: cached.remembered("layer-trend", ctx.for_layers(ctx.model.layers[-1].name), (k_random,),
                       lambda: experiments.layer_trend(sel.model, sel.data, [sel.class_name], k_random, sel.n_images,
-                                                      sel.seed, progress=report, weights=sel.weights))
+                                                      sel.seed, progress=report, weights=sel.weights)))
     t1, t2 = st.columns(2)
     chart(where=t1, fig=plots_experiments.layer_trend_figure(trend, title="Mean feature entropy per layer"), key="tg_trend_fe")
     chart(where=t2, fig=plots_experiments.layer_trend_figure(trend, value="mean_selective_rate",

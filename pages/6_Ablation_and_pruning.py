@@ -11,13 +11,12 @@ from featent.plots import ablation as plots_ablation
 from featent.experiments.ablation import DEFAULT_ORDERS, METHODS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary, order_label
 from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
 from featent.experiments.roles import ROLE_LABELS, unit_roles
-from ui import progress
+from featent.indicators.registry import ALL_ORDERS
+from ui import cached, progress
 from ui.errors import shown_in_place
 from ui.layout import chart, figure_downloads, page_header
 from ui.selection import layer_and_unit, sidebar_selection
 
-ALL_ORDERS = ["fe-desc", "fe-asc", "l1-asc", "l1-desc", "apoz-desc", "apoz-asc", "selectivity-asc", "selectivity-desc",
-              "fpgm-asc", "fpgm-desc", "nisp-asc", "nisp-desc", "random"]
 RATIOS = [0.4, 0.5, 0.6]
 
 page_header(
@@ -39,6 +38,14 @@ def _csv(frame: pd.DataFrame) -> str:
 
 def _results() -> dict:
     return st.session_state.setdefault("abl_results", {})
+
+
+def _recalled(key: tuple, kind: str, selection, params: tuple):
+    """A result an earlier run stored on disk (none is computed here), kept in this session too."""
+    found = cached.recalled(kind, selection, params)
+    if found is not None:
+        _results()[key] = found
+    return found
 
 
 def _tag(text: str) -> str:
@@ -67,8 +74,10 @@ with tab_curves:
     key = ("curves", one, tuple(orders), test_per_class)
     if st.button("Run ablation", icon=":material/play_arrow:", key="abl_run", type="primary", disabled=not orders):
         with shown_in_place(stop=False), progress.status(f"Ablating {layer} for class {sel.class_name}") as report:
-            _results()[key] = cumulative_ablation(one, orders, test_per_class=test_per_class, progress=report)
-    result = _results().get(key)
+            _results()[key] = cached.remembered("ablation", one, (tuple(orders), test_per_class),
+                                                lambda: cumulative_ablation(one, orders, test_per_class=test_per_class,
+                                                                            progress=report))
+    result = _results().get(key) or _recalled(key, "ablation", one, (tuple(orders), test_per_class))
     if result is None:
         st.info("Choose the orders and press **Run ablation** (about half a minute for the demo's last layer).")
     else:
@@ -100,8 +109,10 @@ with tab_summary:
                "removed, and average over the classes, as in the paper's Table 11.")
     if st.button("Run summary", icon=":material/play_arrow:", key="abl_sum_run", disabled=not classes or not sum_orders):
         with shown_in_place(stop=False), progress.status(f"Ablating {layer} for {len(classes)} classes") as report:
-            _results()[key] = enhancement_summary(one, classes, sum_orders, test_per_class=test_per_class, progress=report)
-    summary = _results().get(key)
+            _results()[key] = cached.remembered("ablation-summary", one, (tuple(classes), tuple(sum_orders), test_per_class),
+                                                lambda: enhancement_summary(one, classes, sum_orders,
+                                                                            test_per_class=test_per_class, progress=report))
+    summary = _results().get(key) or _recalled(key, "ablation-summary", one, (tuple(classes), tuple(sum_orders), test_per_class))
     if summary is None:
         st.info("Press **Run summary** (one ablation per class and method; a few minutes for all digits).")
     else:
@@ -127,15 +138,16 @@ with tab_prune:
     lr = float(c6.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="abl_lr"))
     per_class = int(c7.number_input("Train / test images per class", 1, 100000, 1000, key="abl_per_class"))
     key = ("prune", sel.model, sel.weights, sel.data, sel.seed, ratio, tuple(methods), k_classes, prune_images, epochs, lr, per_class)
+    prune_params = (ratio, tuple(methods), k_classes, prune_images, epochs, lr, per_class)
     st.caption("Every conv layer, shallow to deep: score units on K classes (FE: H/ε averaged, Eq. 15), remove the "
                "least important filters with their input channels in the next layer, then fine-tune. VGG-style nets only.")
     if st.button("Run pruning", icon=":material/play_arrow:", key="abl_prune_run", disabled=not methods):
         with shown_in_place(stop=False), progress.status(f"Pruning {sel.model} at {ratio:.0%}") as report:
-            _results()[key] = compare_pruning(
+            _results()[key] = cached.remembered("pruning", one, prune_params, lambda: compare_pruning(
                 sel.model, sel.data, ratio, methods, list(ctx.dataset.classes)[:k_classes], prune_images, sel.seed,
                 sel.weights, epochs, lr, per_class, per_class, progress=report,
-            )
-    pruned = _results().get(key)
+            ))
+    pruned = _results().get(key) or _recalled(key, "pruning", one, prune_params)
     if pruned is None:
         st.info("Press **Run pruning** (about a minute per method for the demo on a CPU).")
     else:
@@ -154,7 +166,7 @@ with tab_prune:
 with tab_roles:
     roles = None
     with shown_in_place(stop=False), progress.status(f"Birth times of {layer} on training and test images") as report:
-        roles = unit_roles(one, progress=report)
+        roles = cached.remembered("roles", one, (), lambda: unit_roles(one, progress=report))
     if roles is not None:
         custom = st.toggle("Set thresholds by hand", key="abl_roles_custom",
                            help="Default: the median FE of the layer's valid units (selective rate ≥ p) over training and "

@@ -118,7 +118,7 @@ Press **▶ Play**: the circles appear one step at a time, in the browser. Equal
 *Next: what those entries do to the graph.*""")
 elif k == 2:
     play(("unit", "graph"), triangles_shown=False, title="Entries become edges")
-    say(f"""
+    say("""
 **Each entry switches on an edge.** At step v the graph G(v) has every edge whose weight is at least a(v),
 so the graph only grows. Orange: the edges entering at this step.
 

@@ -103,6 +103,19 @@ def remembered(kind: str, selection, params: tuple, compute: Callable[[], object
     return remember(kind, (*parts, *params), compute, store=store())
 
 
+def recalled(kind: str, selection, params: tuple, models: tuple[str, ...] = ()) -> object | None:
+    """What ``remembered`` stored for these arguments in an earlier run, or None (nothing computed)."""
+    from featent.experiments.stored import recall, selection_parts
+    from featent.pipeline import load_model
+
+    results = store()
+    if results is None:
+        return None
+    parts: tuple = selection_parts(selection) if selection is not None else ()
+    parts += tuple(load_model(spec).fingerprint for spec in models)
+    return recall(kind, (*parts, *params), store=results)
+
+
 def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: int):
     """The atlas of every class and layer already swept for this selection (nothing computed), or None."""
     from featent.experiments.sweep import stored_atlas as lookup

@@ -23,7 +23,7 @@ import pandas as pd
 from featent.errors import CacheError
 from featent.store import ResultStore, result_key
 
-__all__ = ["RESULT_VERSION", "decode", "encode", "remember", "selection_parts"]
+__all__ = ["RESULT_VERSION", "decode", "encode", "recall", "remember", "selection_parts"]
 
 RESULT_VERSION = "r1"
 T = TypeVar("T")
@@ -154,6 +154,30 @@ def selection_parts(selection: Any) -> tuple:
     dataset = load_dataset(selection.data)
     return (model.fingerprint, dataset.fingerprint, selection.class_name, ",".join(selection.layers),
             selection.n_images, selection.seed, selection.split)
+
+
+def recall(
+    kind: str,
+    key_parts: Sequence[object],
+    decode_fn: Callable[[dict[str, np.ndarray], dict], Any] = decode,
+    store: ResultStore | None = None,
+) -> Any | None:
+    """The stored result of ``kind`` under ``key_parts``, or None (nothing is computed): lets a view
+    that computes only on request show what an earlier run already stored."""
+    if store is None:
+        from featent.pipeline import default_store
+
+        try:
+            store = default_store()
+        except CacheError:
+            return None
+    hit = store.get_result(result_key(kind, RESULT_VERSION, *key_parts))
+    if hit is None:
+        return None
+    try:
+        return decode_fn(*hit)
+    except (CacheError, KeyError, TypeError, ValueError):
+        return None
 
 
 def remember(
