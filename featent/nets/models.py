@@ -25,7 +25,7 @@ from torch import nn
 
 from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
-from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
+from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet, resolve_demo_variant
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -252,7 +252,7 @@ def probe_forward(module: nn.Module, input_size: int, handles: list) -> None:
 
 #: Spec resolvers registered by higher layers (the demo family trains its checkpoints on demand):
 #: spec -> (base spec, weights file) or None when the spec is not theirs.
-_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = []
+_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = [resolve_demo_variant]
 
 
 def register_spec_resolver(resolver: Callable[[str], tuple[str, str] | None]) -> None:
