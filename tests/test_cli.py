@@ -14,8 +14,10 @@ import pytest
 
 from featent.cli.main import main
 
-UNIT_KEYS = {"unit", "feature_entropy", "selective_rate", "births"}
-RECORD_KEYS = {"model", "data", "class", "layer", "images", "seed", "mean_feature_entropy", "mean_selective_rate", "units"}
+UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "births"}
+RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "mean_feature_entropy",
+               "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
+               "size_reference_feature_entropy", "units"}
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -156,11 +158,12 @@ def test_python_dash_m_and_console_script(tmp_path):
 
 def test_train_demo_writes_weights_and_history(capsys, tmp_path):
     target = tmp_path / "w.pt"
-    code, out, err = run(capsys, "train-demo", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
+    code, out, err = run(capsys, "train-demo", "--data", "fashion-subset", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
                          "--checkpoint-dir", str(tmp_path / "ckpt"), "--format", "json", "--quiet")
     assert code == 0, err
     payload = json.loads(out)
     assert payload["weights"] == str(target) and [row["epoch"] for row in payload["epochs"]] == [0, 1]
+    assert payload["recipe"].startswith("fashion-subset")
     assert set(payload["epochs"][1]) == {"epoch", "loss", "train_accuracy", "test_accuracy"}
     assert (tmp_path / "ckpt" / "epoch_001.pt").is_file()
     code, out, _ = run(capsys, "layers", "--model", "demo", "--weights", str(target), "--format", "json")
