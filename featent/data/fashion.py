@@ -170,7 +170,7 @@ class FashionDataset:
 
 def render(images: np.ndarray, size: int = PADDED_SIZE) -> torch.Tensor:
     """uint8 [n, 28, 28] -> float32 [n, 3, size, size] in [0, 1]: zero-padded to 32, resized if asked, grey to RGB."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255.0).unsqueeze(1)
+    x = torch.from_numpy(np.array(images, dtype=np.uint8)).to(torch.float32).div_(255.0).unsqueeze(1)
     pad = (PADDED_SIZE - NATIVE_SIZE) // 2
     x = F.pad(x, (pad, pad, pad, pad))
     if size != PADDED_SIZE:
