@@ -164,13 +164,14 @@ def main() -> None:
         history = fam.iteration_history(run)
         rows, losses, series = [], [], {k: [] for k in VALUES}
         epochs = [e for e in (1, 2, 3, 6, 12, 24) if e < run.epochs] + [run.epochs]
+        steps = next(r["iteration"] for r in history if r["epoch"] == 1 and r["iteration"] not in fam.ITERATION_CHECKPOINTS)
         specs = [("demo@epoch0", 0, None)] + [(f"demo@iter{k}", None, k) for k in fam.ITERATION_CHECKPOINTS]
         specs += [(f"demo@epoch{e}", e, None) for e in epochs]
         for spec, epoch, step in specs:
             if step is not None:
                 h = next(r for r in history if r["iteration"] == step)
-            else:
-                h = max((r for r in history if r["epoch"] == epoch), key=lambda r: r["iteration"])
+            else:  # the end-of-epoch row (early checkpoints sit inside epochs)
+                h = min((r for r in history if r["epoch"] == epoch), key=lambda r: abs(r["iteration"] - epoch * steps))
             values = measure(spec, args.data, classes, (LAST,), n)[LAST]
             loss = training_loss(spec)
             losses.append(loss)

@@ -175,11 +175,11 @@ def test_randomness_experiment_shapes_and_values(cache_dir):
 
 
 def test_compare_models_and_layer_trend_rows(cache_dir):
-    result = ex.compare_models(["demo", "demo:random"], "digits", ["3", "5"], ["block3_conv1", "block3_conv2"], n_images=5)
+    result = ex.compare_models(["demo-digits", "demo:random"], "digits", ["3", "5"], ["block3_conv1", "block3_conv2"], n_images=5)
     assert len(result.profile) == 2 * 2 * 2
     assert {r["layer"] for r in result.last_layer_rows()} == {"block3_conv2"}
     demo_acc = result.accuracy[0]
-    assert demo_acc["model"] == "demo" and demo_acc["test_accuracy"] > 0.9
+    assert demo_acc["model"] == "demo-digits" and demo_acc["test_accuracy"] > 0.9
     rows = ex.layer_trend("demo", "digits", ["3"], n_random=2, n_images=5)
     assert {r["group"] for r in rows} == {"trained", "random init"}
     assert {r["seed"] for r in rows} == {None, 0, 1}
