@@ -92,16 +92,16 @@ def training_loss(spec: str) -> float:
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    if np.std(rx) == 0 or np.std(ry) == 0:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # a constant has no rank order
         return float("nan")
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def pearson(x: list[float], y: list[float]) -> float:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or x[ok].std() == 0 or y[ok].std() == 0:
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
         return float("nan")
     return float(np.corrcoef(x[ok], y[ok])[0, 1])
 
