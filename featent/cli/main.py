@@ -102,12 +102,14 @@ def _cmd_models(args: argparse.Namespace) -> str:
 
     family = family_specs()
     epochs = [spec for spec in family if "@epoch" in spec]
+    early = [spec for spec in family if "@iter" in spec]
     corrupt = [spec for spec in family if "-corrupt-" in spec]
     rows.insert(1, {
         "model": "demo family (trained on first use)",
         "input_size": DEMO_INPUT_SIZE,
-        "specs": f"{epochs[0]} .. {epochs[-1]}, {corrupt[0]} .. {corrupt[-1]}",
+        "specs": f"{epochs[0]} .. {epochs[-1]}, {', '.join(early)}, {corrupt[0]} .. {corrupt[-1]}",
     })
+    rows.insert(2, {"model": "demo-digits (the demo trained on digits)", "input_size": DEMO_INPUT_SIZE, "specs": "demo-digits"})
     return render(rows, args.format)
 
 
