@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test setup fashion-data browser bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) fashion-data
+
+# The full Fashion-MNIST (Debian's dataset-fashion-mnist) where apt is available; without it featent
+# uses the subset shipped inside the package, so a failure here is not fatal.
+fashion-data:
+	@[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || ! command -v apt-get >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq; apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1; \
+	  else { sudo -n apt-get update -qq; sudo -n apt-get install -y -qq dataset-fashion-mnist; } >/dev/null 2>&1; fi; } \
+	  || echo "featent: dataset-fashion-mnist not installed; using the Fashion-MNIST subset shipped with featent"
 
 # Debian's chromium for the end-to-end browser tests (Playwright cannot download browsers here).
 browser:

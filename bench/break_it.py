@@ -21,7 +21,6 @@ import pickle
 import signal
 import sys
 import tempfile
-import traceback
 import warnings
 from collections import Counter
 from pathlib import Path

@@ -21,13 +21,14 @@ from typing import Literal
 import numpy as np
 
 from featent.data import ImageSet, load_dataset
+from featent.core import baselines
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, iter_activations
 from featent.nets import LoadedModel, load_model
 from featent.spec import ModelSpec
 from featent.training import family as _family  # noqa: F401  (registers the demo family specs with featent.nets)
-from featent.store import ResultStore, births_key, default_directory
+from featent.store import SCHEMA, ResultStore, births_key, default_directory
 from featent.core.topology import birth_times
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "compute_births",
     "compute_births_many",
     "layer_results",
+    "compute_null_births",
+    "size_reference",
     "sample_images",
     "unit_activations",
     "default_store",
@@ -70,7 +73,12 @@ class Selection:
 
 @dataclass
 class LayerResult:
-    """Per-unit birth times, FE and selective rate of one layer, and their layer means."""
+    """Per-unit birth times, FE and selective rate of one layer, and their layer means.
+
+    With baselines (``layer_results(..., baselines=True)``) also each unit's null FE (its maps'
+    entries shuffled) and the FE of iid units of the same size over the same |Omega|; see
+    ``featent.core.baselines`` for why FE alone mixes structure, size and silence.
+    """
 
     layer: str
     births: np.ndarray  # int32 [n_images, n_units]
@@ -78,6 +86,30 @@ class LayerResult:
     selective_rate: np.ndarray  # float [n_units]
     mean_feature_entropy: float
     mean_selective_rate: float
+    null_feature_entropy: np.ndarray | None = None  # float [n_units], None when not computed
+    null_births: np.ndarray | None = None  # int32 [n_images, n_units], None when not computed
+    size_reference: float | None = None  # FE of iid uniform units of this layer's m over the same |Omega|
+
+    @property
+    def silent_share(self) -> float:
+        """Share of units with epsilon < p (their FE is Eq. 12's (1 - epsilon) ln|Omega|)."""
+        return baselines.silent_share(self.selective_rate)
+
+    @property
+    def mean_live_feature_entropy(self) -> float:
+        """Mean FE over the units with epsilon >= p (NaN when every unit is silent)."""
+        return baselines.live_feature_entropy(self.feature_entropy, self.selective_rate)
+
+    @property
+    def mean_null_feature_entropy(self) -> float | None:
+        return None if self.null_feature_entropy is None else float(np.mean(self.null_feature_entropy))
+
+    @property
+    def structure_gap(self) -> np.ndarray | None:
+        """Null FE - FE per unit (None without baselines)."""
+        if self.null_feature_entropy is None:
+            return None
+        return baselines.structure_gap(self.null_feature_entropy, self.feature_entropy)
 
 
 _STORES: dict[str, ResultStore] = {}
@@ -210,9 +242,20 @@ def layer_results(
     progress: Progress | None = None,
     *,
     cache: bool = True,
+    baselines: bool = False,
 ) -> dict[str, LayerResult]:
-    """FE and selective rate per unit (and layer means) for each selected layer."""
-    births = compute_births(selection, store, progress, cache=cache)
+    """FE and selective rate per unit (and layer means) for each selected layer; with ``baselines``
+    also null FE per unit and the size reference (both cached in the store like births)."""
+    births = compute_births(selection, store, _part(progress, 0.0, 0.5 if baselines else 1.0), cache=cache)
+    null: dict[str, np.ndarray] = {}
+    reference: dict[str, float] = {}
+    if baselines:
+        null = compute_null_births(selection, store, _part(progress, 0.5, 0.95), cache=cache)
+        model, _ = _resolve(selection)
+        for layer in births:
+            reference[layer] = size_reference(model.layer(layer).unit_size, selection.n_images, store, cache=cache)
+        if progress is not None:
+            progress(1.0, "done")
     out: dict[str, LayerResult] = {}
     for layer, b in births.items():
         fe = np.asarray(feature_entropy(b), dtype=np.float64)
@@ -224,8 +267,98 @@ def layer_results(
             selective_rate=eps,
             mean_feature_entropy=float(fe.mean()),
             mean_selective_rate=float(eps.mean()),
+            null_feature_entropy=np.asarray(feature_entropy(null[layer]), dtype=np.float64) if layer in null else None,
+            null_births=null.get(layer),
+            size_reference=reference.get(layer),
         )
     return out
+
+
+def _part(progress: Progress | None, start: float, stop: float) -> Progress | None:
+    """``progress`` mapped onto [start, stop], final "done" messages dropped."""
+    if progress is None:
+        return None
+
+    def report(fraction: float, message: str) -> None:
+        if message != "done":
+            progress(start + (stop - start) * fraction, message)
+
+    return report
+
+
+def _open_store(store: ResultStore | None, progress: Progress | None, cache: bool) -> ResultStore | None:
+    if not cache:
+        return None
+    if store is not None:
+        return store
+    try:
+        return default_store()
+    except CacheError as exc:
+        if progress is not None:
+            progress(0.0, f"warning: results are not cached: {exc}")
+        return None
+
+
+def _put(store: ResultStore | None, key: str, births: np.ndarray, progress: Progress | None) -> None:
+    if store is not None:
+        try:
+            store.put_births(key, births)
+        except CacheError as exc:
+            if progress is not None:
+                progress(0.99, f"warning: results are not cached: {exc}")
+
+
+def compute_null_births(
+    selection: Selection,
+    store: ResultStore | None = None,
+    progress: Progress | None = None,
+    *,
+    cache: bool = True,
+) -> dict[str, np.ndarray]:
+    """Birth times of the same images' maps with each map's entries shuffled (``featent.core.baselines``),
+    ``int32 [n_images, n_units]`` per layer; cached under their own keys."""
+    model, dataset = _resolve(selection)
+    layers = list(dict.fromkeys(selection.layers))
+    store = _open_store(store, progress, cache)
+    tag = f"{SCHEMA}|null-births-shuffle{baselines.NULL_SEED}|"
+    keys = {layer: _key(selection, model, dataset, layer).replace(f"{SCHEMA}|births|", tag, 1) for layer in layers}
+    result: dict[str, np.ndarray] = {}
+    if store is not None:
+        for layer in layers:
+            hit = store.get_births(keys[layer])
+            if hit is not None and hit.ndim == 2 and hit.shape[1] == model.layer(layer).n_units and hit.dtype == np.int32:
+                result[layer] = hit
+    missing = [layer for layer in layers if layer not in result]
+    if missing:
+        images = dataset.sample(selection.class_name, selection.n_images, selection.seed, selection.split, model.input_size)
+        parts: dict[str, list[np.ndarray]] = {layer: [] for layer in missing}
+        n = len(images)
+        for start, chunk in iter_activations(model, images.images, missing, ids=images.ids):
+            for layer in missing:
+                parts[layer].append(baselines.null_births(chunk[layer], baselines.NULL_SEED, first_image=start))
+            done = min(n, start + len(chunk[missing[0]]))
+            del chunk
+            if progress is not None:
+                progress(0.99 * done / n, f"null births (shuffled maps) of {done}/{n} images")
+        for layer in missing:
+            result[layer] = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
+            _put(store, keys[layer], result[layer], progress)
+    if progress is not None:
+        progress(1.0, "done")
+    return {layer: result[layer] for layer in layers}
+
+
+def size_reference(m: int, n_images: int, store: ResultStore | None = None, *, cache: bool = True) -> float:
+    """FE of iid uniform m x m units over |Omega| = ``n_images`` (``featent.core.baselines.size_reference``),
+    its births cached in the store per (m, |Omega|)."""
+    store = _open_store(store, None, cache)
+    key = (f"{SCHEMA}|size-reference|m{int(m)}|n{int(n_images)}|units{baselines.SIZE_REFERENCE_UNITS}|"
+           f"seed{baselines.SIZE_REFERENCE_SEED}")
+    births = store.get_births(key) if store is not None else None
+    if births is None or births.shape != (int(n_images), baselines.SIZE_REFERENCE_UNITS):
+        births = baselines.size_reference_births(int(m), int(n_images))
+        _put(store, key, births, None)
+    return float(np.mean(feature_entropy(births)))
 
 
 def unit_activations(selection: Selection, layer: str, image_index: int) -> np.ndarray:

@@ -14,8 +14,10 @@ import pytest
 
 from featent.cli.main import main
 
-UNIT_KEYS = {"unit", "feature_entropy", "selective_rate", "births"}
-RECORD_KEYS = {"model", "data", "class", "layer", "images", "seed", "mean_feature_entropy", "mean_selective_rate", "units"}
+UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "births"}
+RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "mean_feature_entropy",
+               "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
+               "size_reference_feature_entropy", "units"}
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -65,8 +67,10 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     record = json.loads(out_json)
     _, out_csv, _ = run(capsys, *args, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out_csv)))
-    assert len(rows) == 32 and set(rows[0]) == {"layer", "unit", "feature_entropy", "selective_rate", "births"}
+    assert len(rows) == 32 and set(rows[0]) == {"layer", "unit", "feature_entropy", "null_feature_entropy", "selective_rate",
+                                                "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy", "births"}
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
+    assert float(rows[3]["null_feature_entropy"]) == pytest.approx(record["units"][3]["null_feature_entropy"])
     assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
     code, out_table, _ = run(capsys, *args)
     assert code == 0
@@ -96,7 +100,8 @@ def test_cache_stats_and_clear(capsys, cache_dir):
     run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4", "--layer", "block1_conv1", "--images", "3")
     code, out, _ = run(capsys, "cache", "--format", "json")
     stats = json.loads(out)
-    assert code == 0 and stats["entries"] == 1 and stats["directory"] == str(cache_dir)
+    # births, null births (shuffled maps) and the iid size reference of that m and |Omega|
+    assert code == 0 and stats["entries"] == 3 and stats["directory"] == str(cache_dir)
     code, out, _ = run(capsys, "cache", "--clear", "--format", "json")
     assert json.loads(out)["entries"] == 0
     code, out, _ = run(capsys, "entropy", "--model", "demo", "--data", "digits", "--class", "4",
@@ -156,11 +161,12 @@ def test_python_dash_m_and_console_script(tmp_path):
 
 def test_train_demo_writes_weights_and_history(capsys, tmp_path):
     target = tmp_path / "w.pt"
-    code, out, err = run(capsys, "train-demo", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
+    code, out, err = run(capsys, "train-demo", "--data", "fashion-subset", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
                          "--checkpoint-dir", str(tmp_path / "ckpt"), "--format", "json", "--quiet")
     assert code == 0, err
     payload = json.loads(out)
     assert payload["weights"] == str(target) and [row["epoch"] for row in payload["epochs"]] == [0, 1]
+    assert payload["recipe"].startswith("fashion-subset")
     assert set(payload["epochs"][1]) == {"epoch", "loss", "train_accuracy", "test_accuracy"}
     assert (tmp_path / "ckpt" / "epoch_001.pt").is_file()
     code, out, _ = run(capsys, "layers", "--model", "demo", "--weights", str(target), "--format", "json")

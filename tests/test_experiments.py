@@ -175,11 +175,11 @@ def test_randomness_experiment_shapes_and_values(cache_dir):
 
 
 def test_compare_models_and_layer_trend_rows(cache_dir):
-    result = ex.compare_models(["demo", "demo:random"], "digits", ["3", "5"], ["block3_conv1", "block3_conv2"], n_images=5)
+    result = ex.compare_models(["demo-digits", "demo:random"], "digits", ["3", "5"], ["block3_conv1", "block3_conv2"], n_images=5)
     assert len(result.profile) == 2 * 2 * 2
     assert {r["layer"] for r in result.last_layer_rows()} == {"block3_conv2"}
     demo_acc = result.accuracy[0]
-    assert demo_acc["model"] == "demo" and demo_acc["test_accuracy"] > 0.9
+    assert demo_acc["model"] == "demo-digits" and demo_acc["test_accuracy"] > 0.9
     rows = ex.layer_trend("demo", "digits", ["3"], n_random=2, n_images=5)
     assert {r["group"] for r in rows} == {"trained", "random init"}
     assert {r["seed"] for r in rows} == {None, 0, 1}
@@ -202,9 +202,13 @@ def test_dynamics_rows_average_over_classes():
 
 def test_family_specs_parse():
     run, epoch = fam.parse_family_spec("demo@epoch5")
-    assert epoch == 5 and run == fam.base_run() and run.augment
+    assert epoch == 5 and run == fam.base_run() and not run.augment
     run, epoch = fam.parse_family_spec(" demo-corrupt-0.4 ")
-    assert run.label_noise == 0.4 and epoch == run.epochs and run.recipe == "memorize"
+    assert run.label_noise == 0.4 and epoch == run.epochs and run.training_recipe() == fam.corrupt_run(0.0).training_recipe()
+    assert fam.corrupt_run(0.0) == fam.base_run()  # one recipe: the clean corrupt level is the base run
+    assert fam.family_checkpoint("demo@iter50") == (fam.base_run(), "iter_00050.pt")
+    with pytest.raises(ModelError, match="early checkpoints"):
+        fam.family_checkpoint("demo@iter7")
     assert fam.parse_family_spec("demo") is None and fam.parse_family_spec("vgg16@64") is None
     with pytest.raises(ModelError, match="epochs 0 to"):
         fam.parse_family_spec("demo@epoch99")
@@ -219,7 +223,7 @@ def test_family_not_built_is_a_clear_error(cache_dir):
 
 
 def test_training_is_reproducible_for_a_fixed_seed(tmp_path):
-    run = fam.FamilyRun(seed=3, epochs=1, label_noise=0.4, augment=False, recipe="memorize")
+    run = fam.FamilyRun(seed=3, epochs=1, label_noise=0.4)
     first = fam.ensure_run(run, root=tmp_path / "a")
     second = fam.ensure_run(run, root=tmp_path / "b")
     a = torch.load(first / "epoch_001.pt", weights_only=True)

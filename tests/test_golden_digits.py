@@ -20,7 +20,7 @@ from featent.nets import load_model
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_digits_births.json").read_text())
 #: The spec under which the recorded digits weights are loaded today.
-DIGITS_MODEL = {"demo": "demo", "demo:random:3": "demo:random:3"}
+DIGITS_MODEL = {"demo": "demo-digits", "demo:random:3": "demo:random:3"}
 
 
 def _digest(array: np.ndarray) -> str:

@@ -1,4 +1,5 @@
-"""featent.training.loop: deterministic demo training, checkpoints every epoch, label noise, bad input."""
+"""featent.training.loop: deterministic demo training (the recipe that rebuilds the shipped weights bit for bit,
+on a short run), checkpoints every epoch and at given steps, label noise, bad input."""
 
 from __future__ import annotations
 
@@ -9,20 +10,25 @@ import torch
 
 from featent.errors import FeatentError
 from featent.nets.models import load_model
-from featent.training.loop import noisy_labels, save_weights, train_demo
+from dataclasses import replace
+
+from featent.training.loop import DEMO_RECIPE, noisy_labels, save_weights, train, train_demo
+
+#: The shipped demo's recipe on a short run: 100 images per class of the shipped subset, one epoch.
+SHORT = replace(DEMO_RECIPE, data="fashion-subset", train_per_class=100, epochs=1, full_data=False)
 
 
 @pytest.fixture(scope="module")
 def one_epoch(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt")
-    return directory, train_demo(seed=3, epochs=1, checkpoint_dir=directory)
+    return directory, train_demo(seed=3, checkpoint_dir=directory, recipe=SHORT)
 
 
 def test_training_is_deterministic_and_restores_torch_settings(one_epoch):
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     state = torch.random.get_rng_state()
-    again = train_demo(seed=3, epochs=1)
+    again = train_demo(seed=3, recipe=SHORT)
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == deterministic
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -35,7 +41,7 @@ def test_training_is_deterministic_and_restores_torch_settings(one_epoch):
 def test_history_and_checkpoints(one_epoch):
     directory, history = one_epoch
     assert [e.epoch for e in history.epochs] == [0, 1]
-    assert history.epochs[1].loss < history.epochs[0].loss
+    assert history.epochs[1].train_accuracy > history.epochs[0].train_accuracy + 0.2
     assert (directory / "epoch_000.pt").is_file() and (directory / "epoch_001.pt").is_file()
     assert history.epochs[1].checkpoint == str(directory / "epoch_001.pt")
     saved = json.loads((directory / "history.json").read_text())
@@ -48,7 +54,7 @@ def test_history_and_checkpoints(one_epoch):
 
 
 def test_different_seeds_give_different_weights(one_epoch):
-    other = train_demo(seed=4, epochs=1, augment=False)
+    other = train_demo(seed=4, recipe=SHORT, augment=True)
     assert not torch.equal(other.model.state_dict()["features.0.weight"], one_epoch[1].model.state_dict()["features.0.weight"])
 
 
@@ -79,13 +85,39 @@ def test_save_weights(tmp_path, one_epoch):
 )
 def test_bad_training_arguments(kwargs, match):
     with pytest.raises(FeatentError, match=match):
-        train_demo(**kwargs)
+        train_demo(recipe=SHORT, **kwargs)
 
 
 def test_unwritable_checkpoint_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(FeatentError, match=r"Cannot create checkpoint folder"):
-        train_demo(epochs=1, checkpoint_dir=blocker / "ckpt")
+        train_demo(recipe=SHORT, checkpoint_dir=blocker / "ckpt")
     with pytest.raises(FeatentError, match=r"Cannot save weights to"):
         save_weights(torch.nn.Linear(1, 1), blocker / "w.pt")
+
+
+def test_checkpoints_at_given_steps_and_only_the_epochs_asked(tmp_path):
+    history = train(SHORT, seed=0, checkpoint_dir=tmp_path, checkpoint_iters=(2, 5), checkpoint_epochs=(1,))
+    assert [(row.epoch, row.iteration) for row in history.iterations] == [(0, 2), (0, 5)]
+    assert history.epochs[-1].iteration == (10 * 100 + SHORT.batch_size - 1) // SHORT.batch_size
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["epoch_001.pt", "iter_00002.pt", "iter_00005.pt"]
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert [row["iteration"] for row in saved["iterations"]] == [2, 5]
+    assert saved["recipe"]["train_per_class"] == 100 and saved["data"].startswith("fashion-subset-")
+    # checkpoints along the way do not change the trained weights
+    plain = train(SHORT, seed=0)
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, history.model.state_dict()[key]), key
+
+
+def test_full_recipe_refuses_the_subset(monkeypatch, tmp_path):
+    from featent.data import clear_dataset_cache
+
+    monkeypatch.setenv("FEATENT_FASHION_DIR", str(tmp_path))
+    clear_dataset_cache()
+    try:
+        with pytest.raises(FeatentError, match=r"full Fashion-MNIST, which is not installed"):
+            train(replace(DEMO_RECIPE, epochs=1))
+    finally:
+        clear_dataset_cache()

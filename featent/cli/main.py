@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    p.add_argument("--no-baselines", action="store_true", help="skip null FE (shuffled maps) and the size reference")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output(p)
 
@@ -73,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true", help="remove every cached result")
     add_output(p)
 
-    p = sub.add_parser("train-demo", help="train the demo CNN on digits deterministically and save its weights")
-    p.add_argument("--epochs", type=positive_int, default=None, metavar="E", help="training epochs (default: featent.training.loop.DEFAULT_EPOCHS)")
+    p = sub.add_parser("train-demo", help="train the demo CNN on Fashion-MNIST deterministically and save its weights")
+    p.add_argument("--data", default="fashion", choices=("fashion", "fashion-subset", "digits"),
+                   help="fashion (full set, the shipped demo), fashion-subset (the subset shipped with featent) or digits (demo-digits)")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="E", help="training epochs (default: the recipe's, see featent.training.loop)")
     p.add_argument("--seed", type=seed, default=0, metavar="S")
     p.add_argument("--label-noise", type=fraction, default=0.0, metavar="F", help="fraction of training labels replaced at random")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
@@ -110,12 +113,14 @@ def _cmd_models(args: argparse.Namespace) -> str:
 
     family = family_specs()
     epochs = [spec for spec in family if "@epoch" in spec]
+    early = [spec for spec in family if "@iter" in spec]
     corrupt = [spec for spec in family if "-corrupt-" in spec]
     rows.insert(1, {
         "model": "demo family (trained on first use)",
         "input_size": DEMO_INPUT_SIZE,
-        "specs": f"{epochs[0]} .. {epochs[-1]}, {corrupt[0]} .. {corrupt[-1]}",
+        "specs": f"{epochs[0]} .. {epochs[-1]}, {', '.join(early)}, {corrupt[0]} .. {corrupt[-1]}",
     })
+    rows.insert(2, {"model": "demo-digits (the demo trained on digits)", "input_size": DEMO_INPUT_SIZE, "specs": "demo-digits"})
     return render(rows, args.format)
 
 
@@ -143,24 +148,44 @@ def _cmd_classes(args: argparse.Namespace) -> str:
     return render(rows, args.format, payload, header)
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
 def entropy_records(selection, results: dict) -> list[dict]:
-    """The documented JSON records (one per layer) of ``layer_results`` output."""
+    """The documented JSON records (one per layer) of ``layer_results`` output.
+
+    Beside FE each layer carries its baselines (``featent.core.baselines``): the share of silent units
+    (epsilon < p), FE over the live units, the mean null FE (each map's entries shuffled) and the FE of
+    iid units of the same size (None where not computed or, for live FE, when every unit is silent).
+    """
+    from featent.data import load_dataset
+
+    dataset = load_dataset(selection.data)
     records = []
     for layer, r in results.items():
+        null = r.null_feature_entropy
         records.append(
             {
                 "model": selection.model,
                 "data": selection.data,
+                "dataset": dataset.name,
+                "data_fingerprint": dataset.fingerprint,
                 "class": selection.class_name,
                 "layer": layer,
                 "images": int(r.births.shape[0]),
                 "seed": selection.seed,
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_selective_rate": r.mean_selective_rate,
+                "silent_share": r.silent_share,
+                "mean_live_feature_entropy": _finite_or_none(r.mean_live_feature_entropy),
+                "mean_null_feature_entropy": r.mean_null_feature_entropy,
+                "size_reference_feature_entropy": r.size_reference,
                 "units": [
                     {
                         "unit": u,
                         "feature_entropy": float(r.feature_entropy[u]),
+                        "null_feature_entropy": None if null is None else float(null[u]),
                         "selective_rate": float(r.selective_rate[u]),
                         "births": [int(b) for b in r.births[:, u]],
                     }
@@ -187,7 +212,7 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
     )
     callback, close = progress_bar(args.quiet, "entropy")
     try:
-        results = layer_results(selection, progress=callback, cache=not args.no_cache)
+        results = layer_results(selection, progress=callback, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
     records = entropy_records(selection, results)
@@ -197,16 +222,23 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
             "layer": rec["layer"],
             "unit": unit["unit"],
             "feature_entropy": unit["feature_entropy"],
+            "null_feature_entropy": unit["null_feature_entropy"],
             "selective_rate": unit["selective_rate"],
+            "silent_share": rec["silent_share"],
+            "mean_live_feature_entropy": rec["mean_live_feature_entropy"],
+            "mean_null_feature_entropy": rec["mean_null_feature_entropy"],
             **({"births": unit["births"]} if args.format == "csv" else {}),
         }
         for rec in records
         for unit in rec["units"]
     ]
+    shown = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     header = [
         f"# {rec['layer']}: mean feature entropy {rec['mean_feature_entropy']:.4f}, "
-        f"mean selective rate {rec['mean_selective_rate']:.4f} "
-        f"({rec['images']} images of class {rec['class']!r}, {model.weights_source})"
+        f"mean selective rate {rec['mean_selective_rate']:.4f}, silent share {rec['silent_share']:.3f}, "
+        f"live FE {shown(rec['mean_live_feature_entropy'])}, null FE {shown(rec['mean_null_feature_entropy'])}, "
+        f"iid FE at this size {shown(rec['size_reference_feature_entropy'])} "
+        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {model.weights_source})"
         for rec in records
     ]
     if args.format == "csv":
@@ -216,31 +248,37 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
 
 
 def _cmd_train_demo(args: argparse.Namespace) -> str:
-    from featent.training.loop import DEFAULT_EPOCHS, save_weights, train_demo
+    from dataclasses import replace
 
-    epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    from featent.nets.demo import DEMO_DIGITS_WEIGHTS, DEMO_WEIGHTS
+    from featent.training.loop import DEMO_RECIPE, DIGITS_RECIPE, save_weights, train_demo
+
+    recipe = DIGITS_RECIPE if args.data == "digits" else replace(DEMO_RECIPE, data=args.data)
+    epochs = recipe.epochs if args.epochs is None else args.epochs
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    default_recipe = epochs == DEFAULT_EPOCHS and args.seed == 0 and args.label_noise == 0.0
+    default_recipe = epochs == recipe.epochs and args.seed == 0 and args.label_noise == 0.0 and args.data != "fashion-subset"
     if args.weights_out is None and not default_recipe:
         raise UsageError(
             "give --weights-out FILE: the shipped demo weights are only rebuilt with the default recipe "
-            f"(--epochs {DEFAULT_EPOCHS} --seed 0 --label-noise 0)"
+            f"(--data fashion or digits, --epochs {recipe.epochs} --seed 0 --label-noise 0)"
         )
+    shipped = DEMO_DIGITS_WEIGHTS if args.data == "digits" else DEMO_WEIGHTS
     callback, close = progress_bar(args.quiet, "train-demo")
     try:
         history = train_demo(
             seed=args.seed, epochs=epochs, label_noise=args.label_noise,
-            checkpoint_dir=args.checkpoint_dir, progress=callback,
+            checkpoint_dir=args.checkpoint_dir, progress=callback, recipe=recipe,
         )
     finally:
         close()
-    target = save_weights(history.model, args.weights_out)
+    target = save_weights(history.model, args.weights_out if args.weights_out is not None else shipped)
     rows = [
         {"epoch": e.epoch, "loss": e.loss, "train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
         for e in history.epochs
     ]
-    return render(rows, args.format, {"weights": str(target), "epochs": rows}, [f"# weights saved to {target}"])
+    payload = {"weights": str(target), "recipe": recipe.describe(), "epochs": rows}
+    return render(rows, args.format, payload, [f"# weights saved to {target} ({recipe.describe()})"])
 
 
 def _cmd_cache(args: argparse.Namespace) -> str:

@@ -1,7 +1,8 @@
 """Datasets and deterministic per-class sampling.
 
-Two sources: the built-in ``digits`` (scikit-learn's handwritten digits, shipped with the package,
-no download) and image folders (one subfolder per class, ImageNet-style). Both hand out
+Built-in sources: ``fashion`` (Fashion-MNIST, full when installed, else the subset shipped with the
+package, named ``fashion-subset``) and ``digits`` (scikit-learn's handwritten digits); and image
+folders (one subfolder per class, ImageNet-style). All hand out
 ``ImageSet`` objects: float32 images in [0, 1] of a requested square size, *not* normalized —
 normalization belongs to the model (``LoadedModel.preprocess``).
 
@@ -17,11 +18,16 @@ from pathlib import Path
 
 from featent.data.base import MIN_IMAGES_PER_CLASS, Dataset, ImageSet
 from featent.data.digits import DIGITS, DigitsDataset, load_digits_arrays
+from featent.data.fashion import FASHION, FASHION_CLASSES, FASHION_SUBSET, FashionDataset
 from featent.data.folder import IMAGE_SUFFIXES, ImageFolderDataset
 from featent.errors import DataError
 
 __all__ = [
     "DIGITS",
+    "FASHION",
+    "FASHION_SUBSET",
+    "FASHION_CLASSES",
+    "FashionDataset",
     "IMAGE_SUFFIXES",
     "MIN_IMAGES_PER_CLASS",
     "ImageSet",
@@ -39,19 +45,20 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_dataset(spec: str) -> Dataset:
-    """``"digits"`` or a folder path -> a dataset; memoized per spec in this process.
+    """``"fashion"``, ``"fashion-subset"``, ``"digits"`` or a folder path -> a dataset; memoized per spec in this process.
 
     A changed folder is only re-read after ``clear_dataset_cache()`` (or in a new process).
     """
     if not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
-        raise DataError("No data given; use 'digits' or a folder with one subfolder per class.")
+        raise DataError("No data given; use 'fashion', 'digits' or a folder with one subfolder per class.")
     text = str(spec).strip()
-    key = DIGITS if text == DIGITS else str(Path(text).expanduser().resolve())
+    builtin = {DIGITS: DigitsDataset, FASHION: FashionDataset, FASHION_SUBSET: lambda: FashionDataset(subset=True)}
+    key = text if text in builtin else str(Path(text).expanduser().resolve())
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    dataset: Dataset = DigitsDataset() if key == DIGITS else ImageFolderDataset(text)
+    dataset: Dataset = builtin[key]() if key in builtin else ImageFolderDataset(text)
     with _CACHE_LOCK:
         return _CACHE.setdefault(key, dataset)
 

@@ -24,7 +24,7 @@ from featent import indicators as ind
 from featent.errors import DataError, FeatentError, ModelError
 from featent.spec import ModelSpec
 from featent.indicators.registry import LOWER_IS_BETTER
-from featent.training.family import CORRUPT_LEVELS, base_run, parse_family_spec, run_history
+from featent.training.family import CORRUPT_LEVELS, base_run, iteration_history, parse_family_spec, run_history
 from featent.nets import fingerprint_module, forget_model, from_module, load_model
 from featent.data import load_dataset
 from featent.pipeline import Selection, compute_births, layer_results
@@ -377,21 +377,27 @@ class ModelSetResult:
 
 
 def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
-    """Train/test accuracy from the family history when known, else test accuracy on digits."""
+    """Train/test accuracy from the family history when known, else evaluated on a built-in dataset's splits."""
 
     parsed = parse_family_spec(spec) if weights is None else None
     row: dict = {"model": spec, "train_accuracy": None, "test_accuracy": None, "label_noise": None}
     if parsed is not None:
         run, epoch = parsed
-        history = {h["epoch"]: h for h in run_history(run)}
+        if epoch is None:  # an early checkpoint, demo@iterK
+            step = int(spec.strip().rsplit("@iter", 1)[1])
+            history = {h["iteration"]: h for h in iteration_history(run)}
+            epoch = "iteration"
+            history = {"iteration": history[step]} if step in history else {}
+        else:
+            history = {h["epoch"]: h for h in run_history(run)}
         if epoch in history:
             row.update(train_accuracy=history[epoch]["train_accuracy"], test_accuracy=history[epoch]["test_accuracy"],
                        label_noise=run.label_noise)
         return row
-    if data == "digits":
+    if data in ("digits", "fashion", "fashion-subset"):
 
         model = load_model(spec, weights)
-        dataset = load_dataset("digits")
+        dataset = load_dataset(data)
         for split in ("train", "test"):
             x, y = dataset.split_arrays(split, model.input_size)
             logits = torch.cat([_logits(model, x[i : i + 512]) for i in range(0, len(x), 512)])
@@ -533,7 +539,7 @@ class DynamicsResult:
 
 
 def training_dynamics(
-    data: str = "digits",
+    data: str = "fashion",
     classes: Sequence[str] | None = None,
     layer: str | None = None,
     n_images: int = 100,

@@ -19,7 +19,7 @@ from torch import nn
 
 from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
-from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS
+from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, resolve_demo_variant
 from featent.nets.layers import LayerInfo, discover_layers
 from featent.nets.zoo import (
     IMAGENET_MEAN,
@@ -163,7 +163,7 @@ def fingerprint_module(module: nn.Module, name: str, input_size: int, layers: Se
 
 #: Spec resolvers registered by higher layers (the demo family trains its checkpoints on demand):
 #: spec -> (base spec, weights file) or None when the spec is not theirs.
-_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = []
+_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = [resolve_demo_variant]
 
 
 def register_spec_resolver(resolver: Callable[[str], tuple[str, str] | None]) -> None:

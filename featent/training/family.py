@@ -1,20 +1,29 @@
-"""The demo training family: per-epoch checkpoints (``demo@epochN``) and corrupted-label models
-(``demo-corrupt-X``), trained deterministically on demand and kept under the cache directory.
+"""The demo training family: checkpoints across training (``demo@epochN``, ``demo@iterK``) and
+corrupted-label models (``demo-corrupt-X``), trained deterministically on demand and kept under the
+cache directory.
 
 Why a family: the paper follows FE during training (Fig. 5B) and across models of different
-generalization (Fig. 6, model set B: labels corrupted at 0.2/0.4/0.6/0.8, Zhang et al. 2017).
+generalization (Fig. 6, model set B: labels corrupted at 0.2/0.4/0.6/0.8, Zhang et al. 2017). Every
+member comes from ONE recipe on one fixed subset of Fashion-MNIST (the first 300 training images of
+each class, shipped with featent, so the family is the same with or without the full set), trained
+until even 80% random labels are fitted to >= 97% training accuracy: clean and corrupted models are
+compared at matched training accuracy. ``demo-corrupt-0.0`` is the last epoch of the clean run that
+also gives ``demo@epochN`` and the early checkpoints ``demo@iterK`` (optimizer steps; FE makes its
+big move as the net leaves its initialisation).
+
 ``featent.nets.models.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
 model spec is accepted (CLI, app, pipeline); a missing run is trained then, or ahead of time with
 ``featent train-family`` (with progress).
 
-Runs live in ``<cache dir>/family/<run id>/`` (``epoch_NNN.pt`` state_dicts, ``history.json``); the
-run id names every training setting, so a change of recipe never reuses stale weights. A run is
-trained in a temporary folder and renamed into place, so a crash or a concurrent build never
-leaves a half-written run behind.
+Runs live in ``<cache dir>/family/<run id>/`` (``epoch_NNN.pt`` / ``iter_NNNNN.pt`` state_dicts,
+``history.json``); the run id names every training setting, so a change of recipe never reuses stale
+weights. A run is trained in a temporary folder and renamed into place, so a crash or a concurrent
+build never leaves a half-written run behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,30 +31,33 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from featent.errors import FeatentError, ModelError
 from featent.nets.models import register_spec_resolver
+from featent.training.loop import Recipe
 
 Progress = Callable[[float, str], None]
 
-#: The base family (``demo@epochN``): the shipped demo's own recipe (featent.training.loop defaults).
 FAMILY_SEED = 0
-#: Corruption levels of model set B (Zhang et al. 2017); 0.0 is the same recipe without noise.
+#: Corruption levels of model set B (Zhang et al. 2017); 0.0 is the clean run.
 CORRUPT_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)
-#: The memorization recipe of the corrupted-label runs. featent.training.loop's demo recipe (default
-#: PyTorch init, Adam 2e-3) never leaves the constant-output plateau at 80% noise, so these runs
-#: use Kaiming-normal init, Adam 1e-3 with cosine decay, batches of 32 and no augmentation, which
-#: fits even 80% random labels to ~100% training accuracy (Zhang et al. 2017's "near-zero
-#: training error") in CORRUPT_EPOCHS epochs.
-CORRUPT_EPOCHS = 40
-CORRUPT_LR = 1e-3
-CORRUPT_BATCH = 32
+#: Epochs of every family run (read when a run is made, so tests may shorten it).
+CORRUPT_EPOCHS = 35
+#: Early checkpoints of the clean run, in optimizer steps.
+ITERATION_CHECKPOINTS = (25, 50, 100, 200)
+#: The one family recipe: Kaiming-normal init, Adam 1e-3 with cosine decay, batches of 32, no
+#: augmentation (memorization is the point), 300 images per class of the shipped subset.
+FAMILY_RECIPE = Recipe(
+    data="fashion-subset", epochs=CORRUPT_EPOCHS, batch_size=32, learning_rate=1e-3, augment=False,
+    init="kaiming", train_per_class=300, full_data=False,
+)
 
 _EPOCH_SPEC = re.compile(r"^demo@epoch(\d{1,4})$")
+_ITER_SPEC = re.compile(r"^demo@iter(\d{1,6})$")
 _CORRUPT_SPEC = re.compile(r"^demo-corrupt-(\d(?:\.\d{1,3})?)$")
-_RECIPE_VERSION = "v1"
+_RECIPE_VERSION = "v2"
 
 __all__ = [
     "FAMILY_SEED",
@@ -59,46 +71,77 @@ __all__ = [
     "run_for",
     "ensure_run",
     "run_history",
+    "iteration_history",
     "build_family",
-    "train_memorize",
+    "family_checkpoint",
+    "corrupt_run",
+    "base_run",
+    "ITERATION_CHECKPOINTS",
+    "FAMILY_RECIPE",
 ]
 
 
 @dataclass(frozen=True)
 class FamilyRun:
-    """One deterministic training run of the demo CNN (all its epoch checkpoints)."""
+    """One deterministic training run of the demo family (its epoch, and for the clean run its early, checkpoints)."""
 
     seed: int
     epochs: int
     label_noise: float
-    augment: bool
-    recipe: str = "demo"  # "demo": featent.training.loop.train_demo; "memorize": the corrupted-label recipe
+    augment: bool = False
+    recipe: str = "family"
+
+    def training_recipe(self) -> Recipe:
+        if self.recipe != "family":
+            raise ModelError(f"Unknown family recipe {self.recipe!r}.")
+        return replace(FAMILY_RECIPE, epochs=self.epochs, augment=self.augment)
+
+    @property
+    def clean(self) -> bool:
+        return self.label_noise == 0.0
 
     @property
     def run_id(self) -> str:
-        return (
-            f"{_RECIPE_VERSION}-{self.recipe}-seed{self.seed}-epochs{self.epochs}-noise{self.label_noise:.3f}-"
-            f"{'aug' if self.augment else 'noaug'}"
-        )
+        digest = hashlib.sha256(json.dumps(asdict(self.training_recipe()), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{_RECIPE_VERSION}-{self.recipe}-{digest}-seed{self.seed}-epochs{self.epochs}-noise{self.label_noise:.3f}"
 
 
 def base_run() -> FamilyRun:
-    """The run behind ``demo@epochN``: the shipped demo's recipe, so ``demo@epoch15`` is the demo."""
-    from featent.training.loop import DEFAULT_EPOCHS
-
-    return FamilyRun(seed=FAMILY_SEED, epochs=DEFAULT_EPOCHS, label_noise=0.0, augment=True)
+    """The clean run behind ``demo@epochN``, ``demo@iterK`` and ``demo-corrupt-0.0``."""
+    return FamilyRun(seed=FAMILY_SEED, epochs=CORRUPT_EPOCHS, label_noise=0.0)
 
 
 def corrupt_run(level: float) -> FamilyRun:
-    """The run behind ``demo-corrupt-X``: no augmentation (memorization is the point), fixed length."""
-    return FamilyRun(seed=FAMILY_SEED, epochs=CORRUPT_EPOCHS, label_noise=float(level), augment=False, recipe="memorize")
+    """The run behind ``demo-corrupt-X``: the same recipe with that fraction of labels corrupted."""
+    return FamilyRun(seed=FAMILY_SEED, epochs=CORRUPT_EPOCHS, label_noise=float(level))
 
 
-def parse_family_spec(spec: object) -> tuple[FamilyRun, int] | None:
-    """``demo@epochN`` / ``demo-corrupt-X`` -> (run, epoch); None for any other spec."""
+def family_checkpoint(spec: object) -> tuple[FamilyRun, str] | None:
+    """A family spec -> (run, checkpoint file name in the run folder); None for any other spec."""
     if not isinstance(spec, str):
         return None
     text = spec.strip()
+    match = _ITER_SPEC.match(text)
+    if match:
+        run, step = base_run(), int(match.group(1))
+        if step not in ITERATION_CHECKPOINTS:
+            shown = ", ".join(f"demo@iter{k}" for k in ITERATION_CHECKPOINTS)
+            raise ModelError(f"{text!r}: the demo family keeps the early checkpoints {shown}.")
+        return run, f"iter_{step:05d}.pt"
+    parsed = parse_family_spec(text)
+    if parsed is None:
+        return None
+    return parsed[0], f"epoch_{parsed[1]:03d}.pt"
+
+
+def parse_family_spec(spec: object) -> tuple[FamilyRun, int] | None:
+    """``demo@epochN`` / ``demo-corrupt-X`` -> (run, epoch); ``demo@iterK`` -> (run, None); else None."""
+    if not isinstance(spec, str):
+        return None
+    text = spec.strip()
+    if _ITER_SPEC.match(text):
+        family_checkpoint(text)  # checks the step
+        return base_run(), None
     match = _EPOCH_SPEC.match(text)
     if match:
         run = base_run()
@@ -117,9 +160,10 @@ def parse_family_spec(spec: object) -> tuple[FamilyRun, int] | None:
 
 
 def family_specs() -> list[str]:
-    """The standard family specs: every epoch of the base run, then each corruption level."""
+    """The standard family specs: the early checkpoints and every epoch of the clean run, then each corruption level."""
     run = base_run()
-    return [f"demo@epoch{e}" for e in range(run.epochs + 1)] + [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS]
+    return ([f"demo@iter{k}" for k in ITERATION_CHECKPOINTS] + [f"demo@epoch{e}" for e in range(run.epochs + 1)]
+            + [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS])
 
 
 def family_directory() -> Path:
@@ -154,7 +198,7 @@ def ensure_run(
     run: FamilyRun, progress: Progress | None = None, root: str | os.PathLike | None = None, build: bool = True
 ) -> Path:
     """The folder of a finished run, training it first if needed (``build=False``: ModelError instead)."""
-    from featent.training.loop import train_demo
+    from featent.training.loop import train
 
     base = Path(root).expanduser() if root is not None else family_directory()
     target = base / run.run_id
@@ -171,15 +215,13 @@ def ensure_run(
         except OSError as exc:
             raise FeatentError(f"Cannot create the family folder {str(base)!r}: {exc.strerror or exc}.") from exc
         try:
-            if run.recipe == "memorize":
-                train_memorize(run, scratch, progress)
-            else:
-                train_demo(
-                    seed=run.seed, epochs=run.epochs, label_noise=run.label_noise,
-                    checkpoint_dir=scratch, progress=progress, augment=run.augment,
-                )
+            train(
+                run.training_recipe(), seed=run.seed, label_noise=run.label_noise, checkpoint_dir=scratch,
+                progress=progress, checkpoint_iters=ITERATION_CHECKPOINTS if run.clean else (),
+                checkpoint_epochs=None if run.clean else (0, run.epochs),
+            )
             history = json.loads((scratch / "history.json").read_text())
-            for row in history["epochs"]:  # paths relative to the run folder, valid after the rename
+            for row in history["epochs"] + history.get("iterations", []):  # relative to the run folder
                 if row.get("checkpoint"):
                     row["checkpoint"] = Path(row["checkpoint"]).name
             history["run"] = run.run_id
@@ -197,73 +239,16 @@ def ensure_run(
     return target
 
 
-def train_memorize(run: FamilyRun, directory: Path, progress: Progress | None = None, epochs: int | None = None) -> list[dict]:
-    """Fit (possibly corrupted) digits labels with the memorization recipe; deterministic per seed.
-
-    Writes ``history.json`` (loss and accuracies per epoch, epoch 0 = init) and the state_dicts of
-    epoch 0 and the last epoch, in the same layout as ``featent.training.loop.train_demo``.
-    """
-    import torch
-    from torch import nn
-
-    from featent.data import load_dataset
-    from featent.nets.models import DEMO_INPUT_SIZE, DemoNet
-    from featent.training.loop import _deterministic, _normalize, evaluate, noisy_labels
-
-    n_epochs = run.epochs if epochs is None else int(epochs)
-    dataset = load_dataset("digits")
-    train_x, train_y = dataset.split_arrays("train", DEMO_INPUT_SIZE)
-    test_x, test_y = dataset.split_arrays("test", DEMO_INPUT_SIZE)
-    train_x, test_x = _normalize(train_x), _normalize(test_x)
-    train_y = noisy_labels(train_y, run.label_noise, run.seed)
-    rows: list[dict] = []
-    with _deterministic(run.seed):
-        model = DemoNet()
-        for module in model.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
-        optimizer = torch.optim.Adam(model.parameters(), lr=CORRUPT_LR)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_epochs)
-        generator = torch.Generator().manual_seed(run.seed)
-
-        def record(epoch: int, loss: float) -> None:
-            row = {"epoch": epoch, "loss": loss, "train_accuracy": evaluate(model, train_x, train_y)[1],
-                   "test_accuracy": evaluate(model, test_x, test_y)[1], "checkpoint": None}
-            if epoch in (0, n_epochs):
-                row["checkpoint"] = str(directory / f"epoch_{epoch:03d}.pt")
-                torch.save(model.state_dict(), row["checkpoint"])
-            rows.append(row)
-
-        record(0, evaluate(model, train_x, train_y)[0])
-        n_batches = (len(train_x) + CORRUPT_BATCH - 1) // CORRUPT_BATCH
-        for epoch in range(1, n_epochs + 1):
-            model.train()
-            order = torch.randperm(len(train_x), generator=generator)
-            total = 0.0
-            for b in range(n_batches):
-                index = order[b * CORRUPT_BATCH : (b + 1) * CORRUPT_BATCH]
-                optimizer.zero_grad(set_to_none=True)
-                loss = nn.functional.cross_entropy(model(train_x[index]), train_y[index])
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(index)
-            scheduler.step()
-            record(epoch, total / len(train_x))
-            if progress is not None:
-                progress(epoch / n_epochs, f"epoch {epoch}/{n_epochs}")
-        model.eval()
-    (directory / "history.json").write_text(json.dumps({"seed": run.seed, "label_noise": run.label_noise, "epochs": rows}, indent=1))
-    return rows
-
-
 def resolve_family_spec(spec: object, build: bool = True) -> tuple[str, str] | None:
     """For ``featent.nets.models.load_model``: a family spec -> ("demo", checkpoint path); else None."""
-    parsed = parse_family_spec(spec)
-    if parsed is None:
+    found = family_checkpoint(spec)
+    if found is None:
         return None
-    run, epoch = parsed
-    return "demo", str(ensure_run(run, build=build) / f"epoch_{epoch:03d}.pt")
+    run, name = found
+    path = ensure_run(run, build=build) / name
+    if not path.is_file():
+        raise ModelError(f"{str(spec).strip()!r} is not a checkpoint of the demo family run {run.run_id}.")
+    return "demo", str(path)
 
 
 def run_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bool = True,
@@ -277,12 +262,26 @@ def run_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bo
     return [{k: row[k] for k in ("epoch", "loss", "train_accuracy", "test_accuracy")} for row in rows]
 
 
+def iteration_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bool = True,
+                      progress: Progress | None = None) -> list[dict]:
+    """``{"iteration", "epoch", "loss", "train_accuracy", "test_accuracy"}`` at every checkpoint of a run,
+    early checkpoints included, in training order (loss: on the whole training subset)."""
+    directory = ensure_run(run, progress=progress, root=root, build=build)
+    try:
+        saved = json.loads((directory / "history.json").read_text())
+        rows = saved["epochs"] + saved.get("iterations", [])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"The history of family run {run.run_id} cannot be read; delete {str(directory)!r} to rebuild it.") from exc
+    keys = ("iteration", "epoch", "loss", "train_accuracy", "test_accuracy")
+    return sorted(({k: row.get(k) for k in keys} for row in rows), key=lambda r: (r["iteration"] or 0, r["epoch"]))
+
+
 def build_family(
     levels: Sequence[float] = CORRUPT_LEVELS, base: bool = True, progress: Progress | None = None,
     root: str | os.PathLike | None = None,
 ) -> list[tuple[FamilyRun, Path]]:
     """Train (or find) the base run and the corrupted-label runs ahead of time."""
-    runs = ([base_run()] if base else []) + [corrupt_run(level) for level in levels]
+    runs = list(dict.fromkeys(([base_run()] if base else []) + [corrupt_run(level) for level in levels]))
     out = []
     for k, run in enumerate(runs):
         def step(fraction: float, message: str, k: int = k, run: FamilyRun = run) -> None:

@@ -1,40 +1,78 @@
-"""Deterministic training of the demo CNN on digits (also used to study FE across training).
+"""Deterministic training of the demo CNN (the shipped default, and the family studied across training).
 
-Same seed -> same weights, bit for bit, on the same machine and torch build: the RNG is forked and
-seeded, deterministic algorithms are switched on, the intra-op thread count is fixed for the run,
-and batches are shuffled by a seeded generator. Global torch settings are restored afterwards.
+Same recipe and seed -> same weights, bit for bit, on the same machine and torch build: the RNG is
+forked and seeded, deterministic algorithms are switched on, the intra-op thread count is fixed for
+the run, and batches are shuffled by a seeded generator. Global torch settings are restored afterwards.
 
-``label_noise`` replaces that fraction of the training labels by a different, random class (seeded),
-for generalization studies; a checkpoint and the loss are saved after every epoch (epoch 0 = init).
+A :class:`Recipe` names everything that shapes the weights (data, subset, epochs, batch, learning
+rate, init, augmentation). ``label_noise`` replaces that fraction of the training labels by a
+different, random class (seeded), for generalization studies; a checkpoint and the loss are saved
+after every epoch (epoch 0 = init) and after the optimizer steps listed in ``checkpoint_iters``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from featent.data import DigitsDataset, load_dataset
+from featent.data import load_dataset
 from featent.errors import FeatentError
-from featent.nets.models import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
+from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 
 Progress = Callable[[float, str], None]
 
-DEFAULT_EPOCHS = 15
-BATCH_SIZE = 64
-LEARNING_RATE = 2e-3
 TRAIN_THREADS = 1
 MAX_SHIFT = 2  # pixels of random translation (augmentation) at 32x32
 
-__all__ = ["DEFAULT_EPOCHS", "EpochStats", "TrainHistory", "train_demo", "save_weights", "evaluate", "noisy_labels"]
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything besides seed and label noise that decides the trained weights."""
+
+    data: str = "fashion"
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    augment: bool = False
+    init: str = "default"  # "default" (PyTorch's) or "kaiming" (Kaiming-normal weights, zero biases)
+    train_per_class: int | None = None  # the first N training images of each class (file order); None = all
+    full_data: bool = True  # refuse to run on the shipped subset when the recipe asks for the full set
+
+    def describe(self) -> str:
+        subset = "all" if self.train_per_class is None else f"{self.train_per_class}/class"
+        return (f"{self.data} ({subset}), {self.epochs} epochs, batch {self.batch_size}, Adam {self.learning_rate:g} "
+                f"cosine, {self.init} init, {'shift augmentation' if self.augment else 'no augmentation'}")
 
 
+#: The shipped ``demo``: DemoNet on the full Fashion-MNIST train set.
+DEMO_RECIPE = Recipe()
+#: The shipped ``demo-digits`` (kept as it was trained): scikit-learn digits, shifts, 15 epochs.
+DIGITS_RECIPE = Recipe(data="digits", epochs=15, batch_size=64, learning_rate=2e-3, augment=True, full_data=False)
+DEFAULT_EPOCHS = DEMO_RECIPE.epochs
+BATCH_SIZE = DEMO_RECIPE.batch_size
+LEARNING_RATE = DEMO_RECIPE.learning_rate
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEMO_RECIPE",
+    "DIGITS_RECIPE",
+    "Recipe",
+    "EpochStats",
+    "TrainHistory",
+    "train",
+    "train_demo",
+    "save_weights",
+    "evaluate",
+    "noisy_labels",
+    "training_arrays",
+]
 @dataclass
 class EpochStats:
     """Loss and accuracies after an epoch (epoch 0: before training)."""
@@ -44,6 +82,7 @@ class EpochStats:
     train_accuracy: float  # on the labels trained on
     test_accuracy: float
     checkpoint: str | None = None
+    iteration: int = 0  # optimizer steps taken when these were measured
 
 
 @dataclass
@@ -54,6 +93,8 @@ class TrainHistory:
     epochs: list[EpochStats] = field(default_factory=list)
     seed: int = 0
     label_noise: float = 0.0
+    iterations: list[EpochStats] = field(default_factory=list)  # the extra checkpoints within epochs
+    recipe: Recipe = DEMO_RECIPE
 
 
 @contextmanager
@@ -110,28 +151,51 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tu
     return loss, (logits.argmax(1) == labels).float().mean().item()
 
 
-def _save_checkpoint(model: nn.Module, directory: Path, epoch: int) -> str:
-    path = directory / f"epoch_{epoch:03d}.pt"
-    torch.save(model.state_dict(), path)
-    return str(path)
+def training_arrays(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, str]:
+    """(train x, train y, test x, test y, data fingerprint) for a recipe, inputs already normalized."""
+    dataset = load_dataset(recipe.data)
+    if recipe.full_data and recipe.data == "fashion" and dataset.name != "fashion":
+        raise FeatentError(
+            "This recipe trains on the full Fashion-MNIST, which is not installed; install the Debian package "
+            "dataset-fashion-mnist or set FEATENT_FASHION_DIR to a folder with the four original IDX files."
+        )
+    train_x, train_y = dataset.split_arrays("train", DEMO_INPUT_SIZE)
+    test_x, test_y = dataset.split_arrays("test", DEMO_INPUT_SIZE)
+    if recipe.train_per_class is not None:
+        keep = torch.cat([torch.nonzero(train_y == c).flatten()[: recipe.train_per_class] for c in range(10)]).sort().values
+        train_x, train_y = train_x[keep], train_y[keep]
+    return _normalize(train_x), train_y, _normalize(test_x), test_y, dataset.fingerprint
 
 
-def train_demo(
+def _initialize(model: nn.Module, init: str) -> None:
+    if init == "default":
+        return
+    if init != "kaiming":
+        raise FeatentError(f"Unknown initialization {init!r}; use 'default' or 'kaiming'.")
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+
+
+def train(
+    recipe: Recipe = DEMO_RECIPE,
     seed: int = 0,
-    epochs: int = DEFAULT_EPOCHS,
     label_noise: float = 0.0,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
-    augment: bool = True,
+    checkpoint_iters: Sequence[int] = (),
+    checkpoint_epochs: Sequence[int] | None = None,
 ) -> TrainHistory:
-    """Train DemoNet on the digits train split; deterministic for a given seed.
+    """Train DemoNet with a recipe; deterministic for a given (recipe, seed, label noise).
 
-    With ``checkpoint_dir``, ``epoch_000.pt`` ... ``epoch_NNN.pt`` (state_dicts) and
-    ``history.json`` (loss and accuracies per epoch) are written after every epoch. ``augment``
-    adds small random translations (turn it off to study memorization of noisy labels).
+    With ``checkpoint_dir``, ``epoch_000.pt`` ... ``epoch_NNN.pt`` and ``iter_NNNNN.pt`` (state_dicts)
+    and ``history.json`` (loss and accuracies per checkpoint) are written as training goes;
+    ``checkpoint_epochs`` limits the saved epoch state_dicts (default: every epoch).
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise FeatentError(f"The training seed must be a non-negative integer, got {seed!r}.")
+    epochs = recipe.epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise FeatentError(f"The number of epochs must be a positive integer, got {epochs!r}.")
     directory = Path(checkpoint_dir).expanduser() if checkpoint_dir is not None else None
@@ -140,52 +204,83 @@ def train_demo(
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FeatentError(f"Cannot create checkpoint folder {str(directory)!r}: {exc.strerror or exc}.") from exc
-    dataset = load_dataset("digits")
-    assert isinstance(dataset, DigitsDataset)
-    train_x, train_y = dataset.split_arrays("train", DEMO_INPUT_SIZE)
-    test_x, test_y = dataset.split_arrays("test", DEMO_INPUT_SIZE)
-    train_x, test_x = _normalize(train_x), _normalize(test_x)
-    train_y = noisy_labels(train_y, label_noise, seed)
+    train_x, clean_y, test_x, test_y, data_fingerprint = training_arrays(recipe)
+    train_y = noisy_labels(clean_y, label_noise, seed)
+    extra_iters = sorted({int(i) for i in checkpoint_iters})
 
-    history = TrainHistory(model=nn.Module(), seed=seed, label_noise=label_noise)
+    history = TrainHistory(model=nn.Module(), seed=seed, label_noise=label_noise, recipe=recipe)
     with _deterministic(seed):
         model = DemoNet()
+        _initialize(model, recipe.init)
         history.model = model
-        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         generator = torch.Generator().manual_seed(seed)
-        n_batches = (len(train_x) + BATCH_SIZE - 1) // BATCH_SIZE
+        n_batches = (len(train_x) + recipe.batch_size - 1) // recipe.batch_size
 
-        def record(epoch: int, loss: float) -> None:
-            train_acc = evaluate(model, train_x, train_y)[1]
-            test_acc = evaluate(model, test_x, test_y)[1]
-            stats = EpochStats(epoch, loss, train_acc, test_acc)
-            if directory is not None:
-                stats.checkpoint = _save_checkpoint(model, directory, epoch)
-            history.epochs.append(stats)
-            if directory is not None:
-                rows = [asdict(e) for e in history.epochs]
-                (directory / "history.json").write_text(json.dumps({"seed": seed, "label_noise": label_noise, "epochs": rows}, indent=1))
+        def measure(epoch: int, iteration: int, loss: float | None, name: str, save: bool = True) -> EpochStats:
+            train_loss, train_acc = evaluate(model, train_x, train_y)
+            stats = EpochStats(epoch, train_loss if loss is None else loss, train_acc, evaluate(model, test_x, test_y)[1],
+                               iteration=iteration)
+            if directory is not None and save:
+                stats.checkpoint = str(directory / name)
+                torch.save(model.state_dict(), stats.checkpoint)
+            return stats
 
-        record(0, evaluate(model, train_x, train_y)[0])
+        def write_history() -> None:
+            if directory is not None:
+                payload = {"seed": seed, "label_noise": label_noise, "recipe": asdict(recipe), "data": data_fingerprint,
+                           "epochs": [asdict(e) for e in history.epochs],
+                           "iterations": [asdict(e) for e in history.iterations]}
+                (directory / "history.json").write_text(json.dumps(payload, indent=1))
+
+        history.epochs.append(measure(0, 0, None, "epoch_000.pt", checkpoint_epochs is None or 0 in checkpoint_epochs))
+        write_history()
+        step = 0
         for epoch in range(1, epochs + 1):
             model.train()
             order = torch.randperm(len(train_x), generator=generator)
             total = 0.0
             for b in range(n_batches):
-                index = order[b * BATCH_SIZE : (b + 1) * BATCH_SIZE]
+                index = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
                 optimizer.zero_grad(set_to_none=True)
-                batch = _shifted(train_x[index], generator) if augment else train_x[index]
+                batch = _shifted(train_x[index], generator) if recipe.augment else train_x[index]
                 loss = nn.functional.cross_entropy(model(batch), train_y[index])
                 loss.backward()
                 optimizer.step()
+                step += 1
                 total += loss.item() * len(index)
+                if step in extra_iters:
+                    history.iterations.append(measure(epoch - 1, step, None, f"iter_{step:05d}.pt"))
+                    model.train()
+                    write_history()
                 if progress is not None:
                     progress(((epoch - 1) * n_batches + b + 1) / (epochs * n_batches), f"epoch {epoch}/{epochs}")
             scheduler.step()
-            record(epoch, total / len(train_x))
+            keep = checkpoint_epochs is None or epoch in checkpoint_epochs
+            history.epochs.append(measure(epoch, step, total / len(train_x), f"epoch_{epoch:03d}.pt", keep))
+            write_history()
         model.eval()
     return history
+
+
+def train_demo(
+    seed: int = 0,
+    epochs: int | None = None,
+    label_noise: float = 0.0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    augment: bool | None = None,
+    recipe: Recipe = DEMO_RECIPE,
+) -> TrainHistory:
+    """:func:`train` with the shipped demo's recipe (``epochs`` / ``augment`` override it when given)."""
+    changes: dict = {}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if augment is not None:
+        changes["augment"] = augment
+    return train(replace(recipe, **changes), seed=seed, label_noise=label_noise, checkpoint_dir=checkpoint_dir,
+                 progress=progress)
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike | None = None) -> Path:

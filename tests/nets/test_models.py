@@ -23,7 +23,7 @@ def test_list_models_covers_the_issue():
         assert f"vgg{depth}" in names and f"vgg{depth}_bn" in names
 
 
-def test_demo_ships_small_weights_and_classifies_digits():
+def test_demo_ships_small_weights_and_classifies_fashion_and_digits():
     assert DEMO_WEIGHTS.stat().st_size <= 2 * 2**20
     model = load_model("demo")
     assert isinstance(model, LoadedModel)
@@ -34,9 +34,15 @@ def test_demo_ships_small_weights_and_classifies_digits():
         ("block2_conv1", 32, 16), ("block2_conv2", 32, 16),
         ("block3_conv1", 64, 8), ("block3_conv2", 64, 8),
     ]
-    x, y = load_dataset("digits").split_arrays("test", 32)
+    x, y = load_dataset("fashion-subset").split_arrays("test", 32)
     with torch.inference_mode():
         accuracy = (model.module(model.preprocess(x)).argmax(1) == y).float().mean().item()
+    assert accuracy >= 0.90  # 93.0% here, 91.7% on the full 10k test set
+    digits = load_model("demo-digits")
+    assert digits.spec == "demo-digits" and digits.fingerprint != model.fingerprint
+    x, y = load_dataset("digits").split_arrays("test", 32)
+    with torch.inference_mode():
+        accuracy = (digits.module(digits.preprocess(x)).argmax(1) == y).float().mean().item()
     assert accuracy >= 0.97
 
 

@@ -1,0 +1,127 @@
+"""Baselines that tell a unit's spatial structure apart from its size and its silence (beyond the paper).
+
+FE alone mixes three things. Eq. 12 gives a unit that rarely yields a birth (epsilon < p) the value
+(1 - epsilon) ln|Omega|, whatever its maps look like; and FE of structure-free maps grows with the
+unit side m. So beside FE featent reports:
+
+- ``silent_share``: the share of units with epsilon < p, and FE over the *live* units only;
+- a **null FE** per unit: the same maps with each map's entries shuffled (seeded) — same m, same
+  values, same zeros, no spatial arrangement — through the same birth-time and entropy code; the
+  **structure gap** is null FE - FE (positive: the arrangement makes births steadier than chance).
+  A simultaneous permutation of rows and columns would not do: it relabels the graph's vertices
+  and leaves every birth time unchanged, so each entry is moved on its own here;
+- a **size reference**: FE of iid uniform m x m units over the same |Omega|.
+
+numpy and numba only, like the rest of ``featent.core``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from featent.core.entropy import DEFAULT_P, feature_entropy
+from featent.core.topology import birth_times
+from featent.errors import FeatentError
+
+#: Seeds of the shuffles and of the iid reference units; fixed, so a result is the same everywhere.
+NULL_SEED = 0
+SIZE_REFERENCE_SEED = 0
+#: Units averaged into one size reference value.
+SIZE_REFERENCE_UNITS = 32
+
+__all__ = [
+    "NULL_SEED",
+    "SIZE_REFERENCE_UNITS",
+    "shuffle_units",
+    "null_births",
+    "null_feature_entropy",
+    "silent_share",
+    "live_feature_entropy",
+    "structure_gap",
+    "size_reference_births",
+    "size_reference",
+]
+
+
+def shuffle_units(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
+    """Each m x m map of ``units`` [n_images, n_units, m, m] with its m*m entries permuted on their own.
+
+    The permutation of image ``i`` comes from ``default_rng([seed, first_image + i])``, so a stream
+    of chunks (``first_image`` = the chunk's offset) gives the same result as one call on all images.
+    """
+    array = np.asarray(units)
+    if array.ndim != 4 or array.shape[-1] != array.shape[-2]:
+        raise FeatentError(f"units must be [n_images, n_units, m, m], got shape {array.shape}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise FeatentError(f"The shuffle seed must be a non-negative integer, got {seed!r}.")
+    n, k, m, _ = array.shape
+    out = np.empty((n, k, m * m), dtype=array.dtype)
+    flat = array.reshape(n, k, m * m)
+    for i in range(n):
+        rng = np.random.default_rng([int(seed), int(first_image) + i])
+        out[i] = rng.permuted(flat[i], axis=-1)
+    return out.reshape(array.shape)
+
+
+def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
+    """Birth times int32 [n_images, n_units] of the shuffled maps (see :func:`shuffle_units`)."""
+    return np.asarray(birth_times(shuffle_units(units, seed, first_image)), dtype=np.int32)
+
+
+def null_feature_entropy(units: object, seed: int = NULL_SEED, p: float = DEFAULT_P) -> np.ndarray:
+    """Null FE per unit of ``units`` [n_images, n_units, m, m]: FE of the shuffled maps' births."""
+    return np.asarray(feature_entropy(null_births(units, seed), p), dtype=np.float64)
+
+
+def _rates(selective_rate: object) -> np.ndarray:
+    eps = np.asarray(selective_rate, dtype=np.float64).reshape(-1)
+    if eps.size == 0:
+        raise FeatentError("A layer needs at least one unit.")
+    return eps
+
+
+def silent_share(selective_rate: object, p: float = DEFAULT_P) -> float:
+    """Share of units with epsilon < p: the units whose FE is Eq. 12's (1 - epsilon) ln|Omega|."""
+    return float(np.mean(_rates(selective_rate) < p))
+
+
+def live_feature_entropy(feature_entropy_: object, selective_rate: object, p: float = DEFAULT_P) -> float:
+    """Mean FE over the live units (epsilon >= p); NaN when every unit is silent."""
+    fe = np.asarray(feature_entropy_, dtype=np.float64).reshape(-1)
+    live = _rates(selective_rate) >= p
+    if fe.shape != live.shape:
+        raise FeatentError(f"FE and selective rate need one value per unit, got {fe.shape} and {live.shape}.")
+    return float(fe[live].mean()) if live.any() else float("nan")
+
+
+def structure_gap(null_fe: object, fe: object) -> np.ndarray:
+    """Null FE - FE per unit: how much steadier the maps' arrangement makes births than chance."""
+    null, actual = np.asarray(null_fe, dtype=np.float64), np.asarray(fe, dtype=np.float64)
+    if null.shape != actual.shape:
+        raise FeatentError(f"Null FE and FE need the same shape, got {null.shape} and {actual.shape}.")
+    return null - actual
+
+
+def _check_reference_args(m: int, n_images: int, n_units: int) -> None:
+    for name, value, low in (("m", m, 2), ("n_images", n_images, 1), ("n_units", n_units, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise FeatentError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+def size_reference_births(
+    m: int, n_images: int, n_units: int = SIZE_REFERENCE_UNITS, seed: int = SIZE_REFERENCE_SEED
+) -> np.ndarray:
+    """Birth times int32 [n_images, n_units] of iid uniform m x m units (one unit at a time, bounded memory)."""
+    _check_reference_args(m, n_images, n_units)
+    out = np.empty((n_images, n_units), dtype=np.int32)
+    for unit in range(n_units):
+        rng = np.random.default_rng([int(seed), int(m), int(n_images), unit])
+        out[:, unit] = birth_times(rng.random((n_images, m, m)))
+    return out
+
+
+def size_reference(
+    m: int, n_images: int, n_units: int = SIZE_REFERENCE_UNITS, seed: int = SIZE_REFERENCE_SEED, p: float = DEFAULT_P
+) -> float:
+    """Mean FE of iid uniform m x m units over |Omega| = ``n_images``: what size alone gives."""
+    return float(np.mean(feature_entropy(size_reference_births(m, n_images, n_units, seed), p)))

@@ -1,0 +1,150 @@
+"""featent.core.baselines and their place in the pipeline and the CLI: null FE, structure gap, silent share,
+live FE, size reference."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from featent.cli.main import main
+from featent.core import baselines as bl
+from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.topology import birth_times
+from featent.errors import FeatentError
+
+
+def _ring_units(n_images: int, n_units: int, m: int = 8, seed: int = 0) -> np.ndarray:
+    """Weak iid noise plus, in every map, a chordless 5-cycle of strong entries (0-1-2-3-4-0): the
+    cycle closes at step 5 in every image, so births are perfectly stable."""
+    rng = np.random.default_rng(seed)
+    units = rng.random((n_images, n_units, m, m)) * 0.1
+    for i in range(5):
+        units[:, :, i, (i + 1) % 5] = 1.0 + rng.random((n_images, n_units)) * 0.1
+    return units
+
+
+def test_null_equals_fe_when_all_entries_are_equal():
+    rng = np.random.default_rng(1)
+    units = np.broadcast_to(rng.random((30, 4, 1, 1)), (30, 4, 6, 6)).copy()  # each map constant
+    units[:, 1] = 0.0  # and silent ReLU maps
+    fe = feature_entropy(birth_times(units))
+    assert np.array_equal(bl.null_feature_entropy(units, seed=3), fe)
+    assert np.array_equal(bl.null_births(units, seed=3), birth_times(units))
+
+
+def test_same_seed_same_value_and_chunks_match_one_call():
+    units = np.random.default_rng(2).random((24, 3, 7, 7))
+    a = bl.null_feature_entropy(units, seed=5)
+    assert np.array_equal(a, bl.null_feature_entropy(units, seed=5))
+    whole = bl.null_births(units, seed=5)
+    chunked = np.concatenate([bl.null_births(units[s : s + 7], seed=5, first_image=s) for s in range(0, 24, 7)])
+    assert np.array_equal(whole, chunked)
+    assert not np.array_equal(bl.shuffle_units(units, seed=5), bl.shuffle_units(units, seed=6))
+    # a shuffle keeps each map's multiset of values
+    shuffled = bl.shuffle_units(units, seed=5)
+    assert np.array_equal(np.sort(shuffled.reshape(24, 3, -1), axis=-1), np.sort(units.reshape(24, 3, -1), axis=-1))
+
+
+def test_structure_gap_positive_for_a_planted_ring_and_near_zero_for_noise():
+    ring = _ring_units(100, 6)
+    births = birth_times(ring)
+    assert np.all(births == 5)  # the planted cycle is born at step 5 in every image
+    fe = feature_entropy(births)
+    gap = bl.structure_gap(bl.null_feature_entropy(ring), fe)
+    assert np.all(fe == 0.0) and np.all(gap > 1.0)
+
+    noise = np.random.default_rng(4).random((100, 16, 8, 8))
+    fe_noise = feature_entropy(birth_times(noise))
+    gap_noise = bl.structure_gap(bl.null_feature_entropy(noise), fe_noise)
+    assert abs(float(gap_noise.mean())) < 0.15
+    assert float(gap.mean()) > 10 * abs(float(gap_noise.mean()))
+
+
+def test_silent_share_and_live_fe():
+    eps = np.array([0.0, 0.05, 0.1, 0.5, 1.0])
+    fe = np.array([4.0, 3.0, 2.0, 1.0, 0.5])
+    assert bl.silent_share(eps) == pytest.approx(0.4)
+    assert bl.live_feature_entropy(fe, eps) == pytest.approx((2.0 + 1.0 + 0.5) / 3)
+    assert math.isnan(bl.live_feature_entropy(fe[:2], eps[:2]))
+    with pytest.raises(FeatentError, match="same shape"):
+        bl.structure_gap(np.zeros(3), np.zeros(4))
+    with pytest.raises(FeatentError, match=r"\[n_images, n_units, m, m\]"):
+        bl.shuffle_units(np.zeros((3, 4, 4)))
+
+
+def test_size_reference_grows_with_m_and_is_reproducible():
+    small, large = bl.size_reference(4, 60, n_units=8), bl.size_reference(24, 60, n_units=8)
+    assert 0.0 < small < large <= math.log(60)
+    assert bl.size_reference(4, 60, n_units=8) == small
+    births = bl.size_reference_births(6, 30, n_units=3)
+    assert births.shape == (30, 3) and births.dtype == np.int32
+    with pytest.raises(FeatentError, match="m must be an integer >= 2"):
+        bl.size_reference(1, 10)
+
+
+@pytest.fixture
+def no_debian(monkeypatch, tmp_path):
+    from featent.data import clear_dataset_cache
+
+    monkeypatch.setenv("FEATENT_FASHION_DIR", str(tmp_path / "empty"))
+    clear_dataset_cache()
+    yield
+    clear_dataset_cache()
+
+
+def test_layer_results_with_baselines_are_cached(cache_dir, no_debian, monkeypatch):
+    from featent.pipeline import Selection, layer_results
+
+    selection = Selection("demo:random", "fashion", "Bag", ("block1_conv2", "block3_conv2"), n_images=12, seed=0)
+    plain = layer_results(selection)["block3_conv2"]
+    assert plain.null_feature_entropy is None and plain.structure_gap is None and plain.mean_null_feature_entropy is None
+    messages = []
+    results = layer_results(selection, baselines=True, progress=lambda f, m: messages.append((f, m)))
+    assert [f for f, _ in messages] == sorted(f for f, _ in messages) and messages[-1][0] == 1.0
+    for layer, r in results.items():
+        n_units = r.births.shape[1]
+        assert r.null_feature_entropy.shape == (n_units,) and r.null_births.shape == r.births.shape
+        assert np.array_equal(r.null_feature_entropy, feature_entropy(r.null_births))
+        assert np.array_equal(r.structure_gap, r.null_feature_entropy - r.feature_entropy)
+        assert r.silent_share == pytest.approx(float(np.mean(selective_rate(r.births) < 0.1)))
+        assert r.size_reference is not None and 0.0 < r.size_reference <= math.log(12)
+    # same sampled maps shuffled in one call of the core function
+    from featent.extract import iter_activations
+    from featent.nets import load_model
+    from featent.pipeline import sample_images
+
+    model = load_model("demo:random")
+    images = sample_images(selection)
+    acts = np.concatenate([chunk["block3_conv2"] for _, chunk in iter_activations(model, images.images, ["block3_conv2"])])
+    assert np.array_equal(results["block3_conv2"].null_births, bl.null_births(acts))
+    # the second call reads null births and the size reference from the store: nothing is recomputed
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed instead of read from the store")
+
+    monkeypatch.setattr(bl, "null_births", refuse)
+    monkeypatch.setattr(bl, "size_reference_births", refuse)
+    again = layer_results(selection, baselines=True)
+    assert np.array_equal(again["block1_conv2"].null_births, results["block1_conv2"].null_births)
+
+
+def test_cli_entropy_json_has_baselines_offline(capsys, cache_dir, no_debian):
+    code = main(["entropy", "--model", "demo", "--data", "fashion", "--class", "Sneaker", "--layer", "block3_conv2",
+                 "--images", "15", "--format", "json", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["dataset"] == "fashion-subset" and record["data_fingerprint"].startswith("fashion-subset-")
+    for key in ("mean_null_feature_entropy", "mean_live_feature_entropy", "silent_share", "size_reference_feature_entropy"):
+        assert math.isfinite(record[key]), key
+    assert 0.0 <= record["silent_share"] <= 1.0
+    nulls = [u["null_feature_entropy"] for u in record["units"]]
+    assert all(math.isfinite(v) and v >= 0.0 for v in nulls)
+    assert record["mean_null_feature_entropy"] == pytest.approx(sum(nulls) / len(nulls))
+    code = main(["entropy", "--model", "demo", "--data", "fashion", "--class", "Sneaker", "--layer", "block3_conv2",
+                 "--images", "15", "--format", "csv", "--quiet"])
+    header = capsys.readouterr().out.splitlines()
+    columns = next(line for line in header if line.startswith("layer,"))
+    assert code == 0 and {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy"} <= set(columns.split(","))
