@@ -204,3 +204,27 @@ def emit(text: str, out: str | None) -> None:
         Path(out).expanduser().write_text(text, encoding="utf-8")
     except OSError as exc:
         raise FeatentError(f"Cannot write {out!r}: {exc.strerror or exc}.") from exc
+
+
+def class_choice(text: str) -> str | int | list[str]:
+    """``all``, a class count N >= 1, or class names separated by commas."""
+    text = text.strip()
+    if text == "all":
+        return "all"
+    if text.lstrip("+-").isdigit():
+        return positive_int(text)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected 'all', a count N or a comma-separated list of class names")
+    return names
+
+
+def layer_list(text: str) -> str | list[str]:
+    """``all`` or layer names separated by commas."""
+    text = text.strip()
+    if text == "all":
+        return "all"
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected 'all' or a comma-separated list of layer names")
+    return names

@@ -11,51 +11,9 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from featent.cli.common import UsageError, progress_bar
+from featent.cli.common import UsageError, class_choice, layer_list, positive_int, progress_bar, seed
 
 __all__ = ["register"]
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _classes(text: str) -> str | int | list[str]:
-    text = text.strip()
-    if text == "all":
-        return "all"
-    if text.isdigit():
-        return _count(text)
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected 'all', a count N or a comma-separated list of class names")
-    return names
-
-
-def _layers(text: str) -> str | list[str]:
-    text = text.strip()
-    if text == "all":
-        return "all"
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected 'all' or a comma-separated list of layer names")
-    return names
 
 
 def _cmd_sweep(args: argparse.Namespace) -> str:
@@ -90,11 +48,11 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random@224")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
     p.add_argument("--data", required=True, metavar="D", help="a built-in dataset or a folder with one subfolder per class")
-    p.add_argument("--classes", type=_classes, default="all", metavar="all|N|LIST",
+    p.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
                    help="every class, the first N, or names separated by commas (default all)")
-    p.add_argument("--layers", type=_layers, default="all", metavar="all|LIST", help="every layer or names separated by commas")
-    p.add_argument("--images", type=_count, default=100, metavar="N", help="images sampled per class (default 100)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="sampling seed (default 0)")
+    p.add_argument("--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled per class (default 100)")
+    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--executor", choices=("local", "dask"), default="local", help="where to run (default local)")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address for --executor dask")
     p.add_argument("--device", metavar="cpu|cuda|cuda:N", help="device of the forward pass (default: the model's; "

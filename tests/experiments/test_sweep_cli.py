@@ -33,9 +33,9 @@ def test_sweep_writes_the_atlas_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message", "code"),
     [
-        (["--classes", "0"], "--classes: expected a positive integer, got '0'", 2),
-        (["--images", "-3"], "--images: expected a positive integer", 2),
-        (["--seed", "x"], "--seed: expected a non-negative integer", 2),
+        (["--classes", "0"], "--classes must be at least 1 (a whole number), got '0'", 2),
+        (["--images", "-3"], "--images must be at least 1 (a whole number), got '-3'", 2),
+        (["--seed", "x"], "--seed must be non-negative and below 2**32 (a whole number), got 'x'", 2),
         (["--classes", "cat"], "Unknown class 'cat'", 1),
         (["--layers", "nope"], "Unknown layer 'nope'", 1),
         (["--device", "tpu"], "Unknown device 'tpu'", 1),

@@ -10,7 +10,8 @@ from featent.cli import common
 from featent.cli.main import build_parser, main
 
 VALIDATING = {common.positive_int, common.non_negative_int, common.seed, common.positive_float,
-              common.finite_float, common.ratio, common.fraction, common.model_spec}
+              common.finite_float, common.ratio, common.fraction, common.model_spec, common.class_choice,
+              common.layer_list}
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
