@@ -25,7 +25,7 @@ def _table(rows: list[dict]) -> list[dict]:
 def _common(p: argparse.ArgumentParser, class_help: str, class_many: bool = False, layer_required: bool = True) -> None:
     p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg11:random@64")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
     if class_many:
         p.add_argument("--class", dest="class_name", action="append", metavar="C", help=class_help)
     else:

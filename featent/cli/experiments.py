@@ -29,7 +29,7 @@ def _table_rows(rows: list[dict]) -> list[dict]:
 def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
     p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
     p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
     if many_layers:
         which = p.add_mutually_exclusive_group(required=True)
@@ -223,7 +223,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--first-seed", type=seed, default=0, metavar="S", help="seed of the first random model (default 0)")
 
     p = sub.add_parser("dynamics", help="FE of a layer vs training loss over the demo family's epochs (paper Fig. 5B)")
-    p.add_argument("--data", default="digits", metavar="D", help="data to measure FE on (default digits)")
+    p.add_argument("--data", default="fashion", metavar="D", help="data to measure FE on (default fashion)")
     p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
     p.add_argument("--layer", metavar="L", help="layer (default: the last conv layer)")
     p.add_argument("--images", type=positive_int, default=100, metavar="N")

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(p)
 
     p = sub.add_parser("classes", help="list a dataset's classes")
-    p.add_argument("--data", required=True, metavar="D", help="'digits' or a folder with one subfolder per class")
+    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
     add_output(p)
 
     p = sub.add_parser("entropy", help="feature entropy and selective rate of every unit of a layer")
