@@ -6,8 +6,16 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from featent.data import load_dataset
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 240  # first runs import torch and compile the birth kernel
+DEFAULT_DATA = "fashion"  # the app opens on the demo (trained on Fashion-MNIST) and its data
+
+
+def default_classes() -> list[str]:
+    """The class names of the app's default dataset, as the library gives them."""
+    return list(load_dataset(DEFAULT_DATA).classes)
 
 
 def assert_clean(at: AppTest) -> None:

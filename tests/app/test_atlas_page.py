@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from apptest_support import assert_clean, open_app
+from apptest_support import DEFAULT_DATA, assert_clean, default_classes, open_app
 
 from featent.plots.atlas import atlas_heatmap
 
@@ -12,21 +12,24 @@ DEEP_LINK_KEYS = {"model", "data", "class", "layer", "unit", "image", "step", "i
 
 
 def test_sweep_from_the_page_then_open_a_cell():
+    classes = default_classes()
+    pairs = len(classes) * 6  # the demo has six conv layers
     at = open_app(PAGE, n_images=12)
-    assert any("0 of 60 (class, layer) pairs" in c.value for c in at.caption)
+    assert any(f"0 of {pairs} (class, layer) pairs" in c.value for c in at.caption)
     at.number_input(key="atlas_n_classes").set_value(2).run()
     at.button(key="atlas_run").click().run()
     assert_clean(at)
-    assert any("12 of 60 (class, layer) pairs" in c.value for c in at.caption)
+    assert any(f"12 of {pairs} (class, layer) pairs" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 1 and len(at.dataframe) == 2
     table = at.dataframe[1].value
-    assert len(table) == 12 and set(table["class"]) == {"0", "1"}
-    at.selectbox(key="atlas_pick").set_value(7).run()  # class 1, second layer
+    assert len(table) == 12 and set(table["class"]) == set(classes[:2])
+    at.selectbox(key="atlas_pick").set_value(7).run()  # the second class, second layer
     row = table.iloc[7]
+    assert row["class"] == classes[1]
     assert any(f"Class `{row['class']}`, layer `{row['layer']}`" in m.value for m in at.markdown)
     at.button(key="atlas_open_profiles").click().run()
     assert_clean(at)
-    assert dict(at.query_params) == {"model": "demo", "data": "digits", "class": "1", "layer": row["layer"],
+    assert dict(at.query_params) == {"model": "demo", "data": DEFAULT_DATA, "class": classes[1], "layer": row["layer"],
                                      "images": "12", "seed": "0"}
     assert set(at.query_params) <= DEEP_LINK_KEYS
     assert [t.value for t in at.title][:1] == ["Layer profiles"]
@@ -42,7 +45,7 @@ def test_earlier_sweeps_are_listed_from_the_store():
         at.button(key="atlas_run").click().run()
         at.radio(key="atlas_source").set_value("Earlier sweeps").run()
     choice = at.selectbox(key="atlas_run_choice")
-    assert "demo on digits: 2 classes x 6 layers, 12 images, seed 0" in choice.options
+    assert f"demo on {DEFAULT_DATA}: 2 classes x 6 layers, 12 images, seed 0" in choice.options
     assert len(at.dataframe[1].value) == 12
 
 

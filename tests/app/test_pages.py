@@ -1,4 +1,4 @@
-"""Every page runs on the default selection (demo, digits, class 0) and reacts to one interaction.
+"""Every page runs on the default selection (demo, fashion, its first class) and reacts to one interaction.
 
 Runs the real scripts in-process with streamlit.testing.v1.AppTest (no browser); opening and the
 clean-run check are shared with the other page tests in ``apptest_support``.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, assert_clean, open_app
+from apptest_support import APP, DEFAULT_DATA, TIMEOUT, assert_clean, default_classes, open_app
 
 
 def _charts(at: AppTest) -> int:
@@ -22,20 +23,23 @@ def test_home_shows_layers_and_class_and_follows_the_class_picker() -> None:
     at = open_app()
     layers = at.dataframe[0].value
     assert list(layers["layer"]) == [f"block{b}_conv{c}" for b in (1, 2, 3) for c in (1, 2)]
-    assert any(s.value == "Class '0' of digits" for s in at.subheader)
-    at.selectbox(key="_w_class_name").set_value("3").run()
+    classes = default_classes()
+    assert at.selectbox(key="_w_class_name").options == classes
+    assert any(s.value == f"Class '{classes[0]}' of {DEFAULT_DATA}" for s in at.subheader)
+    at.selectbox(key="_w_class_name").set_value(classes[3]).run()
     assert_clean(at)
-    assert any(s.value == "Class '3' of digits" for s in at.subheader)
+    assert any(s.value == f"Class '{classes[3]}' of {DEFAULT_DATA}" for s in at.subheader)
 
 
 def test_selection_persists_across_pages() -> None:
     at = open_app()
-    at.selectbox(key="_w_class_name").set_value("7").run()
+    chosen = default_classes()[7]
+    at.selectbox(key="_w_class_name").set_value(chosen).run()
     at.number_input(key="_w_n_images").set_value(40).run()
     at.switch_page("pages/9_How_it_works.py").run()  # a page without the sidebar selection
     at.switch_page("pages/1_Unit_inspector.py").run()
     assert_clean(at)
-    assert at.selectbox(key="_w_class_name").value == "7"
+    assert at.selectbox(key="_w_class_name").value == chosen
     assert at.number_input(key="_w_image").max == 39
 
 
@@ -57,15 +61,31 @@ def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
 
 
 def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
+    from featent.pipeline import Selection, layer_results
+    from featent.plots.unit import NO_BIRTH
+
     at = open_app("pages/2_Birth_distribution.py")
     assert _charts(at) == 2
+    layer = at.selectbox(key="_w_layer").value
+    births = layer_results(Selection("demo", DEFAULT_DATA, at.selectbox(key="_w_class_name").value, (layer,),
+                                     n_images=at.number_input(key="_w_n_images").value,
+                                     seed=at.number_input(key="_w_seed").value))[layer].births
+    # the first unit with two different birth times (real bars, not the 'no birth' one)
+    unit = next(u for u in range(births.shape[1]) if np.unique(births[:, u][births[:, u] > 0]).size >= 2)
+    if unit != at.number_input(key="_w_unit").value:
+        at.number_input(key="_w_unit").set_value(unit).run()
+    steps = np.unique(births[:, unit][births[:, unit] > 0]).tolist()
     picker = at.selectbox(key="bd_pick")
+    assert picker.options == [str(s) for s in steps] + ([NO_BIRTH] if (births[:, unit] == 0).any() else [])
     shown = lambda: next(m.value for m in at.markdown if "with birth time" in m.value)  # noqa: E731
-    at.selectbox(key="bd_pick").set_value(picker.options[0]).run()
-    first = shown()
-    at.selectbox(key="bd_pick").set_value(picker.options[-1]).run()
-    assert_clean(at)
-    assert shown() != first and shown().endswith(f"with birth time {picker.options[-1]}")
+    seen = []
+    for step in (steps[0], steps[-1]):
+        at.selectbox(key="bd_pick").set_value(step).run()
+        assert_clean(at)
+        count = int((births[:, unit] == step).sum())
+        assert shown().startswith(f"**{count} image{'s' if count != 1 else ''}** with birth time {step}")
+        seen.append(shown())
+    assert seen[0] != seen[1]
     at.radio(key="bd_mode").set_value("another model").run()
     assert_clean(at)
     assert at.selectbox(key="bd_other_model").value == "demo:random"
@@ -75,13 +95,14 @@ def test_layer_profiles_average_over_the_chosen_classes() -> None:
     at = open_app("pages/3_Layer_profiles.py")
     assert _charts(at) == 3
     assert at.multiselect(key="lp_models").value == ["demo", "demo:random"]
-    assert at.multiselect(key="lp_classes").value == ["0", "1", "2"]
+    classes = default_classes()
+    assert at.multiselect(key="lp_classes").value == classes[:3]  # the chosen class and the next two
     table = at.dataframe[0].value
     assert set(table["classes"]) == {3} and len(table) == 12
-    at.multiselect(key="lp_classes").set_value(["0", "5"]).run()
+    at.multiselect(key="lp_classes").set_value([classes[0], classes[5]]).run()
     assert_clean(at)
     assert set(at.dataframe[0].value["classes"]) == {2}
-    assert list(at.dataframe[1].value.columns[-2:]) == ["FE class 0", "FE class 5"]
+    assert list(at.dataframe[1].value.columns[-2:]) == [f"FE class {classes[0]}", f"FE class {classes[5]}"]
 
 
 def test_how_it_works_tells_the_stages_in_order_and_switches_to_random() -> None:

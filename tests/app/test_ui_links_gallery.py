@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, assert_clean, open_app
+from apptest_support import APP, DEFAULT_DATA, TIMEOUT, assert_clean, default_classes, open_app
 
 INSPECTOR = "pages/1_Unit_inspector.py"
 GALLERY = "pages/8_Unit_gallery.py"
@@ -50,7 +50,7 @@ def test_a_bad_link_value_is_one_warning_and_the_page_still_opens() -> None:
 def test_every_page_writes_the_link_keys() -> None:
     at = open_app("pages/2_Birth_distribution.py")
     assert dict(at.query_params.items()) == {
-        "model": "demo", "data": "digits", "class": "0", "images": "100", "seed": "0", "layer": "block3_conv2", "unit": "0"}
+        "model": "demo", "data": DEFAULT_DATA, "class": default_classes()[0], "images": "100", "seed": "0", "layer": "block3_conv2", "unit": "0"}
     at.switch_page("pages/9_How_it_works.py").run()
     assert at.query_params["step"] == "4"
 
@@ -72,7 +72,8 @@ def test_gallery_sorts_hides_silent_units_and_a_click_opens_the_inspector() -> N
     shown = [int(b.key.rsplit("_", 1)[1]) for b in buttons]
     from featent.pipeline import Selection, layer_results
 
-    result = layer_results(Selection("demo", "digits", "0", ("block3_conv2",), n_images=30))["block3_conv2"]
+    result = layer_results(Selection("demo", DEFAULT_DATA, default_classes()[0], ("block3_conv2",),
+                                     n_images=30))["block3_conv2"]
     live = np.flatnonzero(result.selective_rate >= 0.1)
     assert sorted(shown) == sorted(live.tolist())  # silent units hidden by default
     ratio = result.feature_entropy / result.selective_rate.clip(1e-12)
@@ -100,7 +101,7 @@ def test_gallery_on_one_image_and_top_images() -> None:
     assert_clean(at)
     assert at.query_params["image"] == "3"
     top = next(m.value for m in at.markdown if m.value.startswith("**Top 8 of the 12 sampled images"))
-    assert "class '0'" in top
+    assert f"class '{default_classes()[0]}'" in top
     images = at.get("image")
     assert len(images) >= 2  # the page's thumbnails and the top images
     at.toggle(key="gal_top_across").set_value(True).run()
