@@ -54,7 +54,7 @@ def _pick_class(weights: str | None, n_images: int) -> str:
     import torch
 
     from featent.data import load_dataset
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     model, data = load_model("demo", weights), load_dataset("digits")
     x, y = data.split_arrays("test", 32)
@@ -122,7 +122,7 @@ def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int
 
 
 def vgg16_section(ratios: list[float]) -> list[dict]:
-    from featent.nets.models import from_module, load_model
+    from featent.nets import from_module, load_model
     from featent.experiments.pruning import conv_flops, count_parameters, prunable_layers, prune_channels
 
     model = load_model("vgg16:random")

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 from featent.data import load_dataset  # noqa: E402
 from featent.extract import default_batch_size, iter_activations  # noqa: E402
-from featent.nets.models import load_model  # noqa: E402
+from featent.pipeline import load_model  # noqa: E402
 from featent.pipeline import Selection, compute_births  # noqa: E402
 from featent.store import ResultStore  # noqa: E402
 from featent.core.topology import birth_times  # noqa: E402

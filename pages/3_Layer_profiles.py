@@ -8,7 +8,7 @@ import streamlit as st
 
 from featent.core import entropy
 from featent.plots import unit as plots
-from featent.nets.models import load_model
+from featent.pipeline import load_model
 from featent.pipeline import Selection, layer_results
 from featent.spec import ModelSpec
 from ui import cached, progress

@@ -11,7 +11,7 @@ from featent.plots import unit as plots
 from featent.plots import experiments as plots_experiments
 from featent.training import family as family
 from featent.errors import ModelError
-from featent.nets.models import load_model
+from featent.pipeline import load_model
 from featent.spec import ModelSpec
 from ui import cached, progress
 from ui.errors import shown_in_place

@@ -49,7 +49,7 @@ def tiny_cnn():
     import torch
     from torch import nn
 
-    from featent.nets.models import from_module
+    from featent.nets import from_module
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

@@ -17,7 +17,7 @@ from featent.experiments.ablation import (
     units_removed,
 )
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import layer_modules
+from featent.nets import layer_modules
 
 
 def _state(module: torch.nn.Module) -> dict[str, bytes]:
@@ -160,7 +160,7 @@ def test_ablation_curve_rejects_a_bad_removal_order(tiny_cnn) -> None:
 
 
 def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None:
-    from featent.nets.models import load_model
+    from featent.nets import load_model
     from featent.pipeline import Selection
 
     model = load_model("demo")

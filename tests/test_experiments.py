@@ -14,7 +14,7 @@ from featent.experiments import studies as ex
 from featent.training import family as fam
 from featent import indicators as ind
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import fingerprint_module, from_module, load_model
+from featent.nets import fingerprint_module, from_module, load_model
 from featent.pipeline import Selection
 from featent.core.topology import birth_times
 
@@ -158,9 +158,9 @@ def test_randomness_experiment_shapes_and_values(cache_dir):
     selection = Selection("demo", "digits", "3", ("block3_conv2",), n_images=6, seed=0)
     result = ex.randomness_experiment(selection, n_models=2, first_seed=4, classes=["3", "7"], images_per_class=3)
     assert result.seeds == [4, 5]
-    from featent.nets import models
+    from featent.nets import loading
 
-    memoized = {spec for spec, _ in models._CACHE}
+    memoized = {spec for spec, _ in vars(loading)["_CACHE"]}
     assert not memoized & {ex.random_spec("demo", 4), ex.random_spec("demo", 5)}  # one at a time
     for name in ind.INDICATOR_COLUMNS:
         assert result.trained[name].shape == (64,)

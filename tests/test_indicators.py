@@ -148,7 +148,7 @@ def test_nisp_scores_follow_eq19_from_inf_fs(tiny):
 
 
 def test_nisp_refuses_residual_nets():
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     resnet = load_model("resnet18:random@64")
     with pytest.raises(ModelError, match="residual"):

@@ -100,11 +100,8 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
-#: Known exceptions, each to be made public by the module's owner: (importer, imported name).
-ALLOWED_PRIVATE = {
-    ("featent.training.family", "featent.training.loop._deterministic"),
-    ("featent.training.family", "featent.training.loop._normalize"),
-}
+#: Known exceptions: (importer, imported name). None today.
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 
 
 def test_no_private_names_across_modules():

@@ -12,7 +12,7 @@ from featent.data import clear_dataset_cache, load_dataset
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import extract_activations
-from featent.nets.models import load_model
+from featent.pipeline import load_model
 from featent.pipeline import (
     LayerResult,
     Selection,

@@ -8,7 +8,7 @@ from torch import nn
 
 from featent.experiments.ablation import units_removed
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import from_module
+from featent.nets import from_module
 from featent.experiments.pruning import (
     compare_pruning,
     conv_flops,

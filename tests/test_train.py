@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from featent.errors import FeatentError
-from featent.nets.models import load_model
+from featent.pipeline import load_model
 from dataclasses import replace
 
 from featent.training.loop import DEMO_RECIPE, noisy_labels, save_weights, train, train_demo

@@ -20,7 +20,8 @@ import streamlit as st
 import featent.data as featent_data
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, ModelError
-from featent.nets.models import LoadedModel, list_models, load_model
+from featent.nets import LoadedModel, list_models
+from featent.pipeline import load_model
 from featent.pipeline import Selection
 from featent.errors import FeatentError
 from featent.spec import ModelSpec

@@ -80,7 +80,7 @@ def _unit_header(result, unit: int | None) -> str:
 
 def _cmd_indicators(args: argparse.Namespace) -> str:
     from featent.indicators import compute_indicators
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     model = load_model(args.model, args.weights)
     layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))

@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_models(args: argparse.Namespace) -> str:
-    from featent.nets.models import DEMO, DEMO_INPUT_SIZE, TORCHVISION_INPUT_SIZE, list_models
+    from featent.nets import list_models
+    from featent.nets.demo import DEMO, DEMO_INPUT_SIZE
+    from featent.nets.zoo import TORCHVISION_INPUT_SIZE
 
     rows = [
         {
@@ -125,7 +127,7 @@ def _cmd_models(args: argparse.Namespace) -> str:
 
 
 def _cmd_layers(args: argparse.Namespace) -> str:
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     model = load_model(args.model, args.weights)
     rows = [{"layer": i.name, "units": i.n_units, "unit_size": i.unit_size} for i in model.layers]
@@ -197,7 +199,7 @@ def entropy_records(selection, results: dict) -> list[dict]:
 
 
 def _cmd_entropy(args: argparse.Namespace) -> str:
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
     from featent.pipeline import Selection, layer_results
 
     if args.images < 1:

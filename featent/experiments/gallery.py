@@ -16,7 +16,7 @@ import numpy as np
 from featent.errors import DataError
 from featent.extract import Progress, iter_activations
 from featent.pipeline import Selection, sample_images
-from featent.nets.models import load_model
+from featent.nets import load_model
 from featent.data import load_dataset
 
 __all__ = ["LayerMaps", "TopImage", "layer_maps", "top_images", "maps_of", "top_images_across_classes", "sort_units"]

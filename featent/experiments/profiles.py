@@ -94,7 +94,7 @@ def layer_profiles(
     """Profile ``model`` (and, unless ``random_seed`` is None, its random init with that seed) over ``classes``
     (default: the first three of the dataset) on every layer or ``layers``."""
     from featent.data import load_dataset
-    from featent.nets.models import load_model
+    from featent.nets import load_model
     from featent.pipeline import Selection, layer_results
 
     dataset = load_dataset(data)

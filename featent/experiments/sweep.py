@@ -32,7 +32,7 @@ from featent.core.topology import birth_times
 from featent.data import load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, default_batch_size, iter_activations
-from featent.nets.models import LoadedModel
+from featent.nets import LoadedModel
 from featent.pipeline import default_store, load_model
 from featent.store import ResultStore, births_key, result_key
 

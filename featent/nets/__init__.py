@@ -3,7 +3,7 @@ hooks on them (featent.nets.hooks is the only place hooks are registered)."""
 
 from featent.nets.demo import DemoNet
 from featent.nets.hooks import Site
-from featent.nets.layers import LayerInfo, discover_layers
+from featent.nets.layers import LayerInfo, discover_layers, layer_modules
 from featent.nets.loading import (
     LoadedModel,
     clear_model_cache,
@@ -25,6 +25,7 @@ __all__ = [
     "clear_model_cache",
     "discover_layers",
     "fingerprint_module",
+    "layer_modules",
     "forget_model",
     "from_module",
     "list_models",

@@ -348,3 +348,14 @@ def _from_alias(name: str, legacy: dict[Site, str]) -> str:
         if old == name:
             return site.path if site.call == 0 else f"{site.path}#{site.call}"
     return name
+
+
+def layer_modules(module: nn.Module) -> dict[str, nn.Module]:
+    """Historical layer name -> the module whose output is that layer (VGG-like nets: the ReLU;
+    ResNets: the stem ReLU and each residual block). Other nets: use ``LoadedModel.layers`` and
+    featent.nets.hooks with ``LayerInfo.site``."""
+    found: dict[str, nn.Module] = {}
+    for site, name in legacy_names(module).items():
+        path = site.path if site.call == 0 else site.path.rpartition(".")[0]
+        found[name] = module.get_submodule(path)
+    return found

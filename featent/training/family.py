@@ -11,7 +11,7 @@ compared at matched training accuracy. ``demo-corrupt-0.0`` is the last epoch of
 also gives ``demo@epochN`` and the early checkpoints ``demo@iterK`` (optimizer steps; FE makes its
 big move as the net leaves its initialisation).
 
-``featent.nets.models.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
+``featent.nets.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
 model spec is accepted (CLI, app, pipeline); a missing run is trained then, or ahead of time with
 ``featent train-family`` (with progress).
 
@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from featent.errors import FeatentError, ModelError
-from featent.nets.models import register_spec_resolver
+from featent.nets import register_spec_resolver
 from featent.training.loop import Recipe
 
 Progress = Callable[[float, str], None]
@@ -240,7 +240,7 @@ def ensure_run(
 
 
 def resolve_family_spec(spec: object, build: bool = True) -> tuple[str, str] | None:
-    """For ``featent.nets.models.load_model``: a family spec -> ("demo", checkpoint path); else None."""
+    """For ``featent.nets.load_model``: a family spec -> ("demo", checkpoint path); else None."""
     found = family_checkpoint(spec)
     if found is None:
         return None

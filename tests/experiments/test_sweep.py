@@ -189,7 +189,7 @@ def test_chunks_are_bounded_by_host_memory():
 
     from featent.experiments.sweep import _HOST_BUDGET, chunk_size
     from featent.extract import default_batch_size
-    from featent.nets.models import from_module
+    from featent.nets import from_module
 
     torch.manual_seed(0)
     module = nn.Sequential()

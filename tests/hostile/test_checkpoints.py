@@ -49,7 +49,7 @@ def test_integer_state_dict_loads_by_casting(tmp_path, state):
 
 
 def test_load_model_takes_a_half_precision_checkpoint(tmp_path, state):
-    from featent.nets.models import load_model
+    from featent.nets import load_model
 
     path = tmp_path / "half.pt"
     torch.save({k: v.half() for k, v in state.items()}, path)

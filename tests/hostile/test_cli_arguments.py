@@ -81,12 +81,14 @@ CASES = [
 @pytest.mark.parametrize(("command", "extra", "message"), [c for c in CASES if c[2]],
                          ids=[f"{c[0]} {' '.join(c[1])}" for c in CASES if c[2]])
 def test_bad_numbers_are_refused_before_any_work(capsys, monkeypatch, command, extra, message):
-    import featent.nets.models as models
+    import featent.nets.loading as loading
+    import featent.pipeline as pipeline
 
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the arguments were checked")
 
-    monkeypatch.setattr(models, "load_model", no_work)
+    monkeypatch.setattr(loading, "load_model", no_work)
+    monkeypatch.setattr(pipeline, "load_model", no_work)
     code = main(BASE[command] + extra)
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
