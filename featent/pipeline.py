@@ -42,6 +42,7 @@ __all__ = [
     "sample_images",
     "unit_activations",
     "default_store",
+    "open_store",
 ]
 
 
@@ -187,15 +188,7 @@ def compute_births(
     """
     model, dataset = _resolve(selection)
     layers = list(dict.fromkeys(selection.layers))
-    if cache and store is None:
-        try:
-            store = default_store()
-        except CacheError as exc:
-            store = None
-            if progress is not None:
-                progress(0.0, f"warning: results are not cached: {exc}")
-    if not cache:
-        store = None
+    store = open_store(store, progress, cache)
 
     result: dict[str, np.ndarray] = {}
     keys = {layer: _key(selection, model, dataset, layer) for layer in layers}
@@ -286,7 +279,9 @@ def _part(progress: Progress | None, start: float, stop: float) -> Progress | No
     return report
 
 
-def _open_store(store: ResultStore | None, progress: Progress | None, cache: bool) -> ResultStore | None:
+def open_store(store: ResultStore | None, progress: Progress | None, cache: bool = True) -> ResultStore | None:
+    """``store``, else the default store, else None with a warning through ``progress``: an unusable
+    cache folder never stops a computation."""
     if not cache:
         return None
     if store is not None:
@@ -319,7 +314,7 @@ def compute_null_births(
     ``int32 [n_images, n_units]`` per layer; cached under their own keys."""
     model, dataset = _resolve(selection)
     layers = list(dict.fromkeys(selection.layers))
-    store = _open_store(store, progress, cache)
+    store = open_store(store, progress, cache)
     tag = f"{SCHEMA}|null-births-shuffle{baselines.NULL_SEED}|"
     keys = {layer: _key(selection, model, dataset, layer).replace(f"{SCHEMA}|births|", tag, 1) for layer in layers}
     result: dict[str, np.ndarray] = {}
@@ -351,7 +346,7 @@ def compute_null_births(
 def size_reference(m: int, n_images: int, store: ResultStore | None = None, *, cache: bool = True) -> float:
     """FE of iid uniform m x m units over |Omega| = ``n_images`` (``featent.core.baselines.size_reference``),
     its births cached in the store per (m, |Omega|)."""
-    store = _open_store(store, None, cache)
+    store = open_store(store, None, cache)
     key = (f"{SCHEMA}|size-reference|m{int(m)}|n{int(n_images)}|units{baselines.SIZE_REFERENCE_UNITS}|"
            f"seed{baselines.SIZE_REFERENCE_SEED}")
     births = store.get_births(key) if store is not None else None
@@ -394,13 +389,7 @@ def compute_births_many(
     selections = list(selections)
     if executor not in ("local", "dask"):
         raise FeatentError(f"Unknown executor {executor!r}; use 'local' or 'dask'.")
-    if store is None:
-        try:
-            store = default_store()
-        except CacheError as exc:
-            store = None
-            if progress is not None:
-                progress(0.0, f"warning: results are not cached: {exc}")
+    store = open_store(store, progress)
     directory = str(store.directory) if store is not None else None
     if executor == "local":
         out = []

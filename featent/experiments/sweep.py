@@ -33,7 +33,7 @@ from featent.data import load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, default_batch_size, iter_activations
 from featent.nets import LoadedModel
-from featent.pipeline import default_store, load_model
+from featent.pipeline import default_store, load_model, open_store
 from featent.store import ResultStore, births_key, result_key
 
 __all__ = ["Atlas", "LAYER_COLUMNS", "UNIT_COLUMNS", "sweep", "chunk_size", "place_model", "iter_births", "worker_device",
@@ -525,13 +525,7 @@ def sweep(
     if layers_per_task is None:
         layers_per_task = len(layer_names)
     layers_per_task = _check_int("layers_per_task", layers_per_task, 1)
-    if store is None:
-        try:
-            store = default_store()
-        except CacheError as exc:
-            store = None
-            if progress is not None:
-                progress(0.0, f"warning: results are not cached: {exc}")
+    store = open_store(store, progress)
 
     total = len(class_names) * len(layer_names)
     summaries: dict[tuple[str, str], tuple[dict, dict[str, np.ndarray]]] = {}
