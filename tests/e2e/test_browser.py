@@ -9,13 +9,19 @@ import re
 import statistics
 import time
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
+
+from featent.data import load_dataset
+from featent.pipeline import Selection, layer_results
 
 
 pytestmark = pytest.mark.e2e
 RENDER_TIMEOUT_MS = 120_000
 SETTLE_MS = 500  # pause before a timed change, so one timing does not include the previous render
+DEFAULT_DATA = "fashion"  # the app opens on the demo (trained on Fashion-MNIST), 100 images of the first class, seed 0
+LAST_LAYER = "block3_conv2"  # the demo's last conv layer, which the pages open on
 
 
 def _idle(page: Page) -> None:
@@ -34,6 +40,19 @@ def _assert_page_ok(page: Page, min_charts: int) -> None:
     _idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def _steady_box(page: Page, locator) -> dict:
+    """The element's box once the layout has settled: a click during a re-layout after a rerun is lost."""
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=RENDER_TIMEOUT_MS)
+    box = locator.bounding_box()
+    for _ in range(RENDER_TIMEOUT_MS // SETTLE_MS):
+        page.wait_for_timeout(SETTLE_MS)
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+    raise AssertionError(f"{locator} kept moving for {RENDER_TIMEOUT_MS} ms")
 
 
 def _go(page: Page, server, label: str) -> None:
@@ -77,24 +96,30 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     server.timings["unit_change_warm_s_max"] = round(max(unit_times), 3)
     _shot(page, server, "1_unit_inspector_moved")
 
-    # Birth distribution (unit 0, which has births): click the last bar, its images appear.
+    # Birth distribution: on a unit with two or more birth times (found from its births, computed here),
+    # a click on the first and on the last birth-time bar lists the images born at that step.
+    births = layer_results(Selection("demo", DEFAULT_DATA, load_dataset(DEFAULT_DATA).classes[0], (LAST_LAYER,),
+                                     n_images=100, seed=0), cache=False)[LAST_LAYER].births
+    unit = next(u for u in range(births.shape[1]) if np.unique(births[:, u][births[:, u] > 0]).size >= 2)
+    steps = np.unique(births[:, unit][births[:, unit] > 0]).tolist()
     _go(page, server, "Birth distribution")
     _assert_page_ok(page, min_charts=2)
     unit_input = page.get_by_test_id("stNumberInput").filter(has_text="Unit").locator("input")
-    unit_input.fill("0")
+    unit_input.fill(str(unit))
     unit_input.press("Enter")
-    expect(page.get_by_text(re.compile(r"unit 0: birth times over class"))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(rf"{LAST_LAYER}, unit {unit}: birth times over class"))).to_be_visible(
+        timeout=RENDER_TIMEOUT_MS)
     _idle(page)
     bars = page.locator('[data-testid="stPlotlyChart"]').first.locator(".bars .point path")
-    expect(bars.first).to_be_attached()
-    picked = page.get_by_text(re.compile(r"with birth time \d+"))
-    before = picked.inner_text()
-    box = bars.last.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # plotly hit-tests clicks
-    expect(picked).not_to_have_text(before, timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
-    step = lambda text: int(re.search(r"with birth time (\d+)", text).group(1))  # noqa: E731
-    assert step(picked.inner_text()) > step(before)  # the last bar is the latest birth time
+    expect(bars).to_have_count(1 + len(steps))  # the grey 'no birth' bar, then one bar per birth time
+    picked = page.get_by_text(re.compile(r"with birth time (\d+|no birth)"))
+    for bar, step in ((bars.nth(1), steps[0]), (bars.last, steps[-1])):
+        box = _steady_box(page, bar)
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # plotly hit-tests clicks
+        count = int(np.count_nonzero(births[:, unit] == step))
+        expect(picked).to_have_text(re.compile(rf"^{count} image{'s' if count != 1 else ''} with birth time {step}\b"),
+                                    timeout=RENDER_TIMEOUT_MS)
+        _idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, server, "2_birth_distribution")
 
