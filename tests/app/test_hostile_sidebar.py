@@ -68,7 +68,7 @@ def test_sixteen_bit_folder_runs_a_page(tmp_path) -> None:
 def test_directory_as_checkpoint_then_a_good_one(tmp_path) -> None:
     import torch
 
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     at = open_app()
     _use_checkpoint(at, tmp_path)
@@ -82,7 +82,7 @@ def test_directory_as_checkpoint_then_a_good_one(tmp_path) -> None:
 def test_nan_checkpoint_is_one_sentence_on_a_page(tmp_path) -> None:
     import torch
 
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
              for k, v in load_model("demo").module.state_dict().items()}

@@ -124,7 +124,7 @@ def test_how_it_works_tells_the_stages_in_order_and_switches_to_random() -> None
 def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:
     import torch
 
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     path = tmp_path / "my_demo.pt"
     torch.save(load_model("demo:random").module.state_dict(), path)
@@ -206,7 +206,7 @@ def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page:
     """A checkpoint whose weights are NaN: the page says which layer/image is not finite, no traceback."""
     import torch
 
-    from featent.nets.models import load_model
+    from featent.pipeline import load_model
 
     state = load_model("demo").module.state_dict()
     state = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}
