@@ -246,7 +246,8 @@ def layer_results(
         null = compute_null_births(selection, store, _part(progress, 0.5, 0.95), cache=cache)
         model, _ = _resolve(selection)
         for layer in births:
-            reference[layer] = size_reference(model.layer(layer).unit_size, selection.n_images, store, cache=cache)
+            # |Omega| is the images actually sampled (a class may hold fewer than asked for)
+            reference[layer] = size_reference(model.layer(layer).unit_size, int(births[layer].shape[0]), store, cache=cache)
         if progress is not None:
             progress(1.0, "done")
     out: dict[str, LayerResult] = {}

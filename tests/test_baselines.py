@@ -148,3 +148,24 @@ def test_cli_entropy_json_has_baselines_offline(capsys, cache_dir, no_debian):
     header = capsys.readouterr().out.splitlines()
     columns = next(line for line in header if line.startswith("layer,"))
     assert code == 0 and {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy"} <= set(columns.split(","))
+
+
+def test_size_reference_counts_the_images_actually_sampled(cache_dir, image_folder):
+    """|Omega| is the sampled images: asking for far more than a class holds neither changes the
+    reference nor allocates units for images that do not exist."""
+    from featent.core.baselines import size_reference as iid_reference
+    from featent.nets import from_module
+    from featent.pipeline import Selection, layer_results
+
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    model = from_module(module, input_size=16, mean=(0.5,) * 3, std=(0.5,) * 3)
+    layer = model.layers[0].name
+    result = layer_results(Selection(model, str(image_folder), "cat", (layer,), n_images=10**9, seed=0),
+                           baselines=True)[layer]
+    sampled = result.births.shape[0]
+    assert sampled == 6
+    assert result.size_reference == pytest.approx(iid_reference(16, sampled))

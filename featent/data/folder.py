@@ -166,14 +166,20 @@ def image_array(im, size: int) -> np.ndarray | None:
     from PIL import Image
 
     if im.mode in _8BIT_MODES:
-        rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.float32) / 255.0
-    grey = _scaled_grey(im)
-    if grey is None:
-        return None
-    small = Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32)).resize((size, size), Image.Resampling.BILINEAR)
-    out = np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)
-    return np.repeat(out[:, :, None], 3, axis=2)
+        channels = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    else:
+        grey = _scaled_grey(im)
+        if grey is None:
+            return None
+        channels = np.repeat(grey.astype(np.float32)[:, :, None], 3, axis=2)
+    # Resized in floating point after scaling, never as 8-bit integers: the same picture gives the
+    # same array whatever its bit depth, and no rounding is added by the resize.
+    planes = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(channels[:, :, c])).resize((size, size), Image.Resampling.BILINEAR),
+                   dtype=np.float32)
+        for c in range(3)
+    ]
+    return np.clip(np.stack(planes, axis=2), 0.0, 1.0)
 
 
 def _scaled_grey(im) -> np.ndarray | None:

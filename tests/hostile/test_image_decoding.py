@@ -142,3 +142,17 @@ def test_negative_int_image_is_stretched_into_range():
     values = (_grey8().astype(np.int32) - 128) * 1000
     got = image_array(Image.fromarray(values), SIZE)
     assert 0.0 <= got.min() and got.max() <= 1.0 and got.max() - got.min() > 0.9
+
+
+@pytest.mark.parametrize("size", [16, 32, 57])
+def test_sixteen_bit_and_eight_bit_copies_decode_to_identical_arrays(tmp_path, size):
+    """The resize runs on the scaled floats, so bit depth cannot change a single value (an 8-bit
+    resize would round to 1/255 steps and shift ties in the activations)."""
+    grey = _grey8()
+    Image.fromarray(grey).save(tmp_path / "eight.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    eight = decode_image(tmp_path / "eight.png", size)
+    sixteen = decode_image(tmp_path / "sixteen.png", size)
+    assert eight.shape == (size, size, 3) and eight.dtype == np.float32
+    np.testing.assert_array_equal(sixteen, eight)
