@@ -236,6 +236,8 @@ def sidebar_selection() -> Context:
                                                 key=persisted("seed", 0), help="Which images are sampled.")))
     if dataset.skipped:
         sb.caption(f"{dataset.skipped} unreadable files in the folder were skipped.")
+    for note in getattr(dataset, "notes", ()):  # classes left out of a folder, links not followed
+        sb.caption(f"Note: {note}.")
     source = model.weights_source
     upload_name = st.session_state.get("sel_upload_name")
     if weights is not None and upload_name and weights == st.session_state.get("sel_upload_path"):

@@ -53,6 +53,18 @@ def test_looping_symlink_folder_loads_each_file_once(tmp_path) -> None:
     assert_clean(at)
     assert at.selectbox(key="_w_class_name").options == ["c0", "c1"]
     assert any("3 unreadable files" in c.value for c in at.sidebar.caption)
+    assert any("'c2'" in c.value and "not read" in c.value for c in at.sidebar.caption)  # the note says why
+
+
+def test_a_small_class_is_left_out_with_a_note_in_the_sidebar(tmp_path) -> None:
+    root = _folder(tmp_path / "d")
+    (root / "tiny").mkdir()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(root / "tiny" / "0.png")
+    at = open_app()
+    _use_folder(at, root)
+    assert_clean(at)
+    assert at.selectbox(key="_w_class_name").options == ["c0", "c1"]
+    assert any("'tiny'" in c.value and "left out" in c.value for c in at.sidebar.caption)
 
 
 def test_sixteen_bit_folder_runs_a_page(tmp_path) -> None:
