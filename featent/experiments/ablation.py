@@ -474,6 +474,18 @@ def one_layer(selection, layer: str | None):
     )
 
 
+def one_layer_context(selection, layer: str | None):
+    """(layer, the one-layer selection, its model, its dataset), with the layer and the class checked:
+    what every per-layer experiment needs before its first forward pass."""
+    layer, one = one_layer(selection, layer)
+    model = load_model(one.model, one.weights)
+    model.layer(layer)
+    dataset = load_dataset(one.data)
+    if one.class_name not in dataset.classes:
+        raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
+    return layer, one, model, dataset
+
+
 def cumulative_ablation(
     selection,
     orders: Sequence[str] = DEFAULT_ORDERS,
@@ -497,12 +509,7 @@ def cumulative_ablation(
     if not orders:
         raise FeatentError("Give at least one ablation order.")
     parsed = [parse_order(o) for o in orders]
-    layer, one = one_layer(selection, layer)
-    model = load_model(one.model, one.weights)
-    model.layer(layer)
-    dataset = load_dataset(one.data)
-    if one.class_name not in dataset.classes:
-        raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
+    layer, one, model, dataset = one_layer_context(selection, layer)
 
     # At most 100 classes by default (the class plus a seeded sample), as featent.indicators does,
     # so a 1000-class folder stays cheap for class selectivity and for the test set's "rest".

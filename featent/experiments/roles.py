@@ -22,12 +22,10 @@ import numpy as np
 
 from featent.core import entropy
 from featent.errors import DataError, FeatentError
-from featent.experiments.ablation import one_layer, labelled_images
+from featent.experiments.ablation import labelled_images, one_layer_context
 from featent.extract import extract_activations
 from featent.pipeline import compute_births
 from featent.core.topology import birth_times
-from featent.data import load_dataset
-from featent.nets import load_model
 
 Progress = Callable[[float, str], None]
 
@@ -153,12 +151,7 @@ def unit_roles(
     test split) and as many training images.
     """
 
-    layer, one = one_layer(selection, layer)
-    model = load_model(one.model, one.weights)
-    model.layer(layer)
-    dataset = load_dataset(one.data)
-    if one.class_name not in dataset.classes:
-        raise DataError(f"Class {one.class_name!r} is not in {dataset.name}.")
+    layer, one, model, dataset = one_layer_context(selection, layer)
 
     def part(lo: float, hi: float) -> Progress | None:
         return None if progress is None else (lambda f, m: progress(lo + (hi - lo) * f, m))

@@ -15,6 +15,7 @@ from plotly.colors import sequential
 from plotly.subplots import make_subplots
 
 from featent.plots.style import style
+from featent.plots.unit import image_rgb
 
 __all__ = ["colorize", "thumbnail", "overlay", "image_grid"]
 
@@ -50,19 +51,6 @@ def thumbnail(unit_map: np.ndarray, size: int = 96, vmin: float | None = None, v
     return _resize_nearest(colorize(unit_map, vmin, vmax), size)
 
 
-def _image_rgb(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
-        arr = np.moveaxis(arr, 0, -1)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"image must be [3,S,S], [S,S,3] or [S,S], got shape {np.shape(image)}")
-    return np.clip(arr, 0.0, 1.0)
-
-
 def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55, size: int | None = None,
             vmax: float | None = None) -> np.ndarray:
     """uint8 [S, S, 3]: the image with the unit's map laid over it (colour where the unit responds).
@@ -70,7 +58,7 @@ def overlay(image: np.ndarray, unit_map: np.ndarray, alpha: float = 0.55, size: 
     Each pixel mixes in the map's colour in proportion to the map's value there (0 = image only),
     so silent parts of the map leave the image readable.
     """
-    rgb = _image_rgb(image)
+    rgb = image_rgb(image)
     side = size or rgb.shape[0]
     rgb = _resize_nearest(rgb, side)
     m = np.asarray(unit_map, dtype=np.float64)

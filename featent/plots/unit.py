@@ -79,8 +79,8 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     return _layout(fig, title, showlegend=False)
 
 
-def input_image(image: np.ndarray, title: str = "Input image", height: int = 360) -> go.Figure:
-    """An image in [0, 1], channels first [3, S, S] or last [S, S, 3], or grey [S, S]."""
+def image_rgb(image: np.ndarray) -> np.ndarray:
+    """float [S, S, 3] in [0, 1] from an image channels first [3, S, S], last [S, S, 3], or grey [S, S]."""
     arr = np.asarray(image, dtype=np.float64)
     if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
         arr = np.moveaxis(arr, 0, -1)
@@ -90,7 +90,12 @@ def input_image(image: np.ndarray, title: str = "Input image", height: int = 360
         arr = np.repeat(arr, 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] != 3:
         raise ValueError(f"image must be [3,S,S], [S,S,3] or [S,S], got shape {np.shape(image)}")
-    rgb = (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return np.clip(arr, 0.0, 1.0)
+
+
+def input_image(image: np.ndarray, title: str = "Input image", height: int = 360) -> go.Figure:
+    """An image in [0, 1], channels first [3, S, S] or last [S, S, 3], or grey [S, S]."""
+    rgb = (image_rgb(image) * 255).round().astype(np.uint8)
     fig = go.Figure(go.Image(z=rgb, hovertemplate="x %{x}, y %{y}<extra></extra>"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
