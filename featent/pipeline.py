@@ -26,7 +26,7 @@ from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import Progress, iter_activations
 from featent.nets import LoadedModel, load_model
-from featent.spec import ModelSpec
+from featent.spec import Selection
 from featent.training import family as _family  # noqa: F401  (registers the demo family specs with featent.nets)
 from featent.store import SCHEMA, ResultStore, births_key, default_directory
 from featent.core.topology import birth_times
@@ -44,32 +44,6 @@ __all__ = [
     "default_store",
     "open_store",
 ]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to measure: a model, a dataset, one class, some layers, N images, a seed.
-
-    ``model`` is a spec string, a ModelSpec (kept as its canonical string) or a LoadedModel (a
-    module brought with ``featent.from_module``; its store key hashes its weights and layer list).
-    """
-
-    model: str | LoadedModel
-    data: str
-    class_name: str
-    layers: tuple[str, ...]
-    n_images: int = 100
-    seed: int = 0
-    weights: str | None = None
-    split: str = "train"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, ModelSpec):
-            object.__setattr__(self, "model", str(self.model))
-        if isinstance(self.layers, str):
-            object.__setattr__(self, "layers", (self.layers,))
-        else:
-            object.__setattr__(self, "layers", tuple(self.layers))
 
 
 @dataclass

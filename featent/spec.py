@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
-from featent.errors import ModelError
+from featent.errors import DataError, FeatentError, ModelError
+from featent.validation import Interval, check
 
-__all__ = ["ModelSpec", "SEED_LIMIT", "MIN_SIZE", "MAX_SIZE", "DEFAULT_RANDOM_SEED"]
+__all__ = ["ModelSpec", "Selection", "SPLITS", "SEED_LIMIT", "MIN_SIZE", "MAX_SIZE", "DEFAULT_RANDOM_SEED"]
 
 #: Random-init seeds must lie in [0, SEED_LIMIT): torch.manual_seed and numpy take 32-bit seeds here.
 SEED_LIMIT = 2**32
@@ -180,3 +182,66 @@ def _check_size(size: object, name: str) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ModelError(f"The input size {size!r} for {name!r} must be an integer from {MIN_SIZE} to {MAX_SIZE}.")
     return int(size)
+
+
+#: The dataset splits a selection may sample from.
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to measure: a model, a dataset, one class, some layers, N images, a seed, a split.
+
+    ``model`` is a spec string, a ``ModelSpec`` (kept as its canonical string) or a ``LoadedModel``
+    (a module brought with ``featent.from_module``; its store key hashes its weights and layer
+    list). The fields are checked here, once, so every experiment receives a valid selection;
+    that the class and layers exist is checked where the dataset and model are loaded.
+    """
+
+    model: Any
+    data: str
+    class_name: str
+    layers: tuple[str, ...]
+    n_images: int = 100
+    seed: int = 0
+    weights: str | None = None
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, ModelSpec):
+            object.__setattr__(self, "model", str(self.model))
+        elif isinstance(self.model, str):
+            if not self.model.strip():
+                ModelSpec.parse(self.model)  # raises the grammar's "No model given" message
+        elif not hasattr(self.model, "fingerprint") or not hasattr(self.model, "layers"):
+            raise FeatentError(f"A selection's model is a spec string, a ModelSpec or a loaded model, "
+                               f"not {type(self.model).__name__}.")
+        layers = (self.layers,) if isinstance(self.layers, str) else tuple(self.layers)
+        if not all(isinstance(layer, str) for layer in layers):
+            raise ModelError(f"Layers are given by name, got {layers!r}.")
+        object.__setattr__(self, "layers", layers)
+        if not isinstance(self.data, str) or not self.data.strip():
+            raise DataError(f"data must be a dataset name or a folder, got {self.data!r}.")
+        if not isinstance(self.class_name, str):
+            raise DataError(f"class_name must be a class name, got {self.class_name!r}.")
+        object.__setattr__(self, "n_images", check("n_images", self.n_images, Interval(int, 1, None)))
+        object.__setattr__(self, "seed", check("seed", self.seed, Interval(int, 0, None)))
+        if self.weights is not None and not isinstance(self.weights, str):
+            object.__setattr__(self, "weights", str(self.weights))
+        if self.split not in SPLITS:
+            raise DataError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {self.split!r}.")
+
+    def one_layer(self, layer: str | None = None) -> Selection:
+        """The same selection restricted to ``layer`` (its first selected layer when None)."""
+        chosen = layer or (self.layers[0] if self.layers else "")
+        if not chosen:
+            raise ModelError("No layer given; a one-layer experiment needs a layer.")
+        return replace(self, layers=(chosen,))
+
+    def with_class(self, class_name: str, n_images: int | None = None) -> Selection:
+        """The same selection on another class (and optionally another image count)."""
+        return replace(self, class_name=class_name, n_images=self.n_images if n_images is None else n_images)
+
+    def replace(self, **changes: Any) -> Selection:
+        """A copy with some fields changed (checked like a new selection)."""
+        return replace(self, **changes)

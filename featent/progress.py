@@ -1,0 +1,94 @@
+"""One progress protocol for every long computation: a fraction done with a short message, and
+warnings on a channel of their own.
+
+Why a small class rather than a bare callback: the library reports progress from many nested
+steps (births inside an experiment inside a sweep), and each step must map its own 0..1 onto the
+part of the whole run it covers (``subrange``) while warnings ("results are not cached") must reach
+the person as warnings, never as progress text. The CLI maps reports to a tqdm bar and warnings to
+``featent: warning:`` lines; the app maps them to ``st.progress`` and ``st.warning``.
+
+A plain ``callable(fraction, message)`` is still accepted wherever a ``Progress`` is (``Progress.of``
+wraps it); its warnings then go through Python's ``warnings`` module as ``FeatentWarning``.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+
+__all__ = ["Progress", "ProgressLike", "FeatentWarning", "Report", "Warn"]
+
+Report = Callable[[float, str], None]
+Warn = Callable[[str], None]
+
+
+class FeatentWarning(UserWarning):
+    """A problem that did not stop the computation (an unusable cache, a skipped input)."""
+
+
+class Progress:
+    """``progress(fraction, message)`` reports; ``progress.warn(message)`` warns (each text once).
+
+    ``on_report`` receives fractions of the whole run in [0, 1]; ``on_warning`` receives warning
+    texts (default: ``warnings.warn(text, FeatentWarning)``). ``subrange(lo, hi)`` gives a child
+    whose 0..1 covers [lo, hi] of this one and shares its warning channel.
+    """
+
+    __slots__ = ("_report", "_warn", "_lo", "_hi", "_seen", "_lock")
+
+    def __init__(self, on_report: Report | None = None, on_warning: Warn | None = None) -> None:
+        self._report = on_report
+        self._warn = on_warning
+        self._lo, self._hi = 0.0, 1.0
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, progress: ProgressLike) -> Progress:
+        """``progress`` as a Progress: None is silent, a callable receives the reports."""
+        if isinstance(progress, Progress):
+            return progress
+        if progress is None:
+            return cls()
+        if not callable(progress):
+            raise TypeError(f"progress must be a Progress or a callable(fraction, message), not {type(progress).__name__}.")
+        return cls(progress)
+
+    @property
+    def silent(self) -> bool:
+        """True when nobody listens to the reports (lets callers skip building messages)."""
+        return self._report is None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self._report is None:
+            return
+        done = min(max(float(fraction), 0.0), 1.0)
+        self._report(self._lo + (self._hi - self._lo) * done, message)
+
+    def warn(self, message: str) -> None:
+        """Tell the person something went wrong without stopping the work; a repeated text is dropped."""
+        with self._lock:
+            if message in self._seen:
+                return
+            self._seen.add(message)
+        if self._warn is not None:
+            self._warn(message)
+        else:
+            warnings.warn(message, FeatentWarning, stacklevel=2)
+
+    def subrange(self, lo: float, hi: float) -> Progress:
+        """A child Progress whose fractions 0..1 cover [lo, hi] of this one (same warning channel)."""
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"A progress subrange lies within [0, 1] with lo <= hi, got [{lo}, {hi}].")
+        child = Progress.__new__(Progress)
+        child._report = self._report
+        child._warn = self._warn
+        width = self._hi - self._lo
+        child._lo, child._hi = self._lo + width * lo, self._lo + width * hi
+        child._seen = self._seen  # one warning channel: a text warned by a part is not repeated by another
+        child._lock = self._lock
+        return child
+
+
+ProgressLike = Progress | Report | None
