@@ -9,7 +9,7 @@ the last requested layer: later layers are never computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -17,10 +17,10 @@ import torch
 from featent.errors import ActivationError, ModelError
 from featent.nets.hooks import capture_outputs
 from featent.nets.loading import LoadedModel
+from featent.progress import Progress, ProgressLike
+from featent.validation import check_int
 
-Progress = Callable[[float, str], None]
-
-__all__ = ["Progress", "default_batch_size", "iter_activations", "extract_activations"]
+__all__ = ["default_batch_size", "iter_activations", "extract_activations"]
 
 _PIXELS_PER_CHUNK = 2**19  # ~10 images at 224x224, 512 at 32x32
 
@@ -77,24 +77,22 @@ def iter_activations(
     images: torch.Tensor,
     layers: Sequence[str],
     batch_size: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
     ids: Sequence[str] | None = None,
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """Yield ``(start, {layer: float32 [b, units, m, m]})`` chunk by chunk.
 
     ``images`` are [0, 1] images [n, 3, S, S]; ``ids`` (optional) name images in errors.
     """
+    progress = Progress.of(progress)
     names = _resolve_layers(model, layers)
     _check_images(images)
-    size = int(batch_size) if batch_size is not None else default_batch_size(model)
-    if size < 1:
-        raise ModelError(f"The batch size must be at least 1, got {batch_size!r}.")
+    size = default_batch_size(model) if batch_size is None else check_int("batch_size", batch_size, 1, error=ModelError)
     n = images.shape[0]
     for start in range(0, n, size):
         chunk = _forward_chunk(model, images[start : start + size], names)
         _check_finite(chunk, start, ids)
-        if progress is not None:
-            progress(min(1.0, (start + size) / n), f"activations {min(n, start + size)}/{n}")
+        progress(min(1.0, (start + size) / n), f"activations {min(n, start + size)}/{n}")
         yield start, chunk
 
 
@@ -103,7 +101,7 @@ def extract_activations(
     images: torch.Tensor,
     layers: Sequence[str],
     batch_size: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
     ids: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """All activations at once: ``{layer: float32 [n, units, m, m]}`` (for small jobs)."""

@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import stat
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -20,18 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from featent.errors import CacheError
+from featent.progress import Progress, ProgressLike
+from featent.validation import check_int
 
 SCHEMA = "featent-v1"
 ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "births_key", "default_directory", "result_key"]
-
-
-def births_key(weights_fp: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
-    """The explicit store key of one birth-time array."""
-    return f"{SCHEMA}|births|{weights_fp}|{data_fp}|{class_name}|{layer}|{int(n)}|{int(seed)}"
+__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "default_directory", "default_store", "open_store", "result_key"]
 
 
 def result_key(kind: str, *parts: object) -> str:
@@ -178,8 +176,7 @@ class ResultStore:
 
     def __init__(self, directory: str | os.PathLike | None = None, size_limit: int = DEFAULT_SIZE_LIMIT) -> None:
         path = Path(directory).expanduser() if directory is not None else default_directory()
-        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 2**20:
-            raise CacheError(f"The cache size limit must be an integer of at least 1 MiB, got {size_limit!r}.")
+        size_limit = check_int("size_limit", size_limit, 2**20, error=CacheError)
         self.directory = path
         self.size_limit = size_limit
         self.repaired: str | None = None
@@ -297,3 +294,31 @@ class ResultStore:
     def close(self) -> None:
         """Close the underlying database (reopened automatically on next use)."""
         self._cache.close()
+
+
+_STORES: dict[str, ResultStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def default_store() -> ResultStore:
+    """The store at the default directory, opened once per directory per process."""
+    key = str(default_directory())
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = ResultStore(key)
+        return store
+
+
+def open_store(store: ResultStore | None, progress: ProgressLike = None, cache: bool = True) -> ResultStore | None:
+    """``store``, else the default store, else None with a warning through ``progress``: an unusable
+    cache folder never stops a computation. None when ``cache`` is False."""
+    if not cache:
+        return None
+    if store is not None:
+        return store
+    try:
+        return default_store()
+    except CacheError as exc:
+        Progress.of(progress).warn(f"results are not cached: {exc}")
+        return None

@@ -173,7 +173,7 @@ def test_nan_without_ids_names_the_index(tiny_cnn):
         (["block1_conv1"], torch.rand(2, 1, 16, 16), None, ActivationError, r"Images must be a float tensor \[n, 3, S, S\]"),
         (["block1_conv1"], np.zeros((1, 3, 16, 16)), None, ActivationError, r"Images must be a float tensor"),
         (["block1_conv1"], torch.rand(0, 3, 16, 16), None, ActivationError, r"No images given"),
-        (["block1_conv1"], _images(1, 16), 0, ModelError, r"batch size must be at least 1"),
+        (["block1_conv1"], _images(1, 16), 0, ModelError, r"batch_size must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_extraction_input(tiny_cnn, layers, images, batch, error, match):
