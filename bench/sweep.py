@@ -4,7 +4,7 @@ For each model (``vgg16:random@224`` and the demo), on the same images and every
 
 - forward alone: the chunked extraction the sweep does (activations of every layer, copied out);
 - births alone: the birth times of those activations, computed from memory;
-- sweep engine: ``iter_births`` with the producer thread (forward of chunk k+1 while the births of
+- births engine: ``featent.births.iter_births`` with the producer thread (forward of chunk k+1 while the births of
   chunk k are computed);
 - the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
 
@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from featent.core.topology import birth_times  # noqa: E402
 from featent.data import load_dataset  # noqa: E402
-from featent.experiments.sweep import chunk_size, iter_births, null_births_function, place_model, sweep  # noqa: E402
+from featent.births import chunk_size, iter_births, place_model, shuffled_births  # noqa: E402
+from featent.experiments.sweep import sweep  # noqa: E402
 from featent.extract import iter_activations  # noqa: E402
 from featent.pipeline import load_model  # noqa: E402
 from featent.store import ResultStore  # noqa: E402
@@ -78,7 +79,7 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
     layers = [info.name for info in model.layers]
     images = load_dataset(data).sample(class_name, n_images, 0, "train", model.input_size)
     size = chunk_size(model, layers)
-    null = null_births_function()  # the baselines' null births are part of the sweep's work when featent has them
+    null = shuffled_births  # the baselines' null births are part of the sweep's work
     chunks = list(iter_activations(model, images.images, layers, batch_size=size))  # warm-up
 
     def forward() -> None:
@@ -89,8 +90,7 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
         for start, chunk in chunks:
             for acts in chunk.values():
                 birth_times(acts)
-                if null is not None:
-                    null(acts, start)
+                null(acts, start)
 
     births()  # warm-up (kernel compilation)
 
@@ -103,8 +103,7 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
             sweep(spec, data, classes=[class_name], layers="all", images=n_images, device=device,
                   store=ResultStore(directory))
 
-    row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers),
-           "null": null is not None}
+    row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers)}
     row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "sweep": engine, "sweep()": whole}, repeats))
     return row
 
@@ -119,8 +118,7 @@ def main() -> None:
     import torch
 
     print(f"# torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device or 'cpu'}, "
-          f"medians of {args.repeats} (demo: {3 * args.repeats}); births include the null births: "
-          f"{null_births_function() is not None}")
+          f"medians of {args.repeats} (demo: {3 * args.repeats}); births include the null births")
     rows = [
         bench("vgg16:random@224", "digits", "3", args.vgg_images, args.repeats, args.device),
         bench("demo", "digits", "3", args.demo_images, 3 * args.repeats, args.device),

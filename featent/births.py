@@ -283,6 +283,7 @@ def layer_births(
     split: str = "train",
     *,
     null: bool = False,
+    births: bool = True,
     store: ResultStore | None = None,
     progress: ProgressLike = None,
     device: str | None = None,
@@ -290,8 +291,9 @@ def layer_births(
     batch_size: int | None = None,
 ) -> LayerBirths:
     """Births ``int32 [n, units]`` of ``n_images`` sampled images of ``class_name`` at each of ``layers``
-    (and their null births with ``null``): each entry from ``store`` when it holds one of the full
-    expected shape, the rest in one streamed pass, then stored. Progress runs 0..0.99 over the images."""
+    (and their null births with ``null``; only those with ``births=False``): each entry from ``store``
+    when it holds one of the full expected shape, the rest in one streamed pass, then stored.
+    Progress runs 0..0.99 over the images."""
     progress = Progress.of(progress)
     layers = list(dict.fromkeys(layers))
     images = dataset.sample(class_name, n_images, seed, split, model.input_size)
@@ -301,18 +303,18 @@ def layer_births(
     keys = {layer: BirthsKey(model.fingerprint, data_fp, class_name, model.layer(layer).name, n_images, seed)
             for layer in layers}
     writer = _Writer(store, progress)
-    births: dict[str, np.ndarray] = {}
+    found: dict[str, np.ndarray] = {}
     nulls: dict[str, np.ndarray] = {}
     for layer in layers:
         shape = (n, model.layer(layer).n_units)
-        hit = writer.get(keys[layer].text(), shape)
+        hit = writer.get(keys[layer].text(), shape) if births else None
         if hit is not None:
-            births[layer] = hit
+            found[layer] = hit
         if null:
             hit = writer.get(keys[layer].as_null().text(), shape)
             if hit is not None:
                 nulls[layer] = hit
-    births_missing = [layer for layer in layers if layer not in births]
+    births_missing = [layer for layer in layers if births and layer not in found]
     null_missing = [layer for layer in layers if null and layer not in nulls]
     missing = [layer for layer in layers if layer in births_missing or layer in null_missing]
     computed: list[tuple[str, bool]] = []
@@ -324,23 +326,22 @@ def layer_births(
         chunks = iter_births(placed, images.images, missing, ids=images.ids, batch_size=batch_size, overlap=overlap,
                              null=shuffled_births if null_missing else None, births_for=births_missing,
                              null_for=null_missing)
-        done = 0
         for start, chunk, null_chunk in chunks:
             for layer, part in chunk.items():
                 parts[layer].append(part)
             for layer, part in null_chunk.items():
                 null_parts[layer].append(part)
-            done = min(n, start + len(next(iter(chunk.values() or null_chunk.values()))))
+            done = min(n, start + len(next(iter({**chunk, **null_chunk}.values()))))
             progress(0.99 * done / n, f"{what}: birth times of {done}/{n} images")
         for layer in births_missing:
-            births[layer] = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
-            writer.put(keys[layer].text(), births[layer])
+            found[layer] = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
+            writer.put(keys[layer].text(), found[layer])
             computed.append((layer, False))
         for layer in null_missing:
             nulls[layer] = np.ascontiguousarray(np.concatenate(null_parts[layer], axis=0), dtype=np.int32)
             writer.put(keys[layer].as_null().text(), nulls[layer])
             computed.append((layer, True))
-    return LayerBirths(births={layer: births[layer] for layer in layers},
+    return LayerBirths(births={layer: found[layer] for layer in layers} if births else {},
                        null={layer: nulls[layer] for layer in layers} if null else {},
                        images=images, computed=tuple(computed))
 

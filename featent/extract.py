@@ -53,9 +53,9 @@ def _forward_chunk(model: LoadedModel, batch: torch.Tensor, names: list[str]) ->
     sites = {str(i): site for i, site in enumerate(dict.fromkeys(site_of.values()))}
     with model.lock:
         # The pass stops once the last requested layer is seen: the rest of the net is not needed.
-        captured = capture_outputs(model.runner, sites, model.preprocess(batch))
-    by_site = {site: captured.get(key) for key, site in sites.items()}
-    missing = [name for name in names if by_site[site_of[name]] is None]
+        captured = capture_outputs(model.runner or model.module, sites, model.preprocess(batch))
+    by_site = {site: captured[key] for key, site in sites.items() if key in captured}
+    missing = [name for name in names if site_of[name] not in by_site]
     if missing:
         raise ModelError(f"Layer {missing[0]!r} of {model.spec} was not reached in the forward pass.")
     return {name: by_site[site_of[name]].numpy() for name in names}

@@ -108,11 +108,11 @@ def sample_images(selection: Selection) -> ImageSet:
 
 
 def _births(selection: Selection, store: ResultStore | None, progress: Progress, cache: bool,
-            null: bool) -> engine.LayerBirths:
+            null: bool, births: bool = True) -> engine.LayerBirths:
     model, dataset = _resolve(selection)
     return engine.layer_births(model, dataset, selection.class_name, selection.layers, selection.n_images,
-                               selection.seed, selection.split, null=null, store=open_store(store, progress, cache),
-                               progress=progress)
+                               selection.seed, selection.split, null=null, births=births,
+                               store=open_store(store, progress, cache), progress=progress)
 
 
 def compute_births(
@@ -140,10 +140,9 @@ def compute_null_births(
     cache: bool = True,
 ) -> dict[str, np.ndarray]:
     """Birth times of the same images' maps with each map's entries shuffled (``featent.core.baselines``),
-    ``int32 [n_images, n_units]`` per layer; cached under their own keys (births are stored too,
-    since they come from the same pass)."""
+    ``int32 [n_images, n_units]`` per layer; cached under their own keys."""
     progress = Progress.of(progress)
-    null = _births(selection, store, progress, cache, null=True).null
+    null = _births(selection, store, progress, cache, null=True, births=False).null
     progress(1.0, "done")
     return null
 

@@ -22,7 +22,9 @@ from featent.pipeline import (
     sample_images,
     unit_activations,
 )
-from featent.store import ResultStore, births_key
+from featent.births import BirthsKey
+from featent.progress import Progress
+from featent.store import ResultStore
 from featent.core.topology import birth_time
 
 DEMO = Selection(model="demo", data="digits", class_name="3", layers=("block2_conv2", "block3_conv1"), n_images=12, seed=1)
@@ -53,7 +55,7 @@ def test_second_call_reads_the_store(cache_dir):
     store = ResultStore()
     first = compute_births(DEMO, store)
     assert store.stats()["entries"] == 2
-    key = births_key(load_model("demo").fingerprint, load_dataset("digits").fingerprint, "3", "block3_conv1", 12, 1)
+    key = BirthsKey(load_model("demo").fingerprint, load_dataset("digits").fingerprint, "3", "block3_conv1", 12, 1).text()
     sentinel = np.full_like(first["block3_conv1"], 7)
     store.put_births(key, sentinel)
     again = compute_births(DEMO, store)
@@ -108,10 +110,10 @@ def test_unwritable_default_store_still_computes_with_a_warning(tmp_path, monkey
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(blocker / "cache"))
-    messages: list[str] = []
-    births = compute_births(DEMO, progress=lambda f, m: messages.append(m))
+    warnings: list[str] = []
+    births = compute_births(DEMO, progress=Progress(on_warning=warnings.append))
     assert births["block3_conv1"].shape == (12, 64)
-    assert any(m.startswith("warning: results are not cached: Cannot use cache directory") for m in messages)
+    assert len(warnings) == 1 and warnings[0].startswith("results are not cached: Cannot use cache directory")
     with pytest.raises(CacheError):
         ResultStore(blocker / "cache")
 
@@ -146,11 +148,11 @@ def test_small_image_folder_on_vgg(cache_dir, image_folder):
         ({"class_name": "x"}, DataError, r"Class 'x' is not in digits"),
         ({"layers": ("block9",)}, ModelError, r"has no layer 'block9'"),
         ({"layers": ()}, ModelError, r"No layer given"),
-        ({"n_images": 0}, DataError, r"n_images must be a positive integer"),
-        ({"seed": -2}, DataError, r"seed must be a non-negative integer"),
+        ({"n_images": 0}, DataError, r"n_images must be an integer >= 1, got 0"),
+        ({"seed": -2}, DataError, r"seed must be an integer >= 0, got -2"),
         ({"model": "vgg99"}, ModelError, r"Unknown model 'vgg99'"),
         ({"data": "/no/such/folder"}, DataError, r"does not exist"),
-        ({"split": "val"}, DataError, r"no split 'val'"),
+        ({"split": "val"}, DataError, r"split must be one of 'train', 'test', got 'val'"),
     ],
 )
 def test_bad_selections(cache_dir, change, error, match):
@@ -159,7 +161,7 @@ def test_bad_selections(cache_dir, change, error, match):
 
 
 def test_unit_activations_bad_index(cache_dir):
-    with pytest.raises(DataError, match=r"Image index 12 is out of range; the selection has 12 images"):
+    with pytest.raises(DataError, match=r"image_index must be an integer from 0 to 11, got 12"):
         unit_activations(DEMO, "block3_conv1", 12)
 
 
@@ -179,7 +181,7 @@ def test_compute_births_many(cache_dir, executor):
 
 
 def test_compute_births_many_bad_executor():
-    with pytest.raises(FeatentError, match=r"Unknown executor 'spark'"):
+    with pytest.raises(FeatentError, match=r"executor must be one of 'local' or 'dask', got 'spark'"):
         compute_births_many([DEMO], executor="spark")
 
 
@@ -191,10 +193,10 @@ class _FullDiskStore(ResultStore):
 
 
 def test_a_store_that_stops_accepting_writes_only_warns(cache_dir):
-    messages: list[str] = []
-    births = compute_births(dataclasses.replace(DEMO, seed=9), _FullDiskStore(), progress=lambda f, m: messages.append(m))
+    warnings: list[str] = []
+    births = compute_births(dataclasses.replace(DEMO, seed=9), _FullDiskStore(), progress=Progress(on_warning=warnings.append))
     assert births["block2_conv2"].shape == (12, 32)
-    assert any(m.startswith("warning: results are not cached: Cannot write to cache directory") for m in messages)
+    assert len(warnings) == 1 and warnings[0].startswith("results are not cached: Cannot write to cache directory")
 
 
 def test_compute_births_many_on_a_real_dask_cluster(cache_dir):

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from featent.errors import FeatentError
 
 __all__ = ["worker_device", "run_on_cluster"]
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
 
 
 def worker_device(requested: str | None) -> str:
@@ -43,8 +47,8 @@ def worker_device(requested: str | None) -> str:
     return f"cuda:{int(digits or 0) % torch.cuda.device_count()}"
 
 
-def run_on_cluster(work: Callable[[object], list], tasks: Sequence[object], scheduler: object,
-                   resources: dict | None, retries: int, keep: Callable[[list], None], tick: Callable[[], None]) -> None:
+def run_on_cluster(work: Callable[[Task], Result], tasks: Sequence[Task], scheduler: object, resources: dict | None,
+                   retries: int, keep: Callable[[Result], None], tick: Callable[[], None]) -> None:
     """Submit ``work(task)`` for each task to a distributed cluster (a ``distributed.Client`` or a
     scheduler address); ``keep`` each result as it arrives, then ``tick``. Lost workers are retried."""
     if not tasks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from featent.cli.main import main
-from featent.experiments.sweep import Atlas
+from featent.experiments.atlas import Atlas
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +36,8 @@ def test_sweep_writes_the_atlas_and_resumes(tmp_path, capsys):
         (["--classes", "0"], "--classes must be at least 1 (a whole number), got '0'", 2),
         (["--images", "-3"], "--images must be at least 1 (a whole number), got '-3'", 2),
         (["--seed", "x"], "--seed must be non-negative and below 2**32 (a whole number), got 'x'", 2),
-        (["--classes", "cat"], "Unknown class 'cat'", 1),
-        (["--layers", "nope"], "Unknown layer 'nope'", 1),
+        (["--classes", "cat"], "Class 'cat' is not in digits", 1),
+        (["--layers", "nope"], "has no layer 'nope'", 1),
         (["--device", "tpu"], "Unknown device 'tpu'", 1),
         (["--executor", "dask"], "--executor dask needs --scheduler", 2),
         (["--scheduler", "tcp://x:1"], "--scheduler is only used with --executor dask", 2),
