@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from featent import births as engine
-from featent.births import BirthsKey, SizeReferenceKey, layer_births
+from featent.births import BirthsKey, SizeReferenceKey, iter_births, layer_births
 from featent.core.entropy import feature_entropy
 from featent.data import load_dataset
 from featent.errors import CacheError
@@ -130,3 +130,67 @@ def test_null_births_alone_compute_no_births(tmp_path):
     assert store.get_births(_key(LAYERS[0])) is None  # births were not asked for
     np.testing.assert_array_equal(store.get_births(_key(LAYERS[0], null=True)), null[LAYERS[0]])
     np.testing.assert_array_equal(layer_results(SELECTION, store, baselines=True)[LAYERS[0]].null_births, null[LAYERS[0]])
+
+
+def test_overlapped_births_equal_sequential():
+    from featent.core.topology import birth_times
+    from featent.extract import extract_activations
+    from featent.pipeline import load_model, sample_images
+
+    model = load_model(MODEL)
+    names = [i.name for i in load_model(MODEL).layers]
+    layers = [names[0], names[-1]]
+    images = sample_images(Selection(MODEL, "digits", "5", tuple(layers), n_images=30))
+    flipped = lambda acts, start: birth_times(np.ascontiguousarray(acts[..., ::-1, :]))  # noqa: E731
+    seq = list(iter_births(model, images.images, layers, batch_size=7, overlap=False, null=flipped))
+    par = list(iter_births(model, images.images, layers, batch_size=7, overlap=True, null=flipped))
+    assert [s[0] for s in seq] == [p[0] for p in par] == [0, 7, 14, 21, 28]
+    whole = extract_activations(model, images.images, layers)
+    for layer in layers:
+        births = np.concatenate([p[1][layer] for p in par])
+        np.testing.assert_array_equal(births, np.concatenate([s[1][layer] for s in seq]))
+        np.testing.assert_array_equal(births, birth_times(whole[layer]))
+        np.testing.assert_array_equal(np.concatenate([p[2][layer] for p in par]), flipped(whole[layer], 0))
+
+
+def test_chunks_are_bounded_by_host_memory():
+    import torch
+    from torch import nn
+
+    from featent.births import _HOST_BUDGET, chunk_size
+    from featent.extract import default_batch_size
+    from featent.nets import from_module
+
+    torch.manual_seed(0)
+    module = nn.Sequential()
+    module.features = nn.Sequential(nn.Conv2d(3, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1),
+                                    nn.ReLU(), nn.MaxPool2d(16), nn.Conv2d(128, 4, 1), nn.ReLU())
+    model = from_module(module, name="wide", input_size=256, mean=(0.5,) * 3, std=(0.25,) * 3)
+    names = [i.name for i in model.layers]
+    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in model.layers)
+    size = chunk_size(model, names)
+    assert size == _HOST_BUDGET // per_image < default_batch_size(model)  # every layer captured: memory bound
+    assert chunk_size(model, names[-1:]) == default_batch_size(model)  # one small layer: the default
+
+
+def test_placement_and_chunks(tiny_cnn):
+    import torch
+
+    from featent.births import _HOST_BUDGET, chunk_size, place_model
+    from featent.errors import ModelError
+    from featent.extract import default_batch_size
+
+    assert place_model(tiny_cnn, "cpu") is tiny_cnn
+    if torch.cuda.is_available():
+        placed = place_model(tiny_cnn, "cuda")
+        assert placed.device.type == "cuda" and next(placed.module.parameters()).dtype == torch.float32
+        assert not torch.backends.cudnn.allow_tf32 and tiny_cnn.device.type == "cpu"  # exact, original untouched
+    else:
+        with pytest.raises(ModelError, match="sees no CUDA GPU"):
+            place_model(tiny_cnn, "cuda:0")
+    with pytest.raises(ModelError, match="Unknown device 'tpu'"):
+        place_model(tiny_cnn, "tpu")
+    names = [i.name for i in tiny_cnn.layers]
+    assert chunk_size(tiny_cnn, names) == default_batch_size(tiny_cnn)  # small maps: the extractor's default
+    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in tiny_cnn.layers)
+    assert chunk_size(tiny_cnn, names) <= max(1, _HOST_BUDGET // per_image)

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from featent import births as births_module
-from featent.births import iter_births
 from featent.errors import FeatentError
-from featent.experiments.atlas import LAYER_COLUMNS, Atlas
+from featent.experiments.atlas import LAYER_COLUMNS
 from featent.experiments.sweep import sweep
 from featent.pipeline import Selection, layer_results
 from featent.store import ResultStore
@@ -98,43 +97,6 @@ def test_progress_moves_during_the_run(tmp_path):
     assert len({f for f in fractions if 0 < f < 1}) >= 2  # moved more than once before the end
 
 
-def test_atlas_file_round_trips(tmp_path):
-    atlas = sweep(MODEL, DATA, classes=["3", "7"], layers=_layers()[1:2], images=IMAGES, store=ResultStore(tmp_path / "s"), units=True)
-    for suffix in (".parquet", ".csv"):
-        back = Atlas.load(atlas.save(tmp_path / f"layers{suffix}", units=False))
-        pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
-        with pytest.raises(FeatentError, match="per-unit rows"):
-            back.units_frame()
-        back = Atlas.load(atlas.save(tmp_path / f"units{suffix}"))
-        pd.testing.assert_frame_equal(back.units_frame(), atlas.units_frame())
-        pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
-    with pytest.raises(FeatentError, match="parquet or .csv"):
-        atlas.save(tmp_path / "atlas.xlsx")
-    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(FeatentError, match="not a featent atlas"):
-        Atlas.load(tmp_path / "other.csv")
-
-
-def test_overlapped_births_equal_sequential():
-    from featent.core.topology import birth_times
-    from featent.extract import extract_activations
-    from featent.pipeline import load_model, sample_images
-
-    model = load_model(MODEL)
-    layers = [_layers()[0], _layers()[-1]]
-    images = sample_images(Selection(MODEL, DATA, "5", tuple(layers), n_images=30))
-    flipped = lambda acts, start: birth_times(np.ascontiguousarray(acts[..., ::-1, :]))  # noqa: E731
-    seq = list(iter_births(model, images.images, layers, batch_size=7, overlap=False, null=flipped))
-    par = list(iter_births(model, images.images, layers, batch_size=7, overlap=True, null=flipped))
-    assert [s[0] for s in seq] == [p[0] for p in par] == [0, 7, 14, 21, 28]
-    whole = extract_activations(model, images.images, layers)
-    for layer in layers:
-        births = np.concatenate([p[1][layer] for p in par])
-        np.testing.assert_array_equal(births, np.concatenate([s[1][layer] for s in seq]))
-        np.testing.assert_array_equal(births, birth_times(whole[layer]))
-        np.testing.assert_array_equal(np.concatenate([p[2][layer] for p in par]), flipped(whole[layer], 0))
-
-
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -151,54 +113,6 @@ def test_overlapped_births_equal_sequential():
 def test_bad_arguments_are_one_sentence(tmp_path, kwargs, match):
     with pytest.raises(FeatentError, match=match):
         sweep(MODEL, DATA, **{"classes": 1, "layers": _layers()[:1], "images": 4, "store": ResultStore(tmp_path / "s"), **kwargs})
-
-
-def test_devices_and_chunks(monkeypatch, tiny_cnn):
-    import torch
-
-    from featent.errors import ModelError
-    from featent.births import _HOST_BUDGET, chunk_size, place_model
-    from featent.experiments.cluster import worker_device
-    from featent.extract import default_batch_size
-
-    monkeypatch.delenv("FEATENT_DEVICE", raising=False)
-    assert worker_device("cuda:1") == "cuda:1"  # asked for: used as given
-    assert place_model(tiny_cnn, "cpu") is tiny_cnn
-    if torch.cuda.is_available():
-        assert worker_device(None).startswith("cuda:")
-        placed = place_model(tiny_cnn, "cuda")
-        assert placed.device.type == "cuda" and next(placed.module.parameters()).dtype == torch.float32
-        assert not torch.backends.cudnn.allow_tf32 and tiny_cnn.device.type == "cpu"  # exact, original untouched
-    else:
-        assert worker_device(None) == "cpu"
-        with pytest.raises(ModelError, match="sees no CUDA GPU"):
-            place_model(tiny_cnn, "cuda:0")
-    monkeypatch.setenv("FEATENT_DEVICE", "cpu")
-    assert worker_device(None) == "cpu"
-    names = [i.name for i in tiny_cnn.layers]
-    assert chunk_size(tiny_cnn, names) == default_batch_size(tiny_cnn)  # small maps: the extractor's default
-    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in tiny_cnn.layers)
-    assert chunk_size(tiny_cnn, names) <= max(1, _HOST_BUDGET // per_image)
-
-
-def test_chunks_are_bounded_by_host_memory():
-    import torch
-    from torch import nn
-
-    from featent.births import _HOST_BUDGET, chunk_size
-    from featent.extract import default_batch_size
-    from featent.nets import from_module
-
-    torch.manual_seed(0)
-    module = nn.Sequential()
-    module.features = nn.Sequential(nn.Conv2d(3, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1),
-                                    nn.ReLU(), nn.MaxPool2d(16), nn.Conv2d(128, 4, 1), nn.ReLU())
-    model = from_module(module, name="wide", input_size=256, mean=(0.5,) * 3, std=(0.25,) * 3)
-    names = [i.name for i in model.layers]
-    per_image = 4 * sum(i.n_units * i.unit_size**2 for i in model.layers)
-    size = chunk_size(model, names)
-    assert size == _HOST_BUDGET // per_image < default_batch_size(model)  # every layer captured: memory bound
-    assert chunk_size(model, names[-1:]) == default_batch_size(model)  # one small layer: the default
 
 
 def test_baseline_columns_come_from_the_same_pass(tmp_path, monkeypatch):
