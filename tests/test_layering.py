@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "featent"
-ORDER = ["errors", "progress", "validation", "core", "spec", "data", "nets", "store", "training", "extract", "pipeline", "indicators",
+ORDER = ["errors", "progress", "validation", "core", "spec", "data", "nets", "store", "training", "extract", "births", "pipeline", "indicators",
          "experiments", "plots", "cli"]
 
 
