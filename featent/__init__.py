@@ -26,10 +26,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_dataset": "featent.data",
     "list_models": "featent.nets",
-    "load_model": "featent.pipeline",  # through the pipeline, which registers the demo family specs
+    "load_model": "featent.nets",
     "from_module": "featent.nets",
     "LayerResult": "featent.pipeline",
-    "Selection": "featent.pipeline",
+    "Selection": "featent.spec",
     "compute_births": "featent.pipeline",
     "layer_results": "featent.pipeline",
     "ResultStore": "featent.store",
