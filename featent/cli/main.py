@@ -34,7 +34,9 @@ from featent.cli.common import (
     selection_from_args,
     warnings_as_lines,
 )
+from featent.cli import cached
 from featent.errors import FeatentError
+from featent.spec import Selection
 
 __all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 
@@ -152,16 +154,14 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def entropy_records(selection, results: dict) -> list[dict]:
-    """The documented JSON records (one per layer) of ``layer_results`` output.
+def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str) -> list[dict]:
+    """The documented JSON records (one per layer) of ``layer_results`` output (or of the same
+    results read from the store, ``featent.cli.cached``).
 
     Beside FE each layer carries its baselines (``featent.core.baselines``): the share of silent units
     (epsilon < p), FE over the live units, the mean null FE (each map's entries shuffled) and the FE of
     iid units of the same size (None where not computed or, for live FE, when every unit is silent).
     """
-    from featent.data import load_dataset
-
-    dataset = load_dataset(selection.data)
     records = []
     for layer, r in results.items():
         null = r.null_feature_entropy
@@ -169,8 +169,8 @@ def entropy_records(selection, results: dict) -> list[dict]:
             {
                 "model": selection.model,
                 "data": selection.data,
-                "dataset": dataset.name,
-                "data_fingerprint": dataset.fingerprint,
+                "dataset": dataset_name,
+                "data_fingerprint": data_fingerprint,
                 "class": selection.class_name,
                 "layer": layer,
                 "images": int(r.births.shape[0]),
@@ -196,7 +196,10 @@ def entropy_records(selection, results: dict) -> list[dict]:
     return records
 
 
-def _cmd_entropy(args: argparse.Namespace) -> str:
+def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str]:
+    """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
+    the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
+    from featent.data import load_dataset
     from featent.nets import load_model
     from featent.pipeline import layer_results
 
@@ -207,7 +210,27 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
-    records = entropy_records(selection, results)
+    dataset = load_dataset(selection.data)
+    if not args.no_cache:
+        store = cached.open_store()
+        cached.record_model(store, args.model, args.weights, model, cached.weights_file(args.weights, model))
+        cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
+        if store is not None:
+            store.close()
+    return selection, results, dataset.name, dataset.fingerprint, model.weights_source
+
+
+def _cmd_entropy(args: argparse.Namespace) -> str:
+    stored = None if args.no_cache else cached.recall_layers(
+        args.model, args.weights, args.data, args.class_name, None if args.all_layers else args.layer,
+        args.images, args.seed, baselines=not args.no_baselines,
+    )
+    if stored is not None:
+        selection, results = stored.selection, stored.results
+        dataset_name, data_fingerprint, weights_source = stored.dataset_name, stored.data_fingerprint, stored.weights_source
+    else:
+        selection, results, dataset_name, data_fingerprint, weights_source = _compute_entropy(args)
+    records = entropy_records(selection, results, dataset_name, data_fingerprint)
     payload = records[0] if len(records) == 1 and not args.all_layers else records
     rows = [
         {
@@ -230,7 +253,7 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         f"mean selective rate {rec['mean_selective_rate']:.4f}, silent share {rec['silent_share']:.3f}, "
         f"live FE {shown(rec['mean_live_feature_entropy'])}, null FE {shown(rec['mean_null_feature_entropy'])}, "
         f"iid FE at this size {shown(rec['size_reference_feature_entropy'])} "
-        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {model.weights_source})"
+        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source})"
         for rec in records
     ]
     if args.format == "csv":
