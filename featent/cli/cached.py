@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from featent import __version__
 from featent.core.baselines import NULL_SEED, SIZE_REFERENCE_SEED, SIZE_REFERENCE_UNITS, live_feature_entropy, silent_share
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import FeatentError
@@ -29,6 +28,8 @@ from featent.store import SCHEMA, ResultStore, births_key, default_directory, re
 __all__ = ["StoredLayer", "StoredAnswer", "data_sources", "weights_file", "path_state", "open_store", "model_manifest_key", "data_manifest_key", "record_model", "record_data", "recall_layers"]
 
 FASHION_DIR_ENV = "FEATENT_FASHION_DIR"
+#: Part of every manifest key: raise it when what a manifest holds, or how a fingerprint is computed, changes.
+MANIFEST_VERSION = 1
 
 
 def path_state(path: str | os.PathLike) -> str:
@@ -53,14 +54,14 @@ def _unchanged(watched: object) -> bool:
 
 
 def model_manifest_key(spec: str, weights: str | None) -> str:
-    """The store key of a model's manifest: featent version, canonical spec, weights file path."""
+    """The store key of a model's manifest: manifest version, canonical spec, weights file path."""
     file = "" if weights is None else str(Path(weights).expanduser().resolve())
-    return result_key("model-manifest", __version__, str(ModelSpec.parse(spec)), file)
+    return result_key("model-manifest", MANIFEST_VERSION, str(ModelSpec.parse(spec)), file)
 
 
 def data_manifest_key(data: str) -> str:
     """The store key of a dataset's manifest (the Fashion-MNIST folder setting is part of it)."""
-    return result_key("data-manifest", __version__, str(data).strip(), os.environ.get(FASHION_DIR_ENV, ""))
+    return result_key("data-manifest", MANIFEST_VERSION, str(data).strip(), os.environ.get(FASHION_DIR_ENV, ""))
 
 
 def open_store() -> ResultStore | None:
