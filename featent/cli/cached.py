@@ -210,7 +210,7 @@ def recall_layers(
             return None
         if class_name not in dataset["classes"]:
             return None
-        by_name = {}
+        by_name: dict[str, dict] = {}
         for info in model["layers"]:
             for name in (info["name"], *info["aliases"]):
                 by_name.setdefault(name, info)

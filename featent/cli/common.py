@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage + message and exit
+    def error(self, message: str) -> NoReturn:  # argparse would print usage + message and exit
         # "argument --lr: must be ..." (from the types below) reads better as "--lr must be ...".
         message = re.sub(r"^argument (-[\w-]+)(?:/[\w-]+)*: must ", r"\1 must ", message)
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -212,11 +212,13 @@ def selection_from_args(
     if layers is None:
         given = getattr(args, "layer", None)
         layers = (given,) if isinstance(given, str) else tuple(dict.fromkeys(given or ()))
+    elif not isinstance(layers, str):
+        layers = tuple(layers)
     return Selection(
         model=args.model if model is None else model,
         data=args.data,
         class_name=args.class_name if class_name is None else class_name,
-        layers=layers,
+        layers=(layers,) if isinstance(layers, str) else layers,
         n_images=args.images,
         seed=args.seed,
         weights=getattr(args, "weights", None),
