@@ -1,35 +1,36 @@
 """featent: topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).
 
-The small public API. The torch-free core (birth times, entropy) is imported at once; everything
-that needs torch (models, data, the pipeline) is imported on first use, so computing an entropy
-never pays for importing torch.
+The small public API, every name imported on first use (PEP 562): computing an entropy never pays
+for importing torch, and ``import featent`` alone (as every ``featent`` command does) imports
+nothing heavy (no torch, no numba), so a command answered from the store starts at once.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from featent.core.entropy import (
-    DEFAULT_P,
-    birth_distribution,
-    feature_entropy,
-    multiclass_feature_entropy,
-    ranking_score,
-    selective_rate,
-)
-from featent.core.topology import betti_curves, birth_time, birth_time_reference, birth_times
 from featent.errors import FeatentError
 
 __version__ = "0.1.0"
 
 #: Public names served lazily (PEP 562): name -> module that defines it.
 _LAZY = {
+    "DEFAULT_P": "featent.core.entropy",
+    "birth_distribution": "featent.core.entropy",
+    "feature_entropy": "featent.core.entropy",
+    "multiclass_feature_entropy": "featent.core.entropy",
+    "ranking_score": "featent.core.entropy",
+    "selective_rate": "featent.core.entropy",
+    "betti_curves": "featent.core.topology",
+    "birth_time": "featent.core.topology",
+    "birth_time_reference": "featent.core.topology",
+    "birth_times": "featent.core.topology",
     "load_dataset": "featent.data",
     "list_models": "featent.nets",
-    "load_model": "featent.pipeline",  # through the pipeline, which registers the demo family specs
+    "load_model": "featent.nets",
     "from_module": "featent.nets",
     "LayerResult": "featent.pipeline",
-    "Selection": "featent.pipeline",
+    "Selection": "featent.spec",
     "compute_births": "featent.pipeline",
     "layer_results": "featent.pipeline",
     "ResultStore": "featent.store",
@@ -38,20 +39,7 @@ _LAZY = {
     "Atlas": "featent.experiments.sweep",
 }
 
-__all__ = [
-    "DEFAULT_P",
-    "FeatentError",
-    "betti_curves",
-    "birth_distribution",
-    "birth_time",
-    "birth_time_reference",
-    "birth_times",
-    "feature_entropy",
-    "multiclass_feature_entropy",
-    "ranking_score",
-    "selective_rate",
-    *_LAZY,
-]
+__all__ = ["FeatentError", *_LAZY]
 
 
 def __getattr__(name: str) -> object:

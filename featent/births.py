@@ -35,7 +35,7 @@ from featent.errors import CacheError, ModelError
 from featent.extract import default_batch_size, iter_activations
 from featent.nets import LoadedModel
 from featent.progress import Progress, ProgressLike
-from featent.store import SCHEMA, ResultStore
+from featent.store import BirthsKey, ResultStore, SizeReferenceKey
 
 __all__ = ["BirthsKey", "SizeReferenceKey", "LayerBirths", "layer_births", "size_reference", "iter_births",
            "shuffled_births", "place_model", "chunk_size", "data_fingerprint", "NOT_CACHED"]
@@ -53,51 +53,6 @@ NOT_CACHED = "results are not cached"
 def data_fingerprint(dataset: Dataset, split: str) -> str:
     """The data part of a births key: the dataset's fingerprint, tagged with the split unless "train"."""
     return dataset.fingerprint if split == "train" else f"{dataset.fingerprint}.{split}"
-
-
-@dataclass(frozen=True)
-class BirthsKey:
-    """Which birth-time array: weights, data (and split), class, layer, images asked for, seed; ``null``
-    for the births of the same maps with each map's entries shuffled (``featent.core.baselines``)."""
-
-    weights: str
-    data: str
-    class_name: str
-    layer: str
-    n_images: int
-    seed: int
-    null: bool = False
-
-    @property
-    def kind(self) -> str:
-        return f"null-births-shuffle{baselines.NULL_SEED}" if self.null else "births"
-
-    def text(self) -> str:
-        """The store key."""
-        return (f"{SCHEMA}|{self.kind}|{self.weights}|{self.data}|{self.class_name}|{self.layer}|"
-                f"{int(self.n_images)}|{int(self.seed)}")
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def as_null(self) -> BirthsKey:
-        return dataclasses.replace(self, null=True)
-
-
-@dataclass(frozen=True)
-class SizeReferenceKey:
-    """Which size reference: iid uniform m x m units over ``n_images`` images."""
-
-    m: int
-    n_images: int
-    units: int = baselines.SIZE_REFERENCE_UNITS
-    seed: int = baselines.SIZE_REFERENCE_SEED
-
-    def text(self) -> str:
-        return f"{SCHEMA}|size-reference|m{int(self.m)}|n{int(self.n_images)}|units{int(self.units)}|seed{int(self.seed)}"
-
-    def __str__(self) -> str:
-        return self.text()
 
 
 # --------------------------------------------------------------------------- device and chunking

@@ -26,7 +26,7 @@ from featent.extract import iter_activations
 from featent.nets import LoadedModel, load_model
 from featent.progress import Progress, ProgressLike
 from featent.spec import Selection
-from featent.training import family as _family  # noqa: F401  (registers the demo family specs with featent.nets)
+
 from featent.store import ResultStore, default_store, open_store
 from featent.validation import Options, check, check_class, check_int
 

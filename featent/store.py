@@ -9,6 +9,7 @@ not parse is a miss: the caller recomputes and overwrites it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -16,20 +17,69 @@ import stat
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from featent.core import baselines
 from featent.errors import CacheError
 from featent.progress import Progress, ProgressLike
 from featent.validation import check_int
 
 SCHEMA = "featent-v1"
+
+
+@dataclass(frozen=True)
+class BirthsKey:
+    """Which birth-time array: weights, data (and split), class, layer, images asked for, seed; ``null``
+    for the births of the same maps with each map's entries shuffled (``featent.core.baselines``)."""
+
+    weights: str
+    data: str
+    class_name: str
+    layer: str
+    n_images: int
+    seed: int
+    null: bool = False
+
+    @property
+    def kind(self) -> str:
+        return f"null-births-shuffle{baselines.NULL_SEED}" if self.null else "births"
+
+    def text(self) -> str:
+        """The store key."""
+        return (f"{SCHEMA}|{self.kind}|{self.weights}|{self.data}|{self.class_name}|{self.layer}|"
+                f"{int(self.n_images)}|{int(self.seed)}")
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def as_null(self) -> BirthsKey:
+        return dataclasses.replace(self, null=True)
+
+
+@dataclass(frozen=True)
+class SizeReferenceKey:
+    """Which size reference: iid uniform m x m units over ``n_images`` images."""
+
+    m: int
+    n_images: int
+    units: int = baselines.SIZE_REFERENCE_UNITS
+    seed: int = baselines.SIZE_REFERENCE_SEED
+
+    def text(self) -> str:
+        return f"{SCHEMA}|size-reference|m{int(self.m)}|n{int(self.n_images)}|units{int(self.units)}|seed{int(self.seed)}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
 ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "ResultStore", "default_directory", "default_store", "open_store", "result_key"]
+__all__ = ["SCHEMA", "ENV_VAR", "BirthsKey", "SizeReferenceKey", "ResultStore", "default_directory", "default_store", "open_store", "result_key"]
 
 
 def result_key(kind: str, *parts: object) -> str:

@@ -1,7 +1,7 @@
 """The package is layered: imports run only downward, never in a cycle, and never reach private names.
 
 Declared order (each layer may import only from layers before it):
-errors < progress < validation < core < spec < data < nets < store < training < extract < pipeline < indicators <
+errors < progress < validation < core < spec < data < store < nets < training < extract < births < pipeline < indicators <
 experiments < plots < cli. ``featent/__init__.py`` and ``__main__`` sit on top.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "featent"
-ORDER = ["errors", "progress", "validation", "core", "spec", "data", "nets", "store", "training", "extract", "births", "pipeline", "indicators",
+ORDER = ["errors", "progress", "validation", "core", "spec", "data", "store", "nets", "training", "extract", "births", "pipeline", "indicators",
          "experiments", "plots", "cli"]
 
 

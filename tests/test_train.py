@@ -78,9 +78,10 @@ def test_save_weights(tmp_path, one_epoch):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": 0}, r"number of epochs must be a positive integer"),
-        ({"seed": -1}, r"training seed must be a non-negative integer"),
-        ({"label_noise": 1.5}, r"Label noise must be a fraction between 0 and 1"),
+        ({"epochs": 0}, r"^epochs must be an integer >= 1, got 0\.$"),
+        ({"seed": -1}, r"^seed must be an integer >= 0, got -1\.$"),
+        ({"seed": True}, r"^seed must be an integer >= 0, got True\.$"),
+        ({"label_noise": 1.5}, r"^label_noise must be a number from 0 to 1, got 1\.5\.$"),
     ],
 )
 def test_bad_training_arguments(kwargs, match):

@@ -1,5 +1,6 @@
-"""What every ``featent`` command shares: one-line usage errors, output formats and files,
-the tqdm progress bar, and JSON-safe values."""
+"""What every ``featent`` command shares: one-line usage errors, the selection flags (declared once),
+argument types built on featent.validation, output formats and files, progress on a tqdm bar with
+``featent: warning:`` lines, and JSON-safe values."""
 
 from __future__ import annotations
 
@@ -11,32 +12,48 @@ import math
 import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
 from featent.errors import FeatentError
+from featent.progress import FeatentWarning, Progress
+from featent.spec import Selection
+from featent.validation import Constraint, Interval
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 FORMATS = ("table", "csv", "json")
 
 
-def one_line_warnings() -> None:
-    """Show featent's own warnings (e.g. a repaired store) as one ``featent: warning: ...`` line each."""
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """While a command runs, featent's warnings from Python's ``warnings`` module (``FeatentWarning``,
+    a repaired store) print as ``featent: warning: TEXT`` lines, like those of :func:`progress_bar`;
+    other packages' warnings keep their own form."""
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
 
-    previous = warnings.formatwarning
-    if getattr(previous, "featent_one_line", False):
-        return
+        def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings API
+            if issubclass(category, FeatentWarning) or category.__module__.startswith("featent"):
+                _write_line(warning_line(message))
+            else:
+                previous(message, category, filename, lineno, file, line)
 
-    def format_warning(message, category, filename, lineno, line=None) -> str:
-        if not category.__module__.startswith("featent"):
-            return previous(message, category, filename, lineno, line)
-        return f"featent: warning: {' '.join(str(message).split())}\n"
+        warnings.showwarning = show
+        yield
 
-    format_warning.featent_one_line = True  # type: ignore[attr-defined]
-    warnings.formatwarning = format_warning
+
+def _write_line(text: str) -> None:
+    """A line on stderr, through tqdm when a bar may be showing so the bar is not torn."""
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is not None:
+        tqdm_module.tqdm.write(text, file=sys.stderr)
+    else:
+        print(text, file=sys.stderr)
 
 
 class UsageError(Exception):
@@ -44,66 +61,52 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage + message and exit
+    def error(self, message: str) -> NoReturn:  # argparse would print usage + message and exit
         # "argument --lr: must be ..." (from the types below) reads better as "--lr must be ...".
         message = re.sub(r"^argument (-[\w-]+)(?:/[\w-]+)*: must ", r"\1 must ", message)
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 # Argument types: argparse calls them while parsing, so a bad number is refused before any work
-# starts, and argparse's message names the flag ("argument --lr: must be ...").
+# starts. Each is a constraint of featent.validation, so a flag reads like every other argument
+# check: "--images must be an integer >= 1, got '0'".
 
 SEED_LIMIT = 2**32
 
 
-def _number(text: str, kind: type, expected: str, ok: Callable[[float], bool]) -> int | float:
-    """``text`` as an int (whole decimal) or a finite float meeting ``ok``; else ArgumentTypeError."""
-    try:
-        value = int(text, 10) if kind is int else float(text)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or not math.isfinite(value) or not ok(value):
-        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
-    return value
+def flag_type(kind: type, constraint: Constraint, name: str | None = None) -> Callable[[str], Any]:
+    """An argparse type: ``text`` read as ``kind`` (int: whole decimal; float: finite) meeting ``constraint``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = int(text, 10) if kind is int else float(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not constraint.is_satisfied_by(value):
+            raise argparse.ArgumentTypeError(f"must be {constraint.describe()}, got {text!r}")
+        return constraint.convert(value)
+
+    parse.__name__ = name or constraint.describe()
+    return parse
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
     """A whole number >= minimum (image counts, epochs, model counts)."""
-
-    def parse(text: str) -> int:
-        return int(_number(text, int, f"at least {minimum} (a whole number)", lambda v: v >= minimum))
-
-    parse.__name__ = f"int>={minimum}"
-    return parse
+    return flag_type(int, Interval(int, minimum, None), f"int>={minimum}")
 
 
 positive_int = at_least(1)
 non_negative_int = at_least(0)
-
-
-def seed(text: str) -> int:
-    """A random seed: a whole number in [0, 2**32)."""
-    return int(_number(text, int, "non-negative and below 2**32 (a whole number)", lambda v: 0 <= v < SEED_LIMIT))
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (learning rates, scale factors)."""
-    return float(_number(text, float, "a finite number > 0", lambda v: v > 0.0))
-
-
-def finite_float(text: str) -> float:
-    """Any finite number (thresholds)."""
-    return float(_number(text, float, "a finite number", lambda v: True))
-
-
-def ratio(text: str) -> float:
-    """A share strictly between 0 and 1 (pruning ratios)."""
-    return float(_number(text, float, "a number strictly between 0 and 1", lambda v: 0.0 < v < 1.0))
-
-
-def fraction(text: str) -> float:
-    """A share from 0 up to (not including) 1 (label-noise levels)."""
-    return float(_number(text, float, "a number from 0 up to (not including) 1", lambda v: 0.0 <= v < 1.0))
+#: A random seed: a whole number in [0, 2**32).
+seed = flag_type(int, Interval(int, 0, SEED_LIMIT, closed="left"), "seed")
+#: A finite number > 0 (learning rates, scale factors).
+positive_float = flag_type(float, Interval(float, 0, None, closed="neither"), "positive_float")
+#: Any finite number (thresholds).
+finite_float = flag_type(float, Interval(float, None, None), "finite_float")
+#: A share strictly between 0 and 1 (pruning ratios).
+ratio = flag_type(float, Interval(float, 0, 1, closed="neither"), "ratio")
+#: A share from 0 up to (not including) 1 (label-noise levels).
+fraction = flag_type(float, Interval(float, 0, 1, closed="left"), "fraction")
 
 
 def model_spec(text: str) -> str:
@@ -126,22 +129,126 @@ def add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
 
 
-def progress_bar(quiet: bool, description: str):
-    """(callback, close) mapping the library's Progress onto a tqdm bar on stderr."""
+MODEL_HELP = "model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16, vgg16:random, vgg11:random@64"
+DATA_HELP = "'fashion', 'fashion-subset', 'digits' or a folder with one subfolder per class"
+
+
+def add_offline_flag(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--offline`` on the main parser and on each command, so it may come before or after the command.
+
+    On a command it defaults to "not given" (SUPPRESS), so it never overrides one given before it."""
+    parser.add_argument("--offline", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="never fetch pretrained weights (as FEATENT_OFFLINE=1): use cached files only")
+
+
+def add_selection_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    model: str = "one",
+    data_default: str | None = None,
+    classes: str = "one",
+    layers: str = "one",
+    min_images: int = 1,
+    images_help: str = "images sampled from the class (default 100)",
+    cache: bool = True,
+) -> None:
+    """The flags that choose what is measured (a ``featent.spec.Selection``), declared once for every command.
+
+    ``model``: "one" (--model and --weights, required) or "many" (--model repeatable, optional).
+    ``classes``: "one" (--class, required), "many" (--class repeatable; default every class),
+    "list" (--classes all|N|LIST) or "none". ``layers``: "one" (--layer, required), "one-or-all"
+    (--layer repeatable or --all-layers, one of them required), "many" (--layer repeatable; default
+    every layer), "list" (--layers all|LIST) or "none". Always: --images, --seed, --quiet, --offline;
+    --no-cache when ``cache``. Read them back with :func:`selection_from_args`.
+    """
+    if model == "one":
+        parser.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
+        parser.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    elif model == "many":
+        parser.add_argument("--model", type=model_spec, action="append", metavar="M", help=MODEL_HELP + " (repeatable)")
+    else:
+        raise ValueError(f"model is 'one' or 'many', not {model!r}")
+    if data_default is None:
+        parser.add_argument("--data", required=True, metavar="D", help=DATA_HELP)
+    else:
+        parser.add_argument("--data", default=data_default, metavar="D", help=f"{DATA_HELP} (default {data_default})")
+    if classes == "one":
+        parser.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
+    elif classes == "many":
+        parser.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+    elif classes == "list":
+        parser.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
+                            help="every class, the first N, or names separated by commas (default all)")
+    elif classes != "none":
+        raise ValueError(f"classes is 'one', 'many', 'list' or 'none', not {classes!r}")
+    if layers == "one":
+        parser.add_argument("--layer", required=True, metavar="L", help="layer name (as listed by 'featent layers')")
+    elif layers == "one-or-all":
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
+        which.add_argument("--all-layers", action="store_true", help="every layer of the model")
+    elif layers == "many":
+        parser.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
+    elif layers == "list":
+        parser.add_argument("--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+    elif layers != "none":
+        raise ValueError(f"layers is 'one', 'one-or-all', 'many', 'list' or 'none', not {layers!r}")
+    parser.add_argument("--images", type=at_least(min_images), default=100, metavar="N", help=images_help)
+    parser.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
+    if cache:
+        parser.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_offline_flag(parser)
+
+
+def selection_from_args(
+    args: argparse.Namespace, *, class_name: str | None = None, layers: Sequence[str] | str | None = None,
+    model: object | None = None,
+) -> Selection:
+    """The Selection the flags of :func:`add_selection_flags` describe.
+
+    ``class_name`` / ``layers`` / ``model`` override the flags (one class of a repeatable --class,
+    the layer list of --all-layers, one model of a repeatable --model)."""
+    if layers is None:
+        given = getattr(args, "layer", None)
+        layers = (given,) if isinstance(given, str) else tuple(dict.fromkeys(given or ()))
+    elif not isinstance(layers, str):
+        layers = tuple(layers)
+    return Selection(
+        model=args.model if model is None else model,
+        data=args.data,
+        class_name=args.class_name if class_name is None else class_name,
+        layers=(layers,) if isinstance(layers, str) else layers,
+        n_images=args.images,
+        seed=args.seed,
+        weights=getattr(args, "weights", None),
+    )
+
+
+def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], None]]:
+    """(progress, close): reports drive a tqdm bar on stderr, warnings print ``featent: warning: TEXT``.
+
+    Warnings are written through ``tqdm.write`` so they never tear the bar, and are shown even with
+    ``quiet`` (quiet hides progress, not problems)."""
     from tqdm import tqdm
 
     bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
 
-    def callback(fraction: float, message: str) -> None:
-        if message.startswith("warning:"):
-            tqdm.write(f"featent: {message}", file=sys.stderr)
-            return
+    def report(fraction: float, message: str) -> None:
         target = int(round(1000 * max(0.0, min(1.0, fraction))))
         if target > bar.n:
             bar.update(target - bar.n)
         bar.set_postfix_str(message[:60], refresh=False)
 
-    return callback, bar.close
+    def warn(text: str) -> None:
+        _write_line(warning_line(text))
+
+    return Progress(report, warn), bar.close
+
+
+def warning_line(text: object) -> str:
+    """One ``featent: warning: ...`` line (whitespace folded)."""
+    return f"featent: warning: {' '.join(str(text).split())}"
 
 
 def json_safe(value: object) -> object:

@@ -14,22 +14,29 @@ from collections.abc import Sequence
 
 
 from featent.cli.common import (
+    DATA_HELP,
     EXIT_ERROR,
     EXIT_USAGE,
+    MODEL_HELP,
     Parser,
     UsageError,
+    add_offline_flag,
     add_output,
+    add_selection_flags,
     emit,
     fraction,
-    model_spec,
-    one_line_warnings,
-    positive_int,
-    seed,
     json_safe,
+    model_spec,
+    positive_int,
     progress_bar,
     render,
+    seed,
+    selection_from_args,
+    warnings_as_lines,
 )
+from featent.cli import cached
 from featent.errors import FeatentError
+from featent.spec import Selection
 
 __all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 
@@ -37,52 +44,45 @@ __all__ = ["main", "build_parser", "entropy_records", "json_safe", "UsageError"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
-    parser.add_argument(
-        "--offline", action="store_true", help="never fetch pretrained weights (as FEATENT_OFFLINE=1): use cached files only"
-    )
+    add_offline_flag(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
     p = sub.add_parser("models", help="list the models featent can load")
+    add_offline_flag(p)
     add_output(p)
 
     p = sub.add_parser("layers", help="list a model's layers with their unit count and unit size")
-    p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random, vgg11:random@64")
+    p.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    add_offline_flag(p)
     add_output(p)
 
     p = sub.add_parser("classes", help="list a dataset's classes")
-    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
+    p.add_argument("--data", required=True, metavar="D", help=DATA_HELP)
+    add_offline_flag(p)
     add_output(p)
 
     p = sub.add_parser("entropy", help="feature entropy and selective rate of every unit of a layer")
-    p.add_argument("--model", type=model_spec, required=True, metavar="M")
-    p.add_argument("--weights", metavar="P")
-    p.add_argument("--data", required=True, metavar="D")
-    p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
-    which.add_argument("--all-layers", action="store_true", help="every layer of the model")
-    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
-    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
+    add_selection_flags(p, layers="one-or-all")
     p.add_argument("--no-baselines", action="store_true", help="skip null FE (shuffled maps) and the size reference")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output(p)
 
     p = sub.add_parser("cache", help="show (or clear) the result store of cached birth times")
     p.add_argument("--clear", action="store_true", help="remove every cached result")
+    add_offline_flag(p)
     add_output(p)
 
     p = sub.add_parser("train-demo", help="train the demo CNN on Fashion-MNIST deterministically and save its weights")
     p.add_argument("--data", default="fashion", choices=("fashion", "fashion-subset", "digits"),
                    help="fashion (full set, the shipped demo), fashion-subset (the subset shipped with featent) or digits (demo-digits)")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="E", help="training epochs (default: the recipe's, see featent.training.loop)")
-    p.add_argument("--seed", type=seed, default=0, metavar="S")
+    p.add_argument("--seed", type=seed, default=0, metavar="S", help="training seed (default 0)")
     p.add_argument("--label-noise", type=fraction, default=0.0, metavar="F", help="fraction of training labels replaced at random")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
     p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights, default recipe only)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_offline_flag(p)
     add_output(p)
 
     from featent.cli.experiments import register
@@ -111,7 +111,7 @@ def _cmd_models(args: argparse.Namespace) -> str:
         }
         for name in list_models()
     ]
-    from featent.training.family import family_specs
+    from featent.nets.family import family_specs
 
     family = family_specs()
     epochs = [spec for spec in family if "@epoch" in spec]
@@ -127,7 +127,7 @@ def _cmd_models(args: argparse.Namespace) -> str:
 
 
 def _cmd_layers(args: argparse.Namespace) -> str:
-    from featent.pipeline import load_model
+    from featent.nets import load_model
 
     model = load_model(args.model, args.weights)
     rows = [{"layer": i.name, "units": i.n_units, "unit_size": i.unit_size} for i in model.layers]
@@ -154,16 +154,14 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def entropy_records(selection, results: dict) -> list[dict]:
-    """The documented JSON records (one per layer) of ``layer_results`` output.
+def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str) -> list[dict]:
+    """The documented JSON records (one per layer) of ``layer_results`` output (or of the same
+    results read from the store, ``featent.cli.cached``).
 
     Beside FE each layer carries its baselines (``featent.core.baselines``): the share of silent units
     (epsilon < p), FE over the live units, the mean null FE (each map's entries shuffled) and the FE of
     iid units of the same size (None where not computed or, for live FE, when every unit is silent).
     """
-    from featent.data import load_dataset
-
-    dataset = load_dataset(selection.data)
     records = []
     for layer, r in results.items():
         null = r.null_feature_entropy
@@ -171,8 +169,8 @@ def entropy_records(selection, results: dict) -> list[dict]:
             {
                 "model": selection.model,
                 "data": selection.data,
-                "dataset": dataset.name,
-                "data_fingerprint": dataset.fingerprint,
+                "dataset": dataset_name,
+                "data_fingerprint": data_fingerprint,
                 "class": selection.class_name,
                 "layer": layer,
                 "images": int(r.births.shape[0]),
@@ -198,26 +196,41 @@ def entropy_records(selection, results: dict) -> list[dict]:
     return records
 
 
-def _cmd_entropy(args: argparse.Namespace) -> str:
-    from featent.pipeline import load_model
-    from featent.pipeline import Selection, layer_results
+def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str]:
+    """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
+    the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
+    from featent.data import load_dataset
+    from featent.nets import load_model
+    from featent.pipeline import layer_results
 
-    if args.images < 1:
-        raise UsageError(f"--images must be at least 1, got {args.images}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {args.seed}")
     model = load_model(args.model, args.weights)
-    layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))
-    selection = Selection(
-        model=args.model, data=args.data, class_name=args.class_name, layers=layers,
-        n_images=args.images, seed=args.seed, weights=args.weights,
-    )
-    callback, close = progress_bar(args.quiet, "entropy")
+    selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
+    progress, close = progress_bar(args.quiet, "entropy")
     try:
-        results = layer_results(selection, progress=callback, cache=not args.no_cache, baselines=not args.no_baselines)
+        results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
-    records = entropy_records(selection, results)
+    dataset = load_dataset(selection.data)
+    if not args.no_cache:
+        store = cached.open_store()
+        cached.record_model(store, args.model, args.weights, model, cached.weights_file(args.weights, model))
+        cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
+        if store is not None:
+            store.close()
+    return selection, results, dataset.name, dataset.fingerprint, model.weights_source
+
+
+def _cmd_entropy(args: argparse.Namespace) -> str:
+    stored = None if args.no_cache else cached.recall_layers(
+        args.model, args.weights, args.data, args.class_name, None if args.all_layers else args.layer,
+        args.images, args.seed, baselines=not args.no_baselines,
+    )
+    if stored is not None:
+        selection, results = stored.selection, stored.results
+        dataset_name, data_fingerprint, weights_source = stored.dataset_name, stored.data_fingerprint, stored.weights_source
+    else:
+        selection, results, dataset_name, data_fingerprint, weights_source = _compute_entropy(args)
+    records = entropy_records(selection, results, dataset_name, data_fingerprint)
     payload = records[0] if len(records) == 1 and not args.all_layers else records
     rows = [
         {
@@ -240,7 +253,7 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         f"mean selective rate {rec['mean_selective_rate']:.4f}, silent share {rec['silent_share']:.3f}, "
         f"live FE {shown(rec['mean_live_feature_entropy'])}, null FE {shown(rec['mean_null_feature_entropy'])}, "
         f"iid FE at this size {shown(rec['size_reference_feature_entropy'])} "
-        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {model.weights_source})"
+        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source})"
         for rec in records
     ]
     if args.format == "csv":
@@ -257,8 +270,6 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
 
     recipe = DIGITS_RECIPE if args.data == "digits" else replace(DEMO_RECIPE, data=args.data)
     epochs = recipe.epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {epochs}")
     default_recipe = epochs == recipe.epochs and args.seed == 0 and args.label_noise == 0.0 and args.data != "fashion-subset"
     if args.weights_out is None and not default_recipe:
         raise UsageError(
@@ -266,11 +277,11 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
             f"(--data fashion or digits, --epochs {recipe.epochs} --seed 0 --label-noise 0)"
         )
     shipped = DEMO_DIGITS_WEIGHTS if args.data == "digits" else DEMO_WEIGHTS
-    callback, close = progress_bar(args.quiet, "train-demo")
+    progress, close = progress_bar(args.quiet, "train-demo")
     try:
         history = train_demo(
             seed=args.seed, epochs=epochs, label_noise=args.label_noise,
-            checkpoint_dir=args.checkpoint_dir, progress=callback, recipe=recipe,
+            checkpoint_dir=args.checkpoint_dir, progress=progress, recipe=recipe,
         )
     finally:
         close()
@@ -305,12 +316,12 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
-    one_line_warnings()
     try:
-        args = build_parser().parse_args(argv)
-        if getattr(args, "offline", False):
-            os.environ["FEATENT_OFFLINE"] = "1"
-        emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+        with warnings_as_lines():
+            args = build_parser().parse_args(argv)
+            if getattr(args, "offline", False):
+                os.environ["FEATENT_OFFLINE"] = "1"
+            emit(_COMMANDS[args.command](args), getattr(args, "out", None))
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

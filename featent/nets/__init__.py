@@ -13,7 +13,6 @@ from featent.nets.loading import (
     list_models,
     load_model,
     pick_device,
-    register_spec_resolver,
 )
 from featent.nets.zoo import offline, timm_available, torchvision_names
 
@@ -32,7 +31,6 @@ __all__ = [
     "load_model",
     "offline",
     "pick_device",
-    "register_spec_resolver",
     "timm_available",
     "torchvision_names",
 ]

@@ -19,6 +19,7 @@ from torch import nn
 
 from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
+from featent.nets.family import resolve_family_spec
 from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, resolve_demo_variant
 from featent.nets.layers import LayerInfo, discover_layers
 from featent.nets.zoo import (
@@ -33,6 +34,7 @@ from featent.nets.zoo import (
     torchvision_names,
 )
 from featent.spec import ModelSpec
+from featent.validation import check_int
 
 __all__ = [
     "LoadedModel",
@@ -43,7 +45,7 @@ __all__ = [
     "fingerprint_module",
     "clear_model_cache",
     "forget_model",
-    "register_spec_resolver",
+    "SPEC_SOURCES",
 ]
 
 
@@ -161,19 +163,13 @@ def fingerprint_module(module: nn.Module, name: str, input_size: int, layers: Se
     return digest.hexdigest()
 
 
-#: Spec resolvers registered by higher layers (the demo family trains its checkpoints on demand):
-#: spec -> (base spec, weights file) or None when the spec is not theirs.
-_SPEC_RESOLVERS: list[Callable[[str], tuple[str, str] | None]] = [resolve_demo_variant]
-
-
-def register_spec_resolver(resolver: Callable[[str], tuple[str, str] | None]) -> None:
-    """Let a higher layer map its own specs onto a base spec plus a weights file."""
-    if resolver not in _SPEC_RESOLVERS:
-        _SPEC_RESOLVERS.append(resolver)
+#: Specs that name a base model plus a weights file, declared here so every caller of load_model
+#: knows them with nothing else imported: spec -> (base spec, weights file) or None when not theirs.
+SPEC_SOURCES: tuple[Callable[[str], tuple[str, str] | None], ...] = (resolve_demo_variant, resolve_family_spec)
 
 
 def _resolve_registered(spec: str) -> tuple[str, str] | None:
-    for resolver in _SPEC_RESOLVERS:
+    for resolver in SPEC_SOURCES:
         found = resolver(spec)
         if found is not None:
             return found
@@ -360,8 +356,7 @@ def from_module(
     named module paths / graph nodes in ``layers``; its store key hashes its weights and layer list."""
     if not isinstance(module, nn.Module):
         raise ModelError(f"from_module needs a torch.nn.Module, not a {type(module).__name__}.")
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or not 2 <= input_size <= 4096:
-        raise ModelError(f"input_size must be an integer side in pixels (e.g. 224), not {input_size!r}.")
+    input_size = check_int("input_size", input_size, 2, 4096, error=ModelError)
     if len(tuple(mean)) != 3 or len(tuple(std)) != 3 or any(float(s) <= 0 for s in std):
         raise ModelError("mean and std must be three numbers each (RGB), the std positive.")
     if isinstance(layers, str):

@@ -1,7 +1,7 @@
 """Training: one deterministic loop for the demo CNN and the demo family built with it.
 
-Importing this package registers the family's specs (``demo@epochN``, ``demo-corrupt-X``) with
-``featent.nets`` so ``load_model`` can train their checkpoints on demand.
+The family's specs (``demo@epochN``, ``demo-corrupt-X``) are named in ``featent.nets.family``;
+``featent.nets.load_model`` calls :func:`featent.training.family.ensure_run` when a run is missing.
 """
 
 from featent.training import family, loop

@@ -11,53 +11,46 @@ compared at matched training accuracy. ``demo-corrupt-0.0`` is the last epoch of
 also gives ``demo@epochN`` and the early checkpoints ``demo@iterK`` (optimizer steps; FE makes its
 big move as the net leaves its initialisation).
 
-``featent.nets.load_model`` consults :func:`resolve_family_spec`, so these specs load anywhere a
-model spec is accepted (CLI, app, pipeline); a missing run is trained then, or ahead of time with
+The names (specs, run ids, folders) live in ``featent.nets.family``, so ``featent.nets.load_model``
+knows these specs anywhere a model spec is accepted (CLI, app, pipeline) with nothing imported
+first; it calls :func:`ensure_run` here when a run is missing, or a run is built ahead of time with
 ``featent train-family`` (with progress).
 
 Runs live in ``<cache dir>/family/<run id>/`` (``epoch_NNN.pt`` / ``iter_NNNNN.pt`` state_dicts,
-``history.json``); the run id names every training setting, so a change of recipe never reuses stale
-weights. A run is trained in a temporary folder and renamed into place, so a crash or a concurrent
-build never leaves a half-written run behind.
+``history.json``). A run is trained in a temporary folder and renamed into place, so a crash or a
+concurrent build never leaves a half-written run behind.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
 from pathlib import Path
 
 from featent.errors import FeatentError, ModelError
-from featent.nets import register_spec_resolver
-from featent.training.loop import Recipe
-
-Progress = Callable[[float, str], None]
-
-FAMILY_SEED = 0
-#: Corruption levels of model set B (Zhang et al. 2017); 0.0 is the clean run.
-CORRUPT_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)
-#: Epochs of every family run (read when a run is made, so tests may shorten it).
-CORRUPT_EPOCHS = 35
-#: Early checkpoints of the clean run, in optimizer steps.
-ITERATION_CHECKPOINTS = (25, 50, 100, 200)
-#: The one family recipe: Kaiming-normal init, Adam 1e-3 with cosine decay, batches of 32, no
-#: augmentation (memorization is the point), 300 images per class of the shipped subset.
-FAMILY_RECIPE = Recipe(
-    data="fashion-subset", epochs=CORRUPT_EPOCHS, batch_size=32, learning_rate=1e-3, augment=False,
-    init="kaiming", train_per_class=300, full_data=False,
+from featent.nets.family import (
+    CORRUPT_EPOCHS,
+    CORRUPT_LEVELS,
+    FAMILY_RECIPE,
+    FAMILY_SEED,
+    ITERATION_CHECKPOINTS,
+    FamilyRun,
+    base_run,
+    corrupt_run,
+    family_checkpoint,
+    family_directory,
+    family_specs,
+    parse_family_spec,
+    resolve_family_spec,
+    run_complete,
+    run_for,
 )
-
-_EPOCH_SPEC = re.compile(r"^demo@epoch(\d{1,4})$")
-_ITER_SPEC = re.compile(r"^demo@iter(\d{1,6})$")
-_CORRUPT_SPEC = re.compile(r"^demo-corrupt-(\d(?:\.\d{1,3})?)$")
-_RECIPE_VERSION = "v2"
+from featent.progress import Progress, ProgressLike
+from featent.training.loop import train
 
 __all__ = [
     "FAMILY_SEED",
@@ -81,106 +74,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FamilyRun:
-    """One deterministic training run of the demo family (its epoch, and for the clean run its early, checkpoints)."""
-
-    seed: int
-    epochs: int
-    label_noise: float
-    augment: bool = False
-    recipe: str = "family"
-
-    def training_recipe(self) -> Recipe:
-        if self.recipe != "family":
-            raise ModelError(f"Unknown family recipe {self.recipe!r}.")
-        return replace(FAMILY_RECIPE, epochs=self.epochs, augment=self.augment)
-
-    @property
-    def clean(self) -> bool:
-        return self.label_noise == 0.0
-
-    @property
-    def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(asdict(self.training_recipe()), sort_keys=True).encode()).hexdigest()[:8]
-        return f"{_RECIPE_VERSION}-{self.recipe}-{digest}-seed{self.seed}-epochs{self.epochs}-noise{self.label_noise:.3f}"
-
-
-def base_run() -> FamilyRun:
-    """The clean run behind ``demo@epochN``, ``demo@iterK`` and ``demo-corrupt-0.0``."""
-    return FamilyRun(seed=FAMILY_SEED, epochs=CORRUPT_EPOCHS, label_noise=0.0)
-
-
-def corrupt_run(level: float) -> FamilyRun:
-    """The run behind ``demo-corrupt-X``: the same recipe with that fraction of labels corrupted."""
-    return FamilyRun(seed=FAMILY_SEED, epochs=CORRUPT_EPOCHS, label_noise=float(level))
-
-
-def family_checkpoint(spec: object) -> tuple[FamilyRun, str] | None:
-    """A family spec -> (run, checkpoint file name in the run folder); None for any other spec."""
-    if not isinstance(spec, str):
-        return None
-    text = spec.strip()
-    match = _ITER_SPEC.match(text)
-    if match:
-        run, step = base_run(), int(match.group(1))
-        if step not in ITERATION_CHECKPOINTS:
-            shown = ", ".join(f"demo@iter{k}" for k in ITERATION_CHECKPOINTS)
-            raise ModelError(f"{text!r}: the demo family keeps the early checkpoints {shown}.")
-        return run, f"iter_{step:05d}.pt"
-    parsed = parse_family_spec(text)
-    if parsed is None:
-        return None
-    return parsed[0], f"epoch_{parsed[1]:03d}.pt"
-
-
-def parse_family_spec(spec: object) -> tuple[FamilyRun, int] | None:
-    """``demo@epochN`` / ``demo-corrupt-X`` -> (run, epoch); ``demo@iterK`` -> (run, None); else None."""
-    if not isinstance(spec, str):
-        return None
-    text = spec.strip()
-    if _ITER_SPEC.match(text):
-        family_checkpoint(text)  # checks the step
-        return base_run(), None
-    match = _EPOCH_SPEC.match(text)
-    if match:
-        run = base_run()
-        epoch = int(match.group(1))
-        if epoch > run.epochs:
-            raise ModelError(f"{text!r}: the demo family has epochs 0 to {run.epochs}.")
-        return run, epoch
-    match = _CORRUPT_SPEC.match(text)
-    if match:
-        level = float(match.group(1))
-        if not 0.0 <= level < 1.0:
-            raise ModelError(f"{text!r}: the corruption level must be a fraction from 0 to below 1, e.g. demo-corrupt-0.4.")
-        run = corrupt_run(level)
-        return run, run.epochs
-    return None
-
-
-def family_specs() -> list[str]:
-    """The standard family specs: the early checkpoints and every epoch of the clean run, then each corruption level."""
-    run = base_run()
-    return ([f"demo@iter{k}" for k in ITERATION_CHECKPOINTS] + [f"demo@epoch{e}" for e in range(run.epochs + 1)]
-            + [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS])
-
-
-def family_directory() -> Path:
-    """``<cache dir>/family`` (the result store's directory, FEATENT_CACHE_DIR overrides)."""
-    from featent.store import default_directory
-
-    return default_directory() / "family"
-
-
-def run_for(spec: str) -> FamilyRun:
-    """The run a family spec belongs to (ModelError if it is not a family spec)."""
-    parsed = parse_family_spec(spec)
-    if parsed is None:
-        raise ModelError(f"{spec!r} is not a demo family model; use demo@epochN or demo-corrupt-X.")
-    return parsed[0]
-
-
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -190,24 +83,19 @@ def _lock(run: FamilyRun) -> threading.Lock:
         return _LOCKS.setdefault(run.run_id, threading.Lock())
 
 
-def _complete(directory: Path, run: FamilyRun) -> bool:
-    return (directory / "history.json").is_file() and (directory / f"epoch_{run.epochs:03d}.pt").is_file()
-
-
 def ensure_run(
-    run: FamilyRun, progress: Progress | None = None, root: str | os.PathLike | None = None, build: bool = True
+    run: FamilyRun, progress: ProgressLike = None, root: str | os.PathLike | None = None, build: bool = True
 ) -> Path:
     """The folder of a finished run, training it first if needed (``build=False``: ModelError instead)."""
-    from featent.training.loop import train
-
+    progress = Progress.of(progress)
     base = Path(root).expanduser() if root is not None else family_directory()
     target = base / run.run_id
-    if _complete(target, run):
+    if run_complete(target, run):
         return target
     if not build:
         raise ModelError(f"The demo family run {run.run_id} is not built yet; run 'featent train-family'.")
     with _lock(run):
-        if _complete(target, run):
+        if run_complete(target, run):
             return target
         try:
             base.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -229,30 +117,17 @@ def ensure_run(
             try:
                 os.replace(scratch, target)
             except OSError:
-                if not _complete(target, run):  # another process won the race with a complete run
+                if not run_complete(target, run):  # another process won the race with a complete run
                     raise
         finally:
             if scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
-    if progress is not None:
-        progress(1.0, f"{run.run_id} ready")
+    progress(1.0, f"{run.run_id} ready")
     return target
 
 
-def resolve_family_spec(spec: object, build: bool = True) -> tuple[str, str] | None:
-    """For ``featent.nets.load_model``: a family spec -> ("demo", checkpoint path); else None."""
-    found = family_checkpoint(spec)
-    if found is None:
-        return None
-    run, name = found
-    path = ensure_run(run, build=build) / name
-    if not path.is_file():
-        raise ModelError(f"{str(spec).strip()!r} is not a checkpoint of the demo family run {run.run_id}.")
-    return "demo", str(path)
-
-
 def run_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bool = True,
-                progress: Progress | None = None) -> list[dict]:
+                progress: ProgressLike = None) -> list[dict]:
     """Per-epoch ``{"epoch", "loss", "train_accuracy", "test_accuracy"}`` of a run (epoch 0 = init)."""
     directory = ensure_run(run, progress=progress, root=root, build=build)
     try:
@@ -263,7 +138,7 @@ def run_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bo
 
 
 def iteration_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bool = True,
-                      progress: Progress | None = None) -> list[dict]:
+                      progress: ProgressLike = None) -> list[dict]:
     """``{"iteration", "epoch", "loss", "train_accuracy", "test_accuracy"}`` at every checkpoint of a run,
     early checkpoints included, in training order (loss: on the whole training subset)."""
     directory = ensure_run(run, progress=progress, root=root, build=build)
@@ -277,21 +152,19 @@ def iteration_history(run: FamilyRun, root: str | os.PathLike | None = None, bui
 
 
 def build_family(
-    levels: Sequence[float] = CORRUPT_LEVELS, base: bool = True, progress: Progress | None = None,
+    levels: Sequence[float] = CORRUPT_LEVELS, base: bool = True, progress: ProgressLike = None,
     root: str | os.PathLike | None = None,
 ) -> list[tuple[FamilyRun, Path]]:
     """Train (or find) the base run and the corrupted-label runs ahead of time."""
+    progress = Progress.of(progress)
     runs = list(dict.fromkeys(([base_run()] if base else []) + [corrupt_run(level) for level in levels]))
     out = []
     for k, run in enumerate(runs):
-        def step(fraction: float, message: str, k: int = k, run: FamilyRun = run) -> None:
-            if progress is not None:
-                progress((k + fraction) / len(runs), f"{run.run_id}: {message}")
+        part = progress.subrange(k / len(runs), (k + 1) / len(runs))
 
-        out.append((run, ensure_run(run, progress=step, root=root)))
-    if progress is not None:
-        progress(1.0, "family ready")
+        def step(fraction: float, message: str, part: Progress = part, run: FamilyRun = run) -> None:
+            part(fraction, f"{run.run_id}: {message}")
+
+        out.append((run, ensure_run(run, progress=Progress(step, progress.warn), root=root)))
+    progress(1.0, "family ready")
     return out
-
-
-register_spec_resolver(resolve_family_spec)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,30 +25,12 @@ from torch import nn
 from featent.data import load_dataset
 from featent.errors import FeatentError
 from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
-
-Progress = Callable[[float, str], None]
+from featent.nets.family import Recipe
+from featent.progress import Progress, ProgressLike
+from featent.validation import check_int, check_number
 
 TRAIN_THREADS = 1
 MAX_SHIFT = 2  # pixels of random translation (augmentation) at 32x32
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything besides seed and label noise that decides the trained weights."""
-
-    data: str = "fashion"
-    epochs: int = 6
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    augment: bool = False
-    init: str = "default"  # "default" (PyTorch's) or "kaiming" (Kaiming-normal weights, zero biases)
-    train_per_class: int | None = None  # the first N training images of each class (file order); None = all
-    full_data: bool = True  # refuse to run on the shipped subset when the recipe asks for the full set
-
-    def describe(self) -> str:
-        subset = "all" if self.train_per_class is None else f"{self.train_per_class}/class"
-        return (f"{self.data} ({subset}), {self.epochs} epochs, batch {self.batch_size}, Adam {self.learning_rate:g} "
-                f"cosine, {self.init} init, {'shift augmentation' if self.augment else 'no augmentation'}")
 
 
 #: The shipped ``demo``: DemoNet on the full Fashion-MNIST train set.
@@ -115,8 +97,7 @@ def _deterministic(seed: int):
 
 def noisy_labels(labels: torch.Tensor, fraction: float, seed: int, n_classes: int = 10) -> torch.Tensor:
     """Labels with ``round(fraction * n)`` of them moved to a different random class (seeded)."""
-    if not 0.0 <= fraction <= 1.0:
-        raise FeatentError(f"Label noise must be a fraction between 0 and 1, got {fraction!r}.")
+    check_number("label_noise", fraction, 0.0, 1.0, error=FeatentError)
     generator = torch.Generator().manual_seed(10_000 + seed)
     n_noisy = int(round(fraction * len(labels)))
     picked = torch.randperm(len(labels), generator=generator)[:n_noisy]
@@ -175,7 +156,8 @@ def _initialize(model: nn.Module, init: str) -> None:
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def train(
@@ -183,7 +165,7 @@ def train(
     seed: int = 0,
     label_noise: float = 0.0,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
     checkpoint_iters: Sequence[int] = (),
     checkpoint_epochs: Sequence[int] | None = None,
 ) -> TrainHistory:
@@ -193,11 +175,9 @@ def train(
     and ``history.json`` (loss and accuracies per checkpoint) are written as training goes;
     ``checkpoint_epochs`` limits the saved epoch state_dicts (default: every epoch).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise FeatentError(f"The training seed must be a non-negative integer, got {seed!r}.")
-    epochs = recipe.epochs
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise FeatentError(f"The number of epochs must be a positive integer, got {epochs!r}.")
+    progress = Progress.of(progress)
+    seed = check_int("seed", seed, 0, error=FeatentError)
+    epochs = check_int("epochs", recipe.epochs, 1, error=FeatentError)
     directory = Path(checkpoint_dir).expanduser() if checkpoint_dir is not None else None
     if directory is not None:
         try:
@@ -254,7 +234,7 @@ def train(
                     history.iterations.append(measure(epoch - 1, step, None, f"iter_{step:05d}.pt"))
                     model.train()
                     write_history()
-                if progress is not None:
+                if not progress.silent:
                     progress(((epoch - 1) * n_batches + b + 1) / (epochs * n_batches), f"epoch {epoch}/{epochs}")
             scheduler.step()
             keep = checkpoint_epochs is None or epoch in checkpoint_epochs
@@ -269,7 +249,7 @@ def train_demo(
     epochs: int | None = None,
     label_noise: float = 0.0,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
     augment: bool | None = None,
     recipe: Recipe = DEMO_RECIPE,
 ) -> TrainHistory:

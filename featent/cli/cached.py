@@ -1,0 +1,255 @@
+"""Answers from the store alone: when every result a command asks for is stored, answer without torch.
+
+Why: a fully cached ``featent entropy`` only reads a few arrays, yet loading the model to learn its
+fingerprint and layer names costs seconds (importing torch). So whenever the CLI loads a model or a
+dataset it records a small manifest in the store: for a model its fingerprint, layers and input size,
+for a dataset its name, fingerprint and classes, each with the state (size and mtime of files, the
+listing of folders) of the files it came from. A later command finds the manifests by spec, checks
+that none of those files changed, and reads the stored births under the keys the pipeline uses.
+Anything missing, stale or unusual (a random init, an image folder, an unknown layer) answers None
+and the command takes the normal path, which records the manifests for next time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featent.core.baselines import SIZE_REFERENCE_UNITS, live_feature_entropy, silent_share
+from featent.core.entropy import feature_entropy, selective_rate
+from featent.errors import FeatentError
+from featent.spec import ModelSpec, Selection
+from featent.store import BirthsKey, ResultStore, SizeReferenceKey, default_directory, result_key
+
+__all__ = ["StoredLayer", "StoredAnswer", "data_sources", "weights_file", "path_state", "open_store", "model_manifest_key", "data_manifest_key", "record_model", "record_data", "recall_layers"]
+
+FASHION_DIR_ENV = "FEATENT_FASHION_DIR"
+#: Part of every manifest key: raise it when what a manifest holds, or how a fingerprint is computed, changes.
+MANIFEST_VERSION = 1
+
+
+def path_state(path: str | os.PathLike) -> str:
+    """What a file or folder is now: size and mtime of a file, names and states of a folder's files, or absent."""
+    target = Path(path)
+    try:
+        info = target.stat()
+    except OSError:
+        return "absent"
+    if target.is_dir():
+        try:
+            names = sorted(os.listdir(target))
+        except OSError:
+            return "unreadable"
+        return "dir[" + ";".join(f"{name}={path_state(target / name) if (target / name).is_file() else 'dir'}"
+                                 for name in names) + "]"
+    return f"file|{info.st_size}|{info.st_mtime_ns}"
+
+
+def _unchanged(watched: object) -> bool:
+    return isinstance(watched, dict) and bool(watched) and all(path_state(p) == s for p, s in watched.items())
+
+
+def model_manifest_key(spec: str, weights: str | None) -> str:
+    """The store key of a model's manifest: manifest version, canonical spec, weights file path."""
+    file = "" if weights is None else str(Path(weights).expanduser().resolve())
+    return result_key("model-manifest", MANIFEST_VERSION, str(ModelSpec.parse(spec)), file)
+
+
+def data_manifest_key(data: str) -> str:
+    """The store key of a dataset's manifest (the Fashion-MNIST folder setting is part of it)."""
+    return result_key("data-manifest", MANIFEST_VERSION, str(data).strip(), os.environ.get(FASHION_DIR_ENV, ""))
+
+
+def open_store() -> ResultStore | None:
+    """The default store, or None when it cannot be opened (then nothing is recalled or kept)."""
+    try:
+        return ResultStore(default_directory())
+    except FeatentError:
+        return None
+
+
+def record_model(store: ResultStore | None, spec: str, weights: str | None, model: Any, weights_file: Path | None) -> None:
+    """Keep a loaded model's manifest; ``weights_file`` is the file its weights came from (None: not from a
+    file, e.g. a random init, and then nothing is kept)."""
+    if store is None or weights_file is None or not Path(weights_file).is_file():
+        return
+    meta = {
+        "fingerprint": model.fingerprint,
+        "input_size": int(model.input_size),
+        "weights_source": model.weights_source,
+        "layers": [{"name": i.name, "aliases": list(i.aliases), "n_units": int(i.n_units), "unit_size": int(i.unit_size)}
+                   for i in model.layers],
+        "watched": {str(Path(weights_file).resolve()): path_state(Path(weights_file).resolve())},
+    }
+    try:
+        store.put_result(model_manifest_key(spec, weights), {}, meta)
+    except FeatentError:
+        pass  # a manifest only saves time; the answer was computed anyway
+
+
+def record_data(store: ResultStore | None, data: str, dataset: Any, watched_paths: list[Path]) -> None:
+    """Keep a dataset's manifest, valid while ``watched_paths`` stay as they are now (none: nothing kept)."""
+    if store is None or not watched_paths:
+        return
+    meta = {
+        "name": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "classes": list(dataset.classes),
+        "watched": {str(p): path_state(p) for p in watched_paths},
+    }
+    try:
+        store.put_result(data_manifest_key(data), {}, meta)
+    except FeatentError:
+        pass
+
+
+def data_sources(dataset: Any) -> list[Path]:
+    """The files and folders a built-in dataset's fingerprint depends on ([] for image folders, whose
+    scan is the fingerprint: they always take the normal path)."""
+    import importlib.util
+
+    from featent.data.fashion import DEBIAN_FASHION_DIR  # recorded after a normal run: torch is loaded
+
+    if dataset.name in ("fashion", "fashion-subset"):
+        source = Path(dataset.source)
+        if dataset.full:
+            return [source]
+        forced = os.environ.get(FASHION_DIR_ENV)
+        # the subset stands in for the full set only while the full set is not installed
+        return [source, Path(forced).expanduser() if forced else DEBIAN_FASHION_DIR]
+    if dataset.name == "digits":
+        spec = importlib.util.find_spec("sklearn")
+        found = [Path(location) / "datasets" / "data" / "digits.csv.gz"
+                 for location in (spec.submodule_search_locations or [] if spec is not None else [])]
+        return [path for path in found if path.is_file()][:1]
+    return []
+
+
+def weights_file(weights: str | None, model: Any) -> Path | None:
+    """The file a loaded model's weights came from (None for a random init or a download cache we do not track)."""
+    from featent.nets.demo import DEMO_WEIGHTS  # recorded after a normal run: torch is loaded
+
+    if weights is not None:
+        return Path(weights).expanduser().resolve()
+    source = Path(str(model.weights_source))
+    if source.is_absolute() and source.is_file():
+        return source  # a demo family checkpoint or demo-digits
+    if model.weights_source == "shipped demo weights":
+        return DEMO_WEIGHTS
+    return None
+
+
+@dataclass
+class StoredLayer:
+    """One layer's births and what ``featent entropy`` reports of them, read from the store.
+
+    The same attributes and arithmetic as ``featent.pipeline.LayerResult``, so the output is
+    bit-identical to a computed answer."""
+
+    layer: str
+    births: np.ndarray
+    feature_entropy: np.ndarray
+    selective_rate: np.ndarray
+    mean_feature_entropy: float
+    mean_selective_rate: float
+    null_feature_entropy: np.ndarray | None
+    size_reference: float | None
+
+    @property
+    def silent_share(self) -> float:
+        return silent_share(self.selective_rate)
+
+    @property
+    def mean_live_feature_entropy(self) -> float:
+        return live_feature_entropy(self.feature_entropy, self.selective_rate)
+
+    @property
+    def mean_null_feature_entropy(self) -> float | None:
+        return None if self.null_feature_entropy is None else float(np.mean(self.null_feature_entropy))
+
+
+@dataclass
+class StoredAnswer:
+    """Everything ``featent entropy`` prints, found in the store."""
+
+    selection: Selection
+    results: dict[str, StoredLayer]
+    dataset_name: str
+    data_fingerprint: str
+    weights_source: str
+
+
+def _births(store: ResultStore, key: str, n_units: int, n_images: int | None = None) -> np.ndarray | None:
+    hit = store.get_births(key)
+    if hit is None or hit.ndim != 2 or hit.shape[1] != n_units or hit.dtype != np.int32:
+        return None
+    if n_images is not None and hit.shape[0] != n_images:
+        return None
+    return hit
+
+
+def recall_layers(
+    spec: str, weights: str | None, data: str, class_name: str, layers: list[str] | None, n_images: int, seed: int,
+    baselines: bool,
+) -> StoredAnswer | None:
+    """The stored answer of ``featent entropy`` for these flags (``layers`` None: every layer), or None."""
+    store = open_store()
+    if store is None:
+        return None
+    try:
+        found_model = store.get_result(model_manifest_key(spec, weights))
+        found_data = store.get_result(data_manifest_key(data))
+        if found_model is None or found_data is None:
+            return None
+        model, dataset = found_model[1], found_data[1]
+        if not _unchanged(model.get("watched")) or not _unchanged(dataset.get("watched")):
+            return None
+        if class_name not in dataset["classes"]:
+            return None
+        by_name: dict[str, dict] = {}
+        for info in model["layers"]:
+            for name in (info["name"], *info["aliases"]):
+                by_name.setdefault(name, info)
+        wanted = [info["name"] for info in model["layers"]] if layers is None else list(dict.fromkeys(layers))
+        if not wanted or any(name not in by_name for name in wanted):
+            return None
+        results: dict[str, StoredLayer] = {}
+        for name in wanted:
+            info = by_name[name]
+            fields = (model["fingerprint"], dataset["fingerprint"], class_name, info["name"], n_images, seed)
+            key = BirthsKey(*fields)
+            births = _births(store, key.text(), info["n_units"], n_images)
+            if births is None:
+                return None
+            null = reference = None
+            if baselines:
+                null = _births(store, key.as_null().text(), info["n_units"], n_images)
+                reference = _size_reference(store, info["unit_size"], births.shape[0])
+                if null is None or reference is None:
+                    return None
+            fe = np.asarray(feature_entropy(births), dtype=np.float64)
+            eps = np.asarray(selective_rate(births), dtype=np.float64)
+            results[name] = StoredLayer(
+                layer=name, births=births, feature_entropy=fe, selective_rate=eps,
+                mean_feature_entropy=float(fe.mean()), mean_selective_rate=float(eps.mean()),
+                null_feature_entropy=None if null is None else np.asarray(feature_entropy(null), dtype=np.float64),
+                size_reference=reference,
+            )
+        selection = Selection(model=spec, data=data, class_name=class_name, layers=tuple(wanted), n_images=n_images,
+                              seed=seed, weights=weights)
+        return StoredAnswer(selection, results, dataset["name"], dataset["fingerprint"], model["weights_source"])
+    except (KeyError, TypeError, ValueError, FeatentError):
+        return None  # a manifest of another shape: take the normal path
+    finally:
+        store.close()
+
+
+def _size_reference(store: ResultStore, m: int, n_images: int) -> float | None:
+    births = store.get_births(SizeReferenceKey(m, n_images).text())
+    if births is None or births.shape != (int(n_images), SIZE_REFERENCE_UNITS):
+        return None
+    return float(np.mean(feature_entropy(births)))
