@@ -1,6 +1,6 @@
 """The digits demo keeps its exact births and FE across refactors.
 
-The hashes in ``tests/data/golden_digits_births.json`` were recorded from the flat package before it
+The hashes in ``tests/fixtures/golden_digits_births.json`` were recorded from the flat package before it
 was split into layers (demo and demo:random:3 on digits, classes 1, 4 and 7, 50 images, seed 0, every
 layer, store bypassed). Any change to the kernel, the data, the weights or the sampling shows here.
 """
@@ -18,7 +18,7 @@ from featent.core.entropy import feature_entropy
 from featent.pipeline import Selection, compute_births
 from featent.nets import load_model
 
-GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_digits_births.json").read_text())
+GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "golden_digits_births.json").read_text())
 #: The spec under which the recorded digits weights are loaded today.
 DIGITS_MODEL = {"demo": "demo-digits", "demo:random:3": "demo:random:3"}
 
