@@ -1,8 +1,8 @@
-"""The digits demo keeps its exact births and FE across refactors.
+"""The digits demo keeps its exact births and FE.
 
-The hashes in ``tests/fixtures/golden_digits_births.json`` were recorded from the flat package before it
-was split into layers (demo and demo:random:3 on digits, classes 1, 4 and 7, 50 images, seed 0, every
-layer, store bypassed). Any change to the kernel, the data, the weights or the sampling shows here.
+The hashes in ``tests/fixtures/golden_digits_births.json`` record demo and demo:random:3 on digits,
+classes 1, 4 and 7, 50 images, seed 0, every layer, store bypassed. Any change to the kernel, the
+data, the weights or the sampling shows here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``tests/fixtures/golden_fashion.json`` records, for one small run of each experiment kind, the
 numbers the code computed when the record was made: floats as ``float.hex``, arrays by the sha256
 of their bytes (with dtype and shape), text as it is. The test runs the same calls in a fresh
-result store and asserts exact equality, so a refactor that changes a single bit of a birth time,
+result store and asserts exact equality, so a change of a single bit of a birth time,
 an FE, a baseline or an experiment's result fails here.
 
 Each experiment is one ``golden_*`` function below: it makes the call and names the numbers to

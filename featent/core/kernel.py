@@ -1,6 +1,6 @@
 """Compiled kernel for the birth time b(U, 1): early-terminating, exact, tie-aware.
 
-Why it is exact (DESIGN.md, "Facts about the birth time"): edges enter in descending weight.
+Why it is exact (docs/method.md): edges enter in descending weight.
 While beta_1 = 0, adding one edge (u, v)
 
 * that joins two components keeps beta_1 = 0;

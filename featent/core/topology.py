@@ -1,6 +1,6 @@
 """Unit -> graph filtration -> clique complexes -> Betti curves -> birth time (paper Sec. 3.1).
 
-Conventions (DESIGN.md, "The definitions, exactly"):
+Conventions (docs/method.md):
 
 * edge weight w_ij = max(U_ij, U_ji) for i != j (Eq. 2-3);
 * step v = 1..m^2; a^(v) is the v-th largest of the m^2 entries of U, diagonal included;
