@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from featent.core.entropy import feature_entropy
-from featent.pipeline import Selection, compute_births
 from featent.nets import load_model
+from featent.pipeline import Selection, compute_births
 
 GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "golden_digits_births.json").read_text())
 #: The spec under which the recorded digits weights are loaded today.
@@ -32,7 +32,8 @@ def _digest(array: np.ndarray) -> str:
 def test_births_and_entropy_match_the_recording(recorded_spec: str, class_name: str) -> None:
     model = load_model(DIGITS_MODEL[recorded_spec])
     layers = tuple(info.name for info in model.layers)
-    births = compute_births(Selection(DIGITS_MODEL[recorded_spec], "digits", class_name, layers, n_images=50, seed=0), cache=False)
+    selection = Selection(DIGITS_MODEL[recorded_spec], "digits", class_name, layers, n_images=50, seed=0)
+    births = compute_births(selection, cache=False)
     for layer in layers:
         expected_births, expected_fe = GOLDEN[f"{recorded_spec}|{class_name}|{layer}"]
         assert _digest(births[layer]) == expected_births, layer

@@ -45,7 +45,8 @@ def _find(parent, x):
 
 @njit(cache=True, nogil=True, inline="always")
 def _share_neighbour(adj, u, v):
-    for k in range(adj.shape[1]):
+    # an explicit loop: numba compiles it, while any() over a generator it cannot
+    for k in range(adj.shape[1]):  # noqa: SIM110
         if adj[u, k] & adj[v, k]:
             return True
     return False
