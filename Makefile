@@ -1,4 +1,4 @@
-# Two commands: `make run` (set up + open the app) and `make test` (set up + run all tests).
+# Two commands: `make run` (set up + open the app) and `make test` (set up + lint + run all tests).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test setup fashion-data browser bench clean
+.PHONY: run test lint setup fashion-data browser bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,16 @@ run: setup
 	@echo "featent: open http://localhost:$(PORT) in your browser (Ctrl+C stops the server)"
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-test: setup browser
+# ruff (rules in pyproject.toml) and mypy on the package; make test runs it before the tests.
+lint: $(STAMP)
+	$(PY) -m ruff check featent tests bench app.py pages ui
+	$(PY) -m mypy featent
+
+test: setup browser lint
 	$(PY) -m pytest
 
 bench: setup
 	$(PY) bench/birth_time.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache

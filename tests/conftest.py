@@ -40,7 +40,7 @@ def smooth_unit() -> np.ndarray:
     return np.maximum(field - np.median(field), 0.0).astype(np.float32)
 
 
-# --- pipeline fixtures (issue 3): a tiny CNN, an image folder with corrupt files, a private cache ---
+# --- pipeline fixtures: a tiny CNN, an image folder with corrupt files, a private cache ---
 
 
 @pytest.fixture

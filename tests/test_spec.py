@@ -1,7 +1,8 @@
 """ModelSpec: one parse, a round-tripping str(), and one clear sentence for every bad spec."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from featent.errors import ModelError
 from featent.spec import SEED_LIMIT, ModelSpec
@@ -28,7 +29,9 @@ def test_parse_fields(text, name, seed, size, tag):
     assert ModelSpec.parse(str(spec)) == spec
 
 
-@pytest.mark.parametrize("text", ["vgg16", "vgg16:random", "vgg11:random:3@64", "demo@epoch3", "timm/resnet18:random@64", "demo-corrupt-0.4"])
+@pytest.mark.parametrize(
+    "text", ["vgg16", "vgg16:random", "vgg11:random:3@64", "demo@epoch3", "timm/resnet18:random@64", "demo-corrupt-0.4"]
+)
 def test_canonical_text_round_trips(text):
     assert str(ModelSpec.parse(text)) == text
 

@@ -1,6 +1,6 @@
 """Compiled kernel for the birth time b(U, 1): early-terminating, exact, tie-aware.
 
-Why it is exact (DESIGN.md, "Facts about the birth time"): edges enter in descending weight.
+Why it is exact (docs/method.md): edges enter in descending weight.
 While beta_1 = 0, adding one edge (u, v)
 
 * that joins two components keeps beta_1 = 0;
@@ -45,7 +45,8 @@ def _find(parent, x):
 
 @njit(cache=True, nogil=True, inline="always")
 def _share_neighbour(adj, u, v):
-    for k in range(adj.shape[1]):
+    # an explicit loop: numba compiles it, while any() over a generator it cannot
+    for k in range(adj.shape[1]):  # noqa: SIM110
         if adj[u, k] & adj[v, k]:
             return True
     return False

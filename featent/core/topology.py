@@ -1,6 +1,6 @@
 """Unit -> graph filtration -> clique complexes -> Betti curves -> birth time (paper Sec. 3.1).
 
-Conventions (DESIGN.md, "The definitions, exactly"):
+Conventions (docs/method.md):
 
 * edge weight w_ij = max(U_ij, U_ji) for i != j (Eq. 2-3);
 * step v = 1..m^2; a^(v) is the v-th largest of the m^2 entries of U, diagonal included;
@@ -103,7 +103,7 @@ def _exact_float(array: np.ndarray) -> np.ndarray:
         if array.dtype.itemsize <= 4 or array.size == 0:
             return array.astype(np.float64)
         lo, hi = int(array.min()), int(array.max())
-        if -_EXACT_INT <= lo and hi <= _EXACT_INT:
+        if lo >= -_EXACT_INT and hi <= _EXACT_INT:
             return array.astype(np.float64)
     elif not np.isfinite(array).all():
         return array.astype(np.float64)  # NaN/inf stay NaN/inf and are reported as such
@@ -193,11 +193,11 @@ def clique_complex(unit: object, v: int, max_triangles: int = 20000) -> CliqueCo
     truncated = False
     for i, j in edges:
         common = np.flatnonzero(adjacency[i] & adjacency[j])
-        for l in common[common > j]:
+        for k in common[common > j]:
             if len(triangles) >= max_triangles:
                 truncated = True
                 break
-            triangles.append((int(i), int(j), int(l)))
+            triangles.append((int(i), int(j), int(k)))
         if truncated:
             break
     triangle_array = np.array(triangles, dtype=np.int64).reshape(-1, 3)
@@ -241,7 +241,7 @@ def birth_time_reference(unit: object) -> int:
     h1 = diagrams[1]
     if h1.shape[0] == 0:
         return 0
-    first_rank = int(round(h1[:, 0].min()))
+    first_rank = round(h1[:, 0].min())
     return _step_of_value(u, distinct_desc[first_rank - 1])
 
 
@@ -281,7 +281,7 @@ def persistence_diagram(unit: object) -> list[np.ndarray]:
     def to_step(rank: float) -> float:
         if not np.isfinite(rank):
             return np.inf
-        r = int(round(rank))
+        r = round(rank)
         return 1.0 if r == 0 else float(_step_of_value(u, distinct_desc[r - 1]))
 
     out = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from featent.data.base import MIN_IMAGES_PER_CLASS, Dataset, ImageSet
@@ -52,7 +53,9 @@ def load_dataset(spec: str) -> Dataset:
     if not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
         raise DataError("No data given; use 'fashion', 'digits' or a folder with one subfolder per class.")
     text = str(spec).strip()
-    builtin = {DIGITS: DigitsDataset, FASHION: FashionDataset, FASHION_SUBSET: lambda: FashionDataset(subset=True)}
+    builtin: dict[str, Callable[[], Dataset]] = {
+        DIGITS: DigitsDataset, FASHION: FashionDataset, FASHION_SUBSET: lambda: FashionDataset(subset=True),
+    }
     key = text if text in builtin else str(Path(text).expanduser().resolve())
     with _CACHE_LOCK:
         cached = _CACHE.get(key)

@@ -35,8 +35,11 @@ class Dataset(Protocol):
     name: str
     classes: list[str]
     fingerprint: str
-    skipped: int
     splits: tuple[str, ...]
+
+    @property
+    def skipped(self) -> int:
+        """Files that were found but could not be used (0 for the built-in datasets)."""
 
     def sample(
         self, class_name: str, n: int = 100, seed: int = 0, split: str = "train", size: int = 32

@@ -43,14 +43,14 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 class DigitsDataset:
     """scikit-learn's 8x8 digits, upsampled to a square and replicated to 3 channels."""
 
-    splits = ("train", "test")
+    splits: tuple[str, ...] = ("train", "test")
     skipped = 0
 
     def __init__(self) -> None:
         raw_pixels, targets = load_digits_arrays()
         pixels = raw_pixels.astype(np.float32) / 16.0  # [1797, 8, 8] in [0, 1]
         order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(targets))
-        n_test = int(round(len(targets) * DIGITS_TEST_FRACTION))
+        n_test = round(len(targets) * DIGITS_TEST_FRACTION)
         self._split_index = {"test": np.sort(order[:n_test]), "train": np.sort(order[n_test:])}
         self._pixels = pixels
         self._targets = targets

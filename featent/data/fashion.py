@@ -120,11 +120,11 @@ def make_subset(full: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> d
 class FashionDataset:
     """Fashion-MNIST with its fixed train/test split, full (``fashion``) or the shipped subset (``fashion-subset``)."""
 
-    splits = ("train", "test")
+    splits: tuple[str, ...] = ("train", "test")
     skipped = 0
-    classes = list(FASHION_CLASSES)
 
     def __init__(self, subset: bool = False) -> None:
+        self.classes = list(FASHION_CLASSES)
         directory = None if subset else fashion_directory()
         self._arrays = subset_arrays() if directory is None else load_fashion_arrays(directory)
         self.full = directory is not None

@@ -35,7 +35,7 @@ class ImageFolderDataset:
     Images are resized to a square without cropping, as in the paper.
     """
 
-    splits = ("train",)
+    splits: tuple[str, ...] = ("train",)
 
     def __init__(self, root: str | os.PathLike) -> None:
         path = Path(root).expanduser()
@@ -70,7 +70,8 @@ class ImageFolderDataset:
         for entry in class_dirs:
             if entry.name in linked:
                 scan.skipped += 1
-                self.notes.append(f"class folder {entry.name!r} is a link to the data folder or to another class; it was not read")
+                self.notes.append(
+                    f"class folder {entry.name!r} is a link to the data folder or to another class; it was not read")
                 all_counts[entry.name] = 0
                 continue
             found = scan.images(entry.path, entry.name)
@@ -84,7 +85,8 @@ class ImageFolderDataset:
         }
         for name, count in self.empty_classes.items():
             if name in self._files:
-                self.notes.append(f"class {name!r} has {count} image file(s) and is left out (each class needs {MIN_IMAGES_PER_CLASS})")
+                self.notes.append(
+                    f"class {name!r} has {count} image file(s) and is left out (each class needs {MIN_IMAGES_PER_CLASS})")
             self._files.pop(name, None)
         if not self._files:
             raise DataError(

@@ -1,4 +1,4 @@
-"""AppTest for the experiment pages: Indicators, and Training & generalization (issue 5)."""
+"""AppTest for the experiment pages: Indicators and Training & generalization."""
 
 from __future__ import annotations
 

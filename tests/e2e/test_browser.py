@@ -169,7 +169,7 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
 
 
 def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -> None:
-    """Each page in the sidebar (pages added by later issues too) renders with the default selection."""
+    """Each page in the sidebar renders with the default selection."""
     page.goto(app_server.url)
     expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     _idle(page)

@@ -97,7 +97,7 @@ def test_vectorised_results_equal_the_per_unit_definition(births):
     n = births.shape[0]
     for unit in range(births.shape[1]):
         column = births[:, unit]
-        values, probabilities = birth_distribution(column)
+        _, probabilities = birth_distribution(column)
         assert probabilities.sum() == pytest.approx(eps[unit])
         plain = -sum(p * math.log(p) for p in probabilities)
         expected = plain if eps[unit] >= DEFAULT_P else (1 - eps[unit]) * math.log(n)

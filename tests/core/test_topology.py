@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.ndimage import gaussian_filter
 
-from featent.errors import UnitError
 from featent.core.topology import (
     betti_curves,
     birth_time,
@@ -22,6 +21,7 @@ from featent.core.topology import (
     persistence_diagram,
     validate_unit,
 )
+from featent.errors import UnitError
 
 KINDS = ("smooth_relu", "quantised", "few_levels", "relu_noise", "negative", "zeros", "constant", "binary")
 

@@ -104,7 +104,7 @@ def test_layer_results_with_baselines_are_cached(cache_dir, no_debian, monkeypat
     messages = []
     results = layer_results(selection, baselines=True, progress=lambda f, m: messages.append((f, m)))
     assert [f for f, _ in messages] == sorted(f for f, _ in messages) and messages[-1][0] == 1.0
-    for layer, r in results.items():
+    for r in results.values():
         n_units = r.births.shape[1]
         assert r.null_feature_entropy.shape == (n_units,) and r.null_births.shape == r.births.shape
         assert np.array_equal(r.null_feature_entropy, feature_entropy(r.null_births))
@@ -147,18 +147,19 @@ def test_cli_entropy_json_has_baselines_offline(capsys, cache_dir, no_debian):
                  "--images", "15", "--format", "csv", "--quiet"])
     header = capsys.readouterr().out.splitlines()
     columns = next(line for line in header if line.startswith("layer,"))
-    assert code == 0 and {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy"} <= set(columns.split(","))
+    expected = {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy"}
+    assert code == 0 and expected <= set(columns.split(","))
 
 
 def test_size_reference_counts_the_images_actually_sampled(cache_dir, image_folder):
     """|Omega| is the sampled images: asking for far more than a class holds neither changes the
     reference nor allocates units for images that do not exist."""
+    import torch
+    from torch import nn
+
     from featent.core.baselines import size_reference as iid_reference
     from featent.nets import from_module
     from featent.pipeline import Selection, layer_results
-
-    import torch
-    from torch import nn
 
     torch.manual_seed(0)
     module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))

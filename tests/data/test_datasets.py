@@ -23,7 +23,7 @@ def test_digits_classes_and_sample_format(digits):
     sample = digits.sample("3", n=100, seed=0, size=32)
     assert isinstance(sample, ImageSet)
     assert sample.images.shape == (100, 3, 32, 32) and sample.images.dtype == torch.float32
-    assert 0.0 <= float(sample.images.min()) and float(sample.images.max()) <= 1.0
+    assert float(sample.images.min()) >= 0.0 and float(sample.images.max()) <= 1.0
     assert sample.labels == ["3"] * 100
     assert len(set(sample.ids)) == 100 and all(i.startswith("train/") for i in sample.ids)
     # three channels are the same grey image
