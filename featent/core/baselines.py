@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from featent.core.entropy import DEFAULT_P, feature_entropy
-from featent.core.topology import birth_times
 from featent.errors import FeatentError
+from featent.validation import check_int
 
 #: Seeds of the shuffles and of the iid reference units; fixed, so a result is the same everywhere.
 NULL_SEED = 0
@@ -52,8 +52,7 @@ def shuffle_units(units: object, seed: int = NULL_SEED, first_image: int = 0) ->
     array = np.asarray(units)
     if array.ndim != 4 or array.shape[-1] != array.shape[-2]:
         raise FeatentError(f"units must be [n_images, n_units, m, m], got shape {array.shape}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise FeatentError(f"The shuffle seed must be a non-negative integer, got {seed!r}.")
+    check_int("seed", seed, 0, error=FeatentError)
     n, k, m, _ = array.shape
     out = np.empty((n, k, m * m), dtype=array.dtype)
     flat = array.reshape(n, k, m * m)
@@ -65,6 +64,8 @@ def shuffle_units(units: object, seed: int = NULL_SEED, first_image: int = 0) ->
 
 def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
     """Birth times int32 [n_images, n_units] of the shuffled maps (see :func:`shuffle_units`)."""
+    from featent.core.topology import birth_times  # the numba kernel, compiled only when births are computed
+
     return np.asarray(birth_times(shuffle_units(units, seed, first_image)), dtype=np.int32)
 
 
@@ -104,14 +105,15 @@ def structure_gap(null_fe: object, fe: object) -> np.ndarray:
 
 def _check_reference_args(m: int, n_images: int, n_units: int) -> None:
     for name, value, low in (("m", m, 2), ("n_images", n_images, 1), ("n_units", n_units, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise FeatentError(f"{name} must be an integer >= {low}, got {value!r}.")
+        check_int(name, value, low, error=FeatentError)
 
 
 def size_reference_births(
     m: int, n_images: int, n_units: int = SIZE_REFERENCE_UNITS, seed: int = SIZE_REFERENCE_SEED
 ) -> np.ndarray:
     """Birth times int32 [n_images, n_units] of iid uniform m x m units (one unit at a time, bounded memory)."""
+    from featent.core.topology import birth_times
+
     _check_reference_args(m, n_images, n_units)
     out = np.empty((n_images, n_units), dtype=np.int32)
     for unit in range(n_units):

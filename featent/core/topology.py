@@ -21,6 +21,7 @@ import numpy as np
 
 from featent.core import kernel
 from featent.errors import UnitError
+from featent.validation import Interval, NoneOr, check
 
 
 class UnitTypeError(UnitError, TypeError):
@@ -308,10 +309,7 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
 
     ``n_threads`` caps the worker threads (default: every core numba sees); it must be >= 1.
     """
-    if n_threads is not None and (
-        isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1
-    ):
-        raise UnitError(f"n_threads must be a positive integer or None (every core), got {n_threads!r}")
+    check("n_threads", n_threads, NoneOr(Interval(int, 1, None)), error=UnitError)
     array = _as_float_array(units, "units")
     _check_shape(array.shape, "units")
     leading = array.shape[:-2]

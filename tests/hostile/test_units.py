@@ -185,7 +185,7 @@ def test_unit_type_error_is_a_type_error_and_a_featent_error():
 
 @pytest.mark.parametrize("n", [0, -3, True, 1.5, "2"])
 def test_bad_thread_counts_are_errors(n):
-    with pytest.raises(UnitError, match=r"n_threads must be a positive integer or None"):
+    with pytest.raises(UnitError, match=r"n_threads must be None or an integer >= 1"):
         birth_times(np.random.default_rng(0).random((2, 4, 4)), n_threads=n)
 
 
