@@ -60,6 +60,7 @@ __all__ = [
     "EnhancementSummary",
     "SummaryRow",
     "balanced_accuracy",
+    "prefixed",
     "parse_order",
     "order_label",
     "rank_units",
@@ -101,6 +102,15 @@ def rank_units(scores: Mapping[str, np.ndarray] | None, order: str, n_units: int
         raise FeatentError(f"{label} is not available for this model and layer (its scores are NaN).")
     ranked = -values if direction == "desc" else values
     return np.argsort(ranked, kind="stable")
+
+
+def prefixed(progress: Progress, prefix: str) -> Progress:
+    """``progress`` with every message prefixed (``class 3: ...``), warnings unchanged."""
+
+    def report(fraction: float, message: str) -> None:
+        progress(fraction, f"{prefix}: {message}")
+
+    return Progress(report, progress.warn)
 
 
 def _chunks(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
@@ -512,11 +522,9 @@ def enhancement_summary(
         check_class(name, dataset.classes, dataset.name)
     per_class: dict[str, AblationResult] = {}
     for i, name in enumerate(chosen):
-        part = progress.subrange(i / len(chosen), (i + 1) / len(chosen))
         per_class[name] = cumulative_ablation(
             one.with_class(name), orders=orders, test_per_class=test_per_class, random_seed=random_seed,
-            progress=Progress(lambda f, m, part=part, name=name: part(f, f"class {name}: {m}"), part.warn),
-            cache=cache,
+            progress=prefixed(progress.subrange(i / len(chosen), (i + 1) / len(chosen)), f"class {name}"), cache=cache,
         )
     rows = []
     for order in orders:

@@ -27,7 +27,7 @@ from torch import nn
 
 from featent.data import load_dataset
 from featent.errors import DataError, FeatentError, ModelError
-from featent.experiments.ablation import labelled_images, rank_units, units_removed
+from featent.experiments.ablation import labelled_images, prefixed, rank_units, units_removed
 from featent.experiments.contract import ExperimentResult, experiment
 from featent.indicators import RANKING, default_compare_classes, layer_filter, unit_scores
 from featent.indicators.registry import canonical_order, method_label
@@ -484,14 +484,10 @@ def compare_pruning(
     layers = list(selection.layers) or None
     for k, method in enumerate(methods):
         label = method_label(method)
-        span = progress.subrange(k / len(methods), (k + 1) / len(methods))
-        module, removed = prune_network(
-            model, method, ratio, scoring, layers,
-            progress=Progress(lambda f, m, span=span, label=label: span(0.7 * f, f"{label}: {m}"), span.warn),
-        )
+        span = prefixed(progress.subrange(k / len(methods), (k + 1) / len(methods)), label)
+        module, removed = prune_network(model, method, ratio, scoring, layers, progress=span.subrange(0.0, 0.7))
         before = accuracy(model, module, test_x, test_y)
-        finetune(model, module, train_x, train_y, finetune_epochs, lr, seed,
-                 progress=Progress(lambda f, m, span=span, label=label: span(0.7 + 0.3 * f, f"{label}: {m}"), span.warn))
+        finetune(model, module, train_x, train_y, finetune_epochs, lr, seed, progress=span.subrange(0.7, 1.0))
         after = accuracy(model, module, test_x, test_y)
         rows.append(PruneRow(method, label, float(ratio), before, after, base_accuracy - after,
                              count_parameters(module), conv_flops(module, model.input_size), 0.0, removed))
