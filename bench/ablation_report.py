@@ -18,6 +18,7 @@ shared machine that is several times faster for these small tensors than two con
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -67,7 +68,7 @@ def _pick_class(weights: str | None, n_images: int) -> str:
 def curves_section(name: str, weights: str | None, class_name: str, n_images: int) -> dict:
     sel = Selection("demo", "digits", class_name, (LAYER,), n_images, 0, weights)
     t0 = time.perf_counter()
-    result = cumulative_ablation(sel, DEFAULT_ORDERS)
+    result = cumulative_ablation(sel, orders=DEFAULT_ORDERS)
     took = time.perf_counter() - t0
     print(f"\n#### {name}: {LAYER}, class '{class_name}' ({result.n_test_target} test images of the class, "
           f"{result.n_test_total} in all; {n_images} training images rank the units; {took:.0f} s)\n")
@@ -91,22 +92,24 @@ def curves_section(name: str, weights: str | None, class_name: str, n_images: in
 def summary_section(name: str, weights: str | None, classes: list[str], n_images: int) -> list[dict]:
     sel = Selection("demo", "digits", classes[0], (LAYER,), n_images, 0, weights)
     t0 = time.perf_counter()
-    rows, _ = enhancement_summary(sel, classes, SUMMARY_ORDERS)
+    summary = enhancement_summary(sel, classes=classes, orders=SUMMARY_ORDERS)
+    rows = summary.rows
     took = time.perf_counter() - t0
     print(f"\n#### {name}: Table 11 ({LAYER}, mean over {len(classes)} classes, balanced accuracy class-vs-rest; {took:.0f} s)\n")
     print("| method | unchanged | ablated (best step) | enhanced | mean units removed at best |")
     print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r.method} | {r.unchanged:.3f} | {r.ablated:.3f} | {r.enhanced:+.3f} | {r.mean_units_removed:.1f} |")
-    return [r.as_dict() for r in rows]
+    return summary.records()
 
 
 def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int, epochs: int, lr: float) -> list[dict]:
     t0 = time.perf_counter()
-    report = compare_pruning("demo", "digits", 0.5, methods, None, n_images, 0, None, epochs, lr)
+    sel = Selection("demo", "digits", "0", (), n_images, 0)
+    report = compare_pruning(sel, ratio=0.5, methods=methods, finetune_epochs=epochs, lr=lr)
     rows = list(report.rows)
     for ratio in extra_ratios:
-        rows += compare_pruning("demo", "digits", ratio, ["fe"], None, n_images, 0, None, epochs, lr).rows[1:]
+        rows += compare_pruning(sel, ratio=ratio, methods=["h_over_eps"], finetune_epochs=epochs, lr=lr).rows[1:]
     took = time.perf_counter() - t0
     print(f"\n#### Table 12 on demo (all 6 conv layers pruned; units scored on {len(report.classes)} classes x {n_images} "
           f"training images; SGD fine-tuning {epochs} epochs from lr {lr:g}, /10 per epoch, on {report.n_train} images; "
@@ -118,7 +121,7 @@ def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int
         ratio = "-" if r.ratio is None else f"{r.ratio:.0%}"
         print(f"| {r.label} | {ratio} | {before} | {r.accuracy:.2%} | {r.accuracy_drop:+.2%} | {r.parameters:,} | "
               f"{r.flops / 1e6:.2f}M | {r.images_per_second:,.0f} |")
-    return [r.as_dict() for r in rows]
+    return [dataclasses.asdict(r) for r in rows]
 
 
 def vgg16_section(ratios: list[float]) -> list[dict]:
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             sys.stdout.flush()
     if not args.skip_pruning:
-        methods = ["fe", "l1"] if args.quick else list(PRUNE_METHODS)
+        methods = ["h_over_eps", "l1_norm"] if args.quick else list(PRUNE_METHODS)
         results["table12"] = pruning_section(methods, [] if args.quick else [0.4, 0.6], 50, 1 if args.quick else 3, 1e-3)
     if args.vgg16:
         results["vgg16"] = vgg16_section([0.4, 0.5, 0.6])

@@ -55,6 +55,31 @@ def _selection(args: argparse.Namespace, class_name: str):
                      n_images=args.images, seed=args.seed, weights=args.weights)
 
 
+def _orders(orders: tuple[str, ...]) -> tuple[str, ...]:
+    """Typed orders (``fe-desc``, ``l1``) as the library writes them (``h_over_eps-desc``, ``l1_norm-asc``)."""
+    from featent.errors import FeatentError
+    from featent.indicators.registry import canonical_order
+
+    try:
+        return tuple(dict.fromkeys(canonical_order(o) for o in orders))
+    except FeatentError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _indicator(name: str) -> str:
+    """A typed pruning method (``fe``, ``l1``) as its indicator key."""
+    from featent.errors import FeatentError
+    from featent.indicators import REGISTRY
+
+    try:
+        indicator = REGISTRY.resolve(name)
+    except FeatentError as exc:
+        raise UsageError(str(exc)) from None
+    if not indicator.ranks:
+        raise UsageError(f"{name!r} does not rank units; use one of: {', '.join(i.key for i in REGISTRY.ranking())}")
+    return indicator.key
+
+
 def _run(args: argparse.Namespace, name: str, work: Callable):
     callback, close = progress_bar(args.quiet, name)
     try:
@@ -69,8 +94,8 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
     _check(args)
     orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
     result = _run(args, "ablate", lambda progress: cumulative_ablation(
-        _selection(args, args.class_name), orders, test_per_class=args.test_per_class, test_classes=args.test_class,
-        random_seed=args.random_seed, progress=progress, cache=not args.no_cache,
+        _selection(args, args.class_name), orders=_orders(orders), test_per_class=args.test_per_class,
+        test_classes=args.test_class, random_seed=args.random_seed, progress=progress, cache=not args.no_cache,
     ))
     points = result.records()
     payload = {
@@ -94,12 +119,12 @@ def _cmd_summary(args: argparse.Namespace) -> str:
     from featent.data import load_dataset
 
     first = classes[0] if classes else load_dataset(args.data).classes[0]
-    rows, _ = _run(args, "ablation-summary", lambda progress: enhancement_summary(
-        _selection(args, first), classes, orders, test_per_class=args.test_per_class, progress=progress,
-        cache=not args.no_cache,
+    summary = _run(args, "ablation-summary", lambda progress: enhancement_summary(
+        _selection(args, first), classes=classes, orders=_orders(orders), test_per_class=args.test_per_class,
+        progress=progress, cache=not args.no_cache,
     ))
-    records = [r.as_dict() for r in rows]
-    n = rows[0].n_classes if rows else 0
+    records = summary.records()
+    n = summary.rows[0].n_classes if summary.rows else 0
     payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, "rows": records}
     header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes"]
     return render(_table(json_safe(records)), args.format, json_safe(payload), header)
@@ -113,10 +138,17 @@ def _cmd_prune(args: argparse.Namespace) -> str:
         raise UsageError(f"--ratio must lie strictly between 0 and 1, got {args.ratio}")
     if args.epochs < 0:
         raise UsageError(f"--epochs must be non-negative, got {args.epochs}")
-    methods = tuple(dict.fromkeys(args.method)) if args.method else PRUNE_METHODS
+    from featent.data import load_dataset
+    from featent.pipeline import Selection
+
+    methods = tuple(dict.fromkeys(_indicator(m) for m in args.method)) if args.method else PRUNE_METHODS
+    classes = list(dict.fromkeys(args.class_name)) if args.class_name else None
+    selection = Selection(model=args.model, data=args.data,
+                          class_name=classes[0] if classes else load_dataset(args.data).classes[0],
+                          layers=tuple(args.layer or ()), n_images=args.images, seed=args.seed, weights=args.weights)
     report = _run(args, "prune", lambda progress: compare_pruning(
-        args.model, args.data, args.ratio, methods, args.class_name, args.images, args.seed, args.weights,
-        args.epochs, args.lr, args.train_per_class, args.test_per_class, args.layer, progress,
+        selection, ratio=args.ratio, methods=methods, classes=classes, finetune_epochs=args.epochs, lr=args.lr,
+        train_per_class=args.train_per_class, test_per_class=args.test_per_class, progress=progress,
     ))
     records = report.records()
     payload = {
@@ -136,8 +168,8 @@ def _cmd_roles(args: argparse.Namespace) -> str:
 
     _check(args)
     table = _run(args, "roles", lambda progress: unit_roles(
-        _selection(args, args.class_name), None, args.train_threshold, args.test_threshold, progress=progress,
-        cache=not args.no_cache,
+        _selection(args, args.class_name), train_threshold=args.train_threshold, test_threshold=args.test_threshold,
+        progress=progress, cache=not args.no_cache,
     ))
     records = table.records()
     payload = {
@@ -153,9 +185,10 @@ def _cmd_roles(args: argparse.Namespace) -> str:
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
     """Add the ablation, pruning and roles subcommands; returns name -> handler."""
-    order_help = ("removal order (repeatable): METHOD-desc / METHOD-asc by the raw value, METHOD in fe (H/eps), l1, "
-                  "apoz, selectivity, fpgm, nisp, or 'random'; a bare METHOD is least-important first "
-                  "(fe-desc, l1-asc, apoz-desc, selectivity-asc, fpgm-asc, nisp-asc)")
+    order_help = ("removal order (repeatable): METHOD-desc / METHOD-asc by the raw value, METHOD an indicator key "
+                  "(h_over_eps, l1_norm, apoz, class_selectivity, fpgm, nisp) or its short name (fe, l1, selectivity), "
+                  "or 'random'; a bare METHOD is least-important first "
+                  "(h_over_eps-desc, l1_norm-asc, apoz-desc, class_selectivity-asc, fpgm-asc, nisp-asc)")
 
     p = sub.add_parser("ablate", help="cumulative unit ablation curves of a layer for one class (paper A.7.1, Fig. 12)")
     _common(p, "class whose units are ranked and whose test accuracy is tracked")
@@ -175,7 +208,8 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.set_defaults(images=50)
     p.add_argument("--ratio", type=ratio, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)")
     p.add_argument("--method", action="append", metavar="M",
-                   help="fe, l1, apoz, selectivity, fpgm, nisp (repeatable; default all)")
+                   help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp "
+                        "(repeatable; default all)")
     p.add_argument("--layer", action="append", metavar="L", help="layer to prune (repeatable; default every conv layer)")
     p.add_argument("--epochs", type=non_negative_int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
     p.add_argument("--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)")

@@ -18,21 +18,29 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
 import torch
 from torch import nn
 
-from featent.experiments.ablation import LEAST_IMPORTANT_FIRST, METHODS, labelled_images, rank_units, unit_scores, units_removed
-from featent.errors import DataError, FeatentError, ModelError
-from featent.nets.hooks import probe_modules
-from featent.indicators.registry import PRUNE_METHODS
-from featent.indicators import default_compare_classes, layer_filter
-from featent.nets import from_module, load_model
 from featent.data import load_dataset
+from featent.errors import DataError, FeatentError, ModelError
+from featent.experiments.ablation import labelled_images, prefixed, rank_units, units_removed
+from featent.experiments.contract import ExperimentResult, experiment
+from featent.indicators import RANKING, default_compare_classes, layer_filter, unit_scores
+from featent.indicators.registry import canonical_order, method_label
+from featent.nets import from_module, load_model
+from featent.nets.hooks import probe_modules
+from featent.progress import Progress, ProgressLike
+from featent.spec import Selection
+from featent.validation import InstanceOf, Interval, NoneOr, Options, check, check_class, check_int, validate_params
 
-Progress = Callable[[float, str], None]
+#: The indicators pruning compares (every ranking indicator of the registry, H/epsilon first).
+PRUNE_METHODS: tuple[str, ...] = RANKING
+_METHOD = Options(PRUNE_METHODS)
+_RATIO = Interval(float, 0.0, 1.0, closed="neither")
 
 DEFAULT_RATIO = 0.5
 #: Fine-tuning as in A.7.2: SGD, learning rate divided by 10 after every epoch (1e-3 -> 1e-5: 3 epochs).
@@ -286,12 +294,12 @@ def finetune(
     lr: float = FINETUNE_LR,
     seed: int = 0,
     batch_size: int = FINETUNE_BATCH,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
 ) -> nn.Module:
     """Fine-tune in place with SGD (momentum 0.9), the learning rate divided by 10 after each epoch
     (A.7.2); seeded batch order; the module is returned in eval mode with gradients off."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise FeatentError(f"Fine-tuning epochs must be a non-negative integer, got {epochs!r}.")
+    progress = Progress.of(progress)
+    epochs = check_int("epochs", epochs, 0, None, FeatentError)
     if epochs == 0:
         return module
     device = next(module.parameters()).device
@@ -313,8 +321,7 @@ def finetune(
                 loss = nn.functional.cross_entropy(module(_preprocess(model, images[index], device)), labels[index].to(device))
                 loss.backward()
                 optimizer.step()
-                if progress is not None:
-                    progress((epoch * n_batches + b + 1) / (epochs * n_batches), f"fine-tuning epoch {epoch + 1}/{epochs}")
+                progress((epoch * n_batches + b + 1) / (epochs * n_batches), f"fine-tuning epoch {epoch + 1}/{epochs}")
     finally:
         module.eval()
         for p in module.parameters():
@@ -328,18 +335,17 @@ def prune_network(
     ratio: float,
     images_by_class: dict[str, torch.Tensor],
     layers: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
 ) -> tuple[nn.Module, dict[str, list[int]]]:
-    """Prune ``ratio`` of the units of each layer, shallow to deep, least important first by ``method``.
+    """Prune ``ratio`` of the units of each layer, shallow to deep, least important first by ``method``
+    (an indicator key of ``PRUNE_METHODS``).
 
     Scores of each layer are averaged over the classes of ``images_by_class`` (training images) and
     computed on the network pruned so far. Returns the smaller module and the removed units per layer.
     """
-
-    if method not in PRUNE_METHODS:
-        raise FeatentError(f"Unknown pruning method {method!r}; use one of: {', '.join(PRUNE_METHODS)}.")
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 < float(ratio) < 1.0:
-        raise FeatentError(f"The pruning ratio must lie strictly between 0 and 1, got {ratio!r}.")
+    progress = Progress.of(progress)
+    method = check("method", method, _METHOD, FeatentError)
+    ratio = check("ratio", ratio, _RATIO, FeatentError)
     all_layers = prunable_layers(model)
     chosen = all_layers if layers is None else list(layers)
     for name in chosen:
@@ -348,18 +354,17 @@ def prune_network(
     current, removed = model, {}
     targets = list(images_by_class)
     for i, layer in enumerate(chosen):
-        sub = None if progress is None else (lambda f, m, i=i: progress((i + f) / len(chosen), m))
-        scores = unit_scores(current, layer, images_by_class, targets, [method], progress=sub)
+        part = progress.subrange(i / len(chosen), (i + 1) / len(chosen))
+        scores = unit_scores(current, layer, images_by_class, targets, [method], progress=part)
         n_units = current.layer(layer).n_units
         n_remove = min(n_units - 1, int(round(float(ratio) * n_units)))
-        order = rank_units(scores, f"{method}-{LEAST_IMPORTANT_FIRST[method]}", n_units)
+        order = rank_units(scores, canonical_order(method), n_units)
         drop = sorted(int(u) for u in order[:n_remove])
         removed[layer] = drop
         module = prune_channels(current, layer, drop)
         current = from_module(module, name=f"{model.spec}-pruned", input_size=model.input_size, mean=model.mean,
                               std=model.std, weights_source="pruned")
-    if progress is not None:
-        progress(1.0, f"{METHODS[method]}: {len(chosen)} layers pruned")
+    progress(1.0, f"{method_label(method)}: {len(chosen)} layers pruned")
     return current.module, removed
 
 
@@ -381,66 +386,75 @@ class PruneRow:
     images_per_second: float
     removed: dict[str, list[int]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
-        return {
-            "method": self.method, "label": self.label, "ratio": self.ratio, "accuracy_pruned": self.accuracy_pruned,
-            "accuracy": self.accuracy, "accuracy_drop": self.accuracy_drop, "parameters": self.parameters,
-            "flops": self.flops, "images_per_second": self.images_per_second,
-            "removed": self.removed,
-        }
-
 
 @dataclass
-class PruneReport:
+class PruneReport(ExperimentResult):
     """Every method's pruning result on the same data, with the unpruned network first."""
 
-    model: str
-    data: str
+    selection: Selection  # model, data, images per class, seed; its layers (if any) are the pruned ones
     ratio: float
     classes: list[str]
-    n_images: int
     n_train: int
     n_test: int
     finetune_epochs: int
     rows: list[PruneRow]
 
-    def records(self) -> list[dict]:
-        return [row.as_dict() for row in self.rows]
+    @property
+    def model(self) -> str:
+        return str(self.selection.model)
+
+    @property
+    def data(self) -> str:
+        return self.selection.data
+
+    @property
+    def n_images(self) -> int:
+        return self.selection.n_images
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per network: method, label, ratio, accuracies, costs, removed units per layer."""
+        columns = ["method", "label", "ratio", "accuracy_pruned", "accuracy", "accuracy_drop", "parameters", "flops",
+                   "images_per_second", "removed"]
+        return pd.DataFrame([[getattr(r, c) for c in columns] for r in self.rows], columns=columns).astype(
+            {"ratio": object, "accuracy_pruned": object})
 
 
+@experiment("pruning", version=1)
+@validate_params({
+    "selection": InstanceOf(Selection),
+    "ratio": _RATIO,
+    "methods": InstanceOf((list, tuple), "a list of indicator keys"),
+    "classes": NoneOr(InstanceOf((list, tuple), "a list of classes")),
+    "finetune_epochs": Interval(int, 0, None),
+    "lr": Interval(float, 0.0, None, closed="neither"),
+    "train_per_class": Interval(int, 1, None),
+    "test_per_class": Interval(int, 1, None),
+}, FeatentError)
 def compare_pruning(
-    model_spec: str,
-    data: str = "digits",
+    selection: Selection,
+    *,
     ratio: float = DEFAULT_RATIO,
     methods: Sequence[str] = PRUNE_METHODS,
     classes: Sequence[str] | None = None,
-    n_images: int = 50,
-    seed: int = 0,
-    weights: str | None = None,
     finetune_epochs: int = FINETUNE_EPOCHS,
     lr: float = FINETUNE_LR,
     train_per_class: int = 1000,
     test_per_class: int = 1000,
-    layers: Sequence[str] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
 ) -> PruneReport:
     """Table 12 on any VGG-style model: prune by each method at ``ratio``, fine-tune, measure.
 
-    Indicators use ``n_images`` training images of each of ``classes`` (K; default every class, at
-    most 100 as a seeded sample);
-    fine-tuning uses up to ``train_per_class`` training images of every class and accuracy up to
-    ``test_per_class`` test images of every class (held-out training images for a folder).
+    The selection gives the model, its weights, the data, the seed and ``n_images``: the training
+    images of each of ``classes`` (K; default every class, at most 100: the selection's class plus a
+    seeded sample) the indicators use; its layers, when given, are the layers pruned (default every
+    conv layer). Fine-tuning uses up to ``train_per_class`` training images of every class and
+    accuracy up to ``test_per_class`` test images of every class (held-out training images for a folder).
     """
-
-    methods = list(dict.fromkeys(methods))
-    for method in methods:
-        if method not in PRUNE_METHODS:
-            raise FeatentError(f"Unknown pruning method {method!r}; use some of: {', '.join(PRUNE_METHODS)}.")
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 < float(ratio) < 1.0:
-        raise FeatentError(f"The pruning ratio must lie strictly between 0 and 1, got {ratio!r}.")
-    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 2:
-        raise DataError(f"The number of images per class must be an integer >= 2, got {n_images!r}.")
-    shared = load_model(model_spec, weights)
+    progress = Progress.of(progress)
+    methods = [check("method", m, _METHOD, FeatentError) for m in dict.fromkeys(methods)]
+    n_images = check_int("n_images", selection.n_images, 2, None)
+    seed = selection.seed
+    shared = load_model(selection.model, selection.weights)
     prunable_layers(shared)
     # Everything below runs on a private copy: the loaded model may be shared (the app caches it),
     # and counting FLOPs or timing it must not race with other users' hooks.
@@ -448,22 +462,16 @@ def compare_pruning(
         private = copy.deepcopy(shared.module)
     model = from_module(private, name=shared.spec, input_size=shared.input_size, mean=shared.mean, std=shared.std,
                         weights_source=shared.weights_source)
-    dataset = load_dataset(data)
+    dataset = load_dataset(selection.data)
     if classes is None:  # every class, at most 100 (a seeded sample; the paper found K = 100 enough)
-
-        classes = default_compare_classes(dataset.classes, dataset.classes[0], seed)
+        classes = default_compare_classes(dataset.classes, selection.class_name, seed)
     chosen = list(classes)
     for name in chosen:
-        if name not in dataset.classes:
-            raise DataError(f"Class {name!r} is not in {dataset.name}.")
+        check_class(name, dataset.classes, dataset.name)
     if not chosen:
         raise DataError("Choose at least one class to score units on.")
 
-    def report(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(min(1.0, fraction), message)
-
-    report(0.0, "loading images")
+    progress(0.0, "loading images")
     scoring = {name: dataset.sample(name, n_images, seed, "train", model.input_size).images for name in chosen}
     train_x, train_y = labelled_images(dataset, dataset.classes, train_per_class, seed, model.input_size, split="train")
     # A folder has no test split: its test images are the ones after the first train_per_class.
@@ -473,23 +481,20 @@ def compare_pruning(
     rows = [PruneRow("unpruned", "Unchanged network", None, None, base_accuracy, 0.0, count_parameters(model.module),
                      conv_flops(model.module, model.input_size), 0.0)]
     modules = [model.module]
+    layers = list(selection.layers) or None
     for k, method in enumerate(methods):
-        lo, span = k / len(methods), 1.0 / len(methods)
-        module, removed = prune_network(
-            model, method, ratio, scoring, layers,
-            progress=lambda f, m, lo=lo, span=span: report(lo + 0.7 * span * f, f"{METHODS[method]}: {m}"),
-        )
+        label = method_label(method)
+        span = prefixed(progress.subrange(k / len(methods), (k + 1) / len(methods)), label)
+        module, removed = prune_network(model, method, ratio, scoring, layers, progress=span.subrange(0.0, 0.7))
         before = accuracy(model, module, test_x, test_y)
-        finetune(model, module, train_x, train_y, finetune_epochs, lr, seed,
-                 progress=lambda f, m, lo=lo, span=span: report(lo + span * (0.7 + 0.3 * f), f"{METHODS[method]}: {m}"))
+        finetune(model, module, train_x, train_y, finetune_epochs, lr, seed, progress=span.subrange(0.7, 1.0))
         after = accuracy(model, module, test_x, test_y)
-        rows.append(PruneRow(method, METHODS[method], float(ratio), before, after, base_accuracy - after,
+        rows.append(PruneRow(method, label, float(ratio), before, after, base_accuracy - after,
                              count_parameters(module), conv_flops(module, model.input_size), 0.0, removed))
         modules.append(module)
-    report(0.99, "measuring images/s")
+    progress(0.99, "measuring images/s")
     for row, speed in zip(rows, _throughputs(modules, model.input_size, rounds=3, min_seconds=0.3)):
         row.images_per_second = speed
-    report(1.0, "pruning done")
-    return PruneReport(model=model_spec, data=data, ratio=float(ratio), classes=chosen, n_images=n_images,
-                       n_train=int(train_x.shape[0]), n_test=int(test_x.shape[0]), finetune_epochs=finetune_epochs,
-                       rows=rows)
+    progress(1.0, "pruning done")
+    return PruneReport(selection=selection, ratio=float(ratio), classes=chosen, n_train=int(train_x.shape[0]),
+                       n_test=int(test_x.shape[0]), finetune_epochs=finetune_epochs, rows=rows)

@@ -15,19 +15,22 @@ images (the training births are cut to the test count: a sample is a prefix of a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from featent.core import entropy
+from featent.core.topology import birth_times
 from featent.errors import DataError, FeatentError
 from featent.experiments.ablation import labelled_images, one_layer_context
+from featent.experiments.contract import ExperimentResult, experiment
 from featent.extract import extract_activations
 from featent.pipeline import compute_births
-from featent.core.topology import birth_times
-
-Progress = Callable[[float, str], None]
+from featent.progress import Progress, ProgressLike
+from featent.spec import Selection
+from featent.validation import InstanceOf, Interval, NoneOr, validate_params
 
 ROLES = ("both", "train-only", "test-only", "neither")
 ROLE_LABELS = {
@@ -87,15 +90,11 @@ def assign_roles(
 
 
 @dataclass
-class RoleTable:
+class RoleTable(ExperimentResult):
     """Per-unit FE and selective rate on training and test images of a class, and the roles."""
 
-    model: str
-    data: str
-    class_name: str
-    layer: str
-    n_images: int
-    seed: int
+    selection: Selection  # one layer
+    n_images: int  # images on each side
     fe_train: np.ndarray
     fe_test: np.ndarray
     eps_train: np.ndarray
@@ -105,59 +104,78 @@ class RoleTable:
     roles: np.ndarray
     p: float = entropy.DEFAULT_P
 
+    @property
+    def model(self) -> str:
+        return str(self.selection.model)
+
+    @property
+    def data(self) -> str:
+        return self.selection.data
+
+    @property
+    def class_name(self) -> str:
+        return self.selection.class_name
+
+    @property
+    def layer(self) -> str:
+        return self.selection.layers[0]
+
+    @property
+    def seed(self) -> int:
+        return self.selection.seed
+
     def with_thresholds(self, train_threshold: float | None, test_threshold: float | None) -> RoleTable:
         """The same units sorted again with other thresholds (None: the default median)."""
         roles, t_train, t_test = assign_roles(self.fe_train, self.fe_test, train_threshold, test_threshold,
                                               self.eps_train, self.eps_test, self.p)
-        return RoleTable(**{**self.__dict__, "roles": roles, "train_threshold": t_train, "test_threshold": t_test})
+        return dataclasses.replace(self, roles=roles, train_threshold=t_train, test_threshold=t_test)
 
     def counts(self) -> dict[str, int]:
         return {role: int(np.count_nonzero(self.roles == role)) for role in ROLES}
 
-    def records(self) -> list[dict]:
-        return [
-            {
-                "unit": u, "fe_train": float(self.fe_train[u]), "fe_test": float(self.fe_test[u]),
-                "eps_train": float(self.eps_train[u]), "eps_test": float(self.eps_test[u]), "role": str(self.roles[u]),
-            }
-            for u in range(self.fe_train.size)
-        ]
+    def to_frame(self) -> pd.DataFrame:
+        """One row per unit: FE and selective rate on both sides, and the role."""
+        return pd.DataFrame({
+            "unit": np.arange(self.fe_train.size), "fe_train": self.fe_train, "fe_test": self.fe_test,
+            "eps_train": self.eps_train, "eps_test": self.eps_test, "role": self.roles.astype(str),
+        })
 
 
-def _test_births(one, model, dataset, layer: str, n: int, progress: Progress | None, cache: bool) -> np.ndarray:
-    from dataclasses import replace
-
-
+def _test_births(one: Selection, model, dataset, layer: str, n: int, progress: Progress, cache: bool) -> np.ndarray:
     if "test" in dataset.splits:
-        return compute_births(replace(one, split="test", n_images=n), progress=progress, cache=cache)[layer]
+        return compute_births(one.replace(split="test", n_images=n), progress=progress, cache=cache)[layer]
     images, _ = labelled_images(dataset, [one.class_name], n, one.seed, model.input_size, "test", skip=one.n_images)
     acts = extract_activations(model, images, [layer])[layer]
     return np.asarray(birth_times(acts), dtype=np.int32)
 
 
+@experiment("roles", version=1)
+@validate_params({
+    "selection": InstanceOf(Selection),
+    "layer": NoneOr(InstanceOf(str)),
+    "train_threshold": NoneOr(Interval(float, None, None)),
+    "test_threshold": NoneOr(Interval(float, None, None)),
+    "p": Interval(float, 0.0, 1.0),
+}, FeatentError)
 def unit_roles(
-    selection,
+    selection: Selection,
+    *,
     layer: str | None = None,
     train_threshold: float | None = None,
     test_threshold: float | None = None,
     p: float = entropy.DEFAULT_P,
-    progress: Progress | None = None,
-    *,
+    progress: ProgressLike = None,
     cache: bool = True,
 ) -> RoleTable:
     """Roles of every unit of ``layer`` for the selection's class (births cached as for FE).
 
     Up to ``selection.n_images`` test images (held-out training images for a folder without a
-    test split) and as many training images.
+    test split) and as many of the selection's images.
     """
-
+    progress = Progress.of(progress)
     layer, one, model, dataset = one_layer_context(selection, layer)
-
-    def part(lo: float, hi: float) -> Progress | None:
-        return None if progress is None else (lambda f, m: progress(lo + (hi - lo) * f, m))
-
-    train = compute_births(one, progress=part(0.0, 0.5), cache=cache)[layer]
-    test = _test_births(one, model, dataset, layer, one.n_images, part(0.5, 1.0), cache)
+    train = compute_births(one, progress=progress.subrange(0.0, 0.5), cache=cache)[layer]
+    test = _test_births(one, model, dataset, layer, one.n_images, progress.subrange(0.5, 1.0), cache)
     n = min(train.shape[0], test.shape[0])
     if n < 2:
         raise DataError(f"Class {one.class_name!r} has fewer than 2 test images; roles need at least 2 on each side.")
@@ -167,10 +185,8 @@ def unit_roles(
     eps_train = np.asarray(entropy.selective_rate(train), dtype=np.float64)
     eps_test = np.asarray(entropy.selective_rate(test), dtype=np.float64)
     roles, t_train, t_test = assign_roles(fe_train, fe_test, train_threshold, test_threshold, eps_train, eps_test, p)
-    if progress is not None:
-        progress(1.0, "roles done")
+    progress(1.0, "roles done")
     return RoleTable(
-        model=one.model, data=one.data, class_name=one.class_name, layer=layer, n_images=n, seed=one.seed,
-        fe_train=fe_train, fe_test=fe_test, eps_train=eps_train, eps_test=eps_test,
+        selection=one, n_images=n, fe_train=fe_train, fe_test=fe_test, eps_train=eps_train, eps_test=eps_test,
         train_threshold=t_train, test_threshold=t_test, roles=roles, p=p,
     )

@@ -12,24 +12,33 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from featent.experiments.ablation import AblationCurve, SummaryRow, order_label
-from featent.plots.style import PALETTE, SERIES
-from featent.plots.style import style as _layout
+from featent.experiments.ablation import AblationCurve, SummaryRow
 from featent.experiments.pruning import PruneRow
 from featent.experiments.roles import ROLE_LABELS, ROLES, RoleTable
+from featent.indicators import RANDOM, REGISTRY
+from featent.indicators.registry import order_label, parse_order
+from featent.plots.style import PALETTE, SERIES
+from featent.plots.style import style as _layout
 
 __all__ = ["ablation_curves", "summary_bars", "pruning_bars", "roles_scatter", "ORDER_COLOURS", "ROLE_COLOURS"]
 
-#: One colour per order family; FE gets the accent, as the paper's red line.
-ORDER_COLOURS = {
-    "fe-desc": PALETTE["accent"], "fe-asc": PALETTE["ink"], "l1": SERIES[0], "apoz": SERIES[2], "selectivity": SERIES[3],
-    "fpgm": SERIES[4], "nisp": SERIES[5], "random": PALETTE["muted"],
+#: The paper's ranking: drawn with the accent (its red line), thicker, dashed when most effective first.
+PAPER = "h_over_eps"
+_OTHERS = (SERIES[0], *SERIES[2:])  # SERIES[1] is too close to the accent
+#: One colour per ranking indicator (the paper's gets the accent), and the random order's.
+ORDER_COLOURS: dict[str, str] = {
+    **{i.key: _OTHERS[k % len(_OTHERS)] for k, i in enumerate(i for i in REGISTRY.ranking() if i.key != PAPER)},
+    PAPER: PALETTE["accent"], RANDOM: PALETTE["muted"],
 }
 ROLE_COLOURS = {"both": PALETTE["good"], "train-only": SERIES[4], "test-only": SERIES[5], "neither": PALETTE["muted"]}
 
 
-def _order_colour(order: str) -> str:
-    return ORDER_COLOURS.get(order, ORDER_COLOURS.get(order.split("-")[0], PALETTE["ink"]))
+def _order_style(order: str) -> dict:
+    key, direction = parse_order(order)
+    paper = key == PAPER
+    reversed_paper = paper and direction != REGISTRY[PAPER].least_important_first
+    colour = PALETTE["ink"] if reversed_paper else ORDER_COLOURS.get(key, PALETTE["ink"])
+    return {"color": colour, "width": 2.6 if paper else 1.6, "dash": "dash" if reversed_paper else "solid"}
 
 
 def ablation_curves(curves: Mapping[str, AblationCurve], title: str = "Cumulative unit ablation",
@@ -43,9 +52,7 @@ def ablation_curves(curves: Mapping[str, AblationCurve], title: str = "Cumulativ
     for order, curve in curves.items():
         x = np.arange(len(curve.accuracy))
         unit = ["none"] + [str(int(u)) for u in curve.removed]
-        dashed = order.endswith("-asc") and order.startswith("fe")
-        style = {"color": _order_colour(order), "width": 2.6 if order.startswith("fe") else 1.6,
-                 "dash": "dash" if dashed else "solid"}
+        style = _order_style(order)
         for row, values, label in ((1, getattr(curve, metric), names[metric]), (2, curve.loss, "loss")):
             fig.add_trace(
                 go.Scatter(
@@ -85,7 +92,7 @@ def pruning_bars(rows: Sequence[PruneRow], title: str = "Accuracy after pruning 
                name="pruned, before fine-tuning", marker_color=PALETTE["light"],
                hovertemplate="%{x}<br>before fine-tuning %{y:.3f}<extra></extra>"),
         go.Bar(x=labels, y=[r.accuracy for r in rows], name="after fine-tuning",
-               marker_color=[PALETTE["muted"] if r.method == "unpruned" else (PALETTE["accent"] if r.method == "fe" else PALETTE["primary"]) for r in rows],
+               marker_color=[PALETTE["muted"] if r.method == "unpruned" else (PALETTE["accent"] if r.method == PAPER else PALETTE["primary"]) for r in rows],
                customdata=np.stack([[r.parameters for r in rows], [r.flops / 1e6 for r in rows]], axis=1),
                hovertemplate="%{x}<br>accuracy %{y:.3f}<br>%{customdata[0]:,} params, %{customdata[1]:.2f} MFLOPs<extra></extra>"),
     ])

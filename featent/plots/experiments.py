@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from featent.indicators import INDICATOR_LABELS
+from featent.indicators import INDICATOR_LABELS, REGISTRY
 from featent.plots.style import PALETTE, SCALE, SERIES
 from featent.plots.style import style as _layout
 
@@ -27,8 +27,11 @@ __all__ = [
     "layer_trend_figure",
 ]
 
-#: Indicators compared with FE in the grid and the experiment figures, in the paper's order.
-COMPARED = ("l1_norm", "apoz", "class_selectivity", "fpgm", "nisp", "selective_rate")
+#: Indicators compared with FE in the grid, in the paper's order: every indicator of the registry
+#: except FE itself, its ranking form and the max-class variant of class selectivity.
+COMPARED = tuple(k for k in REGISTRY.keys() if k not in ("feature_entropy", "h_over_eps", "class_selectivity_max"))
+#: The ones the rescaling and randomness figures show, FE last.
+EXPERIMENT_INDICATORS = (*(k for k in COMPARED if k != "selective_rate"), "feature_entropy")
 
 
 def _label(name: str) -> str:
@@ -73,8 +76,7 @@ def indicator_grid(
     return fig.update_layout(margin={"t": 85})  # room for the title above the panel titles
 
 
-def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accuracy", "l1_norm", "apoz",
-                   "class_selectivity", "fpgm", "nisp", "feature_entropy"),
+def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accuracy", *EXPERIMENT_INDICATORS),
                    title: str = "Rescaling: each indicator relative to the unchanged network") -> go.Figure:
     """Grouped bars of value / unchanged value per indicator, one bar per condition (Table 1, 9).
 
@@ -104,8 +106,7 @@ def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accura
 
 
 def randomness_figure(
-    trained: Mapping[str, float], random: Mapping[str, np.ndarray], indicators: Sequence[str] = ("l1_norm", "apoz",
-    "class_selectivity", "fpgm", "nisp", "feature_entropy"),
+    trained: Mapping[str, float], random: Mapping[str, np.ndarray], indicators: Sequence[str] = EXPERIMENT_INDICATORS,
     title: str = "Trained unit (diamond) vs the same unit in random-init models (box)",
 ) -> go.Figure:
     """One panel per indicator: the K random-init values as a box with points, the trained value

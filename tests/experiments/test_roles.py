@@ -59,6 +59,7 @@ def test_unit_roles_on_demo(cache_dir) -> None:
     assert strict.counts()["neither"] == int(np.count_nonzero((table.fe_train > 0) & (table.fe_test > 0)))
     rows = table.records()
     assert rows[0].keys() == {"unit", "fe_train", "fe_test", "eps_train", "eps_test", "role"}
+    assert table.layer == "block3_conv2" and table.selection == sel and "|roles|" in table.store_key
     with pytest.raises(ModelError, match="no layer"):
         unit_roles(sel, layer="fc")
 
@@ -69,7 +70,10 @@ def test_roles_scatter_groups_units_by_role() -> None:
 
     fe_train, fe_test = np.array([1.0, 1.0, 3.0, 3.0, 0.5]), np.array([1.0, 3.0, 1.0, 3.0, 0.2])
     roles, t_train, t_test = assign_roles(fe_train, fe_test, 2.0, 2.0)
-    table = RoleTable("m", "d", "c", "L", 10, 0, fe_train, fe_test, np.ones(5), np.ones(5), t_train, t_test, roles)
+    from featent.spec import Selection
+
+    selection = Selection("m", "d", "c", ("L",), 10)
+    table = RoleTable(selection, 10, fe_train, fe_test, np.ones(5), np.ones(5), t_train, t_test, roles)
     fig = roles_scatter(table)
     assert [len(t.x) for t in fig.data] == [2, 1, 1, 1]
     assert list(fig.data[0].customdata) == [0, 4]

@@ -58,9 +58,9 @@ def test_balanced_accuracy_rejects_mismatched_labels() -> None:
 
 
 def test_parse_order_and_bare_method_names() -> None:
-    assert parse_order("fe-desc") == ("fe", "desc")
-    assert parse_order("FE-asc") == ("fe", "asc")
-    assert parse_order("l1") == ("l1", "asc")
+    assert parse_order("fe-desc") == ("h_over_eps", "desc")
+    assert parse_order("FE-asc") == ("h_over_eps", "asc")
+    assert parse_order("l1") == ("l1_norm", "asc")
     assert parse_order("apoz") == ("apoz", "desc")
     assert parse_order("random") == ("random", "")
     for bad, match in (("entropy", "Unknown order"), ("fe-up", "direction"), ("random-asc", "no direction")):
@@ -70,10 +70,10 @@ def test_parse_order_and_bare_method_names() -> None:
 
 def test_rank_units_by_each_method() -> None:
     scores = {
-        "fe": np.array([1.0, np.inf, 0.5, 2.0]),
-        "l1": np.array([3.0, 1.0, 2.0, 0.0]),
+        "h_over_eps": np.array([1.0, np.inf, 0.5, 2.0]),
+        "l1_norm": np.array([3.0, 1.0, 2.0, 0.0]),
         "apoz": np.array([0.1, 0.9, 0.5, 0.5]),
-        "selectivity": np.array([0.2, -0.1, 0.8, 0.0]),
+        "class_selectivity": np.array([0.2, -0.1, 0.8, 0.0]),
         "fpgm": np.array([4.0, 3.0, 5.0, 1.0]),
         "nisp": np.array([1.0, 2.0, 3.0, 4.0]),
     }
@@ -92,11 +92,11 @@ def test_rank_units_by_each_method() -> None:
 
 def test_rank_units_refuses_missing_or_nan_scores() -> None:
     with pytest.raises(FeatentError, match="No L1-norm scores"):
-        rank_units({"fe": np.zeros(3)}, "l1", 3)
+        rank_units({"h_over_eps": np.zeros(3)}, "l1_norm", 3)
     with pytest.raises(FeatentError, match="not available"):
         rank_units({"nisp": np.full(3, np.nan)}, "nisp", 3)
     with pytest.raises(FeatentError, match="3 scores for 4 units"):
-        rank_units({"fe": np.zeros(3)}, "fe-desc", 4)
+        rank_units({"h_over_eps": np.zeros(3)}, "h_over_eps-desc", 4)
 
 
 # --------------------------------------------------------------------------- removing units
@@ -124,7 +124,7 @@ def test_hook_is_removed_when_the_block_raises(tiny_cnn) -> None:
 
 
 def test_units_removed_rejects_bad_units_and_layers(tiny_cnn) -> None:
-    with pytest.raises(FeatentError, match="out of range"), units_removed(tiny_cnn, "block1_conv1", [4]):
+    with pytest.raises(FeatentError, match="unit must be an integer from 0 to 3, got 4"), units_removed(tiny_cnn, "block1_conv1", [4]):
         pass
     with pytest.raises(ModelError, match="no layer 'nope'"), units_removed(tiny_cnn, "nope", [0]):
         pass
@@ -166,7 +166,7 @@ def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None
     model = load_model("demo")
     before = _state(model.module)
     sel = Selection("demo", "digits", "3", ("block3_conv2",), n_images=12, seed=0)
-    result = cumulative_ablation(sel, DEFAULT_ORDERS, test_per_class=6, test_classes=["3", "5", "8"])
+    result = cumulative_ablation(sel, orders=DEFAULT_ORDERS, test_per_class=6, test_classes=["3", "5", "8"])
     assert _state(model.module) == before
     assert all(not m._forward_hooks for m in model.module.modules())
     assert list(result.curves) == list(DEFAULT_ORDERS)
@@ -178,8 +178,8 @@ def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None
         assert sorted(curve.removed.tolist()) == list(range(64))
         assert curve.accuracy.shape == (65,)
         assert ((0 <= curve.balanced_accuracy) & (curve.balanced_accuracy <= 1)).all()
-    fe = result.scores["fe"]
-    assert result.curves["fe-desc"].removed.tolist() == np.argsort(-fe, kind="stable").tolist()
+    fe = result.scores["h_over_eps"]
+    assert result.curves["h_over_eps-desc"].removed.tolist() == np.argsort(-fe, kind="stable").tolist()
     rows = result.records()
     assert len(rows) == len(DEFAULT_ORDERS) * 65 and rows[0]["unit"] is None and rows[1]["removed"] == 1
 
@@ -189,9 +189,9 @@ def test_cumulative_ablation_rejects_unknown_order_and_layer(cache_dir) -> None:
 
     sel = Selection("demo", "digits", "3", ("block3_conv2",), n_images=5)
     with pytest.raises(FeatentError, match="Unknown order 'best'"):
-        cumulative_ablation(sel, ["best"])
+        cumulative_ablation(sel, orders=["best"])
     with pytest.raises(ModelError, match="no layer 'block9'"):
-        cumulative_ablation(sel, ["random"], layer="block9")
+        cumulative_ablation(sel, orders=["random"], layer="block9")
 
 
 def test_figures_carry_the_curves_and_the_summary() -> None:
@@ -222,12 +222,12 @@ def test_cli_ablate_json_and_one_line_errors(cache_dir, capsys) -> None:
     out = capsys.readouterr()
     assert code == 0, out.err
     payload = json.loads(out.out)
-    assert payload["orders"] == ["fe-asc", "random"] and payload["test_images"] == 6
+    assert payload["orders"] == ["h_over_eps-asc", "random"] and payload["test_images"] == 6
     assert [p["removed"] for p in payload["points"][:3]] == [0, 1, 2] and len(payload["points"]) == 130
-    assert len(payload["scores"]["fe"]) == 64
+    assert len(payload["scores"]["h_over_eps"]) == 64
     assert main(["prune", "--model", "demo", "--data", "digits", "--ratio", "1.2"]) == 2
     assert "strictly between 0 and 1" in capsys.readouterr().err
     assert main(["ablate", "--model", "demo", "--data", "digits", "--class", "2", "--layer", "block3_conv2",
-                 "--order", "best"]) == 1
+                 "--order", "best"]) == 2  # a typed order is checked before any work
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Unknown order 'best'" in err

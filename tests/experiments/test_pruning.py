@@ -9,7 +9,9 @@ from torch import nn
 from featent.experiments.ablation import units_removed
 from featent.errors import FeatentError, ModelError
 from featent.nets import from_module
+from featent.spec import Selection
 from featent.experiments.pruning import (
+    PRUNE_METHODS,
     compare_pruning,
     conv_flops,
     count_parameters,
@@ -98,7 +100,7 @@ def test_prune_network_prunes_every_layer_at_the_ratio(tiny_cnn) -> None:
     g = torch.Generator().manual_seed(4)
     images = {name: torch.rand(4, 3, 16, 16, generator=g) for name in ("a", "b", "c")}
     before = {k: v.clone() for k, v in tiny_cnn.module.state_dict().items()}
-    for method in ("fe", "l1", "apoz", "selectivity", "fpgm", "nisp"):
+    for method in PRUNE_METHODS:
         module, removed = prune_network(tiny_cnn, method, 0.5, images)
         assert {k: len(v) for k, v in removed.items()} == {"block1_conv1": 2, "block1_conv2": 2, "block2_conv1": 3}
         convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
@@ -122,16 +124,18 @@ def test_finetune_updates_weights_and_leaves_eval_mode(tiny_cnn) -> None:
 def test_bad_inputs_are_refused(tiny_cnn) -> None:
     images = {"a": torch.rand(2, 3, 16, 16), "b": torch.rand(2, 3, 16, 16)}
     for ratio in (0, 1, 1.5, -0.1):
-        with pytest.raises(FeatentError, match="strictly between 0 and 1"):
-            prune_network(tiny_cnn, "l1", ratio, images)
-    with pytest.raises(FeatentError, match="Unknown pruning method 'magic'"):
+        with pytest.raises(FeatentError, match="ratio must be a number above 0 below 1"):
+            prune_network(tiny_cnn, "l1_norm", ratio, images)
+    with pytest.raises(FeatentError, match="method must be one of 'h_over_eps'"):
         prune_network(tiny_cnn, "magic", 0.5, images)
     with pytest.raises(ModelError, match="no layer 'nope'"):
-        prune_network(tiny_cnn, "l1", 0.5, images, layers=["nope"])
+        prune_network(tiny_cnn, "l1_norm", 0.5, images, layers=["nope"])
     with pytest.raises(FeatentError, match="keep at least one"):
         prune_channels(tiny_cnn, "block1_conv1", [0, 1, 2, 3])
-    with pytest.raises(FeatentError, match="strictly between"):
-        compare_pruning("demo", ratio=1.0)
+    with pytest.raises(FeatentError, match="ratio must be a number above 0 below 1"):
+        compare_pruning(Selection("demo", "digits", "0", ()), ratio=1.0)
+    with pytest.raises(TypeError, match="positional"):
+        compare_pruning(Selection("demo", "digits", "0", ()), 0.5)  # parameters after the selection are keyword-only
 
 
 def test_resnet_pruning_is_declared_unsupported() -> None:
@@ -147,7 +151,8 @@ def test_resnet_pruning_is_declared_unsupported() -> None:
 
 
 def test_compare_pruning_on_demo_reports_smaller_faster_rows(cache_dir) -> None:
-    report = compare_pruning("demo", ratio=0.5, methods=["l1", "fe"], classes=["0", "1"], n_images=4,
+    report = compare_pruning(Selection("demo", "digits", "0", (), n_images=4), ratio=0.5,
+                             methods=["l1_norm", "h_over_eps"], classes=["0", "1"],
                              finetune_epochs=1, train_per_class=8, test_per_class=8)
     unpruned, *rows = report.rows
     assert unpruned.method == "unpruned" and unpruned.parameters == 138_330
@@ -157,6 +162,8 @@ def test_compare_pruning_on_demo_reports_smaller_faster_rows(cache_dir) -> None:
         assert 0.0 <= row.accuracy <= 1.0
     assert rows[0].parameters == rows[1].parameters  # same architecture whatever the method
     assert (report.n_train, report.n_test) == (80, 80)
+    assert [r["method"] for r in report.records()] == ["unpruned", "l1_norm", "h_over_eps"]
+    assert report.records()[0]["ratio"] is None and report.selection.model == "demo"
 
 
 def test_torchvision_vgg_bn_prunes_to_half_with_linear_after_adaptive_pool() -> None:
@@ -173,7 +180,7 @@ def test_torchvision_vgg_bn_prunes_to_half_with_linear_after_adaptive_pool() -> 
     assert prunable_layers(model)[-1] == "block5_conv2"
     g = torch.Generator().manual_seed(6)
     images = {name: torch.rand(2, 3, 32, 32, generator=g) for name in ("a", "b")}
-    module, removed = prune_network(model, "l1", 0.5, images)  # every step checked against the masked net
+    module, removed = prune_network(model, "l1_norm", 0.5, images)  # every step checked against the masked net
     widths = [m.out_channels for m in module.modules() if isinstance(m, nn.Conv2d)]
     assert widths == [32, 64, 128, 128, 256, 256, 256, 256]
     assert [m.num_features for m in module.modules() if isinstance(m, nn.BatchNorm2d)] == widths
