@@ -7,7 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from featent.plots import filtration, style, unit
+from featent.plots import filtration, style
+from featent.plots import unit as unit_plots
 
 # The paper's Fig. 2 toy: the 4 largest entries are at (1,2), (2,4), (3,1), (4,3) (1-based), so
 # step 4 closes the cycle 1-2-4-3-1; step 7 adds chord 2-3 and fills it.
