@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from featent.data import load_dataset
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
 TIMEOUT = 240  # first runs import torch and compile the birth kernel
 DEFAULT_DATA = "fashion"  # the app opens on the demo (trained on Fashion-MNIST) and its data
 

@@ -18,29 +18,8 @@ COMPACT_CSS = """<style>
 </style>"""
 
 
-def _leave_pages_directory_mode() -> None:
-    """Make the app's own navigation (app.py) run, even for the very first visit of a fresh server.
-
-    Streamlit decides at its first session whether the app "uses the pages/ directory" and, if so,
-    runs a page opened by URL (a deep link) directly with the old automatic page list, skipping
-    app.py. Calling st.navigation clears that flag for good; until it has been called once, a page
-    clears it and reruns (once per session, so a rerun never eats a click), so app.py draws the
-    real navigation and then this page.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without this flag has no such mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not st.session_state.get("_navigation_fixed"):
-            st.session_state["_navigation_fixed"] = True
-            st.rerun()
-
-
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page."""
-    _leave_pages_directory_mode()
     st.set_page_config(page_title=f"{title} · featent", page_icon=icon, layout="wide")
     st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
     st.html(COMPACT_CSS)
