@@ -85,7 +85,7 @@ def render() -> None:
                     open_in_inspector(ctx, layer, unit, image_index if show == "On one image" else None)
 
     if thumbs:
-        from ui.layout import FIGURES
+        from featent.app.layout import FIGURES
 
         st.session_state.setdefault(FIGURES, {})[f"gallery {layer} page {page}"] = gallery_plots.image_grid(
             [t for t, _ in thumbs], [c for _, c in thumbs], cols=COLUMNS, title=f"{sel.model} {layer}, class {sel.class_name}")
