@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from featent.plots.export import to_png
+
 FIGURES = "_page_figures"
 #: Compact chrome so a page's story fits a 1280x720 screen: less padding above the title, a smaller title.
 COMPACT_CSS = """<style>
@@ -70,8 +72,6 @@ def figure_downloads(where=None) -> None:
         name = st.selectbox("Figure", list(figures), key="_png_pick")
 
         def render(name: str = name, figures: dict = figures) -> bytes:
-            from featent.plots.export import to_png
-
             return to_png(figures[name])
 
         st.download_button("Download PNG", render, file_name=f"{name.replace(' ', '_')}.png", mime="image/png",

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
+from featent import pipeline
 from featent.app import cached
+from featent.pipeline import LayerResult
 from featent.progress import Progress
-
-if TYPE_CHECKING:
-    from featent.pipeline import LayerResult
 
 
 class StatusBox:
@@ -70,10 +68,8 @@ def status(label: str) -> Iterator[Progress]:
 
 def layer_results(selection, label: str = "Computing birth times") -> dict[str, LayerResult]:
     """pipeline.layer_results with the null-FE baseline and a status box; results come from the store when present."""
-    from featent.pipeline import layer_results as compute
-
     with status(label) as progress:
-        return compute(selection, store=cached.store(), progress=progress, baselines=True)
+        return pipeline.layer_results(selection, store=cached.store(), progress=progress, baselines=True)
 
 
 def structure_gap(result: LayerResult) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from featent.app import cached, navigation
 from featent.app.errors import shown_in_place
 from featent.app.layout import image_captions
 from featent.core import entropy
+from featent.experiments.gallery import top_images
 from featent.plots import gallery as gallery_plots
 
 #: Top images across classes look at this many images of each class (at most this many classes).
@@ -45,8 +46,6 @@ def top_images_panel(ctx, layer: str, unit: int, k: int = 8, *, key: str = "top"
     with shown_in_place(stop=False):
         maps = cached.layer_maps(selection, layer, ctx.fingerprint)
         images, ids = cached.sample_images(selection, ctx.fingerprint)
-        from featent.experiments.gallery import top_images
-
         best = [int(i) for i in top_images(maps.scores, unit, k)]
         unit_maps = cached.maps_of(selection, layer, unit, tuple(best), ctx.fingerprint)
         vmax = float(unit_maps.max()) if unit_maps.size else None

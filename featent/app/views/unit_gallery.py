@@ -7,7 +7,7 @@ import streamlit as st
 
 from featent.app import cached, progress
 from featent.app.errors import shown_in_place
-from featent.app.layout import figure_downloads, page_header
+from featent.app.layout import FIGURES, figure_downloads, page_header
 from featent.app.selection import layer_and_unit, persisted, remember, sidebar_selection
 from featent.app.units import badges, open_in_inspector, top_images_panel
 from featent.core import entropy
@@ -85,7 +85,6 @@ def render() -> None:
                     open_in_inspector(ctx, layer, unit, image_index if show == "On one image" else None)
 
     if thumbs:
-        from featent.app.layout import FIGURES
 
         st.session_state.setdefault(FIGURES, {})[f"gallery {layer} page {page}"] = gallery_plots.image_grid(
             [t for t, _ in thumbs], [c for _, c in thumbs], cols=COLUMNS, title=f"{sel.model} {layer}, class {sel.class_name}")
