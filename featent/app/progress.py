@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -21,8 +22,8 @@ class StatusBox:
     def __init__(self, label: str) -> None:
         self.label = label
         self.slot = st.empty()  # the status box lives here and is removed once the work is done
-        self.box = None
-        self.bar = None
+        self.box: Any = None  # st.status container, made at the first unfinished report
+        self.bar: Any = None
 
     def report(self, fraction: float, message: str) -> None:
         if self.box is None:
