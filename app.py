@@ -1,14 +1,6 @@
-"""featent app entry point: one navigation (a named Home and every page under pages/), then the page.
+"""featent app from a checkout: ``streamlit run app.py`` runs the same navigation as the packaged
+entry (featent/app/main.py); the pages live in featent/app/views."""
 
-Why a router instead of Streamlit's automatic pages/ listing: the first entry gets a real name
-("Home", not "app"), pages are grouped by what a user wants to do, and a page added later (the
-model atlas) appears as soon as its file exists.
-"""
+from featent.app.navigation import run
 
-from __future__ import annotations
-
-import streamlit as st
-
-from ui.navigation import pages
-
-st.navigation(pages(), position="sidebar").run()
+run()

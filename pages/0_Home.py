@@ -1,71 +1,9 @@
-"""Home: choose model, data and class in the sidebar; see what you chose and where to go."""
+"""Home: the page at /; its body is featent/app/views/home.py.
 
-from __future__ import annotations
+Streamlit runs this file itself only on the first visit of a fresh ``streamlit run app.py`` server
+(a ``pages/`` folder beside the main script); the app's navigation then opens the page by its address.
+"""
 
-import numpy as np
-import pandas as pd
-import streamlit as st
+from featent.app.navigation import run
 
-from ui import cached
-from ui.errors import shown_in_place
-from ui.layout import image_captions, page_header
-from ui.navigation import page_infos
-from ui.selection import sidebar_selection
-
-page_header(
-    "featent",
-    "Is this CNN unit a good feature detector? featent turns each unit's activation map into a graph "
-    "filtration, finds when a hole is born, and measures how stable that birth time is over images of "
-    "one class: the feature entropy of Zhao & Zhang (ICLR 2022). Low entropy = a unit that sees the "
-    "same pattern every time.",
-)
-ctx = sidebar_selection()
-sel, model = ctx.selection, ctx.model
-
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader(f"Model `{sel.model}`")
-    st.caption(f"{model.weights_source} · input {model.input_size}x{model.input_size} · {model.n_classes} outputs")
-    layers = pd.DataFrame(
-        {
-            "layer": [i.name for i in model.layers],
-            "units": [i.n_units for i in model.layers],
-            "unit size m": [f"{i.unit_size} x {i.unit_size}" for i in model.layers],
-            "filtration steps m²": [i.unit_size**2 for i in model.layers],
-        }
-    )
-    st.dataframe(layers, hide_index=True, key="home_layers")
-with right:
-    st.subheader(f"Class '{sel.class_name}' of {ctx.dataset.name}")
-    with shown_in_place():
-        images, ids = cached.sample_images(sel, ctx.fingerprint)
-    st.caption(f"{len(ids)} images sampled with seed {sel.seed}; the first 12:")
-    shown = [np.moveaxis(img, 0, -1).clip(0, 1) for img in images[:12]]
-    st.image(shown, width=64, caption=image_captions(range(min(12, len(ids))), ids))
-
-ctx.share()
-
-st.divider()
-st.subheader("What each page shows")
-for info in page_infos():
-    c1, c2 = st.columns([1.5, 4])
-    c1.page_link(info.path, label=info.title, icon=info.icon)
-    c2.markdown(info.summary)
-
-st.divider()
-st.subheader("Result cache")
-problem = cached.store_problem()
-if problem is not None:
-    st.warning(f"Results are computed but not kept on disk: {problem}", icon=":material/warning:")
-else:
-    with shown_in_place(stop=False):
-        stats = cached.store().stats()
-        st.caption(
-            f"Birth times are computed once per (weights, data, class, layer, images, seed) and kept on disk, so "
-            f"coming back to a selection is instant. Folder `{stats['directory']}` · {stats['entries']} entries · "
-            f"{stats['bytes'] / 1e6:.1f} MB."
-        )
-        if st.button("Clear cache", icon=":material/delete:", key="home_clear"):
-            cached.clear_all()
-            st.toast("Cache cleared.")
-            st.rerun()
+run()

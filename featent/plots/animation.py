@@ -20,8 +20,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from featent.core import topology
+from featent.core.cycles import hole_cycle
+from featent.plots.filtration import circle_layout
 from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
-from featent.plots.unit import circle_layout, hole_cycle
 
 __all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "FRAME_MS"]
 

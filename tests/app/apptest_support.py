@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from featent.data import load_dataset
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
 TIMEOUT = 240  # first runs import torch and compile the birth kernel
 DEFAULT_DATA = "fashion"  # the app opens on the demo (trained on Fashion-MNIST) and its data
 
@@ -27,8 +28,8 @@ def assert_clean(at: AppTest) -> None:
 def open_app(page: str | None = None, n_images: int | None = None) -> AppTest:
     """Run the home page, optionally set the sidebar's image count, then switch to ``page``."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()  # registers the navigation, so switch_page finds a view by its file
     if n_images is not None:
-        at.run()
         at.number_input(key="_w_n_images").set_value(n_images).run()
     if page is not None:
         at.switch_page(page)

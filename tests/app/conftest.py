@@ -10,7 +10,7 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the pages import the ui/ package from the repo root
+    sys.path.insert(0, str(ROOT))  # app.py and featent/ from this checkout
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from apptest_support import APP, TIMEOUT, assert_clean, default_classes, open_app
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, assert_clean, default_classes, open_app
-
-PAGE = "pages/6_Ablation_and_pruning.py"
+PAGE = "featent/app/views/ablation_and_pruning.py"
 
 
 def _frame(at: AppTest, column: str):

@@ -7,7 +7,7 @@ from apptest_support import DEFAULT_DATA, assert_clean, default_classes, open_ap
 
 from featent.plots.atlas import atlas_heatmap
 
-PAGE = "pages/7_Model_atlas.py"
+PAGE = "featent/app/views/model_atlas.py"
 DEEP_LINK_KEYS = {"model", "data", "class", "layer", "unit", "image", "step", "images", "seed"}
 
 
@@ -50,7 +50,7 @@ def test_earlier_sweeps_are_listed_from_the_store():
 
 
 def test_cell_clicks_and_links():
-    from ui.atlas import clicked_cell, link_params
+    from featent.app.atlas import clicked_cell, link_params
 
     frame = pd.DataFrame({"model": ["demo"] * 2, "data": ["digits"] * 2, "class": ["3", "4"], "layer": ["a", "b"],
                           "images": [10, 10], "seed": [2, 2], "mean_feature_entropy": [1.0, 2.0]})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 from apptest_support import APP, TIMEOUT, assert_clean, open_app
+from streamlit.testing.v1 import AppTest
 
 
 def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> None:
-    at = open_app("pages/4_Indicators.py")
+    at = open_app("featent/app/views/indicators.py")
     assert len(at.get("plotly_chart")) == 3
     units = at.dataframe[0].value
     assert len(units) == 64 and {"l1_norm", "apoz", "fpgm", "nisp", "feature_entropy", "h_over_eps"} <= set(units.columns)
@@ -36,7 +35,7 @@ def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypat
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.number_input(key="_w_n_images").set_value(12).run()
-    at.switch_page("pages/5_Training_and_generalization.py").run()
+    at.switch_page("featent/app/views/training_and_generalization.py").run()
     assert_clean(at)
     # nothing trained yet: both family sections offer to train; the layer trend is drawn
     assert {b.key for b in at.button} >= {"tg_build_base", "tg_build_set"}

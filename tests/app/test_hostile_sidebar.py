@@ -7,10 +7,9 @@ import os
 
 import numpy as np
 import pytest
+from apptest_support import APP, TIMEOUT, assert_clean, open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-
-from apptest_support import APP, TIMEOUT, assert_clean, open_app
 
 
 def _folder(root, n_classes: int = 2, n_images: int = 3, sixteen_bit: bool = False):
@@ -73,7 +72,7 @@ def test_sixteen_bit_folder_runs_a_page(tmp_path) -> None:
     at.number_input(key="_w_n_images").set_value(3).run()
     _use_folder(at, root)
     assert_clean(at)
-    at.switch_page("pages/2_Birth_distribution.py").run()
+    at.switch_page("featent/app/views/birth_distribution.py").run()
     assert_clean(at)
 
 
@@ -103,7 +102,7 @@ def test_nan_checkpoint_is_one_sentence_on_a_page(tmp_path) -> None:
     at = open_app()
     at.number_input(key="_w_n_images").set_value(3).run()
     _use_checkpoint(at, path)
-    at.switch_page("pages/2_Birth_distribution.py").run()
+    at.switch_page("featent/app/views/birth_distribution.py").run()
     _one_sentence(at, "nan")
     at.radio(key="_w_weights_mode").set_value("Built-in").run()
     assert_clean(at)

@@ -10,9 +10,15 @@ import json
 
 import numpy as np
 import pytest
+from apptest_support import (
+    APP,
+    DEFAULT_DATA,
+    TIMEOUT,
+    assert_clean,
+    default_classes,
+    open_app,
+)
 from streamlit.testing.v1 import AppTest
-
-from apptest_support import APP, DEFAULT_DATA, TIMEOUT, assert_clean, default_classes, open_app
 
 
 def _charts(at: AppTest) -> int:
@@ -36,15 +42,15 @@ def test_selection_persists_across_pages() -> None:
     chosen = default_classes()[7]
     at.selectbox(key="_w_class_name").set_value(chosen).run()
     at.number_input(key="_w_n_images").set_value(40).run()
-    at.switch_page("pages/9_How_it_works.py").run()  # a page without the sidebar selection
-    at.switch_page("pages/1_Unit_inspector.py").run()
+    at.switch_page("featent/app/views/how_it_works.py").run()  # a page without the sidebar selection
+    at.switch_page("featent/app/views/unit_inspector.py").run()
     assert_clean(at)
     assert at.selectbox(key="_w_class_name").value == chosen
     assert at.number_input(key="_w_image").max == 39
 
 
 def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
-    at = open_app("pages/1_Unit_inspector.py")
+    at = open_app("featent/app/views/unit_inspector.py")
     keys = [c.key for c in at.get("plotly_chart")]
     assert {"insp_image", "insp_play", "insp_barcode", "insp_adj"} <= set(keys)
     play = json.loads(next(c for c in at.get("plotly_chart") if c.key == "insp_play").proto.spec)
@@ -62,9 +68,9 @@ def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
 
 def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
     from featent.pipeline import Selection, layer_results
-    from featent.plots.unit import NO_BIRTH
+    from featent.plots.births import NO_BIRTH
 
-    at = open_app("pages/2_Birth_distribution.py")
+    at = open_app("featent/app/views/birth_distribution.py")
     assert _charts(at) == 2
     layer = at.selectbox(key="_w_layer").value
     births = layer_results(Selection("demo", DEFAULT_DATA, at.selectbox(key="_w_class_name").value, (layer,),
@@ -92,7 +98,7 @@ def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
 
 
 def test_layer_profiles_average_over_the_chosen_classes() -> None:
-    at = open_app("pages/3_Layer_profiles.py")
+    at = open_app("featent/app/views/layer_profiles.py")
     assert _charts(at) == 3
     assert at.multiselect(key="lp_models").value == ["demo", "demo:random"]
     classes = default_classes()
@@ -106,7 +112,7 @@ def test_layer_profiles_average_over_the_chosen_classes() -> None:
 
 
 def test_how_it_works_tells_the_stages_in_order_and_switches_to_random() -> None:
-    at = open_app("pages/9_How_it_works.py")
+    at = open_app("featent/app/views/how_it_works.py")
     assert at.segmented_control(key="hiw_stage").value.startswith("1 ")
     seen = []
     for _ in range(8):
@@ -143,7 +149,7 @@ def test_image_folder_data_drives_the_pages(image_folder) -> None:
     assert at.selectbox(key="_w_class_name").options == ["cat", "dog"]
     assert any("unreadable files" in c.value for c in at.sidebar.caption)  # the two broken dog files
     at.selectbox(key="_w_class_name").set_value("dog").run()
-    at.switch_page("pages/2_Birth_distribution.py").run()
+    at.switch_page("featent/app/views/birth_distribution.py").run()
     assert_clean(at)
     histogram = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "|Ω| = 4," in histogram["layout"]["title"]["text"]  # the 4 readable dog images, of 100 asked
@@ -151,8 +157,8 @@ def test_image_folder_data_drives_the_pages(image_folder) -> None:
 
 
 def test_clear_cache_empties_the_store() -> None:
-    at = open_app("pages/2_Birth_distribution.py")  # computes and stores births
-    at.switch_page("pages/0_Home.py").run()
+    at = open_app("featent/app/views/birth_distribution.py")  # computes and stores births
+    at.switch_page("featent/app/views/home.py").run()
     entries = lambda: next(c.value for c in at.caption if "entries" in c.value)  # noqa: E731
     assert " 0 entries" not in entries()
     at.button(key="home_clear").click().run()
@@ -189,7 +195,7 @@ def test_uploaded_checkpoints_are_stored_privately_by_content() -> None:
     import os
     import stat
 
-    from ui.selection import saved_upload
+    from featent.app.selection import saved_upload
 
     first = saved_upload(b"weights-bytes")
     assert saved_upload(b"weights-bytes") == first and saved_upload(b"other") != first
@@ -199,8 +205,8 @@ def test_uploaded_checkpoints_are_stored_privately_by_content() -> None:
 
 @pytest.mark.parametrize(
     "page",
-    ["pages/1_Unit_inspector.py", "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py",
-     "pages/4_Indicators.py", "pages/6_Ablation_and_pruning.py"],
+    ["featent/app/views/unit_inspector.py", "featent/app/views/birth_distribution.py", "featent/app/views/layer_profiles.py",
+     "featent/app/views/indicators.py", "featent/app/views/ablation_and_pruning.py"],
 )
 def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page: str) -> None:
     """A checkpoint whose weights are NaN: the page says which layer/image is not finite, no traceback."""
@@ -220,7 +226,7 @@ def test_nan_activations_from_a_checkpoint_are_an_error_in_place(tmp_path, page:
     assert len(at.error) == 1 and "nan or infinite activations" in at.error[0].value.lower()
 
 
-@pytest.mark.parametrize("page", [None, "pages/2_Birth_distribution.py", "pages/3_Layer_profiles.py"])
+@pytest.mark.parametrize("page", [None, "featent/app/views/birth_distribution.py", "featent/app/views/layer_profiles.py"])
 def test_an_unusable_cache_folder_is_a_warning_and_results_still_come(tmp_path, monkeypatch, page) -> None:
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("not a folder")

@@ -32,7 +32,7 @@ _CHILD = textwrap.dedent(
     at = AppTest.from_file(sys.argv[1] + "/app.py", default_timeout=240)
     at.run()
     at.number_input(key="_w_n_images").set_value(12).run()
-    at.switch_page("pages/7_Model_atlas.py")
+    at.switch_page("featent/app/views/model_atlas.py")
     at.run()
     if sys.argv[2] == "compute":
         at.number_input(key="atlas_n_classes").set_value(2).run()
@@ -45,7 +45,7 @@ _CHILD = textwrap.dedent(
     import streamlit as st
     from featent.experiments.roles import unit_roles
     from featent.pipeline import Selection, load_model
-    from ui import cached
+    from featent.app import cached
 
     layer = load_model("demo").layers[-1].name
     selection = Selection("demo", "digits", "3", (layer,), n_images=12)

@@ -1,17 +1,16 @@
-"""ui.toy: the teaching page's example units (and the hole-first order on the paper's toy)."""
+"""featent.app.toy: the teaching page's example units (and the hole-first order on the paper's toy)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from featent.plots import unit as plots
-from featent.core import topology
-from ui import toy
+from featent.app import toy
+from featent.core import cycles, topology
 
 
 def test_paper_toy_is_born_at_step_4_and_its_hole_comes_first() -> None:
     assert topology.birth_time(toy.PAPER_TOY) == 4
-    order = plots.hole_first_order(toy.PAPER_TOY, 4)
+    order = cycles.hole_first_order(toy.PAPER_TOY, 4)
     assert sorted(order) == [0, 1, 2, 3]
     graph = topology.graph_at_step(toy.PAPER_TOY, 4)
     ring = order + order[:1]
@@ -19,7 +18,7 @@ def test_paper_toy_is_born_at_step_4_and_its_hole_comes_first() -> None:
 
 
 def test_hole_first_order_is_identity_without_birth() -> None:
-    assert plots.hole_first_order(np.zeros((5, 5)), 0) == [0, 1, 2, 3, 4]
+    assert cycles.hole_first_order(np.zeros((5, 5)), 0) == [0, 1, 2, 3, 4]
 
 
 def test_noisy_copies_keep_the_birth_and_random_units_spread_it() -> None:

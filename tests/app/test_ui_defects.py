@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
-
+import tomllib
 from apptest_support import APP, TIMEOUT, assert_clean, open_app
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +17,7 @@ def test_a_small_class_offers_and_counts_only_its_sampled_images(image_folder) -
     at = open_app()
     at.radio(key="_w_data_mode").set_value("Image folder").run()
     at.text_input(key="_w_data_path").input(str(image_folder)).run()
-    at.switch_page("pages/1_Unit_inspector.py").run()  # class 'cat' has 6 images, 100 asked
+    at.switch_page("featent/app/views/unit_inspector.py").run()  # class 'cat' has 6 images, 100 asked
     assert_clean(at)
     image_box = at.number_input(key="_w_image")
     assert image_box.max == 5 and image_box.label == "Image (0..5)"
@@ -39,7 +38,7 @@ def test_a_typed_spec_is_read_as_typed_and_a_spec_without_name_says_so() -> None
 
 
 def test_app_errors_never_ask_for_command_line_options() -> None:
-    from ui.errors import app_wording
+    from featent.app.errors import app_wording
 
     library = ("Pretrained weights for vgg11 are not in the local torch cache (/x) and featent never downloads; use "
                "'vgg11:random' for a random init or --weights PATH for your own checkpoint.")
@@ -60,7 +59,7 @@ def test_a_folder_given_as_checkpoint_says_it_is_a_folder(tmp_path) -> None:
 
 
 def test_a_bad_upload_is_named_by_its_file_name(tmp_path) -> None:
-    from ui.selection import saved_upload
+    from featent.app.selection import saved_upload
 
     stored = saved_upload(b"not a checkpoint at all")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
@@ -76,22 +75,37 @@ def test_thumbnails_are_captioned_alike_on_every_page() -> None:
     at = open_app()
     home = [i.caption for element in at.get("image") for i in element.proto.imgs]
     assert home and all(c.startswith(f"#{k} · ") for k, c in enumerate(home))
-    at.switch_page("pages/2_Birth_distribution.py").run()
+    at.switch_page("featent/app/views/birth_distribution.py").run()
     members = [i.caption for element in at.get("image") for i in element.proto.imgs]
     assert members and all(c.startswith("#") and " · " in c for c in members)
 
 
 def test_progress_text_and_bar_tell_the_same_fraction() -> None:
     def script() -> None:
-        from ui.progress import StatusProgress
+        from featent.app.progress import status_progress
 
-        report = StatusProgress("Ablating")
-        report(0.35, "fe-desc: 9/10 units removed")
+        report, _ = status_progress("Ablating")
+        report.subrange(0.25, 0.45)(0.5, "fe-desc: 9/10 units removed")
 
     at = AppTest.from_function(script, default_timeout=30)
     at.run()
     bar = at.get("progress")[0]
     assert bar.proto.value == 35 and bar.proto.text.endswith("35% of the whole run")
+
+
+def test_library_warnings_are_warnings_on_the_page_not_progress_text() -> None:
+    def script() -> None:
+        from featent.app.progress import status
+
+        with status("Computing") as report:
+            report(0.5, "half")
+            report.warn("results are not cached")
+            report.warn("results are not cached")
+
+    at = AppTest.from_function(script, default_timeout=30)
+    at.run()
+    assert [w.value for w in at.warning] == ["results are not cached"]
+    assert all("results are not cached" not in bar.proto.text for bar in at.get("progress"))
 
 
 def test_theme_is_left_to_the_user_and_the_settings_menu_shows() -> None:
@@ -120,7 +134,7 @@ def test_plot_defects_stay_fixed() -> None:
 
 
 def test_how_it_works_comparison_does_not_reward_a_silent_unit() -> None:
-    at = open_app("pages/9_How_it_works.py")
+    at = open_app("featent/app/views/how_it_works.py")
     at.radio(key="hiw_example").set_value("Random unit").run()  # m = 5, seed 0: no birth; copies fire on 21 of 100
     at.segmented_control(key="hiw_stage").set_value("8 Class").run()
     copies = json.loads(next(c for c in at.get("plotly_chart") if c.key == "hiw_hist_a").proto.spec)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-
 import numpy as np
+from apptest_support import (
+    APP,
+    DEFAULT_DATA,
+    ROOT,
+    TIMEOUT,
+    assert_clean,
+    default_classes,
+    open_app,
+)
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, DEFAULT_DATA, TIMEOUT, assert_clean, default_classes, open_app
-
-INSPECTOR = "pages/1_Unit_inspector.py"
-GALLERY = "pages/8_Unit_gallery.py"
+INSPECTOR = "featent/app/views/unit_inspector.py"
+GALLERY = "featent/app/views/unit_gallery.py"
 
 
 def _linked(page: str, **params: str) -> AppTest:
@@ -48,22 +54,41 @@ def test_a_bad_link_value_is_one_warning_and_the_page_still_opens() -> None:
 
 
 def test_every_page_writes_the_link_keys() -> None:
-    at = open_app("pages/2_Birth_distribution.py")
+    at = open_app("featent/app/views/birth_distribution.py")
     assert dict(at.query_params.items()) == {
         "model": "demo", "data": DEFAULT_DATA, "class": default_classes()[0], "images": "100", "seed": "0", "layer": "block3_conv2", "unit": "0"}
-    at.switch_page("pages/9_How_it_works.py").run()
+    at.switch_page("featent/app/views/how_it_works.py").run()
     assert at.query_params["step"] == "4"
 
 
-def test_navigation_lists_every_page_file_under_its_title() -> None:
-    from ui.navigation import HOME, PAGES, page_infos
+def test_navigation_is_one_list_of_every_view_and_pages_holds_one_entry_per_page() -> None:
+    from featent.app.navigation import HOME, PAGES, VIEWS
 
-    infos = page_infos()
-    assert [i.path for i in infos] == [f"pages/{p.name}" for p in sorted(PAGES.glob("[1-9]*.py"))]
-    assert HOME == "pages/0_Home.py" and all(i.path != HOME for i in infos)
-    titles = {i.title: i.group for i in infos}
-    assert titles["Unit gallery"] == "Explore" and titles["How it works"] == "Learn"
-    assert all(i.summary for i in infos)
+    assert PAGES[0] is HOME and HOME.url_path == "Home"
+    assert sorted(i.module for i in PAGES) == sorted(p.stem for p in VIEWS.glob("[a-z]*.py"))
+    assert all(i.script.is_file() and i.summary for i in PAGES)
+    assert len({i.url_path for i in PAGES}) == len(PAGES)
+    groups = {i.title: i.group for i in PAGES}
+    assert groups["Unit gallery"] == "Explore" and groups["How it works"] == "Learn"
+    entries = sorted((ROOT / "pages").glob("*.py"))
+    assert [p.stem.split("_", 1)[1] for p in entries] == [i.url_path for i in sorted(PAGES, key=_file_order(entries))]
+    assert all("run()" in p.read_text() for p in entries)  # each entry opens the navigation, which opens its view
+
+
+def _file_order(entries: list) -> object:
+    order = {p.stem.split("_", 1)[1]: k for k, p in enumerate(entries)}
+    return lambda info: order[info.url_path]
+
+
+def test_no_streamlit_internals_and_streamlit_only_in_the_app_package() -> None:
+    import re
+
+    sources = [*ROOT.joinpath("featent").rglob("*.py"), ROOT / "app.py", *ROOT.joinpath("pages").glob("*.py")]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "PagesManager" not in text and "streamlit.runtime" not in text, path
+        if re.search(r"^\s*(import|from) streamlit\b", text, flags=re.M):
+            assert ROOT / "featent" / "app" in path.parents, path
 
 
 def test_gallery_sorts_hides_silent_units_and_a_click_opens_the_inspector() -> None:

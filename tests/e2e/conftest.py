@@ -60,19 +60,30 @@ class AppServer:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """`streamlit run app.py` on a free port (headless, private cache), healthy before yielding."""
+    yield from _serve(ROOT / "app.py", tmp_path_factory.mktemp("featent-e2e"))
+
+
+@pytest.fixture(scope="session")
+def packaged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """`streamlit run featent/app/main.py` (what `featent app` starts), run from outside the checkout."""
+    yield from _serve(ROOT / "featent" / "app" / "main.py", tmp_path_factory.mktemp("featent-e2e-packaged"),
+                      cwd=tmp_path_factory.mktemp("elsewhere"))
+
+
+def _serve(script: Path, base: Path, cwd: Path = ROOT) -> Iterator[AppServer]:
     port = _free_port()
-    base = tmp_path_factory.mktemp("featent-e2e")
     artifacts = Path(os.environ.get("FEATENT_E2E_ARTIFACTS", ROOT / "tests" / "e2e" / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1"}
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path}
     log = open(base / "server.log", "w")  # noqa: SIM115 - closed in finally
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
     started = time.monotonic()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = started + 120
@@ -91,7 +102,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         server = AppServer(url=url, started_at=started, artifacts=artifacts)
         server.timings["server_healthy_s"] = round(time.monotonic() - started, 2)
         yield server
-        (artifacts / "timings.json").write_text(json.dumps(server.timings, indent=2))
+        (artifacts / ("timings.json" if script.name == "app.py" else f"timings-{script.stem}.json")).write_text(json.dumps(server.timings, indent=2))
         print(f"\nfeatent e2e: screenshots and timings in {artifacts}: {server.timings}")
     finally:
         if proc.poll() is None:
@@ -102,4 +113,4 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         log.close()
-        shutil.copy(base / "server.log", artifacts / "server.log")
+        shutil.copy(base / "server.log", artifacts / f"server-{script.stem}.log")

@@ -225,6 +225,17 @@ def test_a_deep_link_opens_the_inspector_on_layer_unit_and_image(page: Page, app
     _shot(page, app_server, "deep_link_inspector")
 
 
+def test_the_packaged_entry_opens_a_deep_link_with_the_navigation_on_its_first_visit(page: Page, packaged_server) -> None:
+    page.goto(f"{packaged_server.url}/Birth_distribution?layer=block3_conv2&unit=2&images=20")
+    expect(page.locator("h1").filter(has_text="Birth distribution")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    _idle(page)
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    assert nav.first.inner_text().split()[-1] == "Home" and nav.filter(has_text="Unit inspector").count() == 1
+    assert _value(page, "Unit (") == "2" and _value(page, "Images") == "20"
+    _go(page, packaged_server, "Unit inspector")  # the selection goes with the user to another page
+    expect(page).to_have_url(re.compile(r"/Unit_inspector\?.*unit=2"), timeout=RENDER_TIMEOUT_MS)
+
+
 def test_a_gallery_click_opens_the_inspector_on_that_unit(page: Page, app_server) -> None:
     page.goto(f"{app_server.url}/Unit_gallery?layer=block3_conv2&images=30")
     expect(page.locator("h1").filter(has_text="Unit gallery")).to_be_visible(timeout=RENDER_TIMEOUT_MS)

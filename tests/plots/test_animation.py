@@ -7,7 +7,7 @@ import pytest
 
 from featent.core import topology
 from featent.plots import animation
-from featent.plots import unit as plots
+from featent.core.cycles import hole_cycle
 
 TOY = np.array([[0.10, 0.90, 0.20, 0.05], [0.30, 0.15, 0.25, 0.80], [0.70, 0.20, 0.10, 0.35], [0.00, 0.10, 0.60, 0.20]])
 
@@ -54,7 +54,7 @@ def test_large_units_play_the_born_cycle_and_its_neighbourhood(m: int) -> None:
     spec = fig.to_dict()
     vertices = next(t for t in spec["data"] if t["name"] == "vertices")
     assert len(vertices["x"]) <= animation.MAX_FOCUS
-    cycle = plots.hole_cycle(unit, birth)
+    cycle = hole_cycle(unit, birth)
     assert [int(t) - 1 for t in vertices["text"][: len(cycle)]] == cycle
     assert len(spec["frames"]) == animation.animation_steps(m, birth) < m * m
     assert "of %d vertices" % m in spec["layout"]["title"]["text"]

@@ -18,15 +18,13 @@ from typing import Any
 import streamlit as st
 
 import featent.data as featent_data
+from featent.app import links
+from featent.app.errors import shown_in_place
 from featent.data import Dataset, load_dataset
-from featent.errors import DataError, ModelError
+from featent.errors import DataError, FeatentError, ModelError
 from featent.nets import LoadedModel, list_models
-from featent.pipeline import load_model
-from featent.pipeline import Selection
-from featent.errors import FeatentError
+from featent.pipeline import Selection, load_model
 from featent.spec import ModelSpec
-from ui import links
-from ui.errors import shown_in_place
 
 DEFAULT_MODEL = "demo"
 DEFAULT_N_IMAGES = 100
@@ -36,9 +34,8 @@ OTHER_SPEC = "Other spec…"
 
 
 def builtin_datasets() -> tuple[str, ...]:
-    """The datasets chosen by name, the default first (Fashion-MNIST once the library has it)."""
-    names = [getattr(featent_data, "FASHION", None), featent_data.DIGITS]
-    return tuple(n for n in names if n)
+    """The datasets chosen by name, the default first."""
+    return (featent_data.FASHION, featent_data.DIGITS)
 
 
 DEFAULT_DATA = builtin_datasets()[0]
@@ -165,8 +162,6 @@ def _model_box() -> str:
         return remember("model", choice)
     typed = sb.text_input("Model spec", key="_w_model_spec", placeholder="vgg11:random@64",
                           help="NAME, NAME:random, NAME:random:SEED, each optionally with @SIZE.").strip()
-    if typed.lower().startswith("add:"):
-        typed = typed[4:].strip()
     if not typed:
         raise_in_place(ModelError("Type a model spec such as 'vgg11:random@64', or pick a model from the list."))
     with shown_in_place():

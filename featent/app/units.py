@@ -8,13 +8,13 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from featent.app import cached, navigation
+from featent.app.errors import shown_in_place
+from featent.app.layout import image_captions
 from featent.core import entropy
+from featent.experiments.gallery import top_images
 from featent.plots import gallery as gallery_plots
-from ui import cached
-from ui.errors import shown_in_place
-from ui.layout import image_captions
 
-INSPECTOR = "pages/1_Unit_inspector.py"
 #: Top images across classes look at this many images of each class (at most this many classes).
 PER_CLASS = 20
 MAX_CLASSES = 20
@@ -37,7 +37,7 @@ def open_in_inspector(ctx, layer: str, unit: int, image: int | None = None) -> N
               "images": sel.n_images, "seed": sel.seed}
     if image is not None:
         params["image"] = image
-    st.switch_page(INSPECTOR, query_params={k: str(v) for k, v in params.items()})
+    st.switch_page(navigation.page("unit_inspector"), query_params={k: str(v) for k, v in params.items()})
 
 
 def top_images_panel(ctx, layer: str, unit: int, k: int = 8, *, key: str = "top") -> None:
@@ -46,8 +46,6 @@ def top_images_panel(ctx, layer: str, unit: int, k: int = 8, *, key: str = "top"
     with shown_in_place(stop=False):
         maps = cached.layer_maps(selection, layer, ctx.fingerprint)
         images, ids = cached.sample_images(selection, ctx.fingerprint)
-        from featent.experiments.gallery import top_images
-
         best = [int(i) for i in top_images(maps.scores, unit, k)]
         unit_maps = cached.maps_of(selection, layer, unit, tuple(best), ctx.fingerprint)
         vmax = float(unit_maps.max()) if unit_maps.size else None

@@ -9,13 +9,17 @@ memory. Functions take plain hashable arguments so Streamlit can key them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
+from featent import pipeline
 from featent.core import topology
-
-Progress = Callable[[float, str], None]
+from featent.errors import CacheError
+from featent.store import ResultStore
+from featent.experiments import gallery, stored
+from featent.experiments.sweep import stored_atlas as stored_atlas_in
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing Betti curves (ripser)...")
@@ -36,26 +40,20 @@ def birth_time(unit: np.ndarray) -> int:
     return topology.birth_time(unit)
 
 
-def store():
+def store() -> ResultStore | None:
     """The on-disk result store (FEATENT_CACHE_DIR or ./cache), opened once per process; None
     when it cannot be used: the pipeline then computes without caching and says why through its
-    progress callback (shown as a warning), so an unwritable cache never stops the app."""
-    from featent.errors import CacheError
-    from featent.pipeline import default_store
-
+    progress (shown as a warning), so an unwritable cache never stops the app."""
     try:
-        return default_store()
+        return pipeline.default_store()
     except CacheError:
         return None
 
 
 def store_problem() -> str | None:
     """Why the result store cannot be used, or None when it can."""
-    from featent.errors import CacheError
-    from featent.pipeline import default_store
-
     try:
-        default_store()
+        pipeline.default_store()
     except CacheError as exc:
         return str(exc)
     return None
@@ -68,17 +66,15 @@ def unit_activations(selection, layer: str, image_index: int, fingerprint: str) 
     ``fingerprint`` (weights + data, ``Context.fingerprint``) is only part of the cache key: a
     checkpoint or folder changed on disk under the same path must not be served from memory.
     """
-    from featent.pipeline import unit_activations as compute
 
-    return compute(selection, layer, image_index)
+    return pipeline.unit_activations(selection, layer, image_index)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_images(selection, fingerprint: str) -> tuple[np.ndarray, list[str]]:
     """The selection's images as float32 [n, 3, S, S] in [0, 1] and their ids (key as above)."""
-    from featent.pipeline import sample_images as compute
 
-    images = compute(selection)
+    images = pipeline.sample_images(selection)
     return images.images.numpy(), list(images.ids)
 
 
@@ -95,66 +91,55 @@ def remembered(kind: str, selection, params: tuple, compute: Callable[[], object
     pruning, roles) from the on-disk store, else computed and stored there: a restarted app shows
     a view computed before without recomputing it. The key holds ``kind``, the selection's weights
     and data fingerprints, ``params`` and the fingerprints of any other ``models`` compared."""
-    from featent.experiments.stored import remember, selection_parts
-    from featent.pipeline import load_model
 
-    parts: tuple = selection_parts(selection) if selection is not None else ()
-    parts += tuple(load_model(spec).fingerprint for spec in models)
-    return remember(kind, (*parts, *params), compute, store=store())
+    parts: tuple = stored.selection_parts(selection) if selection is not None else ()
+    parts += tuple(pipeline.load_model(spec).fingerprint for spec in models)
+    return stored.remember(kind, (*parts, *params), compute, store=store())
 
 
 def recalled(kind: str, selection, params: tuple, models: tuple[str, ...] = ()) -> object | None:
     """What ``remembered`` stored for these arguments in an earlier run, or None (nothing computed)."""
-    from featent.experiments.stored import recall, selection_parts
-    from featent.pipeline import load_model
 
     results = store()
     if results is None:
         return None
-    parts: tuple = selection_parts(selection) if selection is not None else ()
-    parts += tuple(load_model(spec).fingerprint for spec in models)
-    return recall(kind, (*parts, *params), store=results)
+    parts: tuple = stored.selection_parts(selection) if selection is not None else ()
+    parts += tuple(pipeline.load_model(spec).fingerprint for spec in models)
+    return stored.recall(kind, (*parts, *params), store=results)
 
 
 def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: int):
     """The atlas of every class and layer already swept for this selection (nothing computed), or None."""
-    from featent.experiments.sweep import stored_atlas as lookup
 
     results = store()
-    return None if results is None else lookup(model, data, images=images, seed=seed, store=results, weights=weights)
+    return None if results is None else stored_atlas_in(model, data, images=images, seed=seed, store=results, weights=weights)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the layer's activation maps...")
 def layer_maps(selection, layer: str, fingerprint: str):
     """Mean map per unit and (image, unit) scores of one layer (key as in ``unit_activations``)."""
-    from featent.experiments.gallery import layer_maps as compute
 
-    return compute(selection, layer)
+    return gallery.layer_maps(selection, layer)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def maps_of(selection, layer: str, unit: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
     """One unit's maps on a few sampled images."""
-    from featent.experiments.gallery import maps_of as compute
 
-    return compute(selection, layer, unit, list(indices))
+    return gallery.maps_of(selection, layer, unit, list(indices))
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding the top images over every class...")
 def top_across_classes(selection, layer: str, unit: int, k: int, per_class: int, classes: tuple[str, ...],
                        fingerprint: str):
     """The images of ``classes`` that activate a unit most (``per_class`` sampled from each class)."""
-    from featent.experiments.gallery import top_images_across_classes as compute
 
-    return compute(selection, layer, unit, k, per_class, classes)
+    return gallery.top_images_across_classes(selection, layer, unit, k, per_class, classes)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def class_images(selection, class_name: str, n_images: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
     """Some sampled images of another class, float32 [k, 3, S, S] (for top images across classes)."""
-    from dataclasses import replace
 
-    from featent.pipeline import sample_images as compute
-
-    images = compute(replace(selection, class_name=class_name, n_images=n_images))
+    images = pipeline.sample_images(replace(selection, class_name=class_name, n_images=n_images))
     return images.images.numpy()[list(indices)]

@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from featent.plots.export import to_png
+
 FIGURES = "_page_figures"
 #: Compact chrome so a page's story fits a 1280x720 screen: less padding above the title, a smaller title.
 COMPACT_CSS = """<style>
@@ -18,29 +20,8 @@ COMPACT_CSS = """<style>
 </style>"""
 
 
-def _leave_pages_directory_mode() -> None:
-    """Make the app's own navigation (app.py) run, even for the very first visit of a fresh server.
-
-    Streamlit decides at its first session whether the app "uses the pages/ directory" and, if so,
-    runs a page opened by URL (a deep link) directly with the old automatic page list, skipping
-    app.py. Calling st.navigation clears that flag for good; until it has been called once, a page
-    clears it and reruns (once per session, so a rerun never eats a click), so app.py draws the
-    real navigation and then this page.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without this flag has no such mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not st.session_state.get("_navigation_fixed"):
-            st.session_state["_navigation_fixed"] = True
-            st.rerun()
-
-
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page."""
-    _leave_pages_directory_mode()
     st.set_page_config(page_title=f"{title} · featent", page_icon=icon, layout="wide")
     st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
     st.html(COMPACT_CSS)
@@ -91,8 +72,6 @@ def figure_downloads(where=None) -> None:
         name = st.selectbox("Figure", list(figures), key="_png_pick")
 
         def render(name: str = name, figures: dict = figures) -> bytes:
-            from featent.plots.export import to_png
-
             return to_png(figures[name])
 
         st.download_button("Download PNG", render, file_name=f"{name.replace(' ', '_')}.png", mime="image/png",

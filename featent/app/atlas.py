@@ -8,15 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
-LAYER_PROFILES = "pages/3_Layer_profiles.py"
-UNIT_GALLERY = "pages/8_Unit_gallery.py"
+from featent.app import navigation
+
+LAYER_PROFILES = "layer_profiles"
+UNIT_GALLERY = "unit_gallery"
 #: Models small enough to sweep from the page (input side); bigger ones get the CLI command instead.
 MAX_APP_INPUT = 64
-
-
-def page_exists(page: str) -> bool:
-    return (PAGES.parent / page).is_file()
 
 
 def link_params(row: Mapping, unit: int | None = None) -> dict[str, str]:
@@ -54,8 +51,8 @@ def _get(state: object, name: str) -> object:
 
 
 def open_cell(page: str, row: Mapping, unit: int | None = None) -> None:
-    """Switch to ``page`` on the cell's model, data, class and layer (query parameters)."""
-    st.switch_page(page, query_params=link_params(row, unit))
+    """Switch to ``page`` (a featent.app.views module) on the cell's model, data, class and layer."""
+    st.switch_page(navigation.page(page), query_params=link_params(row, unit))
 
 
 def run_label(run: Mapping) -> str:

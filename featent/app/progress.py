@@ -1,31 +1,31 @@
-"""featent progress callbacks -> st.status with a progress bar, shown only for real work."""
+"""featent progress -> a status box with a progress bar (shown only for real work), warnings -> st.warning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from ui import cached
+from featent import pipeline
+from featent.app import cached
+from featent.pipeline import LayerResult
+from featent.progress import Progress
 
 
-class StatusProgress:
-    """A ``Progress`` callable. The status box appears at the first unfinished report, so a
-    result that comes straight from the store draws nothing, and disappears when the work is
-    done; "warning:" messages become ``st.warning`` (e.g. a cache folder that cannot be written)."""
+class StatusBox:
+    """The status box of one computation. It appears at the first unfinished report, so a result
+    that comes straight from the store draws nothing, and disappears when the work is done."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.slot = st.empty()  # the status box lives here and is removed once the work is done
-        self.box = None
-        self.bar = None
+        self.box: Any = None  # st.status container, made at the first unfinished report
+        self.bar: Any = None
 
-    def __call__(self, fraction: float, message: str) -> None:
-        if message.startswith("warning:"):
-            st.warning(message.removeprefix("warning:").strip(), icon=":material/warning:")
-            return
+    def report(self, fraction: float, message: str) -> None:
         if self.box is None:
             if fraction >= 1.0:
                 return
@@ -44,52 +44,47 @@ class StatusProgress:
             self.box.update(label=self.label + " — failed", state="error", expanded=False)
 
 
+def show_warning(text: str) -> None:
+    """A library warning (e.g. a cache folder that cannot be written) where the page is."""
+    st.warning(text, icon=":material/warning:")
+
+
+def status_progress(label: str) -> tuple[Progress, StatusBox]:
+    """A Progress drawing into a new status box (reports) and st.warning (warnings)."""
+    box = StatusBox(label)
+    return Progress(on_report=box.report, on_warning=show_warning), box
+
+
 @contextmanager
-def status(label: str) -> Iterator[StatusProgress]:
+def status(label: str) -> Iterator[Progress]:
     """``with status("Computing birth times") as progress: layer_results(sel, progress=progress)``."""
-    progress = StatusProgress(label)
+    progress, box = status_progress(label)
     try:
         yield progress
     except BaseException:
-        progress.finish(ok=False)
+        box.finish(ok=False)
         raise
-    progress.finish(ok=True)
+    box.finish(ok=True)
 
 
-def layer_results(selection, label: str = "Computing birth times"):
-    """pipeline.layer_results with a status box; results come from the store when present."""
-    from featent.pipeline import layer_results as compute
-
+def layer_results(selection, label: str = "Computing birth times") -> dict[str, LayerResult]:
+    """pipeline.layer_results with the null-FE baseline and a status box; results come from the store when present."""
     with status(label) as progress:
-        return with_baselines(compute)(selection, store=cached.store(), progress=progress)
+        return pipeline.layer_results(selection, store=cached.store(), progress=progress, baselines=True)
 
 
-def structure_gap(result):
-    """Null FE − FE per unit when the library computed the null baseline, else None."""
-    try:
-        gap = getattr(result, "structure_gap", None)
-    except (TypeError, ValueError):  # a property over a baseline that was not computed
-        return None
+def structure_gap(result: LayerResult) -> np.ndarray | None:
+    """Null FE − FE per unit when the null baseline was computed, else None."""
+    gap = result.structure_gap
     return None if gap is None else np.asarray(gap, dtype=float)
 
 
-def with_baselines(compute):
-    """``compute(selection, **kwargs)`` asking for the null-FE baseline when the library offers it."""
-    import inspect
-
-    if "baselines" in inspect.signature(compute).parameters:
-        return lambda selection, **kwargs: compute(selection, baselines=True, **kwargs)
-    return compute
-
-
-def layer_summary(result, p: float) -> dict[str, float]:
+def layer_summary(result: LayerResult, p: float) -> dict[str, float]:
     """FE, ε and the baselines of one LayerResult: silent share, live FE and (when computed) null FE."""
-    import numpy as np
-
     fe = np.asarray(result.feature_entropy, dtype=np.float64)
     eps = np.asarray(result.selective_rate, dtype=np.float64)
     live = eps >= p
-    null = getattr(result, "null_feature_entropy", None)
+    null = result.null_feature_entropy
     return {
         "mean_feature_entropy": float(result.mean_feature_entropy),
         "mean_selective_rate": float(result.mean_selective_rate),

@@ -1,0 +1,1 @@
+"""One module per page of the app: ``render()`` draws the page; the file is also its script."""

@@ -1,0 +1,27 @@
+"""featent.app.launch: the packaged entry script and the command that starts it, without Streamlit on import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import featent.app as app
+
+
+def test_the_entry_is_a_script_inside_the_package_beside_no_pages_folder() -> None:
+    assert app.ENTRY.name == "main.py" and app.ENTRY.parent.name == "app" and app.ENTRY.is_file()
+    assert not (app.ENTRY.parent / "pages").exists()  # a pages/ folder there would switch Streamlit's old page mode on
+
+
+def test_launch_runs_streamlit_on_the_entry_with_the_options(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    assert app.launch(port=8600, headless=True, options=["--server.address", "0.0.0.0"]) == 0
+    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app.ENTRY), "--server.port", "8600",
+                      "--server.headless", "true", "--server.address", "0.0.0.0"]]
+
+
+def test_importing_the_package_does_not_import_streamlit() -> None:
+    probe = "import sys, featent.app; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

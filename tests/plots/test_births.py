@@ -1,0 +1,48 @@
+"""featent.plots.births: birth-time histograms show p(x) over all images and the 'no birth' bar."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from featent.plots import births as birth_plots
+
+def test_birth_histogram_shows_p_of_x_over_all_images_and_a_no_birth_bar() -> None:
+    births = np.array([0, 3, 3, 4, 5, 0, 3])
+    fig = birth_plots.birth_histogram(births)
+    no_birth, steps = fig.data
+    assert list(no_birth.x) == ["no birth"] and no_birth.y[0] == pytest.approx(2 / 7)
+    assert list(steps.x) == [3, 4, 5]
+    np.testing.assert_allclose(steps.y, [3 / 7, 1 / 7, 1 / 7])
+    assert list(steps.customdata) == [3, 1, 1]
+    assert sum(steps.y) + no_birth.y[0] == pytest.approx(1.0)  # every sampled image is in one bar
+    h = -(3 / 7 * math.log(3 / 7) + 2 * (1 / 7) * math.log(1 / 7))
+    text = fig.layout.title.text
+    assert f"FE H = {h:.3f}" in text and "ε = 0.71" in text and "no birth: 2" in text
+    assert "Eq. 12" not in text
+
+
+def test_birth_histogram_step_ticks_are_whole_and_never_repeat() -> None:
+    fig = birth_plots.birth_histogram_compare([np.array([4, 5, 6, 7]), np.array([5, 5, 6, 0])], ["a", "b"])
+    axis = fig.layout.xaxis2
+    assert axis.tickformat == "d" and axis.dtick == 1 and list(axis.range) == [3.3, 7.7]
+    assert fig.layout.legend.y < 0  # FE/ε in the legend below the bars, never over them
+
+
+def test_silent_unit_histogram_is_one_no_birth_bar_and_says_eq12() -> None:
+    births = np.zeros(20, dtype=int)
+    births[0] = 5
+    summary = birth_plots.entropy_summary(births)
+    assert summary["low_rate"] and summary["feature_entropy"] == pytest.approx(0.95 * math.log(20))
+    fig = birth_plots.birth_histogram(births)
+    assert fig.data[0].y[0] == pytest.approx(0.95) and fig.data[1].y[0] == pytest.approx(0.05)
+    assert "Eq. 12" in fig.layout.title.text
+
+
+def test_birth_histogram_compare_has_a_no_birth_and_a_step_trace_per_distribution() -> None:
+    fig = birth_plots.birth_histogram_compare([np.array([1, 2, 2]), np.array([3, 3, 0])], ["class 0", "class 1"])
+    assert [list(t.x) for t in fig.data] == [["no birth"], [1, 2], ["no birth"], [3]]
+    assert fig.data[2].y[0] == pytest.approx(1 / 3)
+    assert fig.data[3].name == f"class 1: H = {-(2 / 3) * math.log(2 / 3):.2f}, ε = 0.67"
