@@ -36,7 +36,7 @@ _LAZY = {
     "ResultStore": "featent.store",
     "ModelSpec": "featent.spec",
     "sweep": "featent.experiments.sweep",
-    "Atlas": "featent.experiments.sweep",
+    "Atlas": "featent.experiments.atlas",
 }
 
 __all__ = ["FeatentError", *_LAZY]

@@ -2,7 +2,7 @@
 
 Declared order (each layer may import only from layers before it):
 errors < progress < validation < core < spec < data < store < nets < training < extract < births < pipeline < indicators <
-experiments < plots < cli. ``featent/__init__.py`` and ``__main__`` sit on top.
+experiments < plots < app < cli. ``featent/__init__.py`` and ``__main__`` sit on top.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "featent"
 ORDER = ["errors", "progress", "validation", "core", "spec", "data", "store", "nets", "training", "extract", "births", "pipeline", "indicators",
-         "experiments", "plots", "cli"]
+         "experiments", "plots", "app", "cli"]
 
 
 def _module_name(path: Path) -> str:

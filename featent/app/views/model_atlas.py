@@ -13,7 +13,9 @@ from featent.app.errors import shown_in_place
 from featent.app.layout import csv_download, page_header
 from featent.app.selection import sidebar_selection
 from featent.errors import FeatentError
-from featent.experiments.sweep import Atlas, stored_atlas, stored_runs, sweep
+from featent.experiments.atlas import Atlas
+from featent.experiments.runs import stored_runs
+from featent.experiments.sweep import stored_atlas, sweep
 from featent.plots.atlas import ATLAS_VALUES, atlas_heatmap
 
 
