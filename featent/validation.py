@@ -88,19 +88,27 @@ class Interval(Constraint):
         return True
 
     def describe(self) -> str:
-        what = "an integer" if self.kind is int else "a number"
+        low, high = self.low, self.high
         lo_in = self.closed in ("both", "left")
         hi_in = self.closed in ("both", "right")
-        if self.low is not None and self.high is not None:
+        if self.kind is int:  # integers: an open bound is the closed bound next to it
+            if low is not None and not lo_in:
+                low, lo_in = math.floor(low) + 1, True
+            if high is not None and not hi_in:
+                high, hi_in = math.ceil(high) - 1, True
+        what = "an integer" if self.kind is int else "a number"
+        if low is not None and high is not None:
             if lo_in and hi_in:
-                return f"{what} from {_num(self.low)} to {_num(self.high)}"
-            left = "from" if lo_in else "above"
-            right = "to" if hi_in else "below"
-            return f"{what} {left} {_num(self.low)} {right} {_num(self.high)}"
-        if self.low is not None:
-            return f"{what} >= {_num(self.low)}" if lo_in else f"{what} > {_num(self.low)}"
-        if self.high is not None:
-            return f"{what} <= {_num(self.high)}" if hi_in else f"{what} < {_num(self.high)}"
+                return f"{what} from {_num(low)} to {_num(high)}"
+            if not lo_in and not hi_in:
+                return f"{what} strictly between {_num(low)} and {_num(high)}"
+            if lo_in:
+                return f"{what} from {_num(low)} up to (not including) {_num(high)}"
+            return f"{what} above {_num(low)} and at most {_num(high)}"
+        if low is not None:
+            return f"{what} >= {_num(low)}" if lo_in else f"{what} > {_num(low)}"
+        if high is not None:
+            return f"{what} <= {_num(high)}" if hi_in else f"{what} < {_num(high)}"
         return what
 
     def convert(self, value: Any) -> Any:
@@ -108,8 +116,6 @@ class Interval(Constraint):
 
 
 def _num(value: float) -> str:
-    if float(value).is_integer() and abs(value) >= 2**20 and float(value) == 2 ** round(math.log2(abs(value))):
-        return f"2**{round(math.log2(abs(value)))}"
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 

@@ -124,7 +124,7 @@ def test_finetune_updates_weights_and_leaves_eval_mode(tiny_cnn) -> None:
 def test_bad_inputs_are_refused(tiny_cnn) -> None:
     images = {"a": torch.rand(2, 3, 16, 16), "b": torch.rand(2, 3, 16, 16)}
     for ratio in (0, 1, 1.5, -0.1):
-        with pytest.raises(FeatentError, match="ratio must be a number above 0 below 1"):
+        with pytest.raises(FeatentError, match="ratio must be a number strictly between 0 and 1"):
             prune_network(tiny_cnn, "l1_norm", ratio, images)
     with pytest.raises(FeatentError, match="method must be one of 'h_over_eps'"):
         prune_network(tiny_cnn, "magic", 0.5, images)
@@ -132,7 +132,7 @@ def test_bad_inputs_are_refused(tiny_cnn) -> None:
         prune_network(tiny_cnn, "l1_norm", 0.5, images, layers=["nope"])
     with pytest.raises(FeatentError, match="keep at least one"):
         prune_channels(tiny_cnn, "block1_conv1", [0, 1, 2, 3])
-    with pytest.raises(FeatentError, match="ratio must be a number above 0 below 1"):
+    with pytest.raises(FeatentError, match="ratio must be a number strictly between 0 and 1"):
         compare_pruning(Selection("demo", "digits", "0", ()), ratio=1.0)
     with pytest.raises(TypeError, match="positional"):
         compare_pruning(Selection("demo", "digits", "0", ()), 0.5)  # parameters after the selection are keyword-only

@@ -33,9 +33,9 @@ def test_sweep_writes_the_atlas_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message", "code"),
     [
-        (["--classes", "0"], "--classes must be at least 1 (a whole number), got '0'", 2),
-        (["--images", "-3"], "--images must be at least 1 (a whole number), got '-3'", 2),
-        (["--seed", "x"], "--seed must be non-negative and below 2**32 (a whole number), got 'x'", 2),
+        (["--classes", "0"], "--classes must be an integer >= 1, got '0'", 2),
+        (["--images", "-3"], "--images must be an integer >= 1, got '-3'", 2),
+        (["--seed", "x"], "--seed must be an integer from 0 to 4294967295, got 'x'", 2),
         (["--classes", "cat"], "Class 'cat' is not in digits", 1),
         (["--layers", "nope"], "has no layer 'nope'", 1),
         (["--device", "tpu"], "Unknown device 'tpu'", 1),
