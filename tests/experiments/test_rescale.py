@@ -142,7 +142,7 @@ def test_key_follows_every_parameter(cache_dir):
     key = ex.rescale_experiment.key
     base = key(selection)
     assert key(selection, progress=lambda f, m: None) == base  # how progress is shown is not part of the result
-    assert key(selection, layer=LAYER, scale=0.5, image_space="input") == base  # defaults spelled out
+    assert key(selection, scale=0.5, image_space="input") == base  # defaults spelled out
     changed = [
         key(selection.replace(n_images=7)), key(selection.replace(seed=2)), key(selection.with_class("4")),
         key(selection, layer="block3_conv2"), key(selection, scale=0.25), key(selection, classes=["3", "8"]),
