@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from featent.cli.common import (
 __all__ = ["register"]
 
 
-def _table_rows(rows: list[dict]) -> list[dict]:
+def _table_rows(rows: Any) -> list[dict]:
     """Rows for table/CSV: None shown as empty, inf kept readable."""
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
 

@@ -87,7 +87,7 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
         model = load_model(spec, weights)
         dataset = load_dataset(data)
         for split in ("train", "test"):
-            x, y = dataset.split_arrays(split, model.input_size)
+            x, y = dataset.split_arrays(split, model.input_size)  # type: ignore[attr-defined]  # built-in sets only
             logits = torch.cat([_logits(model, x[i : i + 512]) for i in range(0, len(x), 512)])
             row[f"{split}_accuracy"] = float((logits.argmax(1) == y).float().mean())
     return row

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ def scaled_copy(model, layer: str, factor: float):
     copied = from_module(module, name=name, input_size=model.input_size, mean=model.mean, std=model.std,
                          weights_source=f"{model.weights_source}, {layer} filters x{factor:g}")
     conv, bn = ind.layer_filter(copied, layer)
-    target = bn if bn is not None else conv
+    target: Any = bn if bn is not None else conv
     with torch.no_grad():
         target.weight.mul_(factor)
         if target.bias is not None:
@@ -167,7 +168,9 @@ def rescale_experiment(
     class_index = all_classes.index(one.class_name)
     accuracy_images = _accuracy_images(dataset, one.class_name, model.input_size, images[one.class_name])
     conditions = [(1.0, 1.0), (scale, 1.0), (1.0, scale), (scale, scale)]
-    values, accuracy, notes = [], [], []
+    values: list[dict[str, np.ndarray]] = []
+    accuracy: list[float] = []
+    notes: list[str] = []
     for k, (image_factor, filter_factor) in enumerate(conditions):
         step = progress.subrange(k / 4, (k + 1) / 4)
         step(0.0, f"images x{image_factor:g}, filters x{filter_factor:g}")
