@@ -30,7 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from featent.data import load_dataset  # noqa: E402
-from featent.pipeline import Selection, layer_results  # noqa: E402
+from featent.experiments.profiles import layer_profiles  # noqa: E402
+from featent.spec import Selection  # noqa: E402
 from featent.training import family as fam  # noqa: E402
 
 LAST = "block3_conv2"
@@ -56,27 +57,19 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+#: The report's short names for the layer-profile values.
+PROFILE_NAMES = {"fe": "mean_feature_entropy", "null": "mean_null_feature_entropy", "gap": "structure_gap",
+                 "live": "mean_live_feature_entropy", "silent": "silent_share", "iid": "size_reference"}
+
+
 def measure(model: str, data: str, classes: list[str], layers: tuple[str, ...], n: int, seed: int = 0) -> dict[str, dict]:
     """layer -> the six numbers, averaged over classes (and their spread over classes, ``sd_*``)."""
-    per: dict[str, dict[str, list[float]]] = {layer: {v: [] for v in VALUES} for layer in layers}
-    for class_name in classes:
-        for layer, r in layer_results(Selection(model, data, class_name, layers, n, seed), baselines=True).items():
-            values = per[layer]
-            values["fe"].append(r.mean_feature_entropy)
-            values["null"].append(r.mean_null_feature_entropy)
-            values["gap"].append(float(r.structure_gap.mean()))
-            values["live"].append(r.mean_live_feature_entropy)
-            values["silent"].append(r.silent_share)
-            values["iid"].append(r.size_reference)
+    selection = Selection(model, data, classes[0], layers, n, seed)
+    means = layer_profiles(selection, models=[model], classes=classes).layer_means()
     out = {}
-    for layer, values in per.items():
-        row = {}
-        for key, xs in values.items():
-            arr = np.array(xs, dtype=np.float64)
-            finite = arr[np.isfinite(arr)]
-            row[key] = float(finite.mean()) if finite.size else float("nan")
-            row["sd_" + key] = float(finite.std()) if finite.size > 1 else 0.0
-        out[layer] = row
+    for row in means.to_dict(orient="records"):
+        out[row["layer"]] = {key: row[name] for key, name in PROFILE_NAMES.items()}
+        out[row["layer"]].update({f"sd_{key}": row[f"sd_{name}"] for key, name in PROFILE_NAMES.items()})
     return out
 
 

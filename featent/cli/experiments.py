@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from featent.cli.common import (
-    UsageError, model_spec, add_output, fraction, json_safe, non_negative_int, positive_float, positive_int, progress_bar,
+    UsageError, add_output, fraction, json_safe, model_spec, non_negative_int, positive_float, positive_int, progress_bar,
     render, seed,
 )
 
 __all__ = ["register"]
 
 
-def _table_rows(rows: list[dict]) -> list[dict]:
+def _table_rows(rows: Any) -> list[dict]:
     """Rows for table/CSV: None shown as empty, inf kept readable."""
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
 
@@ -50,29 +51,35 @@ def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
 
 
 def _selection(args: argparse.Namespace, layers: tuple[str, ...]):
-    from featent.pipeline import Selection
+    from featent.spec import Selection
 
-    if args.images < 1:
-        raise UsageError(f"--images must be at least 1, got {args.images}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {args.seed}")
-    if args.images_per_class is not None and args.images_per_class < 1:
-        raise UsageError(f"--images-per-class must be at least 1, got {args.images_per_class}")
     return Selection(model=args.model, data=args.data, class_name=args.class_name, layers=layers,
                      n_images=args.images, seed=args.seed, weights=args.weights)
 
 
 def _run(args: argparse.Namespace, name: str, work: Callable):
+    """``work(progress)`` with the library's Progress shown as a bar (warnings as ``featent: warning:`` lines)."""
+    from featent.progress import Progress
+
     callback, close = progress_bar(getattr(args, "quiet", False), name)
     try:
-        return work(callback)
+        return work(Progress.of(callback))
     finally:
         close()
 
 
+def _call(experiment, args: argparse.Namespace, *call_args, **kwargs):
+    """The experiment's result from the result store when there (computed and stored otherwise), or
+    computed afresh with ``--no-cache``."""
+    if getattr(args, "no_cache", False):
+        return experiment(*call_args, **kwargs)
+    return experiment.cached(*call_args, **kwargs)
+
+
 def _unit_header(result, unit: int | None) -> str:
     who = f"unit {unit}" if unit is not None else "layer mean over units"
-    return f"# {result.model}, layer {result.layer}, {who}, class {result.class_name!r}, {result.n_images} images"
+    sel = result.selection
+    return f"# {sel.model}, layer {result.layer}, {who}, class {sel.class_name!r}, {result.n_images} images"
 
 
 # --------------------------------------------------------------------------- commands
@@ -91,7 +98,7 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
         for k, layer in enumerate(layers):
             tables.append(compute_indicators(
                 selection, layer, args.compare_classes, args.images_per_class,
-                progress=lambda f, m, k=k: progress((k + f) / len(layers), m), cache=not args.no_cache,
+                progress=progress.subrange(k / len(layers), (k + 1) / len(layers)), cache=not args.no_cache,
             ))
 
     _run(args, "indicators", work)
@@ -108,75 +115,72 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
 
 
 def _cmd_rescale(args: argparse.Namespace) -> str:
-    from featent.experiments.studies import rescale_experiment
+    from featent.experiments.rescale import rescale_experiment
 
-    if not args.scale > 0:
-        raise UsageError(f"--scale must be positive, got {args.scale}")
     selection = _selection(args, (args.layer,))
-    result = _run(args, "rescale", lambda progress: rescale_experiment(
-        selection, args.layer, args.scale, args.compare_classes, args.images_per_class, progress=progress,
-        image_space=args.image_space))
-    rows = result.rows(args.unit)
-    payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
+    result = _run(args, "rescale", lambda progress: _call(
+        rescale_experiment, args, selection, scale=args.scale, classes=args.compare_classes,
+        images_per_class=args.images_per_class, image_space=args.image_space, progress=progress))
+    rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
+    payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
-               "image_space": result.image_space,
-               "notes": result.notes, "rows": rows}
-    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), [_unit_header(result, args.unit)])
+               "image_space": result.image_space, "notes": result.notes, "rows": rows}
+    return render(_table_rows(rows), args.format, payload, [_unit_header(result, args.unit)])
 
 
 def _cmd_randomness(args: argparse.Namespace) -> str:
-    from featent.experiments.studies import randomness_experiment
+    from featent.experiments.randomness import randomness_experiment
 
-    if args.random_models < 1:
-        raise UsageError(f"--random-models must be at least 1, got {args.random_models}")
     selection = _selection(args, (args.layer,))
-    result = _run(args, "randomness", lambda progress: randomness_experiment(
-        selection, args.layer, args.random_models, args.first_seed, args.compare_classes, args.images_per_class,
-        progress=progress, cache=not args.no_cache))
-    rows = result.rows(args.unit)
-    payload = {"model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
+    result = _run(args, "randomness", lambda progress: _call(
+        randomness_experiment, args, selection, n_models=args.random_models, first_seed=args.first_seed,
+        classes=args.compare_classes, images_per_class=args.images_per_class, cache=not args.no_cache,
+        progress=progress))
+    rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
+    payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "random_seeds": result.seeds, "rows": rows}
     header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models"]
-    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
+    return render(_table_rows(rows), args.format, payload, header)
 
 
 def _cmd_dynamics(args: argparse.Namespace) -> str:
-    from featent.experiments.studies import training_dynamics
+    from featent.experiments.dynamics import training_dynamics
 
-    if args.images < 1:
-        raise UsageError(f"--images must be at least 1, got {args.images}")
-    result = _run(args, "dynamics", lambda progress: training_dynamics(
-        args.data, args.class_name, args.layer, args.images, args.seed, progress=progress, cache=not args.no_cache))
-    rows = result.rows(average=not args.per_class)
+    result = _run(args, "dynamics", lambda progress: _call(
+        training_dynamics, args, args.data, classes=args.class_name, layer=args.layer, n_images=args.images,
+        seed=args.seed, cache=not args.no_cache, progress=progress))
+    epochs = result.to_frame(average=True).to_dict(orient="records")
+    per_class = result.to_frame(average=False).to_dict(orient="records")
+    rows = per_class if args.per_class else epochs
     payload = {"data": result.data, "layer": result.layer, "classes": result.classes, "images": result.n_images,
-               "seed": args.seed, "loss_fe_correlation": result.correlation(), "epochs": result.rows(average=True),
-               **({"per_class": result.rows(average=False)} if args.per_class else {})}
+               "seed": args.seed, "loss_fe_correlation": result.correlation(), "epochs": epochs,
+               **({"per_class": per_class} if args.per_class else {})}
     header = [f"# demo family, layer {result.layer}, {len(result.classes)} class(es), {result.n_images} images; "
               f"Pearson r(loss, FE) = {result.correlation():.3f}"]
     return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> str:
-    from featent.experiments.studies import MODEL_SETS, compare_models, model_set
+    from featent.experiments.model_sets import MODEL_SETS, compare_models, model_set
 
     if args.set is not None and args.set not in MODEL_SETS:
         raise UsageError(f"unknown model set {args.set!r}; choose one of: {', '.join(MODEL_SETS)}")
     specs = list(args.model or []) + (model_set(args.set) if args.set else [])
     if not specs:
         raise UsageError("give --model (repeatable) or --set " + "|".join(MODEL_SETS))
-    if args.images < 1:
-        raise UsageError(f"--images must be at least 1, got {args.images}")
-    result = _run(args, "compare-models", lambda progress: compare_models(
-        specs, args.data, args.class_name, args.layer, args.images, args.seed, progress=progress, cache=not args.no_cache))
+    result = _run(args, "compare-models", lambda progress: _call(
+        compare_models, args, specs, args.data, classes=args.class_name, layers=args.layer, n_images=args.images,
+        seed=args.seed, cache=not args.no_cache, progress=progress))
+    profile = result.to_frame().to_dict(orient="records")
     payload = {"models": result.models, "data": result.data, "classes": result.classes, "layers": result.layers,
                "images": result.n_images, "seed": args.seed, "accuracy": result.accuracy, "notes": result.notes,
-               "profile": result.profile}
-    rows = result.profile
+               "profile": profile}
+    rows = profile
     if args.format == "table":  # one line per (model, layer): mean and std over classes
         rows = []
         for model in result.models:
             for layer in result.layers:
-                part = [r for r in result.profile if r["model"] == model and r["layer"] == layer]
+                part = [r for r in profile if r["model"] == model and r["layer"] == layer]
                 if part:
                     fe = np.array([r["mean_feature_entropy"] for r in part])
                     rate = np.array([r["mean_selective_rate"] for r in part])

@@ -9,17 +9,23 @@ score per (image, unit) are, and the maps of the few top images are recomputed o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from featent.errors import DataError
-from featent.extract import Progress, iter_activations
-from featent.pipeline import Selection, sample_images
-from featent.nets import load_model
 from featent.data import load_dataset
+from featent.errors import DataError, FeatentError
+from featent.extract import iter_activations
+from featent.nets import load_model
+from featent.pipeline import sample_images
+from featent.progress import Progress, ProgressLike
+from featent.spec import Selection
+from featent.validation import Options, check
 
-__all__ = ["LayerMaps", "TopImage", "layer_maps", "top_images", "maps_of", "top_images_across_classes", "sort_units"]
+__all__ = ["UNIT_ORDERS", "LayerMaps", "TopImage", "layer_maps", "top_images", "maps_of", "top_images_across_classes", "sort_units"]
+
+#: The orders ``sort_units`` knows.
+UNIT_ORDERS = ("fe", "h_over_eps", "eps", "unit")
 
 #: How a unit's response to one image is scored when ranking images: the mean of its map.
 SCORE = "mean activation"
@@ -53,13 +59,10 @@ class TopImage:
     score: float
 
 
-def _one_layer(selection: Selection, layer: str) -> Selection:
-    return replace(selection, layers=(layer,))
-
-
-def layer_maps(selection: Selection, layer: str, progress: Progress | None = None) -> LayerMaps:
+def layer_maps(selection: Selection, layer: str, progress: ProgressLike = None) -> LayerMaps:
     """Mean map per unit and every (image, unit) score, in one pass over the selection's images."""
-    one = _one_layer(selection, layer)
+    progress = Progress.of(progress)
+    one = selection.one_layer(layer)
     model = load_model(one.model, one.weights)
     images = sample_images(one)
     total: np.ndarray | None = None
@@ -84,7 +87,7 @@ def top_images(scores: np.ndarray, unit: int, k: int = 8) -> np.ndarray:
 
 def maps_of(selection: Selection, layer: str, unit: int, indices: Sequence[int]) -> np.ndarray:
     """float32 [len(indices), m, m]: the unit's maps on some of the selection's sampled images."""
-    one = _one_layer(selection, layer)
+    one = selection.one_layer(layer)
     model = load_model(one.model, one.weights)
     images = sample_images(one)
     index = np.asarray(list(indices), dtype=np.int64)
@@ -100,20 +103,20 @@ def maps_of(selection: Selection, layer: str, unit: int, indices: Sequence[int])
 
 def top_images_across_classes(
     selection: Selection, layer: str, unit: int, k: int = 8, per_class: int = 20,
-    classes: Sequence[str] | None = None, progress: Progress | None = None,
+    classes: Sequence[str] | None = None, progress: ProgressLike = None,
 ) -> list[TopImage]:
     """The ``k`` images (of ``per_class`` sampled per class, same seed) that activate ``unit`` most."""
+    progress = Progress.of(progress)
     dataset = load_dataset(selection.data)
     chosen = list(classes) if classes is not None else list(dataset.classes)
     found: list[TopImage] = []
     for c, class_name in enumerate(chosen):
-        part = replace(selection, class_name=class_name, n_images=per_class, layers=(layer,))
+        part = selection.with_class(class_name, per_class).one_layer(layer)
         maps = layer_maps(part, layer)
         column = maps.scores[:, unit]
         for i in top_images(maps.scores, unit, k):
             found.append(TopImage(class_name, int(i), maps.ids[int(i)], float(column[int(i)])))
-        if progress is not None:
-            progress((c + 1) / len(chosen), f"class {class_name}: {c + 1}/{len(chosen)}")
+        progress((c + 1) / len(chosen), f"class {class_name}: {c + 1}/{len(chosen)}")
     found.sort(key=lambda t: (-t.score, chosen.index(t.class_name), t.index))
     return found[:k]
 
@@ -127,16 +130,15 @@ def sort_units(
     fe = np.asarray(feature_entropy, dtype=np.float64)
     eps = np.asarray(selective_rate, dtype=np.float64)
     units = np.arange(fe.size)
+    by = check("by", by, Options(UNIT_ORDERS), FeatentError)
     if by == "fe":
         key = fe
     elif by == "h_over_eps":
         key = np.where(eps > 0, fe / np.where(eps > 0, eps, 1.0), np.inf)
     elif by == "eps":
         key = -eps
-    elif by == "unit":
-        key = units.astype(np.float64)
     else:
-        raise ValueError(f"Unknown order {by!r}; use 'fe', 'h_over_eps', 'eps' or 'unit'.")
+        key = units.astype(np.float64)
     order = np.lexsort((units, key))
     if hide_silent:
         order = order[eps[order] >= p]

@@ -1,20 +1,29 @@
-"""Layer profiles (paper Fig. 5A) with the baselines: for a model and its random init, over classes, per layer
-the mean FE beside the mean null FE (maps shuffled), live FE (epsilon >= p), silent share and the FE of iid
-units of the same size — the numbers that say whether a fall of FE with depth is structure, size or silence.
+"""Layer profiles (paper Fig. 5A) with the baselines: for some models (by default a model and its random
+init), over classes, per layer the mean FE beside the mean null FE (maps shuffled), live FE (epsilon >= p),
+silent share and the FE of iid units of the same size — the numbers that say whether a fall of FE with
+depth is structure, size or silence — and the per-unit FE and selective rate behind each layer mean.
 
-One library call, so the app page, the CLI and the experiments report lay out the same table.
+One library call, so the app page, the CLI and the experiments report lay out the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from featent.core.entropy import DEFAULT_P
+from featent.data import load_dataset
 from featent.errors import DataError
-
-Progress = Callable[[float, str], None]
+from featent.experiments.contract import ExperimentResult, experiment
+from featent.nets import load_model
+from featent.pipeline import layer_results
+from featent.progress import Progress, ProgressLike
+from featent.spec import SEED_LIMIT, ModelSpec, Selection
+from featent.store import ResultStore
+from featent.validation import InstanceOf, Interval, NoneOr, check_class, validate_params
 
 #: The per-layer numbers of one (model, class, layer) row, in column order.
 PROFILE_VALUES = (
@@ -28,39 +37,30 @@ PROFILE_VALUES = (
 )
 PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", *PROFILE_VALUES)
 
-__all__ = ["PROFILE_COLUMNS", "PROFILE_VALUES", "ProfileResult", "layer_profiles", "random_counterpart"]
+#: Classes profiled unless told otherwise: enough for a spread over classes, quick to compute.
+DEFAULT_CLASSES = 3
 
-
-def random_counterpart(spec: str, seed: int = 0) -> str | None:
-    """``'vgg16@64'`` -> ``'vgg16:random:0@64'``; None for a spec that already is a random init.
-
-    Family specs (``demo@epochN``, ``demo-corrupt-X``, ``demo-digits``) share DemoNet's random init.
-    """
-    text = spec.strip()
-    if ":random" in text:
-        return None
-    base, _, size = text.partition("@")
-    if base.startswith("demo") or size.startswith(("epoch", "iter")):
-        return f"demo:random:{seed}"
-    return f"{base}:random:{seed}" + (f"@{size}" if size else "")
+__all__ = ["DEFAULT_CLASSES", "PROFILE_COLUMNS", "PROFILE_VALUES", "ProfileResult", "layer_profiles"]
 
 
 @dataclass
-class ProfileResult:
-    """Rows per (model, class, layer) and their means over classes (Eq. 15)."""
+class ProfileResult(ExperimentResult):
+    """Rows per (model, class, layer), their means over classes (Eq. 15) and the units behind them."""
 
-    data: str
+    selection: Selection  # data, images, seed, weights and layers (none: every layer) of the profile
     dataset: str  # the dataset's name as loaded, e.g. "fashion" or "fashion-subset"
     models: list[str]
     classes: list[str]
-    n_images: int
-    seed: int
     rows_per_class: list[dict] = field(default_factory=list)
+    #: model -> layer -> {"feature_entropy", "selective_rate"}: [units, classes], classes in ``classes`` order
+    units: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
 
-    def rows(self, average: bool = True) -> list[dict]:
-        """One row per (model, layer) with each value averaged over classes and its spread (``sd_*``)."""
-        if not average:
-            return list(self.rows_per_class)
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (model, class, layer) with PROFILE_COLUMNS (long form, as ``plots.layer_profile`` takes)."""
+        return pd.DataFrame(self.rows_per_class, columns=list(PROFILE_COLUMNS))
+
+    def layer_means(self) -> pd.DataFrame:
+        """One row per (model, layer): each value averaged over classes (finite values) and its spread ``sd_*``."""
         out = []
         keys = list(dict.fromkeys((r["model"], r["layer"]) for r in self.rows_per_class))
         for model, layer in keys:
@@ -73,57 +73,86 @@ class ProfileResult:
                 row[key] = float(finite.mean()) if finite.size else float("nan")
                 row[f"sd_{key}"] = float(finite.std()) if finite.size > 1 else 0.0
             out.append(row)
-        return out
+        return pd.DataFrame(out)
+
+    def layers_of(self, model: str) -> list[str]:
+        """The layers profiled for ``model``, in network order."""
+        return list(self.units.get(model, {}))
+
+    def unit_values(self, model: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """FE and selective rate of each unit of ``layer`` in ``model`` per class: two float [units, classes]."""
+        values = self.units[model][layer]
+        return values["feature_entropy"], values["selective_rate"]
+
+    def unit_frame(self, model: str, layer: str, p: float = DEFAULT_P) -> pd.DataFrame:
+        """One row per unit: FE and ε averaged over classes, FE / ε (inf for ε = 0), silent (ε < p), FE per class."""
+        fe, rate = self.unit_values(model, layer)
+        mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
+        score = np.where(mean_rate > 0, mean_fe / np.where(mean_rate > 0, mean_rate, 1.0), np.inf)
+        frame = pd.DataFrame({"unit": np.arange(fe.shape[0]), "feature_entropy": mean_fe, "selective_rate": mean_rate,
+                              "fe_over_rate": score, "silent": mean_rate < p})
+        for j, class_name in enumerate(self.classes):
+            frame[f"FE class {class_name}"] = fe[:, j]
+        return frame
 
 
+def _default_classes(classes: Sequence[str], first: str) -> list[str]:
+    start = classes.index(first) if first in classes else 0
+    return [classes[(start + k) % len(classes)] for k in range(min(DEFAULT_CLASSES, len(classes)))]
+
+
+def _kind(spec: object) -> str:
+    return "random init" if isinstance(spec, str) and ModelSpec.parse(spec).is_random else "model"
+
+
+@experiment("layer_profiles", version=1, models=("models",))
+@validate_params({
+    "selection": [InstanceOf(Selection, "a Selection")],
+    "random_seed": [NoneOr(Interval(int, 0, SEED_LIMIT - 1))],
+}, error=DataError)
 def layer_profiles(
-    model: str,
-    data: str,
-    classes: Sequence[str] | None = None,
-    n_images: int = 100,
-    seed: int = 0,
+    selection: Selection,
     *,
+    models: Sequence[str] = (),
+    classes: Sequence[str] | None = None,
     random_seed: int | None = 0,
-    layers: Sequence[str] | None = None,
-    weights: str | None = None,
     baselines: bool = True,
-    progress: Progress | None = None,
     cache: bool = True,
-    store: object | None = None,
+    store: ResultStore | None = None,
+    progress: ProgressLike = None,
 ) -> ProfileResult:
-    """Profile ``model`` (and, unless ``random_seed`` is None, its random init with that seed) over ``classes``
-    (default: the first three of the dataset) on every layer or ``layers``."""
-    from featent.data import load_dataset
-    from featent.nets import load_model
-    from featent.pipeline import Selection, layer_results
+    """Profile ``models`` over ``classes`` on the selection's layers (none selected: every layer).
 
-    dataset = load_dataset(data)
-    chosen = list(classes) if classes else list(dataset.classes[:3])
+    ``models`` default to the selection's model and, unless ``random_seed`` is None or the model
+    is a random init already, its random init with that seed; the selection's weights apply to
+    its own model. ``classes`` default to three classes from the selection's class on. Data,
+    image count and sampling seed are the selection's.
+    """
+    progress = Progress.of(progress)
+    dataset = load_dataset(selection.data)
+    chosen = list(classes) if classes else _default_classes(list(dataset.classes), selection.class_name)
     for name in chosen:
-        if name not in dataset.classes:
-            raise DataError(f"Class {name!r} is not in {dataset.name}.")
-    specs: list[tuple[str, str, str | None]] = [(model, "model", weights)]
-    counterpart = random_counterpart(model, random_seed) if random_seed is not None else None
-    if counterpart is not None:
-        specs.append((counterpart, "random init", None))
-    result = ProfileResult(data=data, dataset=dataset.name, models=[s for s, _, _ in specs], classes=chosen,
-                           n_images=n_images, seed=seed)
-    jobs = [(s, kind, w, c) for s, kind, w in specs for c in chosen]
-    for k, (spec, kind, w, class_name) in enumerate(jobs):
-        loaded = load_model(spec, w)
-        names = tuple(layers) if layers else tuple(i.name for i in loaded.layers)
+        check_class(name, dataset.classes, dataset.name)
+    specs = list(models)
+    if not specs:
+        specs = [selection.model]
+        if random_seed is not None and _kind(selection.model) == "model":
+            specs.append(ModelSpec.parse(selection.model).random(random_seed).format(explicit_seed=True))
+    result = ProfileResult(selection=selection, dataset=dataset.name, models=specs, classes=chosen)
+    jobs = [(spec, class_name) for spec in specs for class_name in chosen]
+    per_unit: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {}
+    for k, (spec, class_name) in enumerate(jobs):
+        weights = selection.weights if spec == selection.model else None
+        loaded = load_model(spec, weights)
+        names = selection.layers or tuple(i.name for i in loaded.layers)
         depth = {info.name: d for d, info in enumerate(loaded.layers)}
-
-        def sub(fraction: float, message: str, k: int = k, spec: str = spec, class_name: str = class_name) -> None:
-            if progress is not None and (message.startswith("warning:") or fraction < 1.0):
-                progress((k + min(fraction, 0.999)) / len(jobs), f"{spec}, class {class_name}: {message}")
-
-        selection = Selection(model=spec, data=data, class_name=class_name, layers=names, n_images=n_images, seed=seed,
-                              weights=w)
-        for layer, r in layer_results(selection, store=store, progress=sub, cache=cache, baselines=baselines).items():
+        step = progress.subrange(k / len(jobs), (k + 1) / len(jobs))
+        step(0.0, f"{spec}, class {class_name}")
+        job = selection.replace(model=spec, weights=weights, class_name=class_name, layers=names)
+        for layer, r in layer_results(job, store=store, progress=step, cache=cache, baselines=baselines).items():
             gap = r.structure_gap
             result.rows_per_class.append({
-                "model": spec, "kind": kind, "class_name": class_name, "layer": layer, "depth": depth[layer],
+                "model": spec, "kind": _kind(spec), "class_name": class_name, "layer": layer, "depth": depth[layer],
                 "unit_size": loaded.layer(layer).unit_size,
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_null_feature_entropy": r.mean_null_feature_entropy,
@@ -133,6 +162,10 @@ def layer_profiles(
                 "mean_selective_rate": r.mean_selective_rate,
                 "size_reference": r.size_reference,
             })
-    if progress is not None:
-        progress(1.0, "done")
+            values = per_unit.setdefault(spec, {}).setdefault(layer, {"feature_entropy": [], "selective_rate": []})
+            values["feature_entropy"].append(np.asarray(r.feature_entropy))
+            values["selective_rate"].append(np.asarray(r.selective_rate))
+    result.units = {spec: {layer: {name: np.stack(arrays, axis=1) for name, arrays in values.items()}
+                           for layer, values in layers.items()} for spec, layers in per_unit.items()}
+    progress(1.0, "done")
     return result

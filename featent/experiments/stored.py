@@ -1,12 +1,11 @@
 """Experiment results kept in the result store, so a restarted app or CLI does not recompute them.
 
-``remember(kind, key_parts, compute)`` returns the stored result when there is one, else computes,
-stores and returns it. Results are encoded without pickle: numeric arrays become raw ``.npz``
-members, everything else (numbers, strings, lists, dicts, DataFrames, featent's result
-dataclasses) a JSON tree that names the arrays. Decoding rebuilds only dataclasses defined in
-``featent`` modules, so a value read back can never name arbitrary code. Keys carry a version and,
-through ``selection_parts``, the weights and data fingerprints: a changed checkpoint or folder is a
-different key, never a stale hit.
+Results are encoded without pickle (``encode`` / ``decode``): numeric arrays become raw ``.npz``
+members, everything else (numbers, strings, lists, dicts, DataFrames, featent's result dataclasses)
+a JSON tree that names the arrays. Decoding rebuilds only dataclasses defined in ``featent``
+modules, so a value read back can never name arbitrary code. Experiments declared with
+``featent.experiments.contract.experiment`` store through these and own their keys;
+``remember`` / ``recall`` serve results whose key parts the caller assembles itself.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import pandas as pd
 from featent.errors import CacheError
 from featent.store import ResultStore, result_key
 
-__all__ = ["RESULT_VERSION", "decode", "encode", "recall", "remember", "selection_parts"]
+__all__ = ["RESULT_VERSION", "decode", "encode", "recall", "remember"]
 
 RESULT_VERSION = "r1"
 T = TypeVar("T")
@@ -143,17 +142,6 @@ def decode(arrays: dict[str, np.ndarray], meta: dict) -> Any:
 
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
-
-
-def selection_parts(selection: Any) -> tuple:
-    """Key parts of a ``Selection``: weights and data fingerprints, class, layers, images, seed, split."""
-    from featent.data import load_dataset
-    from featent.pipeline import load_model
-
-    model = load_model(selection.model, selection.weights)
-    dataset = load_dataset(selection.data)
-    return (model.fingerprint, dataset.fingerprint, selection.class_name, ",".join(selection.layers),
-            selection.n_images, selection.seed, selection.split)
 
 
 def recall(

@@ -39,22 +39,32 @@ def _through_store(store: ResultStore, value):
 def _examples():
     from featent.experiments.ablation import AblationCurve, AblationResult, SummaryRow
     from featent.experiments.pruning import PruneReport, PruneRow
-    from featent.experiments.studies import DynamicsResult, ModelSetResult, RandomnessResult, RescaleResult
+    from featent.experiments.dynamics import DynamicsResult
+    from featent.experiments.model_sets import LayerTrendResult, ModelSetResult
+    from featent.experiments.profiles import ProfileResult
+    from featent.experiments.randomness import RandomnessResult
+    from featent.experiments.rescale import RescaleResult
+    from featent.spec import Selection
     from featent.indicators import INDICATOR_COLUMNS, IndicatorTable
 
     rng = np.random.default_rng(0)
+    selection = Selection("demo", "digits", "3", ("conv",), 10)
     values = {name: rng.normal(size=8) for name in INDICATOR_COLUMNS}
     values[INDICATOR_COLUMNS[0]][2] = np.inf
     curve = AblationCurve("fe-desc", rng.permutation(8), rng.random(9), rng.random(9), rng.random(9), rng.random(9))
     row = PruneRow("fe", "FE", 0.5, None, 0.91, 0.02, 1234, 56789, 321.5, {"conv1": [1, 4]})
     return [
         IndicatorTable("demo", "digits", "3", "conv", 10, 0, values, 0.9, rng.integers(0, 60, (10, 8)).astype(np.int32), ["a note"]),
-        RescaleResult("demo", "digits", "3", "conv", 10, 0.5, [(1.0, 1.0), (0.5, 1.0)], [values, values], [0.9, float("nan")]),
-        RandomnessResult("demo", "digits", "3", "conv", 10, [0, 1], values, {k: np.stack([v, v]) for k, v in values.items()}),
-        ModelSetResult(["demo", "demo:random"], "digits", ["3"], ["conv"], 10,
+        RescaleResult(selection, 10, 0.5, [(1.0, 1.0), (0.5, 1.0)], [values, values], [0.9, float("nan")]),
+        RandomnessResult(selection, 10, [0, 1], values, {k: np.stack([v, v]) for k, v in values.items()}),
+        ModelSetResult(["demo", "demo:random"], "digits", ["3"], ["conv"], 10, 0,
                        [{"model": "demo", "layer": "conv", "mean_feature_entropy": 1.5, "n": None}],
                        [{"model": "demo", "train_accuracy": 0.9, "label_noise": None}]),
-        DynamicsResult("digits", "conv", ["3", "4"], 10, [{"epoch": 1, "loss": 0.3, "class_name": "3"}]),
+        LayerTrendResult(["demo", "demo:random:0"], "digits", ["3"], 10, 0,
+                         [{"model": "demo", "layer": "conv", "group": "trained", "seed": None}]),
+        DynamicsResult("digits", "conv", ["3", "4"], 10, 0, [{"epoch": 1, "loss": 0.3, "class_name": "3"}]),
+        ProfileResult(selection, "digits", ["demo"], ["3"], [{"model": "demo", "layer": "conv", "silent_share": 0.5}],
+                      {"demo": {"conv": {"feature_entropy": rng.random((8, 1)), "selective_rate": rng.random((8, 1))}}}),
         AblationResult("demo", "digits", "3", "conv", 10, 5, 50, 0, {"fe": rng.random(8)}, {"fe-desc": curve}),
         (SummaryRow("fe-desc", "fe", 0.8, 0.85, 0.05, 10, 2.5), {"3": "x"}),
         PruneReport("demo", "digits", 0.5, ["3"], 50, 100, 100, 1, [row]),
@@ -122,7 +132,8 @@ _CHILD = textwrap.dedent(
     """
     import json, sys
     from featent.experiments.roles import unit_roles
-    from featent.experiments.stored import remember, selection_parts
+    from featent.experiments.contract import selection_parts
+    from featent.experiments.stored import remember
     from featent.pipeline import Selection, load_model
     from featent.store import ResultStore
 

@@ -1,0 +1,217 @@
+"""Model sets (paper Fig. 6) and the layer trend (Fig. 5A / 9): per-layer mean FE and selective rate of
+several models on the same classes and images, so models trained differently (label noise, epochs,
+random init) can be compared layer by layer. Births come from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from featent.data import load_dataset
+from featent.errors import FeatentError, ModelError
+from featent.experiments.contract import ExperimentResult, experiment
+from featent.nets import load_model
+from featent.pipeline import layer_results
+from featent.progress import Progress, ProgressLike
+from featent.spec import ModelSpec, Selection
+from featent.training.family import CORRUPT_LEVELS, base_run, iteration_history, parse_family_spec, run_history
+from featent.validation import InstanceOf, Interval, NoneOr, check_class, validate_params
+
+__all__ = ["MODEL_SETS", "LayerTrendResult", "ModelSetResult", "compare_models", "layer_trend", "model_set"]
+
+#: Predefined model sets for ``compare_models`` (demo family; see featent.training.family):
+#: corrupt = model set B (labels corrupted at 0..0.8), training = checkpoints of the base run.
+MODEL_SETS = ("corrupt", "training", "trained-vs-random")
+
+#: Columns of a model-set profile: one row per (model, layer, class).
+PROFILE_COLUMNS = ("model", "layer", "class_name", "mean_feature_entropy", "mean_selective_rate")
+
+
+def model_set(name: str) -> list[str]:
+    """The specs of a predefined model set."""
+    if name == "corrupt":
+        return [f"demo-corrupt-{level:.1f}" for level in CORRUPT_LEVELS]
+    if name == "training":
+        last = base_run().epochs
+        return [f"demo@epoch{e}" for e in sorted({0, 1, last // 4, last // 2, last})]
+    if name == "trained-vs-random":
+        return ["demo", "demo:random"]
+    raise FeatentError(f"Unknown model set {name!r}; choose one of: {', '.join(MODEL_SETS)}.")
+
+
+@dataclass
+class ModelSetResult(ExperimentResult):
+    """Mean FE and selective rate per (model, class, layer), and each model's accuracy."""
+
+    models: list[str]
+    data: str
+    classes: list[str]
+    layers: list[str]
+    n_images: int
+    seed: int
+    profile: list[dict]  # rows with PROFILE_COLUMNS
+    accuracy: list[dict]  # per model: model, train_accuracy, test_accuracy, label_noise (None if unknown)
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The profile: one row per (model, layer, class)."""
+        return pd.DataFrame(self.profile, columns=list(PROFILE_COLUMNS))
+
+    def last_layer_rows(self) -> list[dict]:
+        """The rows of the deepest compared layer: Fig. 6(3), one point per (model, class)."""
+        return [r for r in self.profile if r["layer"] == self.layers[-1]]
+
+
+def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
+    """Train/test accuracy from the family history when known, else evaluated on a built-in dataset's splits."""
+    parsed = parse_family_spec(spec) if weights is None else None
+    row: dict = {"model": spec, "train_accuracy": None, "test_accuracy": None, "label_noise": None}
+    if parsed is not None:
+        run, epoch = parsed
+        if epoch is None:  # an early checkpoint, demo@iterK
+            step = int(spec.strip().rsplit("@iter", 1)[1])
+            history = {h["iteration"]: h for h in iteration_history(run)}
+            epoch = "iteration"
+            history = {"iteration": history[step]} if step in history else {}
+        else:
+            history = {h["epoch"]: h for h in run_history(run)}
+        if epoch in history:
+            row.update(train_accuracy=history[epoch]["train_accuracy"], test_accuracy=history[epoch]["test_accuracy"],
+                       label_noise=run.label_noise)
+        return row
+    if data in ("digits", "fashion", "fashion-subset"):
+        model = load_model(spec, weights)
+        dataset = load_dataset(data)
+        for split in ("train", "test"):
+            x, y = dataset.split_arrays(split, model.input_size)  # type: ignore[attr-defined]  # built-in sets only
+            logits = torch.cat([_logits(model, x[i : i + 512]) for i in range(0, len(x), 512)])
+            row[f"{split}_accuracy"] = float((logits.argmax(1) == y).float().mean())
+    return row
+
+
+def _logits(model, images: torch.Tensor) -> torch.Tensor:
+    with model.lock, torch.inference_mode():
+        return model.forward(model.preprocess(images)).to("cpu")
+
+
+@experiment("model_set", version=1, models=("models",))
+@validate_params({
+    "data": [InstanceOf(str, "a dataset name or folder")],
+    "n_images": [Interval(int, 1, None)],
+    "seed": [Interval(int, 0, None)],
+}, error=FeatentError)
+def compare_models(
+    models: Sequence[str],
+    data: str,
+    *,
+    classes: Sequence[str] | None = None,
+    layers: Sequence[str] | None = None,
+    n_images: int = 100,
+    seed: int = 0,
+    weights: Sequence[str | None] | None = None,
+    with_accuracy: bool = True,
+    cache: bool = True,
+    progress: ProgressLike = None,
+) -> ModelSetResult:
+    """Fig. 6: per-layer mean FE and selective rate of each of ``models`` on each class (cached births).
+
+    ``layers`` default to every layer of the first model; a model lacking one is reported in
+    ``notes``. ``classes`` default to every class of the dataset. ``weights``: one entry (or None)
+    per model. ``with_accuracy``: also each model's train/test accuracy (family history, or
+    evaluated on a built-in dataset).
+    """
+    progress = Progress.of(progress)
+    specs = [s.strip() for s in models if isinstance(s, str) and s.strip()]
+    if not specs:
+        raise ModelError("Give at least one model to compare.")
+    chosen_weights = list(weights) if weights is not None else [None] * len(specs)
+    if len(chosen_weights) != len(specs):
+        raise FeatentError("Give one weights entry (or None) per model.")
+    dataset = load_dataset(data)
+    chosen = list(dataset.classes if not classes else classes)
+    for name in chosen:
+        check_class(name, dataset.classes, dataset.name)
+    first = load_model(specs[0], chosen_weights[0])
+    wanted = list(layers) if layers else [i.name for i in first.layers]
+    profile, accuracy, notes = [], [], []
+    jobs = len(specs) * len(chosen)
+    for i, (spec, w) in enumerate(zip(specs, chosen_weights)):
+        model = load_model(spec, w)
+        names = {info.name for info in model.layers}
+        present = [layer for layer in wanted if layer in names]
+        if len(present) < len(wanted):
+            notes.append(f"{spec} has no layer(s) {', '.join(sorted(set(wanted) - set(present)))}")
+        if not present:
+            continue
+        for j, class_name in enumerate(chosen):
+            k = i * len(chosen) + j
+            step = progress.subrange(k / jobs, (k + 1) / jobs)
+            step(0.0, f"{spec}, class {class_name}")
+            results = layer_results(Selection(spec, data, class_name, tuple(present), n_images, seed, w),
+                                    progress=step, cache=cache)
+            for layer in present:
+                r = results[layer]
+                profile.append({
+                    "model": spec, "layer": layer, "class_name": class_name,
+                    "mean_feature_entropy": r.mean_feature_entropy, "mean_selective_rate": r.mean_selective_rate,
+                })
+        if with_accuracy:
+            accuracy.append(_model_accuracy(spec, data, w))
+    progress(1.0, "done")
+    return ModelSetResult(models=specs, data=data, classes=chosen, layers=wanted, n_images=n_images, seed=seed,
+                          profile=profile, accuracy=accuracy, notes=notes)
+
+
+@dataclass
+class LayerTrendResult(ExperimentResult):
+    """Per-layer mean FE and selective rate of a trained model and of its random inits."""
+
+    models: list[str]  # the trained model first, then its random inits
+    data: str
+    classes: list[str]
+    n_images: int
+    seed: int
+    profile: list[dict]  # PROFILE_COLUMNS plus group ("trained" / "random init") and seed (None when trained)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The profile: one row per (model, layer, class) with its group and random-init seed."""
+        return pd.DataFrame(self.profile, columns=[*PROFILE_COLUMNS, "group", "seed"])
+
+
+@experiment("layer_trend", version=1, models=("model",))
+@validate_params({
+    "model": [InstanceOf(str, "a model spec")],
+    "n_random": [Interval(int, 1, None)],
+    "n_images": [Interval(int, 1, None)],
+    "seed": [Interval(int, 0, None)],
+    "weights": [NoneOr(InstanceOf(str, "a weights file"))],
+}, error=FeatentError)
+def layer_trend(
+    model: str,
+    data: str,
+    *,
+    classes: Sequence[str] | None = None,
+    n_random: int = 3,
+    n_images: int = 100,
+    seed: int = 0,
+    weights: str | None = None,
+    cache: bool = True,
+    progress: ProgressLike = None,
+) -> LayerTrendResult:
+    """Fig. 5A / 9: per-layer mean FE and selective rate of the trained ``model`` and of ``n_random``
+    random-init models of its architecture (seeds 0..n_random-1), on every layer."""
+    randoms = [ModelSpec.parse(model).random(s).format(explicit_seed=True) for s in range(n_random)]
+    result = compare_models([model, *randoms], data, classes=classes, n_images=n_images, seed=seed,
+                            weights=[weights] + [None] * len(randoms), cache=cache, with_accuracy=False,
+                            progress=progress)
+    rows = []
+    for row in result.profile:
+        trained = row["model"] == model
+        rows.append({**row, "group": "trained" if trained else "random init",
+                     "seed": None if trained else ModelSpec.parse(row["model"]).seed})
+    return LayerTrendResult(models=result.models, data=data, classes=result.classes, n_images=n_images, seed=seed,
+                            profile=rows)

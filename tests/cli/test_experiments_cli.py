@@ -1,0 +1,46 @@
+"""featent.cli.experiments: the experiment subcommands, their JSON and their usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_cli_rescale_json_and_errors(cache_dir, capsys):
+    from featent.cli.main import main
+
+    code = main(["rescale", "--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2",
+                 "--unit", "2", "--images", "5", "--compare-classes", "3", "--compare-classes", "4",
+                 "--images-per-class", "3", "--quiet", "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["unit"] == 2 and payload["scale"] == 0.5 and len(payload["rows"]) == 4
+    assert {"images", "filters", "accuracy", "feature_entropy", "nisp"} <= set(payload["rows"][0])
+    code = main(["randomness", "--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2",
+                 "--random-models", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--random-models" in err and err.count("\n") == 1
+    code = main(["compare-models", "--set", "nope", "--data", "digits"])
+    assert code == 2 and "unknown model set" in capsys.readouterr().err
+
+
+def test_cli_rescale_answers_from_the_store_the_second_time(cache_dir, capsys, monkeypatch):
+    from featent.cli.main import main
+    from featent.experiments import rescale
+
+    argv = ["rescale", "--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2",
+            "--images", "4", "--compare-classes", "3", "--compare-classes", "4", "--images-per-class", "2",
+            "--quiet", "--format", "csv"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("recomputed although the result is stored")
+
+    monkeypatch.setattr(rescale.ind, "model_indicators", forbidden)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == first
+    with pytest.raises(AssertionError, match="recomputed"):  # --no-cache computes afresh
+        main([*argv, "--no-cache"])
