@@ -138,9 +138,8 @@ class ModelSpec:
 
     @property
     def base(self) -> str:
-        """The architecture behind a family name: ``demo-corrupt-0.4`` -> ``demo``; others unchanged."""
-        head, sep, _ = self.name.partition("-corrupt-")
-        return head if sep else self.name
+        """The architecture behind a demo variant: ``demo-corrupt-0.4``, ``demo-digits`` -> ``demo``; others unchanged."""
+        return "demo" if self.name.startswith("demo-") else self.name
 
     @property
     def source(self) -> str | None:

@@ -111,32 +111,32 @@ def golden_sweep(store) -> dict[str, Any]:
 
 
 def golden_indicators(store) -> dict[str, Any]:
-    from featent.indicators import compute_indicators
+    from featent.experiments.indicator_table import indicator_table
 
-    table = compute_indicators(selection(), LAYER, classes=CLASSES, images_per_class=N_IMAGES)
+    table = indicator_table(selection(), layer=LAYER, classes=CLASSES, images_per_class=N_IMAGES)
     return {"values": table.values, "accuracy": table.accuracy, "births": table.births, "n_images": table.n_images,
             "notes": table.notes}
 
 
 def golden_rescale(store) -> dict[str, Any]:
-    from featent.experiments.studies import rescale_experiment
+    from featent.experiments.rescale import rescale_experiment
 
-    result = rescale_experiment(selection(), LAYER, 0.5, classes=CLASSES, images_per_class=8)
+    result = rescale_experiment(selection(), layer=LAYER, scale=0.5, classes=CLASSES, images_per_class=8)
     return {"conditions": result.conditions, "values": result.values, "accuracy": result.accuracy,
             "n_images": result.n_images, "notes": result.notes}
 
 
 def golden_randomness(store) -> dict[str, Any]:
-    from featent.experiments.studies import randomness_experiment
+    from featent.experiments.randomness import randomness_experiment
 
-    result = randomness_experiment(selection(), LAYER, n_models=2, first_seed=0, classes=CLASSES, images_per_class=8)
+    result = randomness_experiment(selection(), layer=LAYER, n_models=2, first_seed=0, classes=CLASSES, images_per_class=8)
     return {"seeds": result.seeds, "trained": result.trained, "random": result.random, "n_images": result.n_images}
 
 
 def golden_compare_models(store) -> dict[str, Any]:
-    from featent.experiments.studies import compare_models
+    from featent.experiments.model_sets import compare_models
 
-    result = compare_models([MODEL, "demo:random:0"], DATA, CLASSES, [LAYER], n_images=N_IMAGES, seed=SEED,
+    result = compare_models([MODEL, "demo:random:0"], DATA, classes=CLASSES, layers=[LAYER], n_images=N_IMAGES, seed=SEED,
                             with_accuracy=False)
     return {"layers": result.layers, "profile": result.profile, "notes": result.notes}
 
@@ -144,10 +144,9 @@ def golden_compare_models(store) -> dict[str, Any]:
 def golden_layer_profiles(store) -> dict[str, Any]:
     from featent.experiments.profiles import layer_profiles
 
-    result = layer_profiles(MODEL, DATA, CLASSES, n_images=N_IMAGES, seed=SEED, random_seed=0, layers=[LAYER],
-                            store=store)
-    return {"dataset": result.dataset, "models": result.models, "rows": result.rows(average=False),
-            "averaged": result.rows(average=True)}
+    result = layer_profiles(selection(), classes=CLASSES, random_seed=0, store=store)
+    return {"dataset": result.dataset, "models": result.models, "rows": result.to_frame().to_dict(orient="records"),
+            "averaged": result.layer_means().to_dict(orient="records")}
 
 
 ABLATION_ORDERS = ("fe-desc", "apoz-desc", "nisp-asc", "random")
@@ -156,7 +155,7 @@ ABLATION_ORDERS = ("fe-desc", "apoz-desc", "nisp-asc", "random")
 def golden_cumulative_ablation(store) -> dict[str, Any]:
     from featent.experiments.ablation import cumulative_ablation
 
-    result = cumulative_ablation(selection(), ABLATION_ORDERS, LAYER, test_per_class=8, test_classes=CLASSES)
+    result = cumulative_ablation(selection(), orders=ABLATION_ORDERS, layer=LAYER, test_per_class=8, test_classes=CLASSES)
     curves = {order: {"removed": c.removed, "accuracy": c.accuracy, "loss": c.loss,
                       "balanced_accuracy": c.balanced_accuracy, "overall_accuracy": c.overall_accuracy}
               for order, c in result.curves.items()}
@@ -167,24 +166,26 @@ def golden_cumulative_ablation(store) -> dict[str, Any]:
 def golden_enhancement_summary(store) -> dict[str, Any]:
     from featent.experiments.ablation import enhancement_summary
 
-    rows, per_class = enhancement_summary(selection(), CLASSES, ("fe-desc", "l1-asc"), LAYER, test_per_class=8)
-    return {"rows": [row.as_dict() for row in rows],
+    summary = enhancement_summary(selection(), classes=CLASSES, orders=("fe-desc", "l1-asc"), layer=LAYER, test_per_class=8)
+    rows, per_class = summary.rows, summary.per_class
+    return {"rows": [{k: v for k, v in vars(row).items()} for row in rows],
             "best": {name: {order: list(c.best()) for order, c in r.curves.items()} for name, r in per_class.items()}}
 
 
 def golden_compare_pruning(store) -> dict[str, Any]:
     from featent.experiments.pruning import compare_pruning
+    from featent.spec import Selection
 
-    report = compare_pruning(MODEL, DATA, ratio=0.5, methods=["l1", "fe"], classes=CLASSES, n_images=4,
-                             finetune_epochs=1, train_per_class=8, test_per_class=8)
-    rows = [{k: v for k, v in row.as_dict().items() if k != "images_per_second"} for row in report.rows]
+    report = compare_pruning(Selection(MODEL, DATA, CLASS, (), n_images=4, seed=SEED), ratio=0.5, methods=["l1", "fe"],
+                             classes=CLASSES, finetune_epochs=1, train_per_class=8, test_per_class=8)
+    rows = [{k: v for k, v in row.items() if k != "images_per_second"} for row in report.records()]
     return {"rows": rows, "n_train": report.n_train, "n_test": report.n_test}
 
 
 def golden_unit_roles(store) -> dict[str, Any]:
     from featent.experiments.roles import unit_roles
 
-    table = unit_roles(selection(), LAYER)
+    table = unit_roles(selection(), layer=LAYER)
     return {"fe_train": table.fe_train, "fe_test": table.fe_test, "eps_train": table.eps_train,
             "eps_test": table.eps_test, "train_threshold": table.train_threshold,
             "test_threshold": table.test_threshold, "roles": [str(r) for r in table.roles], "n_images": table.n_images}

@@ -8,7 +8,7 @@ memory. Functions take plain hashable arguments so Streamlit can key them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +18,7 @@ from featent import pipeline
 from featent.core import topology
 from featent.errors import CacheError
 from featent.store import ResultStore
-from featent.experiments import gallery, stored
+from featent.experiments import gallery
 from featent.experiments.sweep import stored_atlas as stored_atlas_in
 
 
@@ -86,26 +86,17 @@ def clear_all() -> None:
     st.cache_data.clear()
 
 
-def remembered(kind: str, selection, params: tuple, compute: Callable[[], object], models: tuple[str, ...] = ()) -> object:
-    """An experiment result (indicators, rescaling, randomness, dynamics, model sets, ablation,
-    pruning, roles) from the on-disk store, else computed and stored there: a restarted app shows
-    a view computed before without recomputing it. The key holds ``kind``, the selection's weights
-    and data fingerprints, ``params`` and the fingerprints of any other ``models`` compared."""
-
-    parts: tuple = stored.selection_parts(selection) if selection is not None else ()
-    parts += tuple(pipeline.load_model(spec).fingerprint for spec in models)
-    return stored.remember(kind, (*parts, *params), compute, store=store())
+def computed(experiment: Any, *args: Any, **kwargs: Any) -> Any:
+    """An experiment's result from the on-disk store, else computed and stored there, so a restarted
+    app shows a view computed before without recomputing it. The key is the experiment's own (every
+    argument, the selection by its weights and data fingerprints)."""
+    return experiment.cached(*args, store=store(), **kwargs)
 
 
-def recalled(kind: str, selection, params: tuple, models: tuple[str, ...] = ()) -> object | None:
-    """What ``remembered`` stored for these arguments in an earlier run, or None (nothing computed)."""
-
+def stored_result(experiment: Any, *args: Any, **kwargs: Any) -> Any | None:
+    """What ``computed`` stored for these arguments in an earlier run, or None (nothing computed)."""
     results = store()
-    if results is None:
-        return None
-    parts: tuple = stored.selection_parts(selection) if selection is not None else ()
-    parts += tuple(pipeline.load_model(spec).fingerprint for spec in models)
-    return stored.recall(kind, (*parts, *params), store=results)
+    return None if results is None else experiment.recall(*args, store=results, **kwargs)
 
 
 def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: int):

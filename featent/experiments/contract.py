@@ -33,6 +33,7 @@ import pandas as pd
 from featent.errors import CacheError
 from featent.experiments.stored import decode, encode
 from featent.pipeline import default_store
+from featent.progress import Progress
 from featent.spec import ModelSpec, Selection
 from featent.store import ResultStore, result_key
 
@@ -121,13 +122,14 @@ class Experiment(Generic[R]):
     """An experiment function with its store key and cached variants (see the module docstring)."""
 
     def __init__(self, function: Callable[..., R], kind: str, version: int, transient: Iterable[str] = TRANSIENT,
-                 models: Iterable[str] = ()) -> None:
+                 models: Iterable[str] = (), datasets: Iterable[str] = ("data",)) -> None:
         self.function = function
         self.kind = kind
         self.version = int(version)
         self.signature = inspect.signature(function)
         self.transient = frozenset(transient) & frozenset(self.signature.parameters)
         self.models = tuple(models)
+        self.datasets = tuple(name for name in datasets if name in self.signature.parameters)
         functools.update_wrapper(self, function)
 
     def __repr__(self) -> str:
@@ -146,6 +148,8 @@ class Experiment(Generic[R]):
                 continue
             if name in self.models:
                 value = _model_fingerprints(value, bound.arguments.get("weights"))
+            elif name in self.datasets and isinstance(value, str):
+                value = ("dataset", _dataset_fingerprint(value))
             parts.append((name, key_part(value)))
         return result_key(self.kind, f"v{self.version}", repr(tuple(parts)))
 
@@ -182,10 +186,8 @@ class Experiment(Generic[R]):
             try:
                 arrays, meta = encode(value)
                 opened.put_result(key, arrays, meta)
-            except CacheError:
-                progress = kwargs.get("progress")
-                if progress is not None and hasattr(progress, "warn"):
-                    progress.warn("results are not cached: the result store cannot be written.")
+            except CacheError as exc:
+                Progress.of(kwargs.get("progress")).warn(f"results are not cached: {exc}")
         return _owned(value, key)
 
 
@@ -204,22 +206,30 @@ def _store(store: ResultStore | None) -> ResultStore | None:
         return None
 
 
+def _dataset_fingerprint(data: str) -> str:
+    from featent.data import load_dataset
+
+    return load_dataset(data).fingerprint
+
+
 def _model_fingerprints(value: Any, weights: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return tuple(_load_model(v, None).fingerprint for v in value)
+        per_model = list(weights) if isinstance(weights, (list, tuple)) else [None] * len(value)
+        return tuple(_load_model(v, w).fingerprint for v, w in zip(value, per_model))
     return _load_model(value, weights if isinstance(weights, str) else None).fingerprint
 
 
 def experiment(kind: str, version: int = 1, *, transient: Iterable[str] = TRANSIENT,
-               models: Iterable[str] = ()) -> Callable[[Callable[..., R]], Experiment[R]]:
+               models: Iterable[str] = (), datasets: Iterable[str] = ("data",)) -> Callable[[Callable[..., R]], Experiment[R]]:
     """Declare a function an experiment of ``kind``; bump ``version`` when its results change.
 
-    ``models`` names arguments holding model specs (compared models): they enter the key by the
-    fingerprint of their weights, so a changed checkpoint is a different key.
+    ``models`` names arguments holding model specs (compared models) and ``datasets`` arguments
+    naming a dataset or folder (default: ``data``): they enter the key by the fingerprint of their
+    weights or files, so a changed checkpoint or image folder at the same path is a different key.
     """
 
     def wrap(function: Callable[..., R]) -> Experiment[R]:
-        return Experiment(function, kind, version, transient, models)
+        return Experiment(function, kind, version, transient, models, datasets)
 
     return wrap
 

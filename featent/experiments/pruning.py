@@ -30,7 +30,7 @@ from featent.errors import DataError, FeatentError, ModelError
 from featent.experiments.ablation import labelled_images, prefixed, rank_units, units_removed
 from featent.experiments.contract import ExperimentResult, experiment
 from featent.indicators import RANKING, default_compare_classes, layer_filter, unit_scores
-from featent.indicators.registry import canonical_order, method_label
+from featent.indicators.registry import REGISTRY, canonical_order, method_label
 from featent.nets import from_module, load_model
 from featent.nets.hooks import probe_modules
 from featent.progress import Progress, ProgressLike
@@ -40,6 +40,14 @@ from featent.validation import InstanceOf, Interval, NoneOr, Options, check, che
 #: The indicators pruning compares (every ranking indicator of the registry, H/epsilon first).
 PRUNE_METHODS: tuple[str, ...] = RANKING
 _METHOD = Options(PRUNE_METHODS)
+
+
+def _method_key(name: object) -> object:
+    """A method as the registry writes it (``fe`` -> ``h_over_eps``); anything unknown is left for the check."""
+    try:
+        return REGISTRY.resolve(name).key if isinstance(name, str) else name
+    except FeatentError:
+        return name
 _RATIO = Interval(float, 0.0, 1.0, closed="neither")
 
 DEFAULT_RATIO = 0.5
@@ -451,7 +459,7 @@ def compare_pruning(
     accuracy up to ``test_per_class`` test images of every class (held-out training images for a folder).
     """
     progress = Progress.of(progress)
-    methods = [check("method", m, _METHOD, FeatentError) for m in dict.fromkeys(methods)]
+    methods = [check("method", _method_key(m), _METHOD, FeatentError) for m in dict.fromkeys(methods)]
     n_images = check_int("n_images", selection.n_images, 2, None)
     seed = selection.seed
     shared = load_model(selection.model, selection.weights)

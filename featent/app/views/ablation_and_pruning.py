@@ -11,17 +11,10 @@ from featent.app import cached, progress
 from featent.app.errors import shown_in_place
 from featent.app.layout import chart, figure_downloads, page_header
 from featent.app.selection import layer_and_unit, sidebar_selection
-from featent.experiments.ablation import (
-    DEFAULT_ORDERS,
-    METHODS,
-    SUMMARY_ORDERS,
-    cumulative_ablation,
-    enhancement_summary,
-    order_label,
-)
+from featent.experiments.ablation import DEFAULT_ORDERS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary
 from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
 from featent.experiments.roles import ROLE_LABELS, unit_roles
-from featent.indicators.registry import ALL_ORDERS
+from featent.indicators.registry import ALL_ORDERS, canonical_order, method_label, order_label
 from featent.plots import ablation as plots_ablation
 
 RATIOS = [0.4, 0.5, 0.6]
@@ -46,9 +39,9 @@ def render() -> None:
     def _results() -> dict:
         return st.session_state.setdefault("abl_results", {})
 
-    def _recalled(key: tuple, kind: str, selection, params: tuple):
+    def _stored(key: tuple, experiment, *args, **kwargs):
         """A result an earlier run stored on disk (none is computed here), kept in this session too."""
-        found = cached.recalled(kind, selection, params)
+        found = cached.stored_result(experiment, *args, **kwargs)
         if found is not None:
             _results()[key] = found
         return found
@@ -68,6 +61,8 @@ def render() -> None:
 
     # --------------------------------------------------------------------------- ablation curves
     with tab_curves:
+        if "abl_orders" in st.session_state:  # a session may hold orders in an older spelling
+            st.session_state["abl_orders"] = [canonical_order(o) for o in st.session_state["abl_orders"]]
         orders = st.multiselect("Orders", ALL_ORDERS, default=list(DEFAULT_ORDERS), key="abl_orders", format_func=order_label,
                                 help="'descending' and 'ascending' refer to the indicator's value. FE descending removes the "
                                      "least effective units first (Fig. 12B), FE ascending the most effective (Fig. 12A).")
@@ -78,10 +73,9 @@ def render() -> None:
         key = ("curves", one, tuple(orders), test_per_class)
         if st.button("Run ablation", icon=":material/play_arrow:", key="abl_run", type="primary", disabled=not orders):
             with shown_in_place(stop=False), progress.status(f"Ablating {layer} for class {sel.class_name}") as report:
-                _results()[key] = cached.remembered("ablation", one, (tuple(orders), test_per_class),
-                                                    lambda: cumulative_ablation(one, orders, test_per_class=test_per_class,
-                                                                                progress=report))
-        result = _results().get(key) or _recalled(key, "ablation", one, (tuple(orders), test_per_class))
+                _results()[key] = cached.computed(cumulative_ablation, one, orders=orders, test_per_class=test_per_class,
+                                                  progress=report)
+        result = _results().get(key) or _stored(key, cumulative_ablation, one, orders=orders, test_per_class=test_per_class)
         if result is None:
             st.info("Choose the orders and press **Run ablation** (about half a minute for the demo's last layer).")
         else:
@@ -91,7 +85,7 @@ def render() -> None:
                        "images in all. Balanced accuracy: one class vs the rest, the mean of the two recalls.")
             chart(where=st, fig=plots_ablation.ablation_curves(result.curves, metric=metric,
                             title=f"{layer}, class '{result.class_name}': cumulative ablation"), key="abl_chart")
-            points = pd.DataFrame(result.records())
+            points = result.to_frame()
             best = pd.DataFrame([
                 {"order": o, "method": c.label, "accuracy before": c.accuracy[0], "best accuracy": float(c.accuracy[1:-1].max())
                  if len(c.accuracy) > 2 else c.accuracy[0], "best balanced accuracy": c.best()[1], "units removed at best": c.best()[0],
@@ -106,6 +100,8 @@ def render() -> None:
     with tab_summary:
         c1, c2 = st.columns([2, 3])
         classes = c1.multiselect("Classes", list(ctx.dataset.classes), default=list(ctx.dataset.classes), key="abl_sum_classes")
+        if "abl_sum_orders" in st.session_state:
+            st.session_state["abl_sum_orders"] = [canonical_order(o) for o in st.session_state["abl_sum_orders"]]
         sum_orders = c2.multiselect("Methods", ALL_ORDERS, default=list(SUMMARY_ORDERS), key="abl_sum_orders",
                                     format_func=order_label)
         key = ("summary", one, tuple(classes), tuple(sum_orders), test_per_class)
@@ -113,15 +109,15 @@ def render() -> None:
                    "removed, and average over the classes, as in the paper's Table 11.")
         if st.button("Run summary", icon=":material/play_arrow:", key="abl_sum_run", disabled=not classes or not sum_orders):
             with shown_in_place(stop=False), progress.status(f"Ablating {layer} for {len(classes)} classes") as report:
-                _results()[key] = cached.remembered("ablation-summary", one, (tuple(classes), tuple(sum_orders), test_per_class),
-                                                    lambda: enhancement_summary(one, classes, sum_orders,
-                                                                                test_per_class=test_per_class, progress=report))
-        summary = _results().get(key) or _recalled(key, "ablation-summary", one, (tuple(classes), tuple(sum_orders), test_per_class))
+                _results()[key] = cached.computed(enhancement_summary, one, classes=classes, orders=sum_orders,
+                                                  test_per_class=test_per_class, progress=report)
+        summary = _results().get(key) or _stored(key, enhancement_summary, one, classes=classes, orders=sum_orders,
+                                                 test_per_class=test_per_class)
         if summary is None:
             st.info("Press **Run summary** (one ablation per class and method; a few minutes for all digits).")
         else:
-            rows, _ = summary
-            table = pd.DataFrame([r.as_dict() for r in rows])
+            rows = summary.rows
+            table = summary.to_frame()
             st.dataframe(table, hide_index=True, key="abl_sum_table", width="stretch")
             chart(where=st, fig=plots_ablation.summary_bars(rows), key="abl_sum_chart")
             st.download_button("Download summary (CSV)", _csv(table), icon=":material/download:", mime="text/csv",
@@ -133,7 +129,7 @@ def render() -> None:
         ratio = c1.select_slider("Pruning ratio per layer", RATIOS, value=0.5, key="abl_ratio",
                                  format_func=lambda r: f"{r:.0%}")
         methods = c2.multiselect("Methods", list(PRUNE_METHODS), default=list(PRUNE_METHODS), key="abl_methods",
-                                 format_func=lambda m: METHODS[m])
+                                 format_func=method_label)
         k_classes = int(c3.number_input("Classes K to score units on", 1, len(ctx.dataset.classes),
                                         len(ctx.dataset.classes), key="abl_k"))
         c4, c5, c6, c7 = st.columns(4)
@@ -142,20 +138,19 @@ def render() -> None:
         lr = float(c6.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="abl_lr"))
         per_class = int(c7.number_input("Train / test images per class", 1, 100000, 1000, key="abl_per_class"))
         key = ("prune", sel.model, sel.weights, sel.data, sel.seed, ratio, tuple(methods), k_classes, prune_images, epochs, lr, per_class)
-        prune_params = (ratio, tuple(methods), k_classes, prune_images, epochs, lr, per_class)
+        prune_selection = sel.replace(layers=(), n_images=prune_images)
+        prune_args = {"ratio": ratio, "methods": methods, "classes": list(ctx.dataset.classes)[:k_classes],
+                      "finetune_epochs": epochs, "lr": lr, "train_per_class": per_class, "test_per_class": per_class}
         st.caption("Every conv layer, shallow to deep: score units on K classes (FE: H/ε averaged, Eq. 15), remove the "
                    "least important filters with their input channels in the next layer, then fine-tune. VGG-style nets only.")
         if st.button("Run pruning", icon=":material/play_arrow:", key="abl_prune_run", disabled=not methods):
             with shown_in_place(stop=False), progress.status(f"Pruning {sel.model} at {ratio:.0%}") as report:
-                _results()[key] = cached.remembered("pruning", one, prune_params, lambda: compare_pruning(
-                    sel.model, sel.data, ratio, methods, list(ctx.dataset.classes)[:k_classes], prune_images, sel.seed,
-                    sel.weights, epochs, lr, per_class, per_class, progress=report,
-                ))
-        pruned = _results().get(key) or _recalled(key, "pruning", one, prune_params)
+                _results()[key] = cached.computed(compare_pruning, prune_selection, **prune_args, progress=report)
+        pruned = _results().get(key) or _stored(key, compare_pruning, prune_selection, **prune_args)
         if pruned is None:
             st.info("Press **Run pruning** (about a minute per method for the demo on a CPU).")
         else:
-            table = pd.DataFrame([{k: v for k, v in r.items() if k != "removed"} for r in pruned.records()])
+            table = pruned.to_frame().drop(columns=["removed"], errors="ignore")
             st.dataframe(table, hide_index=True, key="abl_prune_table", column_config={
                 "flops": st.column_config.NumberColumn("conv FLOPs", format="%d"),
                 "images_per_second": st.column_config.NumberColumn("images/s", format="%.0f"),
@@ -170,7 +165,7 @@ def render() -> None:
     with tab_roles:
         roles = None
         with shown_in_place(stop=False), progress.status(f"Birth times of {layer} on training and test images") as report:
-            roles = cached.remembered("roles", one, (), lambda: unit_roles(one, progress=report))
+            roles = cached.computed(unit_roles, one, progress=report)
         if roles is not None:
             custom = st.toggle("Set thresholds by hand", key="abl_roles_custom",
                                help="Default: the median FE of the layer's valid units (selective rate ≥ p) over training and "
@@ -190,7 +185,7 @@ def render() -> None:
                 col.metric(ROLE_LABELS[role], n)
             left, right = st.columns([3, 2], gap="large")
             chart(where=left, fig=plots_ablation.roles_scatter(roles), key="abl_roles_chart")
-            frame = pd.DataFrame(roles.records())
+            frame = roles.to_frame()
             right.dataframe(frame, hide_index=True, key="abl_roles_table", height=420)
             right.download_button("Download roles (CSV)", _csv(frame), icon=":material/download:", mime="text/csv",
                                   file_name=f"roles_{_tag(sel.model)}_{layer}_class{sel.class_name}.csv", key="abl_roles_csv")

@@ -16,8 +16,10 @@ from featent.app.layout import (
     session_memo,
 )
 from featent.app.selection import layer_and_unit, sidebar_selection
-from featent.experiments import studies as experiments
-from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS, compute_indicators
+from featent.experiments.indicator_table import indicator_table
+from featent.experiments.randomness import randomness_experiment
+from featent.experiments.rescale import HALF, rescale_experiment
+from featent.indicators import INDICATOR_COLUMNS, INDICATOR_LABELS
 from featent.plots import experiments as plots_experiments
 
 
@@ -45,8 +47,8 @@ def render() -> None:
     # --------------------------------------------------------------------------- all units
     base_key = (sel.model, sel.weights, sel.data, sel.class_name, layer, sel.n_images, sel.seed, int(others), tuple(compare))
     with shown_in_place(), progress.status(f"Indicators of {layer}") as report:
-        table = session_memo("ind_memo", ("table", *base_key), lambda: cached.remembered("indicators", selection, (layer, tuple(compare), int(others)),
-                             lambda: compute_indicators(selection, layer, compare, int(others), progress=report)))
+        table = session_memo("ind_memo", ("table", *base_key), lambda: cached.computed(
+            indicator_table, selection, layer=layer, classes=compare, images_per_class=int(others), progress=report))
 
     st.subheader(f"Every unit of {layer} on class {sel.class_name!r}")
     for note in table.notes:
@@ -75,11 +77,10 @@ def render() -> None:
     run_rescale = live or st.button("Run rescaling", key="ind_run_rescale", icon=":material/play_arrow:")
     if run_rescale:
         with shown_in_place(), progress.status("Rescaling experiment (4 conditions)") as report:
-            rescaled = session_memo("ind_memo", ("rescale", *base_key, space),
-                             lambda: cached.remembered("rescale", selection, (layer, experiments.HALF, tuple(compare), int(others), space),
-                             lambda: experiments.rescale_experiment(selection, layer, experiments.HALF, compare, int(others),
-                                                                    progress=report, image_space=space)))
-        rows = rescaled.rows(shown_unit)
+            rescaled = session_memo("ind_memo", ("rescale", *base_key, space), lambda: cached.computed(
+                rescale_experiment, selection, layer=layer, scale=HALF, classes=compare, images_per_class=int(others),
+                image_space=space, progress=report))
+        rows = rescaled.to_frame(shown_unit).to_dict(orient="records")
         chart(where=st, fig=plots_experiments.rescale_figure(rows), key="ind_rescale_fig")
         rescale_frame = pd.DataFrame(rows)
         st.dataframe(rescale_frame, hide_index=True, key="ind_rescale_table",
@@ -95,11 +96,10 @@ def render() -> None:
     run_random = live or st.button("Run randomness", key="ind_run_random", icon=":material/play_arrow:")
     if run_random:
         with shown_in_place(), progress.status(f"Indicators in {k_models} random-init models") as report:
-            rand = session_memo("ind_memo", ("random", *base_key, k_models),
-                         lambda: cached.remembered("randomness", selection, (layer, k_models, 0, tuple(compare), int(others)),
-                         lambda: experiments.randomness_experiment(selection, layer, k_models, 0, compare, int(others),
-                                                                   progress=report)))
-        rows = rand.rows(shown_unit)
+            rand = session_memo("ind_memo", ("random", *base_key, k_models), lambda: cached.computed(
+                randomness_experiment, selection, layer=layer, n_models=k_models, first_seed=0, classes=compare,
+                images_per_class=int(others), progress=report))
+        rows = rand.to_frame(shown_unit).to_dict(orient="records")
         if shown_unit is None:
             trained = {r["indicator"]: r["trained"] for r in rows}
             random_values = {name: [float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan for v in rand.random[name]]

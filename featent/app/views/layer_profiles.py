@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from featent.app import cached
 from featent.app.errors import shown_in_place
 from featent.app.layout import chart, figure_downloads, page_header
-from featent.app.progress import layer_summary, status
+from featent.app.progress import status
 from featent.app.selection import (
-    Context,
     model_options,
     persisted,
     remember,
@@ -19,40 +16,12 @@ from featent.app.selection import (
 )
 from featent.app.units import open_in_inspector
 from featent.core import entropy
-from featent.pipeline import LayerResult, Selection, layer_results, load_model
+from featent.experiments.profiles import layer_profiles
 from featent.plots import profiles
-from featent.progress import Progress
 from featent.spec import ModelSpec
 
 #: Classes preselected on a first visit: enough for a spread over classes, quick to compute.
 DEFAULT_CLASSES = 3
-
-
-def random_counterpart(spec: str) -> str | None:
-    """'vgg16' -> 'vgg16:random'; None for a spec that is already a random init."""
-    parsed = ModelSpec.parse(spec)
-    return None if parsed.is_random else str(parsed.random())
-
-
-def profile_results(ctx: Context, models: list[str], classes: list[str],
-                    progress: Progress) -> tuple[pd.DataFrame, dict[tuple[str, str], dict[str, LayerResult]]]:
-    """One row per (model, layer, class) with FE, ε and the baselines, and each LayerResult by (model, layer)."""
-    sel = ctx.selection
-    rows: list[dict] = []
-    per_unit: dict[tuple[str, str], dict[str, LayerResult]] = {}
-    jobs = [(m, c) for m in models for c in classes]
-    for k, (spec, class_name) in enumerate(jobs):
-        weights = sel.weights if spec == sel.model else None
-        loaded = ctx.model if spec == sel.model else load_model(spec)
-        job = Selection(model=spec, data=sel.data, class_name=class_name,
-                        layers=tuple(i.name for i in loaded.layers), n_images=sel.n_images, seed=sel.seed,
-                        weights=weights)
-        part = progress.subrange(k / len(jobs), (k + 1) / len(jobs))
-        for layer, result in layer_results(job, store=cached.store(), progress=part, baselines=True).items():
-            rows.append({"model": spec, "layer": layer, "class_name": class_name,
-                         **layer_summary(result, entropy.DEFAULT_P)})
-            per_unit.setdefault((spec, layer), {})[class_name] = result
-    return pd.DataFrame(rows), per_unit
 
 
 def render() -> None:
@@ -67,7 +36,8 @@ def render() -> None:
     sel = ctx.selection
 
     options = list(dict.fromkeys([sel.model, *model_options()]))
-    default_models = [m for m in (sel.model, random_counterpart(sel.model)) if m]
+    spec = ModelSpec.parse(sel.model)
+    default_models = [sel.model] if spec.is_random else [sel.model, str(spec.random())]
     if "lp_models" not in st.session_state or sel.model not in st.session_state.get("lp_for", ()):
         st.session_state["lp_models"] = default_models
         st.session_state["lp_for"] = (sel.model,)
@@ -87,15 +57,12 @@ def render() -> None:
         st.stop()
 
     with shown_in_place(), status(f"Computing birth times for {len(models)} model(s) x {len(chosen_classes)} class(es)") as report:
-        table, per_unit = profile_results(ctx, models, chosen_classes, report)
+        result = cached.computed(layer_profiles, sel.replace(layers=()), models=models, classes=chosen_classes,
+                                 progress=report)
+    table = result.to_frame()
     chart(profiles.layer_profile(table, title=f"Layer profile over {len(chosen_classes)} class(es) of {ctx.dataset.name}"),
           "lp_profile", name="layer profile")
-    summary = (table.groupby(["model", "layer"], sort=False)
-               .agg(mean_feature_entropy=("mean_feature_entropy", "mean"), sd_feature_entropy=("mean_feature_entropy", "std"),
-                    mean_selective_rate=("mean_selective_rate", "mean"), sd_selective_rate=("mean_selective_rate", "std"),
-                    classes=("class_name", "nunique"), live_feature_entropy=("mean_live_feature_entropy", "mean"),
-                    silent_share=("silent_share", "mean"), null_feature_entropy=("mean_null_feature_entropy", "mean"))
-               .reset_index().fillna(0.0))
+    summary = result.layer_means()
     with st.expander("Layer table", expanded=False):
         st.dataframe(summary, hide_index=True, key="lp_layer_table",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns[2:] if c != "classes"})
@@ -106,13 +73,10 @@ def render() -> None:
     st.subheader("Units of one layer")
     u1, u2, _ = st.columns([1, 1, 1])
     unit_model = u1.selectbox("Model", models, key="lp_unit_model")
-    layer_names = [layer for (m, layer) in per_unit if m == unit_model]
+    layer_names = result.layers_of(unit_model)
     unit_layer = remember("layer", u2.selectbox("Layer", layer_names, key=persisted("layer", layer_names[-1], layer_names)))
-    results = per_unit[(unit_model, unit_layer)]
-    fe = np.stack([results[c].feature_entropy for c in chosen_classes], axis=1)  # [units, classes]
-    rate = np.stack([results[c].selective_rate for c in chosen_classes], axis=1)
+    fe, rate = result.unit_values(unit_model, unit_layer)  # [units, classes] each
     mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
-    score = np.where(mean_rate > 0, mean_fe / np.where(mean_rate > 0, mean_rate, 1.0), np.inf)
 
     s1, s2 = st.columns(2)
     chart(profiles.fe_rate_scatter(mean_fe, mean_rate, p=entropy.DEFAULT_P,
@@ -121,10 +85,7 @@ def render() -> None:
     chart(profiles.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class", rates=rate),
           "lp_heatmap", where=s2, name="units heatmap")
 
-    units = pd.DataFrame({"unit": np.arange(fe.shape[0]), "feature_entropy": mean_fe, "selective_rate": mean_rate,
-                          "fe_over_rate": score, "silent": mean_rate < entropy.DEFAULT_P})
-    for j, c in enumerate(chosen_classes):
-        units[f"FE class {c}"] = fe[:, j]
+    units = result.unit_frame(unit_model, unit_layer)
     st.caption("Click a column header to sort, a row to open that unit in the inspector. Low FE with high selective "
                "rate marks the most effective units; the paper ranks units for pruning by FE / ε.")
     labels = {"feature_entropy": "FE (mean over classes)", "selective_rate": "ε (mean)", "fe_over_rate": "FE / ε"}

@@ -17,7 +17,8 @@ from featent.app.layout import (
 )
 from featent.app.selection import model_options, sidebar_selection
 from featent.errors import ModelError
-from featent.experiments import studies as experiments
+from featent.experiments.dynamics import training_dynamics
+from featent.experiments.model_sets import compare_models, layer_trend, model_set
 from featent.pipeline import load_model
 from featent.plots import experiments as plots_experiments
 from featent.plots import profiles
@@ -71,13 +72,11 @@ def render() -> None:
     if _build_button([family.base_run()], "The per-epoch checkpoints", "about a minute", "tg_build_base"):
         with shown_in_place(), progress.status(f"FE of {dyn_layer} at every epoch") as report:
             dyn = session_memo("tg_memo", ("dyn", sel.data, tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
-                        lambda: cached.remembered("dynamics", None, (family.base_run().run_id, ctx.dataset.fingerprint,
-                                                                  tuple(dyn_classes), dyn_layer, sel.n_images, sel.seed),
-                        lambda: experiments.training_dynamics(sel.data, dyn_classes, dyn_layer, sel.n_images, sel.seed,
-                                                              progress=report)))
-        rows = dyn.rows(average=True)
-        chart(where=st, fig=plots_experiments.dynamics_figure(rows, dyn.rows(average=False) if len(dyn_classes) > 1 else ()),
-                        key="tg_dyn_fig")
+                               lambda: cached.computed(training_dynamics, sel.data, classes=dyn_classes, layer=dyn_layer,
+                                                       n_images=sel.n_images, seed=sel.seed, progress=report))
+        rows = dyn.to_frame().to_dict(orient="records")
+        per_class = dyn.to_frame(average=False).to_dict(orient="records") if len(dyn_classes) > 1 else ()
+        chart(where=st, fig=plots_experiments.dynamics_figure(rows, per_class), key="tg_dyn_fig")
         m1, m2, m3 = st.columns(3)
         m1.metric("FE at initialisation", f"{rows[0]['mean_feature_entropy']:.3f}")
         m2.metric("FE after training", f"{rows[-1]['mean_feature_entropy']:.3f}",
@@ -85,7 +84,7 @@ def render() -> None:
         r = dyn.correlation()
         m3.metric("Pearson r (loss, FE)", "n/a" if r != r else f"{r:.2f}",
                   help="Over epochs; the paper reports that FE and loss fall together.")
-        dyn_frame = pd.DataFrame(dyn.rows(average=False))
+        dyn_frame = dyn.to_frame(average=False)
         csv_download(dyn_frame, f"training dynamics {dyn_layer}", "tg_csv_dyn")
 
     # --------------------------------------------------------------------------- model sets
@@ -98,7 +97,7 @@ def render() -> None:
         options = list(dict.fromkeys(family.family_specs() + model_options()))
         specs = s2.multiselect("Models", options, default=["demo", "demo:random"], key="tg_custom_models")
     else:
-        specs = experiments.model_set(SETS[set_label])
+        specs = model_set(SETS[set_label])
         s2.caption("Models: " + ", ".join(specs))
     profile_classes = s2.multiselect("Classes for the layer profile", list(ctx.dataset.classes), default=[sel.class_name],
                                      key="tg_profile_classes")
@@ -110,21 +109,17 @@ def render() -> None:
     if ready:
         with shown_in_place(), progress.status(f"Layer profiles of {len(specs)} models") as report:
             profile = session_memo("tg_memo", ("profile", tuple(specs), sel.data, tuple(profile_classes), sel.n_images, sel.seed),
-                            lambda: cached.remembered("model-set", None, (ctx.dataset.fingerprint, tuple(profile_classes),
-                                                                      sel.n_images, sel.seed), models=tuple(specs), compute=
-                            lambda: experiments.compare_models(specs, sel.data, profile_classes, None, sel.n_images, sel.seed,
-                                                               progress=report)))
+                                   lambda: cached.computed(compare_models, specs, sel.data, classes=profile_classes,
+                                                           n_images=sel.n_images, seed=sel.seed, progress=report))
         for note in profile.notes:
             st.info(note)
-        chart(where=st, fig=profiles.layer_profile(pd.DataFrame(profile.profile, columns=profiles.PROFILE_COLUMNS),
+        chart(where=st, fig=profiles.layer_profile(profile.to_frame(),
                                             title=f"Layer profile, {len(profile_classes)} class(es)"), key="tg_profile_fig")
         last = profile.layers[-1]
         with shown_in_place(), progress.status(f"{last} over every class") as report:
             scatter = session_memo("tg_memo", ("scatter", tuple(specs), sel.data, last, sel.n_images, sel.seed),
-                            lambda: cached.remembered("model-set-last", None, (ctx.dataset.fingerprint, last, sel.n_images,
-                                                                           sel.seed), models=tuple(specs), compute=
-                            lambda: experiments.compare_models(specs, sel.data, None, [last], sel.n_images, sel.seed,
-                                                               progress=report, with_accuracy=False)))
+                                   lambda: cached.computed(compare_models, specs, sel.data, layers=[last], n_images=sel.n_images,
+                                                           seed=sel.seed, with_accuracy=False, progress=report))
         chart(where=st, fig=plots_experiments.model_set_scatter(scatter.last_layer_rows(),
                                                             title=f"{last}: FE vs selective rate, one point per class"),
                         key="tg_scatter_fig")
@@ -144,14 +139,14 @@ def render() -> None:
     else:
         with shown_in_place(), progress.status(f"Every layer of {sel.model} and {k_random} random inits") as report:
             trend = session_memo("tg_memo", ("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed),
-                          lambda: cached.remembered("layer-trend", ctx.for_layers(ctx.model.layers[-1].name), (k_random,),
-                          lambda: experiments.layer_trend(sel.model, sel.data, [sel.class_name], k_random, sel.n_images,
-                                                          sel.seed, progress=report, weights=sel.weights)))
+                                 lambda: cached.computed(layer_trend, sel.model, sel.data, classes=[sel.class_name],
+                                                         n_random=k_random, n_images=sel.n_images, seed=sel.seed,
+                                                         weights=sel.weights, progress=report))
         t1, t2 = st.columns(2)
-        chart(where=t1, fig=plots_experiments.layer_trend_figure(trend, title="Mean feature entropy per layer"), key="tg_trend_fe")
-        chart(where=t2, fig=plots_experiments.layer_trend_figure(trend, value="mean_selective_rate",
+        chart(where=t1, fig=plots_experiments.layer_trend_figure(trend.profile, title="Mean feature entropy per layer"), key="tg_trend_fe")
+        chart(where=t2, fig=plots_experiments.layer_trend_figure(trend.profile, value="mean_selective_rate",
                                                              title="Mean selective rate per layer"), key="tg_trend_rate")
-        csv_download(pd.DataFrame(trend), f"layer trend {sel.model}", "tg_csv_trend")
+        csv_download(trend.to_frame(), f"layer trend {sel.model}", "tg_csv_trend")
     figure_downloads()
 
 
