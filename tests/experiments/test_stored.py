@@ -52,7 +52,7 @@ def _examples():
     values = {name: rng.normal(size=8) for name in INDICATOR_COLUMNS}
     values[INDICATOR_COLUMNS[0]][2] = np.inf
     curve = AblationCurve("fe-desc", rng.permutation(8), rng.random(9), rng.random(9), rng.random(9), rng.random(9))
-    row = PruneRow("fe", "FE", 0.5, None, 0.91, 0.02, 1234, 56789, 321.5, {"conv1": [1, 4]})
+    row = PruneRow("h_over_eps", "FE", 0.5, None, 0.91, 0.02, 1234, 56789, 321.5, {"conv1": [1, 4]})
     return [
         IndicatorTable("demo", "digits", "3", "conv", 10, 0, values, 0.9, rng.integers(0, 60, (10, 8)).astype(np.int32), ["a note"]),
         RescaleResult(selection, 10, 0.5, [(1.0, 1.0), (0.5, 1.0)], [values, values], [0.9, float("nan")]),
@@ -65,9 +65,10 @@ def _examples():
         DynamicsResult("digits", "conv", ["3", "4"], 10, 0, [{"epoch": 1, "loss": 0.3, "class_name": "3"}]),
         ProfileResult(selection, "digits", ["demo"], ["3"], [{"model": "demo", "layer": "conv", "silent_share": 0.5}],
                       {"demo": {"conv": {"feature_entropy": rng.random((8, 1)), "selective_rate": rng.random((8, 1))}}}),
-        AblationResult("demo", "digits", "3", "conv", 10, 5, 50, 0, {"fe": rng.random(8)}, {"fe-desc": curve}),
+        AblationResult(Selection("demo", "digits", "3", ("conv",), 10), 5, 50, {"h_over_eps": rng.random(8)},
+                       {"h_over_eps-desc": curve}),
         (SummaryRow("fe-desc", "fe", 0.8, 0.85, 0.05, 10, 2.5), {"3": "x"}),
-        PruneReport("demo", "digits", 0.5, ["3"], 50, 100, 100, 1, [row]),
+        PruneReport(Selection("demo", "digits", "3", (), 50), 0.5, ["3"], 100, 100, 1, [row]),
         pd.DataFrame({"unit": np.arange(3), "fe": [0.5, np.nan, np.inf], "role": ["a", "b", None]}),
     ]
 
@@ -93,7 +94,7 @@ def test_real_results_round_trip(tmp_path):
     back = _through_store(store, roles)
     _same(back, roles)
     assert back.counts() == roles.counts()
-    ablation = cumulative_ablation(selection, ["fe", "random"], test_per_class=5, test_classes=["3", "4"], cache=False)
+    ablation = cumulative_ablation(selection, orders=["fe", "random"], test_per_class=5, test_classes=["3", "4"], cache=False)
     back = _through_store(store, ablation)
     _same(back, ablation)
     assert back.records() == ablation.records() and all(back.curves[k].best() == c.best() for k, c in ablation.curves.items())
