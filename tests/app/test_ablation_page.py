@@ -37,12 +37,12 @@ def test_roles_show_on_load_and_follow_the_thresholds() -> None:
 def test_ablation_curves_run_on_the_button() -> None:
     at = open_app(PAGE, n_images=12)
     assert any("Run ablation" in i.value for i in at.info)
-    at.multiselect(key="abl_orders").set_value(["fe-desc", "random"]).run()
+    at.multiselect(key="abl_orders").set_value(["h_over_eps-desc", "random"]).run()
     at.number_input(key="abl_test_n").set_value(5).run()
     at.button(key="abl_run").click().run()
     assert_clean(at)
     best = _frame(at, "best balanced accuracy")
-    assert list(best["order"]) == ["fe-desc", "random"]
+    assert list(best["order"]) == ["h_over_eps-desc", "random"]
     assert "Download curve points (CSV)" in _download_labels(at)
     assert len(at.get("plotly_chart")) >= 2  # curves + roles
 
@@ -52,14 +52,14 @@ def test_summary_and_pruning_run_with_small_settings() -> None:
     two = default_classes()[1:3]
     at.multiselect(key="abl_sum_classes").set_value(two).run()
     assert at.multiselect(key="abl_sum_classes").value == two
-    at.multiselect(key="abl_sum_orders").set_value(["fe-desc", "l1-asc"]).run()
+    at.multiselect(key="abl_sum_orders").set_value(["h_over_eps-desc", "l1_norm-asc"]).run()
     at.number_input(key="abl_test_n").set_value(5).run()
     at.button(key="abl_sum_run").click().run()
     assert_clean(at)
     summary = _frame(at, "enhanced")
-    assert list(summary["order"]) == ["fe-desc", "l1-asc"] and set(summary["classes"]) == {2}
+    assert list(summary["order"]) == ["h_over_eps-desc", "l1_norm-asc"] and set(summary["classes"]) == {2}
 
-    at.multiselect(key="abl_methods").set_value(["l1"]).run()
+    at.multiselect(key="abl_methods").set_value(["l1_norm"]).run()
     at.number_input(key="abl_k").set_value(2).run()
     at.number_input(key="abl_prune_images").set_value(4).run()
     at.number_input(key="abl_epochs").set_value(1).run()
@@ -67,7 +67,7 @@ def test_summary_and_pruning_run_with_small_settings() -> None:
     at.button(key="abl_prune_run").click().run()
     assert_clean(at)
     table = _frame(at, "parameters")
-    assert list(table["method"]) == ["unpruned", "l1"]
+    assert list(table["method"]) == ["unpruned", "l1_norm"]
     assert table["parameters"].iloc[1] < table["parameters"].iloc[0]
     assert "Download pruning results (CSV)" in _download_labels(at)
 
@@ -78,7 +78,7 @@ def test_pruning_a_resnet_is_an_error_in_place() -> None:
     at.selectbox(key="_w_model").set_value("resnet18:random").run()
     at.number_input(key="_w_n_images").set_value(4).run()
     at.switch_page(PAGE).run()
-    at.multiselect(key="abl_methods").set_value(["l1"]).run()
+    at.multiselect(key="abl_methods").set_value(["l1_norm"]).run()
     at.button(key="abl_prune_run").click().run()
     assert not at.exception
     assert any("ResNet are not supported" in e.value for e in at.error)

@@ -27,11 +27,9 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
 
 
 def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypatch) -> None:
-    import featent.training.family as family
-    import featent.training.loop as train
+    import featent.nets.family as family
 
-    monkeypatch.setattr(train, "DEFAULT_EPOCHS", 1)  # a one-epoch family keeps the test short
-    monkeypatch.setattr(family, "CORRUPT_EPOCHS", 1)
+    monkeypatch.setattr(family, "CORRUPT_EPOCHS", 1)  # a one-epoch family keeps the test short
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.number_input(key="_w_n_images").set_value(12).run()

@@ -49,7 +49,7 @@ _CHILD = textwrap.dedent(
 
     layer = load_model("demo").layers[-1].name
     selection = Selection("demo", "digits", "3", (layer,), n_images=12)
-    table = cached.remembered("roles", selection, (), lambda: unit_roles(selection))
+    table = cached.computed(unit_roles, selection)
     st.write(sorted(table.counts().items()))
     st.write(table.fe_train.tolist())
     '''

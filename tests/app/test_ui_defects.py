@@ -125,7 +125,12 @@ def test_plot_defects_stay_fixed() -> None:
     rescale = plots_experiments.rescale_figure([{"images": 1.0, "filters": 1.0, "l1_norm": 2.0}], indicators=("l1_norm",))
     assert rescale.layout.shapes[1].y0 == 0.5
     assert rescale.layout.annotations[0].text == "half" and rescale.layout.annotations[0].x < 1.0
-    a, b = (np.array(hex_to_rgb(plots_ablation.ORDER_COLOURS[k])) for k in ("fe-desc", "fe-asc"))
+    from featent.experiments.ablation import AblationCurve
+
+    flat = np.linspace(1.0, 0.0, 5)
+    curves = {order: AblationCurve(order, np.arange(4), flat, flat, flat, flat) for order in ("h_over_eps-desc", "h_over_eps-asc")}
+    lines = {t.name: t.line.color for t in plots_ablation.ablation_curves(curves).data if t.line.color}
+    a, b = (np.array(hex_to_rgb(colour)) for colour in list(dict.fromkeys(lines.values()))[:2])
     assert np.abs(a - b).sum() > 200  # FE descending and ascending are told apart at a glance
     dyn = plots_experiments.dynamics_figure([{"epoch": e, "loss": 1.0 / (e + 1), "mean_feature_entropy": 2.7 + 0.37 * e}
                                              for e in range(3)])
