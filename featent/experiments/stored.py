@@ -4,8 +4,7 @@ Results are encoded without pickle (``encode`` / ``decode``): numeric arrays bec
 members, everything else (numbers, strings, lists, dicts, DataFrames, featent's result dataclasses)
 a JSON tree that names the arrays. Decoding rebuilds only dataclasses defined in ``featent``
 modules, so a value read back can never name arbitrary code. Experiments declared with
-``featent.experiments.contract.experiment`` store through these and own their keys;
-``remember`` / ``recall`` serve results whose key parts the caller assembles itself.
+``featent.experiments.contract.experiment`` store through these and own their keys.
 """
 
 from __future__ import annotations
@@ -13,19 +12,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from featent.errors import CacheError
-from featent.store import ResultStore, result_key
 
-__all__ = ["RESULT_VERSION", "decode", "encode", "recall", "remember"]
+__all__ = ["decode", "encode"]
 
-RESULT_VERSION = "r1"
-T = TypeVar("T")
 
 
 class _Encoder:
@@ -142,63 +137,3 @@ def decode(arrays: dict[str, np.ndarray], meta: dict) -> Any:
 
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
-
-
-def recall(
-    kind: str,
-    key_parts: Sequence[object],
-    decode_fn: Callable[[dict[str, np.ndarray], dict], Any] = decode,
-    store: ResultStore | None = None,
-) -> Any | None:
-    """The stored result of ``kind`` under ``key_parts``, or None (nothing is computed): lets a view
-    that computes only on request show what an earlier run already stored."""
-    if store is None:
-        from featent.pipeline import default_store
-
-        try:
-            store = default_store()
-        except CacheError:
-            return None
-    hit = store.get_result(result_key(kind, RESULT_VERSION, *key_parts))
-    if hit is None:
-        return None
-    try:
-        return decode_fn(*hit)
-    except (CacheError, KeyError, TypeError, ValueError):
-        return None
-
-
-def remember(
-    kind: str,
-    key_parts: Sequence[object],
-    compute: Callable[[], T],
-    encode_fn: Callable[[T], tuple[dict[str, np.ndarray], dict]] = encode,
-    decode_fn: Callable[[dict[str, np.ndarray], dict], T] = decode,
-    store: ResultStore | None = None,
-) -> T:
-    """The stored result of ``kind`` under ``key_parts``, else ``compute()`` stored and returned.
-
-    ``store=None`` uses the default store; when no store can be used, or the value cannot be
-    encoded or written, the result is simply computed and returned.
-    """
-    if store is None:
-        from featent.pipeline import default_store
-
-        try:
-            store = default_store()
-        except CacheError:
-            return compute()
-    key = result_key(kind, RESULT_VERSION, *key_parts)
-    hit = store.get_result(key)
-    if hit is not None:
-        try:
-            return decode_fn(*hit)
-        except (CacheError, KeyError, TypeError, ValueError):
-            pass  # damaged or from an older layout: recompute and overwrite
-    value = compute()
-    try:
-        arrays, meta = encode_fn(value)
-        store.put_result(key, arrays, meta)
-    except CacheError:
-        pass
-    return value

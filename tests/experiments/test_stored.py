@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from featent.errors import CacheError
-from featent.experiments.stored import decode, encode, remember
+from featent.experiments.stored import decode, encode
 from featent.store import ResultStore, result_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +38,14 @@ def _through_store(store: ResultStore, value):
 
 def _examples():
     from featent.experiments.ablation import AblationCurve, AblationResult, SummaryRow
-    from featent.experiments.pruning import PruneReport, PruneRow
     from featent.experiments.dynamics import DynamicsResult
     from featent.experiments.model_sets import LayerTrendResult, ModelSetResult
     from featent.experiments.profiles import ProfileResult
+    from featent.experiments.pruning import PruneReport, PruneRow
     from featent.experiments.randomness import RandomnessResult
     from featent.experiments.rescale import RescaleResult
-    from featent.spec import Selection
     from featent.indicators import INDICATOR_COLUMNS, IndicatorTable
+    from featent.spec import Selection
 
     rng = np.random.default_rng(0)
     selection = Selection("demo", "digits", "3", ("conv",), 10)
@@ -54,7 +54,8 @@ def _examples():
     curve = AblationCurve("fe-desc", rng.permutation(8), rng.random(9), rng.random(9), rng.random(9), rng.random(9))
     row = PruneRow("h_over_eps", "FE", 0.5, None, 0.91, 0.02, 1234, 56789, 321.5, {"conv1": [1, 4]})
     return [
-        IndicatorTable("demo", "digits", "3", "conv", 10, 0, values, 0.9, rng.integers(0, 60, (10, 8)).astype(np.int32), ["a note"]),
+        IndicatorTable("demo", "digits", "3", "conv", 10, 0, values, 0.9, rng.integers(0, 60, (10, 8)).astype(np.int32),
+                       ["a note"]),
         RescaleResult(selection, 10, 0.5, [(1.0, 1.0), (0.5, 1.0)], [values, values], [0.9, float("nan")]),
         RandomnessResult(selection, 10, [0, 1], values, {k: np.stack([v, v]) for k, v in values.items()}),
         ModelSetResult(["demo", "demo:random"], "digits", ["3"], ["conv"], 10, 0,
@@ -106,11 +107,18 @@ def test_only_featent_types_are_rebuilt(tmp_path):
         decode({}, hostile)
     with pytest.raises(CacheError, match="Cannot store"):
         encode(object())
+    from featent.experiments.contract import experiment
+
+    answers = iter(["recomputed", "again"])
+
+    @experiment("probe")
+    def probe(tag: str) -> str:
+        return next(answers)
+
     store = ResultStore(tmp_path / "s")
-    key = result_key("roles", "x")
-    store.put_result(key, {}, hostile)
-    assert remember("roles", ["x"], lambda: "recomputed", store=store) == "recomputed"  # a bad entry is a miss
-    assert remember("roles", ["x"], lambda: "again", store=store) == "recomputed"  # ... overwritten by the result
+    store.put_result(probe.key("x"), {}, hostile)
+    assert probe.cached("x", store=store) == "recomputed"  # a bad entry is a miss
+    assert probe.cached("x", store=store) == "recomputed"  # ... overwritten by the result
 
 
 def test_put_result_refuses_pickles_and_damage(tmp_path):
@@ -132,23 +140,23 @@ def test_put_result_refuses_pickles_and_damage(tmp_path):
 _CHILD = textwrap.dedent(
     """
     import json, sys
-    from featent.experiments.roles import unit_roles
-    from featent.experiments.contract import selection_parts
-    from featent.experiments.stored import remember
+    from featent.experiments import roles
     from featent.pipeline import Selection, load_model
     from featent.store import ResultStore
 
     layer = load_model("demo").layers[-1].name
     selection = Selection("demo", "digits", "3", (layer,), n_images=10)
     calls = []
+    compute = roles.unit_roles.function
 
-    def compute():
+    def counted(*args, **kwargs):
         calls.append(1)
         if sys.argv[2] == "forbid":
             raise SystemExit("recomputed in the second process")
-        return unit_roles(selection, cache=False)
+        return compute(*args, **kwargs)
 
-    table = remember("roles", selection_parts(selection), compute, store=ResultStore(sys.argv[1]))
+    roles.unit_roles.function = counted
+    table = roles.unit_roles.cached(selection, cache=False, store=ResultStore(sys.argv[1]))
     print(json.dumps({"calls": len(calls), "fe": table.fe_train.tolist(), "roles": table.roles.tolist()}))
     """
 )
