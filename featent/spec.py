@@ -170,17 +170,11 @@ def _read_seed(text: str, spec: str) -> int:
 
 
 def _check_seed(seed: object, name: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ModelError(f"The random-init seed for {name!r} must be an integer, not {seed!r}.")
-    if not 0 <= seed < SEED_LIMIT:
-        raise ModelError(f"The random-init seed {seed} for {name!r} is out of range; seeds run from 0 to {SEED_LIMIT - 1}.")
-    return int(seed)
+    return int(check(f"The random-init seed of {name!r}", seed, Interval(int, 0, SEED_LIMIT - 1), ModelError))
 
 
 def _check_size(size: object, name: str) -> int:
-    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
-        raise ModelError(f"The input size {size!r} for {name!r} must be an integer from {MIN_SIZE} to {MAX_SIZE}.")
-    return int(size)
+    return int(check(f"The input size of {name!r}", size, Interval(int, MIN_SIZE, MAX_SIZE), ModelError))
 
 
 #: The dataset splits a selection may sample from.

@@ -88,9 +88,9 @@ def test_bad_specs_raise_one_sentence(text, match):
 
 def test_bad_edits():
     spec = ModelSpec.parse("vgg11")
-    with pytest.raises(ModelError, match="out of range"):
+    with pytest.raises(ModelError, match=r"seed of .vgg11. must be an integer from 0 to 4294967295"):
         spec.random(SEED_LIMIT)
-    with pytest.raises(ModelError, match="out of range"):
+    with pytest.raises(ModelError, match=r"seed of .vgg11. must be an integer from 0 to 4294967295, got -1"):
         spec.random(-1)
     with pytest.raises(ModelError, match="input size"):
         spec.with_size(8)

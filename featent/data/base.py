@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from featent.errors import DataError
+from featent.validation import check_class, check_int
 
 MIN_IMAGES_PER_CLASS = 2
 #: Largest side an image is resized to: larger requests would only exhaust memory.
@@ -53,17 +54,12 @@ def check_sample_args(dataset: Dataset, class_name: str, n: int, seed: int, spli
             f"Class {class_name!r} in {dataset.name} has {empty[class_name]} image file(s); "
             f"each class needs at least {MIN_IMAGES_PER_CLASS}."
         )
-    if class_name not in dataset.classes:
-        shown = ", ".join(dataset.classes[:12]) + (", ..." if len(dataset.classes) > 12 else "")
-        raise DataError(f"Class {class_name!r} is not in {dataset.name}; its classes are: {shown}.")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise DataError(f"The number of images must be a positive integer, got {n!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"The seed must be a non-negative integer, got {seed!r}.")
+    check_class(class_name, dataset.classes, dataset.name)
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
     if split not in dataset.splits:
         raise DataError(f"{dataset.name} has no split {split!r}; use one of: {', '.join(dataset.splits)}.")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 2 <= size <= MAX_IMAGE_SIZE:
-        raise DataError(f"The image size must be an integer >= 2 and at most {MAX_IMAGE_SIZE}, got {size!r}.")
+    check_int("size", size, 2, MAX_IMAGE_SIZE)
 
 
 def permutation(seed: int, class_name: str, count: int) -> np.ndarray:

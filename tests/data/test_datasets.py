@@ -63,11 +63,11 @@ def test_digits_size_is_a_resize(digits):
     ("kwargs", "match"),
     [
         ({"class_name": "11"}, r"Class '11' is not in digits"),
-        ({"class_name": "1", "n": 0}, r"number of images must be a positive integer"),
-        ({"class_name": "1", "n": 2.5}, r"number of images must be a positive integer"),
-        ({"class_name": "1", "seed": -1}, r"seed must be a non-negative integer"),
+        ({"class_name": "1", "n": 0}, r"n must be an integer >= 1"),
+        ({"class_name": "1", "n": 2.5}, r"n must be an integer >= 1"),
+        ({"class_name": "1", "seed": -1}, r"seed must be an integer >= 0"),
         ({"class_name": "1", "split": "val"}, r"no split 'val'"),
-        ({"class_name": "1", "size": 1}, r"image size must be an integer >= 2"),
+        ({"class_name": "1", "size": 1}, r"size must be an integer from 2 to"),
     ],
 )
 def test_digits_bad_sample_arguments(digits, kwargs, match):
