@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from featent.core.topology import rank_distance_matrix, birth_time, birth_times  # noqa: E402
+from featent.core.topology import birth_time, birth_times, rank_distance_matrix
 
 SIZES = (7, 14, 28, 56, 112, 224)
 VGG16_IMAGE = ((64, 224), (64, 224), (128, 112), (128, 112), (256, 56), (256, 56), (256, 56),

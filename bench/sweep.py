@@ -27,13 +27,13 @@ import time
 os.environ.setdefault("FEATENT_DEVICE", "cpu")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from featent.core.topology import birth_times  # noqa: E402
-from featent.data import load_dataset  # noqa: E402
-from featent.births import chunk_size, iter_births, place_model, shuffled_births  # noqa: E402
-from featent.experiments.sweep import sweep  # noqa: E402
-from featent.extract import iter_activations  # noqa: E402
-from featent.pipeline import load_model  # noqa: E402
-from featent.store import ResultStore  # noqa: E402
+from featent.births import chunk_size, iter_births, place_model, shuffled_births
+from featent.core.topology import birth_times
+from featent.data import load_dataset
+from featent.experiments.sweep import sweep
+from featent.extract import iter_activations
+from featent.pipeline import load_model
+from featent.store import ResultStore
 
 
 def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:

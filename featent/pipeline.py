@@ -26,7 +26,6 @@ from featent.extract import iter_activations
 from featent.nets import LoadedModel, load_model
 from featent.progress import Progress, ProgressLike
 from featent.spec import Selection
-
 from featent.store import ResultStore, default_store, open_store
 from featent.validation import Options, check, check_class, check_int
 

@@ -115,7 +115,7 @@ def _no_pickle_disk():
     from diskcache.core import MODE_PICKLE
 
     class RawDisk(diskcache.Disk):
-        def get(self, key, raw):  # noqa: D401 - diskcache API
+        def get(self, key, raw):  # diskcache API
             if not raw:
                 raise ValueError("featent store keys are plain strings; refusing to unpickle a key")
             return super().get(key, raw)
@@ -195,7 +195,7 @@ def _damaged_index(exc: BaseException) -> bool:
     """Is this the error of an unreadable SQLite index (not of an unwritable folder)?"""
     import sqlite3
 
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or (
+    return (isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)) or (
         isinstance(exc, sqlite3.OperationalError) and "malformed" in str(exc)
     )
 

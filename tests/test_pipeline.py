@@ -8,24 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from featent.data import clear_dataset_cache, load_dataset
+from featent.births import BirthsKey
 from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.topology import birth_time
+from featent.data import clear_dataset_cache, load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import extract_activations
-from featent.pipeline import load_model
 from featent.pipeline import (
     LayerResult,
     Selection,
     compute_births,
     compute_births_many,
     layer_results,
+    load_model,
     sample_images,
     unit_activations,
 )
-from featent.births import BirthsKey
 from featent.progress import Progress
 from featent.store import ResultStore
-from featent.core.topology import birth_time
 
 DEMO = Selection(model="demo", data="digits", class_name="3", layers=("block2_conv2", "block3_conv1"), n_images=12, seed=1)
 

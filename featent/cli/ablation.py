@@ -11,8 +11,19 @@ import argparse
 from collections.abc import Callable
 
 from featent.cli.common import (
-    UsageError, model_spec, add_output, at_least, finite_float, json_safe, non_negative_int, positive_float, positive_int,
-    progress_bar, ratio, render, seed,
+    UsageError,
+    add_output,
+    at_least,
+    finite_float,
+    json_safe,
+    model_spec,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    progress_bar,
+    ratio,
+    render,
+    seed,
 )
 
 __all__ = ["register"]

@@ -37,7 +37,7 @@ def warnings_as_lines() -> Iterator[None]:
     with warnings.catch_warnings():
         previous = warnings.showwarning
 
-        def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings API
+        def show(message, category, filename, lineno, file=None, line=None) -> None:  # warnings API
             if issubclass(category, FeatentWarning) or category.__module__.startswith("featent"):
                 _write_line(warning_line(message))
             else:

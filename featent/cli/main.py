@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-
+from featent.cli import cached
 from featent.cli.common import (
     DATA_HELP,
     EXIT_ERROR,
@@ -34,7 +34,6 @@ from featent.cli.common import (
     selection_from_args,
     warnings_as_lines,
 )
-from featent.cli import cached
 from featent.errors import FeatentError
 from featent.spec import Selection
 

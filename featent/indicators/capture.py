@@ -121,7 +121,7 @@ def forward_capture(
     with model.lock:
         captured: dict[str, torch.Tensor] = {}
 
-        def keep(key: str):  # noqa: ANN202
+        def keep(key: str):
             def hook(value: torch.Tensor) -> None:
                 captured[key] = value.detach().to("cpu", torch.float32, copy=True)
 

@@ -19,8 +19,8 @@ from torch import nn
 
 from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
-from featent.nets.family import resolve_family_spec
 from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, resolve_demo_variant
+from featent.nets.family import resolve_family_spec
 from featent.nets.layers import LayerInfo, discover_layers
 from featent.nets.zoo import (
     IMAGENET_MEAN,

@@ -16,7 +16,6 @@ from playwright.sync_api import Page, expect
 from featent.data import load_dataset
 from featent.pipeline import Selection, layer_results
 
-
 pytestmark = pytest.mark.e2e
 RENDER_TIMEOUT_MS = 120_000
 SETTLE_MS = 500  # pause before a timed change, so one timing does not include the previous render

@@ -6,10 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from featent.experiments.ablation import units_removed
 from featent.errors import FeatentError, ModelError
-from featent.nets import from_module
-from featent.spec import Selection
+from featent.experiments.ablation import units_removed
 from featent.experiments.pruning import (
     PRUNE_METHODS,
     compare_pruning,
@@ -17,10 +15,12 @@ from featent.experiments.pruning import (
     count_parameters,
     finetune,
     images_per_second,
+    prunable_layers,
     prune_channels,
     prune_network,
-    prunable_layers,
 )
+from featent.nets import from_module
+from featent.spec import Selection
 
 
 def _bn_net():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from featent.core import topology
-from featent.plots import animation
 from featent.core.cycles import hole_cycle
+from featent.plots import animation
 
 TOY = np.array([[0.10, 0.90, 0.20, 0.05], [0.30, 0.15, 0.25, 0.80], [0.70, 0.20, 0.10, 0.35], [0.00, 0.10, 0.60, 0.20]])
 
@@ -29,7 +29,7 @@ def test_every_frame_has_the_edges_triangles_and_betti_numbers_of_its_step() -> 
         cx = topology.clique_complex(TOY, v)
         assert _pieces(old) + _pieces(new) == cx.edges.shape[0]
         assert _pieces(triangles) == cx.triangles.shape[0]
-        assert len(circles["x"]) == int(np.count_nonzero(TOY >= topology.filtration_values(TOY)[v - 1]))
+        assert len(circles["x"]) == int(np.count_nonzero(topology.filtration_values(TOY)[v - 1] <= TOY))
         assert line["x"] == [v, v]
         assert f"β0 = {curves[0, v - 1]} · β1 = {curves[1, v - 1]}" in caption["text"][0]
         assert (_pieces(hole) == 1) == (v >= 4 and curves[1, v - 1] > 0)  # the born hole while it is open
