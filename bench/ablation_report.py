@@ -134,7 +134,7 @@ def vgg16_section(ratios: list[float]) -> list[dict]:
         current = model
         for layer in prunable_layers(model):
             n = current.layer(layer).n_units
-            module = prune_channels(current, layer, list(range(int(round(ratio * n)))), check=False)
+            module = prune_channels(current, layer, list(range(round(ratio * n))), check=False)
             current = from_module(module, name="vgg16-pruned", input_size=224, mean=model.mean, std=model.std)
         rows.append({"ratio": ratio, "parameters": count_parameters(current.module), "flops": conv_flops(current.module, 224)})
     paper = {0.0: ("138M", "30.96B"), 0.4: ("87.8M", "11.15B"), 0.5: ("75.9M", "7.87B"), 0.6: ("64.2M", "5.02B")}

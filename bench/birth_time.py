@@ -40,7 +40,7 @@ def realistic_units(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
 def step_of_rank(unit: np.ndarray, distinct_desc: np.ndarray, births: np.ndarray) -> int:
     if births.size == 0:
         return 0
-    value = distinct_desc[int(round(births.min())) - 1]
+    value = distinct_desc[round(births.min()) - 1]
     return int(np.count_nonzero(unit > value)) + 1
 
 

@@ -238,6 +238,8 @@ def compute_births_many(
     if isinstance(scheduler, str) or scheduler is None:
         results = dask.compute(*tasks, scheduler=scheduler or "threads")
     else:
-        results = scheduler.compute(tasks, sync=True) if hasattr(scheduler, "compute") else dask.compute(*tasks, scheduler=scheduler)
+        results = (
+            scheduler.compute(tasks, sync=True) if hasattr(scheduler, "compute") else dask.compute(*tasks, scheduler=scheduler)
+        )
     progress(1.0, f"{len(selections)} selections done")
     return list(results)

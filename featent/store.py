@@ -79,7 +79,17 @@ ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "BirthsKey", "SizeReferenceKey", "ResultStore", "default_directory", "default_store", "open_store", "result_key"]
+__all__ = [
+    "SCHEMA",
+    "ENV_VAR",
+    "BirthsKey",
+    "SizeReferenceKey",
+    "ResultStore",
+    "default_directory",
+    "default_store",
+    "open_store",
+    "result_key",
+]
 
 
 def result_key(kind: str, *parts: object) -> str:
@@ -275,7 +285,7 @@ class ResultStore:
         """The stored array, or None when absent or damaged."""
         try:
             blob = self._cache.get(key, default=None)
-        except Exception:  # a damaged row or a refused pickle: treat as a miss
+        except Exception:  # noqa: BLE001 - a damaged row or a refused pickle: treat as a miss
             return None
         return _decode(blob)
 
@@ -296,7 +306,7 @@ class ResultStore:
         """``(arrays, meta)`` stored by ``put_result``, or None when absent or damaged."""
         try:
             blob = self._cache.get(key, default=None)
-        except Exception:  # a damaged row or a refused pickle: treat as a miss
+        except Exception:  # noqa: BLE001 - a damaged row or a refused pickle: treat as a miss
             return None
         return _decode_result(blob)
 

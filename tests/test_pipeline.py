@@ -203,8 +203,10 @@ def test_compute_births_many_on_a_real_dask_cluster(cache_dir):
     """A distributed.Client (in-process workers, no network beyond loopback) runs the selections."""
     import distributed
     sels = [dataclasses.replace(DEMO, class_name=c, layers=("block3_conv2",), n_images=4) for c in ("4", "5")]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            many = compute_births_many(sels, executor="dask", scheduler=client)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        many = compute_births_many(sels, executor="dask", scheduler=client)
     for sel, got in zip(sels, many):
         assert np.array_equal(got["block3_conv2"], compute_births(sel)["block3_conv2"])

@@ -123,8 +123,16 @@ def _weights_input(spec: str) -> str | None:
     if is_random(spec):
         sb.caption("Random initialisation: no weights to choose.")
         return None
-    mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
-                                                 horizontal=False, help="Built-in: the shipped demo weights or torchvision's cached ones."))
+    mode = remember(
+        "weights_mode",
+        sb.radio(
+            "Weights",
+            WEIGHT_MODES,
+            key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
+            horizontal=False,
+            help="Built-in: the shipped demo weights or torchvision's cached ones.",
+        ),
+    )
     if mode == "Checkpoint path":
         path = remember("weights_path", sb.text_input("Checkpoint file (.pt state_dict)", key=persisted("weights_path", ""),
                                                        placeholder="/path/to/checkpoint.pt"))

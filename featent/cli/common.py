@@ -173,9 +173,13 @@ def add_selection_flags(
     else:
         parser.add_argument("--data", default=data_default, metavar="D", help=f"{DATA_HELP} (default {data_default})")
     if classes == "one":
-        parser.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
+        parser.add_argument(
+            "--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')"
+        )
     elif classes == "many":
-        parser.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+        parser.add_argument(
+            "--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)"
+        )
     elif classes == "list":
         parser.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
                             help="every class, the first N, or names separated by commas (default all)")
@@ -190,7 +194,9 @@ def add_selection_flags(
     elif layers == "many":
         parser.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
     elif layers == "list":
-        parser.add_argument("--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+        parser.add_argument(
+            "--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas"
+        )
     elif layers != "none":
         raise ValueError(f"layers is 'one', 'one-or-all', 'many', 'list' or 'none', not {layers!r}")
     parser.add_argument("--images", type=at_least(min_images), default=100, metavar="N", help=images_help)
@@ -235,7 +241,7 @@ def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], 
     bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
 
     def report(fraction: float, message: str) -> None:
-        target = int(round(1000 * max(0.0, min(1.0, fraction))))
+        target = round(1000 * max(0.0, min(1.0, fraction)))
         if target > bar.n:
             bar.update(target - bar.n)
         bar.set_postfix_str(message[:60], refresh=False)

@@ -200,7 +200,9 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
     if conv.groups != 1 or (isinstance(consumer, nn.Conv2d) and consumer.groups != 1):
         raise ModelError("Pruning is implemented for ungrouped convolutions only.")
     if isinstance(consumer, nn.Linear) and consumer.in_features % info.n_units:
-        raise ModelError(f"The Linear after {layer!r} has {consumer.in_features} inputs, not a multiple of {info.n_units} channels.")
+        raise ModelError(
+            f"The Linear after {layer!r} has {consumer.in_features} inputs, not a multiple of {info.n_units} channels."
+        )
 
     pruned = copy.deepcopy(model.module)
     names = {id(m): n for n, m in model.module.named_modules()}
@@ -357,7 +359,7 @@ def prune_network(
         part = progress.subrange(i / len(chosen), (i + 1) / len(chosen))
         scores = unit_scores(current, layer, images_by_class, targets, [method], progress=part)
         n_units = current.layer(layer).n_units
-        n_remove = min(n_units - 1, int(round(float(ratio) * n_units)))
+        n_remove = min(n_units - 1, round(float(ratio) * n_units))
         order = rank_units(scores, canonical_order(method), n_units)
         drop = sorted(int(u) for u in order[:n_remove])
         removed[layer] = drop

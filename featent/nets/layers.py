@@ -36,7 +36,13 @@ __all__ = ["LayerInfo", "Discovery", "discover_layers", "describe_shape"]
 
 TAP_ROOT = "featent_taps"
 
-_NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)
+_NORMS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
 _ACTS = (
     nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.LeakyReLU, nn.ELU, nn.PReLU, nn.Mish, nn.SELU, nn.CELU,
     nn.Softplus, nn.Hardtanh, nn.Tanh,
@@ -314,7 +320,9 @@ def discover_layers(
             found, missing = _probe_layers(module, inputs, requested)
             result = None if found is None else (found, module)
     except RuntimeError as exc:
-        raise ModelError(f"{model_name} cannot run on {input_size}x{input_size} inputs ({str(exc).splitlines()[0][:120]}); try a larger @SIZE.") from exc
+        raise ModelError(
+            f"{model_name} cannot run on {input_size}x{input_size} inputs ({str(exc).splitlines()[0][:120]}); try a larger @SIZE."
+        ) from exc
     if result is None:
         raise ModelError(f"{model_name} has no layer or module {missing!r}; list its layers with 'featent layers'.")
     found, runner = result

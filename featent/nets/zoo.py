@@ -140,7 +140,9 @@ def _hf_cache() -> str:
 def _check_network(what: str, folder: str, host: str) -> None:
     """Fail fast, with one sentence, when the file cannot be fetched."""
     if offline():
-        raise ModelError(f"Offline mode is on and {what} are not cached; put the file in {folder} or use a random init (NAME:random).")
+        raise ModelError(
+            f"Offline mode is on and {what} are not cached; put the file in {folder} or use a random init (NAME:random)."
+        )
     try:
         with socket.create_connection((host, 443), timeout=_CONNECT_TIMEOUT_S):
             pass
@@ -169,7 +171,9 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], str]:
         import torchvision.models as tvm
 
         url = tvm.get_model_weights(name).DEFAULT.url
-        _check_network(f"the pretrained weights {file.name} of {name}", str(file.parent), urlparse(url).hostname or "download.pytorch.org")
+        _check_network(
+            f"the pretrained weights {file.name} of {name}", str(file.parent), urlparse(url).hostname or "download.pytorch.org"
+        )
         file.parent.mkdir(parents=True, exist_ok=True)
         try:
             torch.hub.download_url_to_file(url, str(file), progress=False)

@@ -99,7 +99,7 @@ def noisy_labels(labels: torch.Tensor, fraction: float, seed: int, n_classes: in
     """Labels with ``round(fraction * n)`` of them moved to a different random class (seeded)."""
     check_number("label_noise", fraction, 0.0, 1.0, error=FeatentError)
     generator = torch.Generator().manual_seed(10_000 + seed)
-    n_noisy = int(round(fraction * len(labels)))
+    n_noisy = round(fraction * len(labels))
     picked = torch.randperm(len(labels), generator=generator)[:n_noisy]
     shift = torch.randint(1, n_classes, (n_noisy,), generator=generator)
     out = labels.clone()

@@ -124,7 +124,10 @@ def test_hook_is_removed_when_the_block_raises(tiny_cnn) -> None:
 
 
 def test_units_removed_rejects_bad_units_and_layers(tiny_cnn) -> None:
-    with pytest.raises(FeatentError, match="unit must be an integer from 0 to 3, got 4"), units_removed(tiny_cnn, "block1_conv1", [4]):
+    with (
+        pytest.raises(FeatentError, match="unit must be an integer from 0 to 3, got 4"),
+        units_removed(tiny_cnn, "block1_conv1", [4]),
+    ):
         pass
     with pytest.raises(ModelError, match="no layer 'nope'"), units_removed(tiny_cnn, "nope", [0]):
         pass
@@ -173,7 +176,7 @@ def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None
     starts = {round(float(c.balanced_accuracy[0]), 9) for c in result.curves.values()}
     ends = {round(float(c.loss[-1]), 6) for c in result.curves.values()}
     assert len(starts) == 1 and len(ends) == 1  # same network before any / after all removals
-    for order, curve in result.curves.items():
+    for curve in result.curves.values():
         assert sorted(curve.removed.tolist()) == list(range(64))
         assert curve.accuracy.shape == (65,)
         assert ((curve.balanced_accuracy >= 0) & (curve.balanced_accuracy <= 1)).all()

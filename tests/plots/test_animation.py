@@ -57,7 +57,7 @@ def test_large_units_play_the_born_cycle_and_its_neighbourhood(m: int) -> None:
     cycle = hole_cycle(unit, birth)
     assert [int(t) - 1 for t in vertices["text"][: len(cycle)]] == cycle
     assert len(spec["frames"]) == animation.animation_steps(m, birth) < m * m
-    assert "of %d vertices" % m in spec["layout"]["title"]["text"]
+    assert f"of {m} vertices" in spec["layout"]["title"]["text"]
 
 
 def test_png_export_renders_the_first_frame_with_chromium() -> None:

@@ -134,8 +134,14 @@ A closed path that the triangles do **not** fill is a **hole**. β1 counts the h
     elif k == 4:
         if birth:
             left, right = figure_col.columns(2)
-            chart(filtration.complex_at_step(unit, max(1, birth - 1), order=cycles.hole_first_order(unit, birth),
-                                        title=f"Step {birth - 1}: no hole yet"), "hiw_before", where=left, name="before the birth")
+            chart(
+                filtration.complex_at_step(
+                    unit, max(1, birth - 1), order=cycles.hole_first_order(unit, birth), title=f"Step {birth - 1}: no hole yet"
+                ),
+                "hiw_before",
+                where=left,
+                name="before the birth",
+            )
             chart(filtration.complex_at_step(unit, birth, order=cycles.hole_first_order(unit, birth), highlight=cycle,
                                         title=f"Step {birth}: a hole is born"), "hiw_born", where=right, name="the born hole")
             ring = " – ".join(str(v + 1) for v in cycle + cycle[:1])
