@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import streamlit as st
 
@@ -217,9 +217,9 @@ def sidebar_selection() -> Context:
         if weights is None and mode != WEIGHT_MODES[0] and not is_random(spec):
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
         if weights is not None and mode == WEIGHT_MODES[1]:
-            problem = _checkpoint_problem(weights)
-            if problem:
-                raise ModelError(problem)
+            unusable = _checkpoint_problem(weights)
+            if unusable:
+                raise ModelError(unusable)
         try:
             model = load_model(spec, weights)
         except ModelError as error:
@@ -252,6 +252,10 @@ def sidebar_selection() -> Context:
     return Context(selection=selection, model=model, dataset=dataset)
 
 
+@overload
+def layer_and_unit(model: LoadedModel, *, with_unit: Literal[True] = ..., where=...) -> tuple[str, int]: ...
+@overload
+def layer_and_unit(model: LoadedModel, *, with_unit: Literal[False], where=...) -> tuple[str, None]: ...
 def layer_and_unit(model: LoadedModel, *, with_unit: bool = True, where=(st, st)) -> tuple[str, int | None]:
     """Layer (and unit) pickers shared by the pages, remembered across them.
 

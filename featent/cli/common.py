@@ -257,7 +257,7 @@ def warning_line(text: object) -> str:
     return f"featent: warning: {' '.join(str(text).split())}"
 
 
-def json_safe(value: object) -> object:
+def json_safe(value: Any) -> Any:
     """JSON-ready copy: numpy arrays/scalars -> Python, non-finite floats -> None, recursively."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -372,9 +373,9 @@ def from_module(
     except StopIteration:
         device = torch.device("cpu")
     label = name if name != "custom" else type(module).__name__
-    return _wrap(
-        module, label, label, input_size, tuple(mean), tuple(std), weights_source, layers, device, legacy_fingerprint=False
-    )
+    rgb_mean = cast(tuple[float, float, float], tuple(mean))  # checked above: three numbers
+    rgb_std = cast(tuple[float, float, float], tuple(std))
+    return _wrap(module, label, label, input_size, rgb_mean, rgb_std, weights_source, layers, device, legacy_fingerprint=False)
 
 
 def clear_model_cache() -> None:

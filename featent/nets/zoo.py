@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -100,7 +101,7 @@ def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> 
                     f"Cannot fetch the pretrained weights of timm/{name[5:]} ({str(exc).splitlines()[0][:120]}); put them in "
                     f"{_hf_cache()} or use 'timm/{name[5:]}:random'."
                 ) from exc
-        kwargs = {} if n_classes is None else {"num_classes": n_classes}
+        kwargs: dict[str, Any] = {} if n_classes is None else {"num_classes": n_classes}
         return timm.create_model(name[5:], pretrained=False, **kwargs)
     import torchvision.models as tvm
 

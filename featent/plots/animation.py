@@ -167,7 +167,8 @@ def filtration_animation(
     step_of[pairs[:, 0], pairs[:, 1]] = steps
     step_of[pairs[:, 1], pairs[:, 0]] = steps
     shown = np.array(sorted(index), dtype=np.int64)
-    tri_list, tri_step = [], []
+    tri_list: list[tuple[int, int, int]] = []
+    tri_steps: list[int] = []
     for a_pos, a in enumerate(shown):
         for c_pos in range(a_pos + 1, shown.size):
             c = shown[c_pos]
@@ -178,9 +179,9 @@ def filtration_animation(
                 s = max(s_ac, step_of[a, d], step_of[c, d])
                 if s <= n_frames:
                     tri_list.append((a, c, d))
-                    tri_step.append(s)
+                    tri_steps.append(s)
     triangles = np.array(tri_list, dtype=np.int64).reshape(-1, 3)
-    tri_step = np.array(tri_step, dtype=np.int64)
+    tri_step = np.array(tri_steps, dtype=np.int64)
     if triangles.shape[0]:
         by_step = np.argsort(tri_step, kind="stable")
         triangles, tri_step = triangles[by_step], tri_step[by_step]

@@ -90,8 +90,10 @@ def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accura
         ratios, texts = [], []
         for name in indicators:
             b, v = base.get(name), row.get(name)
-            ok = b is not None and v is not None and np.isfinite(b) and np.isfinite(v) and b != 0
-            ratios.append(v / b if ok else None)
+            if b is not None and v is not None and np.isfinite(b) and np.isfinite(v) and b != 0:
+                ratios.append(v / b)
+            else:
+                ratios.append(None)
             texts.append(f"{v:.4g}" if v is not None and np.isfinite(v) else "n/a")
         label = f"images x{row['images']:g}, filters x{row['filters']:g}"
         fig.add_trace(go.Bar(
