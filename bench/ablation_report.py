@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from featent.experiments.ablation import DEFAULT_ORDERS, SUMMARY_ORDERS, cumulative_ablation, enhancement_summary  # noqa: E402
-from featent.pipeline import Selection  # noqa: E402
 from featent.experiments.pruning import PRUNE_METHODS, compare_pruning  # noqa: E402
+from featent.pipeline import Selection  # noqa: E402
 
 LAYER = "block3_conv2"
 POINTS = (0, 8, 16, 32, 48, 56, 60, 62, 63, 64)
@@ -125,8 +125,8 @@ def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int
 
 
 def vgg16_section(ratios: list[float]) -> list[dict]:
-    from featent.nets import from_module, load_model
     from featent.experiments.pruning import conv_flops, count_parameters, prunable_layers, prune_channels
+    from featent.nets import from_module, load_model
 
     model = load_model("vgg16:random")
     rows = [{"ratio": 0.0, "parameters": count_parameters(model.module), "flops": conv_flops(model.module, 224)}]
@@ -134,7 +134,7 @@ def vgg16_section(ratios: list[float]) -> list[dict]:
         current = model
         for layer in prunable_layers(model):
             n = current.layer(layer).n_units
-            module = prune_channels(current, layer, list(range(int(round(ratio * n)))), check=False)
+            module = prune_channels(current, layer, list(range(round(ratio * n))), check=False)
             current = from_module(module, name="vgg16-pruned", input_size=224, mean=model.mean, std=model.std)
         rows.append({"ratio": ratio, "parameters": count_parameters(current.module), "flops": conv_flops(current.module, 224)})
     paper = {0.0: ("138M", "30.96B"), 0.4: ("87.8M", "11.15B"), 0.5: ("75.9M", "7.87B"), 0.6: ("64.2M", "5.02B")}

@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from featent.core.topology import rank_distance_matrix, birth_time, birth_times  # noqa: E402
+from featent.core.topology import birth_time, birth_times, rank_distance_matrix
 
 SIZES = (7, 14, 28, 56, 112, 224)
 VGG16_IMAGE = ((64, 224), (64, 224), (128, 112), (128, 112), (256, 56), (256, 56), (256, 56),
@@ -40,7 +40,7 @@ def realistic_units(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
 def step_of_rank(unit: np.ndarray, distinct_desc: np.ndarray, births: np.ndarray) -> int:
     if births.size == 0:
         return 0
-    value = distinct_desc[int(round(births.min())) - 1]
+    value = distinct_desc[round(births.min()) - 1]
     return int(np.count_nonzero(unit > value)) + 1
 
 

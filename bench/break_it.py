@@ -38,7 +38,7 @@ class Hang(Exception):
     pass
 
 
-def _alarm(signum, frame):  # noqa: ARG001
+def _alarm(signum, frame):
     raise Hang()
 
 
@@ -110,7 +110,7 @@ def build_tree(base: Path) -> dict[str, Path]:
     os.mkfifo(root / "b" / "pipe.png")  # reading it would block
     os.symlink("/dev/zero", root / "b" / "zero.png")  # reading it would never end
     root = folder("modes", classes=("cmyk", "p", "la", "i16b"))
-    for i, f in enumerate(sorted((root / "cmyk").iterdir())):
+    for f in sorted((root / "cmyk").iterdir()):
         Image.open(f).convert("RGB").convert("CMYK").save(f.with_suffix(".tif"))
         f.unlink()
     for f in (root / "p").iterdir():
@@ -223,10 +223,22 @@ def cli_cases(tree: dict[str, Path], tmp: Path) -> None:
         (prune, "--test-per-class", ["0"]),
         (prune, "--epochs", ["-1", "1.5"]),
         (prune, "--images", ["1"]),
-        (["rescale", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"], "--scale", ["0", "nan", "-2"]),
+        (
+            ["rescale", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"],
+            "--scale",
+            ["0", "nan", "-2"],
+        ),
         (["rescale", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"], "--unit", ["-1"]),
-        (["randomness", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"], "--random-models", ["0"]),
-        (["randomness", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"], "--first-seed", ["-1", "5000000000"]),
+        (
+            ["randomness", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"],
+            "--random-models",
+            ["0"],
+        ),
+        (
+            ["randomness", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1"],
+            "--first-seed",
+            ["-1", "5000000000"],
+        ),
         (["train-demo", "--weights-out", str(tmp / "w.pt")], "--label-noise", ["1", "-0.1", "nan"]),
         (["train-demo", "--weights-out", str(tmp / "w.pt")], "--epochs", ["0"]),
         (["roles", "--model", "demo", "--data", "digits", "--layer", "block1_conv1"], "--train-threshold", ["nan", "inf"]),
@@ -275,7 +287,7 @@ def cli_cases(tree: dict[str, Path], tmp: Path) -> None:
     cli_case("classes a file", ["classes", "--data", str(ck / "f16.pt")], "error")
 
     def fe_of(name: str) -> float:
-        code, out, err, crash = run_cli(["entropy", "--model", "demo", "--data", str(tree[name]), "--class", "a",
+        code, out, _err, _crash = run_cli(["entropy", "--model", "demo", "--data", str(tree[name]), "--class", "a",
                                          "--layer", "block1_conv1", "--images", "3", "--no-cache", "--quiet", "--format", "json"])
         return json.loads(out)["mean_feature_entropy"] if code == 0 else float("nan")
 
@@ -457,7 +469,9 @@ def library_cases(tree: dict[str, Path]) -> None:
     lib_case("classes linked to each other", lambda: counts("crosslink"), "ok", lambda r: r == ({"a": 3, "b": 3}, 2))
     lib_case("empty and txt classes", lambda: counts("empties"), "ok", lambda r: r == ({"a": 3, "b": 3}, 1))
     lib_case("dangling links, a pipe and /dev/zero", lambda: counts("danglers"), "ok", lambda r: r == ({"a": 3, "b": 3}, 3))
-    lib_case("sampling next to a pipe", lambda: ImageFolderDataset(tree["danglers"]).sample("b", n=9), "ok", lambda r: len(r) == 3)
+    lib_case(
+        "sampling next to a pipe", lambda: ImageFolderDataset(tree["danglers"]).sample("b", n=9), "ok", lambda r: len(r) == 3
+    )
     lib_case("only empty classes", lambda: ImageFolderDataset(tree["allempty"]), "error")
     lib_case("no class folders", lambda: ImageFolderDataset(tree["onlyfiles"]), "error")
 
@@ -505,7 +519,9 @@ def library_cases(tree: dict[str, Path]) -> None:
             lib_case(f"damaged store #{k}", reopen, "ok", lambda r: r is True)
         lib_case("store size limit 10", lambda: ResultStore(folder / "t", size_limit=10), "error")
         lib_case("store key not a string", lambda: ResultStore(folder / "t").put_births(5, np.zeros(2)), "error")
-        lib_case("store object array", lambda: ResultStore(folder / "t").put_births("featent-v1|x", np.array([object()])), "error")
+        lib_case(
+            "store object array", lambda: ResultStore(folder / "t").put_births("featent-v1|x", np.array([object()])), "error"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

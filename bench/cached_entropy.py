@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TORCH_PROBE = "import sys; from featent.cli.main import main; code = main(sys.argv[1:]); sys.exit(3 if 'torch' in sys.modules else code)"
+TORCH_PROBE = (
+    "import sys; from featent.cli.main import main; code = main(sys.argv[1:]); sys.exit(3 if 'torch' in sys.modules else code)"
+)
 
 
 def wall(argv: list[str], env: dict[str, str]) -> float:

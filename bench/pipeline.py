@@ -28,15 +28,18 @@ import time
 os.environ["FEATENT_DEVICE"] = "cpu"
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from featent.data import load_dataset  # noqa: E402
-from featent.extract import default_batch_size, iter_activations  # noqa: E402
-from featent.pipeline import load_model  # noqa: E402
-from featent.pipeline import Selection, compute_births  # noqa: E402
-from featent.store import ResultStore  # noqa: E402
-from featent.core.topology import birth_times  # noqa: E402
+from featent.core.topology import birth_times
+from featent.data import load_dataset
+from featent.extract import default_batch_size, iter_activations
+from featent.pipeline import (
+    Selection,
+    compute_births,
+    load_model,
+)
+from featent.store import ResultStore
 
 
 def median_time(fn, repeats: int) -> float:

@@ -9,7 +9,8 @@ For each model (``vgg16:random@224`` and the demo), on the same images and every
 - the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
 
 Target: sweep engine <= 1.15 x max(forward, births); without overlap it would be their sum.
-Medians over ``--repeats`` interleaved rounds (3x for the demo); CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
+Medians over ``--repeats`` interleaved rounds (3x for the demo);
+CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
 
     .venv/bin/python bench/sweep.py [--vgg-images 8] [--demo-images 300] [--repeats 3] [--device cuda]
 """
@@ -27,13 +28,13 @@ import time
 os.environ.setdefault("FEATENT_DEVICE", "cpu")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from featent.core.topology import birth_times  # noqa: E402
-from featent.data import load_dataset  # noqa: E402
-from featent.births import chunk_size, iter_births, place_model, shuffled_births  # noqa: E402
-from featent.experiments.sweep import sweep  # noqa: E402
-from featent.extract import iter_activations  # noqa: E402
-from featent.pipeline import load_model  # noqa: E402
-from featent.store import ResultStore  # noqa: E402
+from featent.births import chunk_size, iter_births, place_model, shuffled_births
+from featent.core.topology import birth_times
+from featent.data import load_dataset
+from featent.experiments.sweep import sweep
+from featent.extract import iter_activations
+from featent.pipeline import load_model
+from featent.store import ResultStore
 
 
 def interleaved_medians(fns: dict, repeats: int) -> dict[str, float]:
@@ -123,8 +124,10 @@ def main() -> None:
         bench("vgg16:random@224", "digits", "3", args.vgg_images, args.repeats, args.device),
         bench("demo", "digits", "3", args.demo_images, 3 * args.repeats, args.device),
     ]
-    header = f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} " \
-             f"{'sweep s':>8} {'sum s':>7} {'cpu floor s':>11} {'sweep/max':>9} {'sweep/floor':>11} {'sweep/sum':>9} {'sweep() s':>9}"
+    header = (
+        f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} "
+        f"{'sweep s':>8} {'sum s':>7} {'cpu floor s':>11} {'sweep/max':>9} {'sweep/floor':>11} {'sweep/sum':>9} {'sweep() s':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -18,6 +18,7 @@ same keys, check them the same way and stream the same way. Here:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import queue
@@ -161,7 +162,7 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
                 if not _offer(q, item, stop):
                     return
             _offer(q, _DONE, stop)
-        except BaseException as exc:  # handed to the consumer, which raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             _offer(q, exc, stop)
 
     thread = threading.Thread(target=produce, name="featent-forward", daemon=True)
@@ -180,10 +181,8 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
-            except queue.Empty:
-                pass
         thread.join()
 
 

@@ -26,7 +26,6 @@ from featent.extract import iter_activations
 from featent.nets import LoadedModel, load_model
 from featent.progress import Progress, ProgressLike
 from featent.spec import Selection
-
 from featent.store import ResultStore, default_store, open_store
 from featent.validation import Options, check, check_class, check_int
 
@@ -239,6 +238,8 @@ def compute_births_many(
     if isinstance(scheduler, str) or scheduler is None:
         results = dask.compute(*tasks, scheduler=scheduler or "threads")
     else:
-        results = scheduler.compute(tasks, sync=True) if hasattr(scheduler, "compute") else dask.compute(*tasks, scheduler=scheduler)
+        results = (
+            scheduler.compute(tasks, sync=True) if hasattr(scheduler, "compute") else dask.compute(*tasks, scheduler=scheduler)
+        )
     progress(1.0, f"{len(selections)} selections done")
     return list(results)

@@ -35,7 +35,7 @@ class Progress:
     whose 0..1 covers [lo, hi] of this one and shares its warning channel.
     """
 
-    __slots__ = ("_report", "_warn", "_lo", "_hi", "_seen", "_lock")
+    __slots__ = ("_hi", "_lo", "_lock", "_report", "_seen", "_warn")
 
     def __init__(self, on_report: Report | None = None, on_warning: Warn | None = None) -> None:
         self._report = on_report

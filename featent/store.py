@@ -79,7 +79,17 @@ ENV_VAR = "FEATENT_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**31
 _CHECKSUM_BYTES = 16
 
-__all__ = ["SCHEMA", "ENV_VAR", "BirthsKey", "SizeReferenceKey", "ResultStore", "default_directory", "default_store", "open_store", "result_key"]
+__all__ = [
+    "SCHEMA",
+    "ENV_VAR",
+    "BirthsKey",
+    "SizeReferenceKey",
+    "ResultStore",
+    "default_directory",
+    "default_store",
+    "open_store",
+    "result_key",
+]
 
 
 def result_key(kind: str, *parts: object) -> str:
@@ -115,7 +125,7 @@ def _no_pickle_disk():
     from diskcache.core import MODE_PICKLE
 
     class RawDisk(diskcache.Disk):
-        def get(self, key, raw):  # noqa: D401 - diskcache API
+        def get(self, key, raw):  # diskcache API
             if not raw:
                 raise ValueError("featent store keys are plain strings; refusing to unpickle a key")
             return super().get(key, raw)
@@ -195,7 +205,7 @@ def _damaged_index(exc: BaseException) -> bool:
     """Is this the error of an unreadable SQLite index (not of an unwritable folder)?"""
     import sqlite3
 
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or (
+    return (isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)) or (
         isinstance(exc, sqlite3.OperationalError) and "malformed" in str(exc)
     )
 
@@ -275,7 +285,7 @@ class ResultStore:
         """The stored array, or None when absent or damaged."""
         try:
             blob = self._cache.get(key, default=None)
-        except Exception:  # a damaged row or a refused pickle: treat as a miss
+        except Exception:  # noqa: BLE001 - a damaged row or a refused pickle: treat as a miss
             return None
         return _decode(blob)
 
@@ -296,7 +306,7 @@ class ResultStore:
         """``(arrays, meta)`` stored by ``put_result``, or None when absent or damaged."""
         try:
             blob = self._cache.get(key, default=None)
-        except Exception:  # a damaged row or a refused pickle: treat as a miss
+        except Exception:  # noqa: BLE001 - a damaged row or a refused pickle: treat as a miss
             return None
         return _decode_result(blob)
 

@@ -83,9 +83,7 @@ class Interval(Constraint):
         v = float(value)  # type: ignore[arg-type]
         if self.low is not None and (v < self.low or (v == self.low and self.closed in ("right", "neither"))):
             return False
-        if self.high is not None and (v > self.high or (v == self.high and self.closed in ("left", "neither"))):
-            return False
-        return True
+        return not (self.high is not None and (v > self.high or (v == self.high and self.closed in ("left", "neither"))))
 
     def describe(self) -> str:
         low, high = self.low, self.high

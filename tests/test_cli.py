@@ -67,8 +67,17 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     record = json.loads(out_json)
     _, out_csv, _ = run(capsys, *args, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out_csv)))
-    assert len(rows) == 32 and set(rows[0]) == {"layer", "unit", "feature_entropy", "null_feature_entropy", "selective_rate",
-                                                "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy", "births"}
+    assert len(rows) == 32 and set(rows[0]) == {
+        "layer",
+        "unit",
+        "feature_entropy",
+        "null_feature_entropy",
+        "selective_rate",
+        "silent_share",
+        "mean_live_feature_entropy",
+        "mean_null_feature_entropy",
+        "births",
+    }
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
     assert float(rows[3]["null_feature_entropy"]) == pytest.approx(record["units"][3]["null_feature_entropy"])
     assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
@@ -114,14 +123,38 @@ def test_cache_stats_and_clear(capsys, cache_dir):
     ("argv", "code", "match"),
     [
         (["entropy", "--model", "nope", "--data", "digits", "--class", "1", "--layer", "x"], 1, "Unknown model 'nope'"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "12", "--layer", "block1_conv1"], 1, "Class '12' is not in digits"),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "12", "--layer", "block1_conv1"],
+            1,
+            "Class '12' is not in digits",
+        ),
         (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "conv9"], 1, "has no layer 'conv9'"),
         (["entropy", "--model", "demo", "--data", "/no/such", "--class", "1", "--layer", "block1_conv1"], 1, "does not exist"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--images", "0"], 2, "--images must be an integer >= 1"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--seed", "-1"], 2, "--seed must be an integer from 0 to 4294967295"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--images", "x", "--all-layers"], 2, "--images must be an integer >= 1, got 'x'"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "a", "--all-layers"], 2, "not allowed with argument"),
-        (["entropy", "--model", "demo", "--data", "digits", "--class", "1"], 2, "one of the arguments --layer --all-layers is required"),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--images", "0"],
+            2,
+            "--images must be an integer >= 1",
+        ),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "block1_conv1", "--seed", "-1"],
+            2,
+            "--seed must be an integer from 0 to 4294967295",
+        ),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--images", "x", "--all-layers"],
+            2,
+            "--images must be an integer >= 1, got 'x'",
+        ),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "1", "--layer", "a", "--all-layers"],
+            2,
+            "not allowed with argument",
+        ),
+        (
+            ["entropy", "--model", "demo", "--data", "digits", "--class", "1"],
+            2,
+            "one of the arguments --layer --all-layers is required",
+        ),
         (["layers", "--model", "vgg16"], 1, "to fetch the pretrained weights vgg16-"),
         (["layers", "--model", "demo", "--weights", "/no/w.pt"], 1, "does not exist"),
         (["layers", "--model", "demo", "--format", "xml"], 2, "invalid choice: 'xml'"),
@@ -130,7 +163,11 @@ def test_cache_stats_and_clear(capsys, cache_dir):
         ([], 2, "the following arguments are required: COMMAND"),
         (["models", "--out", "/no/such/dir/x.txt"], 1, "Cannot write '/no/such/dir/x.txt'"),
         (["train-demo", "--epochs", "0"], 2, "--epochs must be an integer >= 1"),
-        (["train-demo", "--label-noise", "2", "--weights-out", "w.pt"], 2, "--label-noise must be a number from 0 up to (not including) 1"),
+        (
+            ["train-demo", "--label-noise", "2", "--weights-out", "w.pt"],
+            2,
+            "--label-noise must be a number from 0 up to (not including) 1",
+        ),
         (["train-demo", "--label-noise", "0.2"], 2, "give --weights-out FILE: the shipped demo weights are only rebuilt"),
         (["train-demo", "--epochs", "3"], 2, "give --weights-out FILE"),
     ],
@@ -162,8 +199,23 @@ def test_python_dash_m_and_console_script(tmp_path):
 
 def test_train_demo_writes_weights_and_history(capsys, tmp_path):
     target = tmp_path / "w.pt"
-    code, out, err = run(capsys, "train-demo", "--data", "fashion-subset", "--epochs", "1", "--seed", "2", "--weights-out", str(target),
-                         "--checkpoint-dir", str(tmp_path / "ckpt"), "--format", "json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train-demo",
+        "--data",
+        "fashion-subset",
+        "--epochs",
+        "1",
+        "--seed",
+        "2",
+        "--weights-out",
+        str(target),
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        "--format",
+        "json",
+        "--quiet",
+    )
     assert code == 0, err
     payload = json.loads(out)
     assert payload["weights"] == str(target) and [row["epoch"] for row in payload["epochs"]] == [0, 1]

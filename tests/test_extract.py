@@ -131,7 +131,7 @@ def test_shared_model_concurrent_callers_get_their_own_results(tiny_cnn):
         try:
             for _ in range(5):
                 got[i] = extract_activations(tiny_cnn, inputs[i], layers[i], batch_size=1)["block2_conv1"]
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
@@ -152,7 +152,9 @@ def test_nan_activations_name_layer_and_image(tiny_cnn):
         conv.weight[0, 0, 0, 0] = float("inf")
     try:
         with pytest.raises(ActivationError, match=r"Layer block1_conv2 has NaN or infinite activations on image img-3"):
-            extract_activations(tiny_cnn, _images(4, 16)[:, :, :, :] + 0.1, ["block1_conv2"], ids=[f"img-{i}" for i in range(3, 7)])
+            extract_activations(
+                tiny_cnn, _images(4, 16)[:, :, :, :] + 0.1, ["block1_conv2"], ids=[f"img-{i}" for i in range(3, 7)]
+            )
     finally:
         with torch.no_grad():
             conv.weight.copy_(saved)

@@ -15,8 +15,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "featent"
-ORDER = ["errors", "progress", "validation", "core", "spec", "data", "store", "nets", "training", "extract", "births", "pipeline", "indicators",
-         "experiments", "plots", "app", "cli"]
+ORDER = [
+    "errors",
+    "progress",
+    "validation",
+    "core",
+    "spec",
+    "data",
+    "store",
+    "nets",
+    "training",
+    "extract",
+    "births",
+    "pipeline",
+    "indicators",
+    "experiments",
+    "plots",
+    "app",
+    "cli",
+]
 
 
 def _module_name(path: Path) -> str:
@@ -47,8 +64,12 @@ def _imports() -> list[tuple[str, str, list[str], bool, int]]:
                 for alias in node.names:
                     if alias.name.split(".")[0] == "featent":
                         found.append((importer, alias.name, [], id(node) in top_level, node.lineno))
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module.split(".")[0] == "featent":
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.level == 0
+                and node.module.split(".")[0] == "featent"
+            ):
                     names = [a.name for a in node.names]
                     found.append((importer, node.module, names, id(node) in top_level, node.lineno))
     return found

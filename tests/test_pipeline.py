@@ -8,24 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from featent.data import clear_dataset_cache, load_dataset
+from featent.births import BirthsKey
 from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.topology import birth_time
+from featent.data import clear_dataset_cache, load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.extract import extract_activations
-from featent.pipeline import load_model
 from featent.pipeline import (
     LayerResult,
     Selection,
     compute_births,
     compute_births_many,
     layer_results,
+    load_model,
     sample_images,
     unit_activations,
 )
-from featent.births import BirthsKey
 from featent.progress import Progress
 from featent.store import ResultStore
-from featent.core.topology import birth_time
 
 DEMO = Selection(model="demo", data="digits", class_name="3", layers=("block2_conv2", "block3_conv1"), n_images=12, seed=1)
 
@@ -203,8 +203,10 @@ def test_compute_births_many_on_a_real_dask_cluster(cache_dir):
     """A distributed.Client (in-process workers, no network beyond loopback) runs the selections."""
     import distributed
     sels = [dataclasses.replace(DEMO, class_name=c, layers=("block3_conv2",), n_images=4) for c in ("4", "5")]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            many = compute_births_many(sels, executor="dask", scheduler=client)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        many = compute_births_many(sels, executor="dask", scheduler=client)
     for sel, got in zip(sels, many):
         assert np.array_equal(got["block3_conv2"], compute_births(sel)["block3_conv2"])

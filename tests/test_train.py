@@ -4,14 +4,13 @@ on a short run), checkpoints every epoch and at given steps, label noise, bad in
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
 from featent.errors import FeatentError
 from featent.pipeline import load_model
-from dataclasses import replace
-
 from featent.training.loop import DEMO_RECIPE, noisy_labels, save_weights, train, train_demo
 
 #: The shipped demo's recipe on a short run: 100 images per class of the shipped subset, one epoch.
@@ -65,7 +64,7 @@ def test_noisy_labels_change_exactly_that_fraction_to_other_classes():
     assert int(changed.sum()) == 50
     assert torch.equal(noisy_labels(labels, 0.25, seed=0), noisy)
     assert not torch.equal(noisy_labels(labels, 0.25, seed=1), noisy)
-    assert ((0 <= noisy) & (noisy < 10)).all()
+    assert ((noisy >= 0) & (noisy < 10)).all()
     assert torch.equal(noisy_labels(labels, 0.0, seed=0), labels)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -42,7 +43,7 @@ def clicked_cell(chart_state: object, table_state: object, frame: pd.DataFrame) 
     return None
 
 
-def _get(state: object, name: str) -> object:
+def _get(state: object, name: str) -> Any:  # Streamlit widget state: a mapping or an object, any value
     if state is None:
         return None
     if isinstance(state, Mapping):

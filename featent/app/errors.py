@@ -40,7 +40,7 @@ def shown_in_place(stop: bool = True) -> Iterator[None]:
         st.error(app_wording(str(error)), icon=":material/error:")
         if stop:
             st.stop()
-    except Exception as error:  # noqa: BLE001 - the page must survive any failure
+    except Exception as error:  # the page must survive any failure
         log.exception("unexpected error in the app")
         st.error(
             f"Unexpected error ({type(error).__name__}: {error}). The details are in the server log; "

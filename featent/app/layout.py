@@ -70,6 +70,8 @@ def figure_downloads(where=None) -> None:
     where = where or st.sidebar
     with where.popover("Download figure (PNG)", icon=":material/image:", width="stretch"):
         name = st.selectbox("Figure", list(figures), key="_png_pick")
+        if name is None:  # only with no options, and there is at least one figure
+            return
 
         def render(name: str = name, figures: dict = figures) -> bytes:
             return to_png(figures[name])

@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import streamlit as st
 
@@ -123,8 +123,16 @@ def _weights_input(spec: str) -> str | None:
     if is_random(spec):
         sb.caption("Random initialisation: no weights to choose.")
         return None
-    mode = remember("weights_mode", sb.radio("Weights", WEIGHT_MODES, key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
-                                                 horizontal=False, help="Built-in: the shipped demo weights or torchvision's cached ones."))
+    mode = remember(
+        "weights_mode",
+        sb.radio(
+            "Weights",
+            WEIGHT_MODES,
+            key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
+            horizontal=False,
+            help="Built-in: the shipped demo weights or torchvision's cached ones.",
+        ),
+    )
     if mode == "Checkpoint path":
         path = remember("weights_path", sb.text_input("Checkpoint file (.pt state_dict)", key=persisted("weights_path", ""),
                                                        placeholder="/path/to/checkpoint.pt"))
@@ -209,9 +217,9 @@ def sidebar_selection() -> Context:
         if weights is None and mode != WEIGHT_MODES[0] and not is_random(spec):
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
         if weights is not None and mode == WEIGHT_MODES[1]:
-            problem = _checkpoint_problem(weights)
-            if problem:
-                raise ModelError(problem)
+            unusable = _checkpoint_problem(weights)
+            if unusable:
+                raise ModelError(unusable)
         try:
             model = load_model(spec, weights)
         except ModelError as error:
@@ -244,6 +252,10 @@ def sidebar_selection() -> Context:
     return Context(selection=selection, model=model, dataset=dataset)
 
 
+@overload
+def layer_and_unit(model: LoadedModel, *, with_unit: Literal[True] = ..., where=...) -> tuple[str, int]: ...
+@overload
+def layer_and_unit(model: LoadedModel, *, with_unit: Literal[False], where=...) -> tuple[str, None]: ...
 def layer_and_unit(model: LoadedModel, *, with_unit: bool = True, where=(st, st)) -> tuple[str, int | None]:
     """Layer (and unit) pickers shared by the pages, remembered across them.
 

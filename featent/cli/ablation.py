@@ -11,8 +11,19 @@ import argparse
 from collections.abc import Callable
 
 from featent.cli.common import (
-    UsageError, model_spec, add_output, at_least, finite_float, json_safe, non_negative_int, positive_float, positive_int,
-    progress_bar, ratio, render, seed,
+    UsageError,
+    add_output,
+    at_least,
+    finite_float,
+    json_safe,
+    model_spec,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    progress_bar,
+    ratio,
+    render,
+    seed,
 )
 
 __all__ = ["register"]
@@ -32,7 +43,9 @@ def _common(p: argparse.ArgumentParser, class_help: str, class_many: bool = Fals
         p.add_argument("--class", dest="class_name", required=True, metavar="C", help=class_help)
     if layer_required:
         p.add_argument("--layer", required=True, metavar="L", help="layer name (as listed by 'featent layers')")
-    p.add_argument("--images", type=at_least(2), default=100, metavar="N", help="training images per class for the indicators (default 100)")
+    p.add_argument(
+        "--images", type=at_least(2), default=100, metavar="N", help="training images per class for the indicators (default 100)"
+    )
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -194,7 +207,12 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     _common(p, "class whose units are ranked and whose test accuracy is tracked")
     p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: all of Fig. 12")
     p.add_argument("--test-per-class", type=positive_int, default=50, metavar="N", help="test images per class (default 50)")
-    p.add_argument("--test-class", action="append", metavar="C", help="classes in the test set (repeatable; default every class, at most 100: the class plus a seeded sample)")
+    p.add_argument(
+        "--test-class",
+        action="append",
+        metavar="C",
+        help="classes in the test set (repeatable; default every class, at most 100: the class plus a seeded sample)",
+    )
     p.add_argument("--random-seed", type=seed, default=0, metavar="S", help="seed of the random order (default 0)")
 
     p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
@@ -206,20 +224,31 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     _common(p, "class the units are scored on (repeatable; the paper's K classes; default every class, at most 100 sampled)",
             class_many=True, layer_required=False)
     p.set_defaults(images=50)
-    p.add_argument("--ratio", type=ratio, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)")
+    p.add_argument(
+        "--ratio", type=ratio, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)"
+    )
     p.add_argument("--method", action="append", metavar="M",
                    help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp "
                         "(repeatable; default all)")
     p.add_argument("--layer", action="append", metavar="L", help="layer to prune (repeatable; default every conv layer)")
     p.add_argument("--epochs", type=non_negative_int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)")
-    p.add_argument("--train-per-class", type=positive_int, default=1000, metavar="N", help="fine-tuning images per class (default 1000)")
+    p.add_argument(
+        "--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)"
+    )
+    p.add_argument(
+        "--train-per-class", type=positive_int, default=1000, metavar="N", help="fine-tuning images per class (default 1000)"
+    )
     p.add_argument("--test-per-class", type=positive_int, default=1000, metavar="N", help="test images per class (default 1000)")
 
     p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
     _common(p, "class")
-    p.add_argument("--train-threshold", type=finite_float, metavar="T", help="FE at or below which a unit is effective on training images "
-                   "(default: the median FE of the layer's valid units, selective rate >= p, over both sets)")
+    p.add_argument(
+        "--train-threshold",
+        type=finite_float,
+        metavar="T",
+        help="FE at or below which a unit is effective on training images "
+        "(default: the median FE of the layer's valid units, selective rate >= p, over both sets)",
+    )
     p.add_argument("--test-threshold", type=finite_float, metavar="T", help="the same on test images (default: the same median)")
 
     return {"ablate": _cmd_ablate, "ablation-summary": _cmd_summary, "prune": _cmd_prune, "roles": _cmd_roles}

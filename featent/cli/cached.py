@@ -12,6 +12,7 @@ and the command takes the normal path, which records the manifests for next time
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,19 @@ from featent.errors import FeatentError
 from featent.spec import ModelSpec, Selection
 from featent.store import BirthsKey, ResultStore, SizeReferenceKey, default_directory, result_key
 
-__all__ = ["StoredLayer", "StoredAnswer", "data_sources", "weights_file", "path_state", "open_store", "model_manifest_key", "data_manifest_key", "record_model", "record_data", "recall_layers"]
+__all__ = [
+    "StoredLayer",
+    "StoredAnswer",
+    "data_sources",
+    "weights_file",
+    "path_state",
+    "open_store",
+    "model_manifest_key",
+    "data_manifest_key",
+    "record_model",
+    "record_data",
+    "recall_layers",
+]
 
 FASHION_DIR_ENV = "FEATENT_FASHION_DIR"
 #: Part of every manifest key: raise it when what a manifest holds, or how a fingerprint is computed, changes.
@@ -85,10 +98,8 @@ def record_model(store: ResultStore | None, spec: str, weights: str | None, mode
                    for i in model.layers],
         "watched": {str(Path(weights_file).resolve()): path_state(Path(weights_file).resolve())},
     }
-    try:
+    with contextlib.suppress(FeatentError):  # a manifest only saves time; the answer was computed anyway
         store.put_result(model_manifest_key(spec, weights), {}, meta)
-    except FeatentError:
-        pass  # a manifest only saves time; the answer was computed anyway
 
 
 def record_data(store: ResultStore | None, data: str, dataset: Any, watched_paths: list[Path]) -> None:
@@ -101,10 +112,8 @@ def record_data(store: ResultStore | None, data: str, dataset: Any, watched_path
         "classes": list(dataset.classes),
         "watched": {str(p): path_state(p) for p in watched_paths},
     }
-    try:
+    with contextlib.suppress(FeatentError):
         store.put_result(data_manifest_key(data), {}, meta)
-    except FeatentError:
-        pass
 
 
 def data_sources(dataset: Any) -> list[Path]:

@@ -37,7 +37,7 @@ def warnings_as_lines() -> Iterator[None]:
     with warnings.catch_warnings():
         previous = warnings.showwarning
 
-        def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings API
+        def show(message, category, filename, lineno, file=None, line=None) -> None:  # warnings API
             if issubclass(category, FeatentWarning) or category.__module__.startswith("featent"):
                 _write_line(warning_line(message))
             else:
@@ -173,9 +173,13 @@ def add_selection_flags(
     else:
         parser.add_argument("--data", default=data_default, metavar="D", help=f"{DATA_HELP} (default {data_default})")
     if classes == "one":
-        parser.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
+        parser.add_argument(
+            "--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')"
+        )
     elif classes == "many":
-        parser.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+        parser.add_argument(
+            "--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)"
+        )
     elif classes == "list":
         parser.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
                             help="every class, the first N, or names separated by commas (default all)")
@@ -190,7 +194,9 @@ def add_selection_flags(
     elif layers == "many":
         parser.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
     elif layers == "list":
-        parser.add_argument("--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+        parser.add_argument(
+            "--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas"
+        )
     elif layers != "none":
         raise ValueError(f"layers is 'one', 'one-or-all', 'many', 'list' or 'none', not {layers!r}")
     parser.add_argument("--images", type=at_least(min_images), default=100, metavar="N", help=images_help)
@@ -235,7 +241,7 @@ def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], 
     bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
 
     def report(fraction: float, message: str) -> None:
-        target = int(round(1000 * max(0.0, min(1.0, fraction))))
+        target = round(1000 * max(0.0, min(1.0, fraction)))
         if target > bar.n:
             bar.update(target - bar.n)
         bar.set_postfix_str(message[:60], refresh=False)
@@ -251,7 +257,7 @@ def warning_line(text: object) -> str:
     return f"featent: warning: {' '.join(str(text).split())}"
 
 
-def json_safe(value: object) -> object:
+def json_safe(value: Any) -> Any:
     """JSON-ready copy: numpy arrays/scalars -> Python, non-finite floats -> None, recursively."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}

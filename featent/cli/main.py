@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-
+from featent.cli import cached
 from featent.cli.common import (
     DATA_HELP,
     EXIT_ERROR,
@@ -34,7 +34,6 @@ from featent.cli.common import (
     selection_from_args,
     warnings_as_lines,
 )
-from featent.cli import cached
 from featent.errors import FeatentError
 from featent.spec import Selection
 
@@ -74,13 +73,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_output(p)
 
     p = sub.add_parser("train-demo", help="train the demo CNN on Fashion-MNIST deterministically and save its weights")
-    p.add_argument("--data", default="fashion", choices=("fashion", "fashion-subset", "digits"),
-                   help="fashion (full set, the shipped demo), fashion-subset (the subset shipped with featent) or digits (demo-digits)")
-    p.add_argument("--epochs", type=positive_int, default=None, metavar="E", help="training epochs (default: the recipe's, see featent.training.loop)")
+    p.add_argument(
+        "--data",
+        default="fashion",
+        choices=("fashion", "fashion-subset", "digits"),
+        help="fashion (full set, the shipped demo), fashion-subset (the subset shipped with featent) or digits (demo-digits)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        metavar="E",
+        help="training epochs (default: the recipe's, see featent.training.loop)",
+    )
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="training seed (default 0)")
-    p.add_argument("--label-noise", type=fraction, default=0.0, metavar="F", help="fraction of training labels replaced at random")
+    p.add_argument(
+        "--label-noise", type=fraction, default=0.0, metavar="F", help="fraction of training labels replaced at random"
+    )
     p.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint and the loss after every epoch here")
-    p.add_argument("--weights-out", metavar="FILE", help="where to save the final state_dict (default: the shipped demo weights, default recipe only)")
+    p.add_argument(
+        "--weights-out",
+        metavar="FILE",
+        help="where to save the final state_dict (default: the shipped demo weights, default recipe only)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_offline_flag(p)
     add_output(p)

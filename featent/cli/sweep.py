@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--data", required=True, metavar="D", help="a built-in dataset or a folder with one subfolder per class")
     p.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
                    help="every class, the first N, or names separated by commas (default all)")
-    p.add_argument("--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas")
+    p.add_argument(
+        "--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas"
+    )
     p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled per class (default 100)")
     p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
     p.add_argument("--executor", choices=("local", "dask"), default="local", help="where to run (default local)")

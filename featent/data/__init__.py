@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from featent.data.base import MIN_IMAGES_PER_CLASS, Dataset, ImageSet
+from featent.data.base import MIN_IMAGES_PER_CLASS, Dataset, ImageSet, WholeSplits
 from featent.data.digits import DIGITS, DigitsDataset, load_digits_arrays
 from featent.data.fashion import FASHION, FASHION_CLASSES, FASHION_SUBSET, FashionDataset
 from featent.data.folder import IMAGE_SUFFIXES, ImageFolderDataset
@@ -33,6 +33,7 @@ __all__ = [
     "MIN_IMAGES_PER_CLASS",
     "ImageSet",
     "Dataset",
+    "WholeSplits",
     "DigitsDataset",
     "ImageFolderDataset",
     "load_digits_arrays",

@@ -47,6 +47,13 @@ class Dataset(Protocol):
     ) -> ImageSet: ...
 
 
+@runtime_checkable
+class WholeSplits(Protocol):
+    """A data source that hands out a whole split as tensors (the built-in sets): what training needs."""
+
+    def split_arrays(self, split: str = "train", size: int = 32) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
 def check_sample_args(dataset: Dataset, class_name: str, n: int, seed: int, split: str, size: int) -> None:
     empty = getattr(dataset, "empty_classes", {})
     if class_name in empty:

@@ -214,7 +214,7 @@ def _metrics(logits: torch.Tensor, labels: torch.Tensor, target: int) -> tuple[f
 def ablation_curve(
     model,
     layer: str,
-    removal: Sequence[int],
+    removal: Sequence[int] | np.ndarray,
     images: torch.Tensor,
     labels: torch.Tensor,
     target: int,

@@ -39,9 +39,16 @@ def summary_key(model: LoadedModel, data_fp: str, class_name: str, layer: str, n
 def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None) -> dict:
     live = eps >= DEFAULT_P
     row = {
-        "model": meta["model"], "data": meta["data"], "class": meta["class"], "layer": meta["layer"],
-        "images": int(meta["images"]), "seed": int(meta.get("seed", 0)), "units": int(fe.size), "unit_size": int(meta.get("unit_size", 0)),
-        "mean_feature_entropy": float(fe.mean()), "mean_selective_rate": float(eps.mean()),
+        "model": meta["model"],
+        "data": meta["data"],
+        "class": meta["class"],
+        "layer": meta["layer"],
+        "images": int(meta["images"]),
+        "seed": int(meta.get("seed", 0)),
+        "units": int(fe.size),
+        "unit_size": int(meta.get("unit_size", 0)),
+        "mean_feature_entropy": float(fe.mean()),
+        "mean_selective_rate": float(eps.mean()),
         "silent_share": float((~live).mean()),
         "mean_live_feature_entropy": float(fe[live].mean()) if live.any() else math.nan,
     }

@@ -20,6 +20,7 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 import torch
@@ -86,7 +87,9 @@ def conv_flops(module: nn.Module, input_size: int) -> int:
     """FLOPs of every Conv2d for one image: 2 x out_h x out_w x out_ch x (in_ch / groups) x kh x kw."""
     total = 0
     for seen in probe_modules(module, _zero_image(module, input_size), select=lambda _p, m: isinstance(m, nn.Conv2d)):
-        conv, shape = seen.module, seen.shape
+        conv, shape = cast(nn.Conv2d, seen.module), seen.shape  # selected: a Conv2d
+        if shape is None:
+            raise ModelError("Internal error: a convolution reported no output shape.")
         kh, kw = conv.kernel_size
         per_output = (conv.in_channels // conv.groups) * kh * kw
         total += 2 * int(shape[1]) * int(shape[2]) * int(shape[3]) * per_output
@@ -174,9 +177,22 @@ def _replace(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
     raise ModelError("Internal error: a module to prune is not part of the network.")
 
 
+def _present(tensor: torch.Tensor | None) -> torch.Tensor:
+    """A parameter or buffer that the module's own settings guarantee (bias=True, affine, running stats)."""
+    if tensor is None:
+        raise ModelError("Internal error: a pruned module lacks a parameter its settings promise.")
+    return tensor
+
+
 def _conv_like(conv: nn.Conv2d, in_channels: int, out_channels: int) -> nn.Conv2d:
+    # Conv2d stores its 2-d sizes as tuples of two; the stubs type them as tuple[int, ...]
     return nn.Conv2d(
-        in_channels, out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+        in_channels,
+        out_channels,
+        cast(tuple[int, int], conv.kernel_size),
+        stride=cast(tuple[int, int], conv.stride),
+        padding=cast("str | tuple[int, int]", conv.padding),
+        dilation=cast(tuple[int, int], conv.dilation),
         groups=1, bias=conv.bias is not None, padding_mode=conv.padding_mode,
         device=conv.weight.device, dtype=conv.weight.dtype,
     )
@@ -208,7 +224,9 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
     if conv.groups != 1 or (isinstance(consumer, nn.Conv2d) and consumer.groups != 1):
         raise ModelError("Pruning is implemented for ungrouped convolutions only.")
     if isinstance(consumer, nn.Linear) and consumer.in_features % info.n_units:
-        raise ModelError(f"The Linear after {layer!r} has {consumer.in_features} inputs, not a multiple of {info.n_units} channels.")
+        raise ModelError(
+            f"The Linear after {layer!r} has {consumer.in_features} inputs, not a multiple of {info.n_units} channels."
+        )
 
     pruned = copy.deepcopy(model.module)
     names = {id(m): n for n, m in model.module.named_modules()}
@@ -219,32 +237,34 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
         new_conv = _conv_like(conv, conv.in_channels, len(keep))
         new_conv.weight.copy_(conv.weight[index])
         if conv.bias is not None:
-            new_conv.bias.copy_(conv.bias[index])
+            _present(new_conv.bias).copy_(conv.bias[index])
         _replace(pruned, new_conv_old, new_conv)
         if bn is not None:
             new_bn = nn.BatchNorm2d(len(keep), eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
                                     track_running_stats=bn.track_running_stats, device=conv.weight.device)
             if bn.affine:
-                new_bn.weight.copy_(bn.weight[index])
-                new_bn.bias.copy_(bn.bias[index])
+                _present(new_bn.weight).copy_(_present(bn.weight)[index])
+                _present(new_bn.bias).copy_(_present(bn.bias)[index])
             if bn.track_running_stats:
-                new_bn.running_mean.copy_(bn.running_mean[index])
-                new_bn.running_var.copy_(bn.running_var[index])
-                new_bn.num_batches_tracked.copy_(bn.num_batches_tracked)
+                _present(new_bn.running_mean).copy_(_present(bn.running_mean)[index])
+                _present(new_bn.running_var).copy_(_present(bn.running_var)[index])
+                _present(new_bn.num_batches_tracked).copy_(_present(bn.num_batches_tracked))
             _replace(pruned, pruned.get_submodule(names[id(bn)]), new_bn)
         if isinstance(consumer, nn.Conv2d):
-            new_next = _conv_like(consumer, len(keep), consumer.out_channels)
-            new_next.weight.copy_(consumer.weight[:, index])
+            new_conv_next = _conv_like(consumer, len(keep), consumer.out_channels)
+            new_next: nn.Module = new_conv_next
+            new_conv_next.weight.copy_(consumer.weight[:, index])
             if consumer.bias is not None:
-                new_next.bias.copy_(consumer.bias)
+                _present(new_conv_next.bias).copy_(consumer.bias)
         else:
             spatial = consumer.in_features // info.n_units
-            new_next = nn.Linear(len(keep) * spatial, consumer.out_features, bias=consumer.bias is not None,
-                                 device=consumer.weight.device, dtype=consumer.weight.dtype)
+            new_linear = nn.Linear(len(keep) * spatial, consumer.out_features, bias=consumer.bias is not None,
+                                   device=consumer.weight.device, dtype=consumer.weight.dtype)
+            new_next = new_linear
             w = consumer.weight.view(consumer.out_features, info.n_units, spatial)[:, index]
-            new_next.weight.copy_(w.reshape(consumer.out_features, -1))
+            new_linear.weight.copy_(w.reshape(consumer.out_features, -1))
             if consumer.bias is not None:
-                new_next.bias.copy_(consumer.bias)
+                _present(new_linear.bias).copy_(consumer.bias)
         _replace(pruned, new_consumer_old, new_next)
     pruned.eval()
     for p in pruned.parameters():
@@ -365,7 +385,7 @@ def prune_network(
         part = progress.subrange(i / len(chosen), (i + 1) / len(chosen))
         scores = unit_scores(current, layer, images_by_class, targets, [method], progress=part)
         n_units = current.layer(layer).n_units
-        n_remove = min(n_units - 1, int(round(float(ratio) * n_units)))
+        n_remove = min(n_units - 1, round(float(ratio) * n_units))
         order = rank_units(scores, canonical_order(method), n_units)
         drop = sorted(int(u) for u in order[:n_remove])
         removed[layer] = drop

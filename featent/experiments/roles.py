@@ -9,8 +9,9 @@ Default threshold: the median FE of the layer's *valid* units over both sets poo
 selective rate of at least p, so Eq. 12 did not replace the entropy; all units when none is
 valid), the same value for both sets. It is relative to the layer, so it needs no tuning across
 models, and dead units (epsilon = 0, FE = ln|Omega|) cannot drag it up: a plain median over a layer
-whose half is silent would call every live unit effective. Either threshold can be set by hand. FE depends on the image count through Eq. 12, so both sets use the same number of
-images (the training births are cut to the test count: a sample is a prefix of a larger one).
+whose half is silent would call every live unit effective. Either threshold can be set by hand.
+FE depends on the image count through Eq. 12, so both sets use the same number of images (the
+training births are cut to the test count: a sample is a prefix of a larger one).
 """
 
 from __future__ import annotations

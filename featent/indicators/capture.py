@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ def is_residual_block(mod: nn.Module) -> bool:
     return hasattr(mod, "conv2") and hasattr(mod, "bn2") and hasattr(mod, "conv1")
 
 
-def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.Module | None]:
+def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.BatchNorm2d | None]:
     """The conv whose filters produce ``layer`` and the BatchNorm between them (or None).
 
     VGG-like nets: the last conv (and BN) before the layer's ReLU. ResNet blocks: the block's last
@@ -90,7 +91,7 @@ def layer_filter(model, layer: str) -> tuple[nn.Conv2d, nn.Module | None]:
     convs = [i for i, (_, mod) in enumerate(before) if isinstance(mod, nn.Conv2d)]
     if not convs:
         raise ModelError(f"No convolution runs before layer {layer!r}.")
-    conv = before[convs[-1]][1]
+    conv = cast(nn.Conv2d, before[convs[-1]][1])  # an index of ``convs``: an nn.Conv2d
     bns = [mod for _, mod in before[convs[-1] + 1 :] if isinstance(mod, nn.BatchNorm2d)]
     return conv, (bns[-1] if bns else None)
 
@@ -121,7 +122,7 @@ def forward_capture(
     with model.lock:
         captured: dict[str, torch.Tensor] = {}
 
-        def keep(key: str):  # noqa: ANN202
+        def keep(key: str):
             def hook(value: torch.Tensor) -> None:
                 captured[key] = value.detach().to("cpu", torch.float32, copy=True)
 

@@ -3,6 +3,8 @@ s_k = |W^(k+1)|^T s_(k+1) (paper Eq. 14), through Linear, Conv and BatchNorm of 
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -44,7 +46,7 @@ def _nisp_chain(model, layer: str) -> tuple[list[tuple[str, nn.Module]], nn.Line
     linears = [i for i, (_, mod) in enumerate(after) if isinstance(mod, nn.Linear)]
     if not linears:
         raise ModelError(f"NISP needs a final Linear classifier after layer {layer!r}.")
-    return after[: linears[-1]], after[linears[-1]][1]
+    return after[: linears[-1]], cast(nn.Linear, after[linears[-1]][1])  # an index of ``linears``
 
 
 def nisp_scores(model, layer: str, frl_features: np.ndarray) -> np.ndarray:
@@ -67,10 +69,13 @@ def nisp_scores(model, layer: str, frl_features: np.ndarray) -> np.ndarray:
             scores = _to_channels(scores, channels)
             scores = nisp_backward(mod.weight.detach().cpu().numpy(), scores)
         else:  # BatchNorm in eval mode: y = gamma (x - mu) / sqrt(var + eps) + beta
-            scale = 1.0 / torch.sqrt(mod.running_var + mod.eps)
-            if mod.affine:
-                scale = scale * mod.weight
-            scale = np.abs(scale.detach().cpu().numpy().astype(np.float64))
+            bn = cast(nn.BatchNorm2d, mod)
+            if bn.running_var is None:
+                raise ModelError("NISP needs the running statistics of every BatchNorm after the layer.")
+            factor = 1.0 / torch.sqrt(bn.running_var + bn.eps)
+            if bn.affine and bn.weight is not None:  # affine: the weight exists
+                factor = factor * bn.weight
+            scale = np.abs(factor.detach().cpu().numpy().astype(np.float64))
             scores = _to_channels(scores, scale.size) * scale
     return _to_channels(scores, n_units)
 

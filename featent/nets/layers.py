@@ -36,7 +36,13 @@ __all__ = ["LayerInfo", "Discovery", "discover_layers", "describe_shape"]
 
 TAP_ROOT = "featent_taps"
 
-_NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm, nn.LocalResponseNorm)
+_NORMS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
 _ACTS = (
     nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Hardswish, nn.LeakyReLU, nn.ELU, nn.PReLU, nn.Mish, nn.SELU, nn.CELU,
     nn.Softplus, nn.Hardtanh, nn.Tanh,
@@ -151,12 +157,16 @@ def _shapes(graph_module, inputs: torch.Tensor) -> dict[str, tuple[int, ...] | N
     return shapes
 
 
+#: One found layer: (name, output shape, hook site, path of the conv whose filters produce it).
+LayerRow = tuple[str, "tuple[int, ...] | None", Site, "str | None"]
+
+
 def _fx_layers(module: nn.Module, traced, inputs: torch.Tensor, requested: Sequence[str] | None):
     graph_module, qualnames = traced
     shapes = _shapes(graph_module, inputs)
     nodes = list(graph_module.graph.nodes)
     by_name = {qualnames.get(n.name, n.name): n for n in nodes}
-    chosen: list[tuple[object, str | None]] = []  # (node, conv path)
+    chosen: list[tuple[torch.fx.Node, str | None]] = []  # (node, conv path)
     labels: dict[str, str] = {}  # node name -> the name a caller asked for
     if requested is None:
         seen: set[str] = set()
@@ -202,15 +212,20 @@ def _fx_layers(module: nn.Module, traced, inputs: torch.Tensor, requested: Seque
     runner: nn.Module = module
     tap_sites: dict[str, Site] = {}
     if taps:
-        runner = graph_module
-        runner.add_module(TAP_ROOT, nn.ModuleList([nn.Identity() for _ in taps]))
+        tapped: torch.fx.GraphModule = graph_module
+        tapped.add_module(TAP_ROOT, nn.ModuleList([nn.Identity() for _ in taps]))
         for i, node in enumerate(taps):
-            with runner.graph.inserting_after(node):
-                tap = runner.graph.call_module(f"{TAP_ROOT}.{i}", (node,))
-            node.replace_all_uses_with(tap, delete_user_cb=lambda user, tap=tap: user is not tap)
+            with tapped.graph.inserting_after(node):
+                tap = tapped.graph.call_module(f"{TAP_ROOT}.{i}", (node,))
+
+            def not_the_tap(user: torch.fx.Node, tap: torch.fx.Node = tap) -> bool:
+                return user is not tap
+
+            node.replace_all_uses_with(tap, delete_user_cb=not_the_tap)
             tap_sites[node.name] = Site(f"{TAP_ROOT}.{i}")
-        runner.recompile()
-    infos = []
+        tapped.recompile()
+        runner = tapped
+    infos: list[LayerRow] = []
     for node, conv in chosen:
         shape = shapes.get(node.name)
         site = tap_sites.get(node.name) or module_sites[node.name]
@@ -223,7 +238,7 @@ def _fx_layers(module: nn.Module, traced, inputs: torch.Tensor, requested: Seque
 
 def _probe_layers(module: nn.Module, inputs: torch.Tensor, requested: Sequence[str] | None):
     seen = probe_modules(module, inputs, select=lambda _p, m: not list(m.children()) or isinstance(m, nn.Conv2d))
-    infos = []
+    infos: list[LayerRow] = []
     if requested is None:
         for i, obs in enumerate(seen):
             if not isinstance(obs.module, nn.Conv2d):
@@ -314,7 +329,9 @@ def discover_layers(
             found, missing = _probe_layers(module, inputs, requested)
             result = None if found is None else (found, module)
     except RuntimeError as exc:
-        raise ModelError(f"{model_name} cannot run on {input_size}x{input_size} inputs ({str(exc).splitlines()[0][:120]}); try a larger @SIZE.") from exc
+        raise ModelError(
+            f"{model_name} cannot run on {input_size}x{input_size} inputs ({str(exc).splitlines()[0][:120]}); try a larger @SIZE."
+        ) from exc
     if result is None:
         raise ModelError(f"{model_name} has no layer or module {missing!r}; list its layers with 'featent layers'.")
     found, runner = result

@@ -13,14 +13,15 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
 
 from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
-from featent.nets.family import resolve_family_spec
 from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, resolve_demo_variant
+from featent.nets.family import resolve_family_spec
 from featent.nets.layers import LayerInfo, discover_layers
 from featent.nets.zoo import (
     IMAGENET_MEAN,
@@ -253,7 +254,9 @@ def _load_uncached(spec: ModelSpec, weights: str | os.PathLike | None) -> Loaded
     name = spec.name
     check_name(name)
     if any(name.startswith(prefix) for prefix in TRANSFORMERS) and spec.size is not None and spec.size != TORCHVISION_INPUT_SIZE:
-        raise ModelError(f"{name} is a transformer with a fixed input size; drop '@{spec.size}' (only its patch-embedding conv is a layer).")
+        raise ModelError(
+            f"{name} is a transformer with a fixed input size; drop '@{spec.size}' (only its patch-embedding conv is a layer)."
+        )
     if name.startswith("timm/") and not timm_available():
         raise ModelError(f"{name!r} needs the optional package timm; install it with 'pip install timm'.")
     if weights is not None:
@@ -270,7 +273,8 @@ def _load_uncached(spec: ModelSpec, weights: str | os.PathLike | None) -> Loaded
     elif name == DEMO:
         if not DEMO_WEIGHTS.is_file():
             raise ModelError(
-                f"The demo weights {str(DEMO_WEIGHTS)!r} are missing; rebuild them with 'featent train-demo' or use 'demo:random'."
+                f"The demo weights {str(DEMO_WEIGHTS)!r} are missing; "
+                "rebuild them with 'featent train-demo' or use 'demo:random'."
             )
         with torch.device("meta"):
             module = build(name)
@@ -286,7 +290,9 @@ def _load_uncached(spec: ModelSpec, weights: str | os.PathLike | None) -> Loaded
         load_state(module, state, file)
         source = "torch cache"
     if name == DEMO and spec.size is not None and spec.size != DEMO_INPUT_SIZE:
-        raise ModelError(f"The demo model only takes {DEMO_INPUT_SIZE}x{DEMO_INPUT_SIZE} inputs; drop '@{spec.size}' from {str(spec)!r}.")
+        raise ModelError(
+            f"The demo model only takes {DEMO_INPUT_SIZE}x{DEMO_INPUT_SIZE} inputs; drop '@{spec.size}' from {str(spec)!r}."
+        )
     input_size = spec.size or _default_size(name, module)
     mean, std = (DEMO_MEAN, DEMO_STD) if name == DEMO else _norm_of(module)
     module.eval()
@@ -367,7 +373,9 @@ def from_module(
     except StopIteration:
         device = torch.device("cpu")
     label = name if name != "custom" else type(module).__name__
-    return _wrap(module, label, label, input_size, tuple(mean), tuple(std), weights_source, layers, device, legacy_fingerprint=False)
+    rgb_mean = cast(tuple[float, float, float], tuple(mean))  # checked above: three numbers
+    rgb_std = cast(tuple[float, float, float], tuple(std))
+    return _wrap(module, label, label, input_size, rgb_mean, rgb_std, weights_source, layers, device, legacy_fingerprint=False)
 
 
 def clear_model_cache() -> None:

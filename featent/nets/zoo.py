@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
@@ -95,12 +96,12 @@ def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> 
             _check_network(f"the pretrained weights of timm/{name[5:]}", _hf_cache(), "huggingface.co")
             try:  # reachable: timm fetches into the Hugging Face cache
                 return timm.create_model(name[5:], pretrained=True)
-            except Exception as exc:  # noqa: BLE001 - hub errors come in many types
+            except Exception as exc:  # hub errors come in many types
                 raise ModelError(
                     f"Cannot fetch the pretrained weights of timm/{name[5:]} ({str(exc).splitlines()[0][:120]}); put them in "
                     f"{_hf_cache()} or use 'timm/{name[5:]}:random'."
                 ) from exc
-        kwargs = {} if n_classes is None else {"num_classes": n_classes}
+        kwargs: dict[str, Any] = {} if n_classes is None else {"num_classes": n_classes}
         return timm.create_model(name[5:], pretrained=False, **kwargs)
     import torchvision.models as tvm
 
@@ -112,7 +113,7 @@ def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> 
     return tvm.get_model(name, **kwargs)
 
 
-def _timm_cached(timm, name: str) -> nn.Module | None:  # noqa: ANN001 - the optional timm module
+def _timm_cached(timm, name: str) -> nn.Module | None:  # the optional timm module
     """The pretrained timm model from the local Hugging Face cache only (no network call), or None."""
     try:
         from huggingface_hub import constants
@@ -140,7 +141,9 @@ def _hf_cache() -> str:
 def _check_network(what: str, folder: str, host: str) -> None:
     """Fail fast, with one sentence, when the file cannot be fetched."""
     if offline():
-        raise ModelError(f"Offline mode is on and {what} are not cached; put the file in {folder} or use a random init (NAME:random).")
+        raise ModelError(
+            f"Offline mode is on and {what} are not cached; put the file in {folder} or use a random init (NAME:random)."
+        )
     try:
         with socket.create_connection((host, 443), timeout=_CONNECT_TIMEOUT_S):
             pass
@@ -157,7 +160,7 @@ def torchvision_weights_file(name: str) -> Path:
 
     try:
         weights = tvm.get_model_weights(name).DEFAULT
-    except Exception as exc:  # noqa: BLE001 - torchvision raises ValueError/KeyError for unknown names
+    except Exception as exc:  # torchvision raises ValueError/KeyError for unknown names
         raise ModelError(f"torchvision has no pretrained weights for {name!r}; use '{name}:random'.") from exc
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
@@ -169,11 +172,13 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], str]:
         import torchvision.models as tvm
 
         url = tvm.get_model_weights(name).DEFAULT.url
-        _check_network(f"the pretrained weights {file.name} of {name}", str(file.parent), urlparse(url).hostname or "download.pytorch.org")
+        _check_network(
+            f"the pretrained weights {file.name} of {name}", str(file.parent), urlparse(url).hostname or "download.pytorch.org"
+        )
         file.parent.mkdir(parents=True, exist_ok=True)
         try:
             torch.hub.download_url_to_file(url, str(file), progress=False)
-        except Exception as exc:  # noqa: BLE001 - urllib raises several types
+        except Exception as exc:  # urllib raises several types
             raise ModelError(
                 f"Cannot download {file.name} for {name} ({str(exc).splitlines()[0][:120]}); put it in {file.parent}."
             ) from exc

@@ -87,15 +87,32 @@ def summary_bars(rows: Sequence[SummaryRow], title: str = "Balanced accuracy bef
 def pruning_bars(rows: Sequence[PruneRow], title: str = "Accuracy after pruning and fine-tuning (Table 12)") -> go.Figure:
     """Test accuracy of the unpruned net and of each method, before and after fine-tuning."""
     labels = [r.label for r in rows]
-    fig = go.Figure([
-        go.Bar(x=labels, y=[r.accuracy_pruned if r.accuracy_pruned is not None else r.accuracy for r in rows],
-               name="pruned, before fine-tuning", marker_color=PALETTE["light"],
-               hovertemplate="%{x}<br>before fine-tuning %{y:.3f}<extra></extra>"),
-        go.Bar(x=labels, y=[r.accuracy for r in rows], name="after fine-tuning",
-               marker_color=[PALETTE["muted"] if r.method == "unpruned" else (PALETTE["accent"] if r.method == PAPER else PALETTE["primary"]) for r in rows],
-               customdata=np.stack([[r.parameters for r in rows], [r.flops / 1e6 for r in rows]], axis=1),
-               hovertemplate="%{x}<br>accuracy %{y:.3f}<br>%{customdata[0]:,} params, %{customdata[1]:.2f} MFLOPs<extra></extra>"),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=labels,
+                y=[r.accuracy_pruned if r.accuracy_pruned is not None else r.accuracy for r in rows],
+                name="pruned, before fine-tuning",
+                marker_color=PALETTE["light"],
+                hovertemplate="%{x}<br>before fine-tuning %{y:.3f}<extra></extra>",
+            ),
+            go.Bar(
+                x=labels,
+                y=[r.accuracy for r in rows],
+                name="after fine-tuning",
+                marker_color=[
+                    PALETTE["muted"]
+                    if r.method == "unpruned"
+                    else (PALETTE["accent"] if r.method == PAPER else PALETTE["primary"])
+                    for r in rows
+                ],
+                customdata=np.stack([[r.parameters for r in rows], [r.flops / 1e6 for r in rows]], axis=1),
+                hovertemplate=(
+                    "%{x}<br>accuracy %{y:.3f}<br>%{customdata[0]:,} params, %{customdata[1]:.2f} MFLOPs<extra></extra>"
+                ),
+            ),
+        ]
+    )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.05])
     return _layout(fig, title, height=380)

@@ -167,7 +167,8 @@ def filtration_animation(
     step_of[pairs[:, 0], pairs[:, 1]] = steps
     step_of[pairs[:, 1], pairs[:, 0]] = steps
     shown = np.array(sorted(index), dtype=np.int64)
-    tri_list, tri_step = [], []
+    tri_list: list[tuple[int, int, int]] = []
+    tri_steps: list[int] = []
     for a_pos, a in enumerate(shown):
         for c_pos in range(a_pos + 1, shown.size):
             c = shown[c_pos]
@@ -178,9 +179,9 @@ def filtration_animation(
                 s = max(s_ac, step_of[a, d], step_of[c, d])
                 if s <= n_frames:
                     tri_list.append((a, c, d))
-                    tri_step.append(s)
+                    tri_steps.append(s)
     triangles = np.array(tri_list, dtype=np.int64).reshape(-1, 3)
-    tri_step = np.array(tri_step, dtype=np.int64)
+    tri_step = np.array(tri_steps, dtype=np.int64)
     if triangles.shape[0]:
         by_step = np.argsort(tri_step, kind="stable")
         triangles, tri_step = triangles[by_step], tri_step[by_step]
@@ -223,8 +224,10 @@ def filtration_animation(
         else:
             hx, hy = [], []
         top = float(max(bc[0].max(initial=1), 1))
-        text = (f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(steps <= v)) if not large else int(in_graph.sum())} "
-                f"edges · β0 = {int(bc[0, v - 1])} · β1 = {holes}" + (" · a hole is born" if v == b else ""))
+        text = (
+            f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(steps <= v)) if not large else int(in_graph.sum())} "
+            f"edges · β0 = {int(bc[0, v - 1])} · β1 = {holes}" + (" · a hole is born" if v == b else "")
+        )
         return {"circles": circles, "triangles": {"x": tx, "y": ty}, "edges": {"x": ox, "y": oy},
                 "new": {"x": nx, "y": ny}, "hole": {"x": hx, "y": hy}, "line": {"x": [v, v], "y": [0, top]},
                 "caption": {"text": [text]}}
@@ -289,20 +292,56 @@ def filtration_animation(
     play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
             "mode": "immediate"}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.14, "xanchor": "left", "yanchor": "top",
-                      "pad": {"r": 6, "t": 0}, "showactive": False,
-                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚ Pause", "method": "animate",
-                                   "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
-                                                     "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": first - 1, "x": 0.2, "y": -0.09, "len": 0.8, "xanchor": "left", "yanchor": "top",
-                  "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": "", "font": {"size": 13, "color": PALETTE["ink"]}, "xanchor": "left"},
-                  "font": {"color": "rgba(0,0,0,0)"}, "ticklen": 0, "minorticklen": 0,
-                  "transition": {"duration": 0},
-                  "steps": [{"label": per_step[v - 1]["caption"]["text"][0], "method": "animate",
-                             "args": [[str(v)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
-                                                 "transition": {"duration": 0}}]}
-                            for v in range(1, n_frames + 1)]}],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.14,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"r": 6, "t": 0},
+                "showactive": False,
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {
+                        "label": "❚❚ Pause",
+                        "method": "animate",
+                        "args": [
+                            [None],
+                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}},
+                        ],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": first - 1,
+                "x": 0.2,
+                "y": -0.09,
+                "len": 0.8,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 0, "b": 0},
+                "currentvalue": {"prefix": "", "font": {"size": 13, "color": PALETTE["ink"]}, "xanchor": "left"},
+                "font": {"color": "rgba(0,0,0,0)"},
+                "ticklen": 0,
+                "minorticklen": 0,
+                "transition": {"duration": 0},
+                "steps": [
+                    {
+                        "label": per_step[v - 1]["caption"]["text"][0],
+                        "method": "animate",
+                        "args": [
+                            [str(v)],
+                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}},
+                        ],
+                    }
+                    for v in range(1, n_frames + 1)
+                ],
+            }
+        ],
     )
     extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
     style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 95})

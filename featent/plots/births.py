@@ -106,9 +106,19 @@ def birth_histogram_compare(
         s = entropy_summary(b, p)
         colour = SERIES[k % len(SERIES)]
         legend = f"{label}: H = {s['feature_entropy']:.2f}, ε = {s['selective_rate']:.2f}" + (" (ε < p)" if s["low_rate"] else "")
-        fig.add_trace(go.Bar(x=[NO_BIRTH], y=[s["no_birth"] / max(1, b.size)], marker={"color": colour, "pattern": {"shape": "/"}},
-                             name=legend, legendgroup=label, showlegend=False,
-                             hovertemplate=f"{label}<br>no birth: %{{y:.3f}}<extra></extra>"), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=[NO_BIRTH],
+                y=[s["no_birth"] / max(1, b.size)],
+                marker={"color": colour, "pattern": {"shape": "/"}},
+                name=legend,
+                legendgroup=label,
+                showlegend=False,
+                hovertemplate=f"{label}<br>no birth: %{{y:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
         fig.add_trace(go.Bar(x=xs, y=probs, name=legend, legendgroup=label, marker={"color": colour},
                              hovertemplate=f"{label}<br>birth step %{{x}}<br>P = %{{y:.3f}}<extra></extra>"), row=1, col=2)
     steps = np.concatenate(all_steps) if all_steps else np.array([])

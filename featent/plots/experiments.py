@@ -29,7 +29,7 @@ __all__ = [
 
 #: Indicators compared with FE in the grid, in the paper's order: every indicator of the registry
 #: except FE itself, its ranking form and the max-class variant of class selectivity.
-COMPARED = tuple(k for k in REGISTRY.keys() if k not in ("feature_entropy", "h_over_eps", "class_selectivity_max"))
+COMPARED = tuple(i.key for i in REGISTRY if i.key not in ("feature_entropy", "h_over_eps", "class_selectivity_max"))
 #: The ones the rescaling and randomness figures show, FE last.
 EXPERIMENT_INDICATORS = (*(k for k in COMPARED if k != "selective_rate"), "feature_entropy")
 
@@ -90,8 +90,10 @@ def rescale_figure(rows: Sequence[Mapping], indicators: Sequence[str] = ("accura
         ratios, texts = [], []
         for name in indicators:
             b, v = base.get(name), row.get(name)
-            ok = b is not None and v is not None and np.isfinite(b) and np.isfinite(v) and b != 0
-            ratios.append(v / b if ok else None)
+            if b is not None and v is not None and np.isfinite(b) and np.isfinite(v) and b != 0:
+                ratios.append(v / b)
+            else:
+                ratios.append(None)
             texts.append(f"{v:.4g}" if v is not None and np.isfinite(v) else "n/a")
         label = f"images x{row['images']:g}, filters x{row['filters']:g}"
         fig.add_trace(go.Bar(
@@ -175,7 +177,9 @@ def dynamics_figure(rows: Sequence[Mapping], per_class: Sequence[Mapping] = (),
     return _layout(fig, title, height=400)
 
 
-def model_set_scatter(rows: Sequence[Mapping], title: str = "Last conv layer: FE vs selective rate, one point per class") -> go.Figure:
+def model_set_scatter(
+    rows: Sequence[Mapping], title: str = "Last conv layer: FE vs selective rate, one point per class"
+) -> go.Figure:
     """Fig. 6(3): each (model, class) as a point (mean selective rate, mean FE), one colour per model."""
     fig = go.Figure()
     for k, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
@@ -208,12 +212,31 @@ def layer_trend_figure(rows: Sequence[Mapping], value: str = "mean_feature_entro
         if group == "random init":
             upper = [m + s for m, s in zip(means, sds)]
             lower = [m - s for m, s in zip(means, sds)]
-            fig.add_trace(go.Scatter(x=layers + layers[::-1], y=upper + lower[::-1], fill="toself", showlegend=False, mode="lines",
-                                     fillcolor="rgba(213, 94, 0, 0.15)", line={"width": 0}, hoverinfo="skip",
-                                     name="random ± sd"))
-        fig.add_trace(go.Scatter(x=layers, y=means, name=group, mode="lines+markers",
-                                 line={"color": colour, "width": 2.5}, marker={"size": 8},
-                                 customdata=sds, hovertemplate=f"{group}<br>%{{x}}: %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=layers + layers[::-1],
+                    y=upper + lower[::-1],
+                    fill="toself",
+                    showlegend=False,
+                    mode="lines",
+                    fillcolor="rgba(213, 94, 0, 0.15)",
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    name="random ± sd",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=layers,
+                y=means,
+                name=group,
+                mode="lines+markers",
+                line={"color": colour, "width": 2.5},
+                marker={"size": 8},
+                customdata=sds,
+                hovertemplate=f"{group}<br>%{{x}}: %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>",
+            )
+        )
     fig.update_xaxes(categoryorder="array", categoryarray=layers, tickangle=-30)
     fig.update_yaxes(title="mean FE (nats)" if value == "mean_feature_entropy" else "mean selective rate")
     return _layout(fig, title, height=380)

@@ -41,7 +41,7 @@ def to_png(fig: go.Figure, *, width: int | None = None, height: int | None = Non
     try:
         return still.to_image(format="png", width=width or still.layout.width or 900,
                               height=height or still.layout.height or 450, scale=scale)
-    except Exception as exc:  # noqa: BLE001 - kaleido/chromium failures become one sentence
+    except Exception as exc:  # kaleido/chromium failures become one sentence
         raise FeatentError(f"Could not render the PNG ({type(exc).__name__}: {exc}); PNG export needs Chromium "
                            "(set BROWSER_PATH to its binary).") from exc
 

@@ -103,10 +103,10 @@ def complex_at_step(
     reduced = m > full_view_max_vertices
     rank = np.arange(m)
     if order is not None:
-        order = np.asarray(order, dtype=int)
-        if sorted(order.tolist()) != list(range(m)):
+        placement = np.asarray(order, dtype=int)
+        if sorted(placement.tolist()) != list(range(m)):
             raise ValueError(f"order must be a permutation of 0..{m - 1}")
-        rank[order] = np.arange(m)
+        rank[placement] = np.arange(m)
     shown = np.unique(cx.edges) if reduced else np.arange(m)
     shown = shown[np.argsort(rank[shown], kind="stable")]
     position = np.full((m, 2), np.nan)

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import hex_to_rgb
-from plotly.colors import sequential
+from plotly.colors import hex_to_rgb, sequential
 from plotly.subplots import make_subplots
 
 from featent.plots.style import style

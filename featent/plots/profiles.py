@@ -13,7 +13,6 @@ from plotly.subplots import make_subplots
 from featent.core import entropy
 from featent.plots.style import PALETTE, SCALE, SERIES, style
 
-
 PROFILE_COLUMNS = ("model", "layer", "class_name", "mean_feature_entropy", "mean_selective_rate")
 #: Optional baseline columns of a profile table, drawn when present: (column, label, dash, panel).
 BASELINE_COLUMNS = (

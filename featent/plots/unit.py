@@ -49,7 +49,12 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
                 x=cols + 1,
                 y=rows + 1,
                 mode="markers",
-                marker={"symbol": "circle-open", "size": max(5, min(18, 240 // m)), "color": PALETTE["accent"], "line": {"width": 2}},
+                marker={
+                    "symbol": "circle-open",
+                    "size": max(5, min(18, 240 // m)),
+                    "color": PALETTE["accent"],
+                    "line": {"width": 2},
+                },
                 name=f"entries >= a({step})",
                 hovertemplate="row %{y}, col %{x}: in the filtration<extra></extra>",
             )

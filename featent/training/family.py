@@ -133,7 +133,9 @@ def run_history(run: FamilyRun, root: str | os.PathLike | None = None, build: bo
     try:
         rows = json.loads((directory / "history.json").read_text())["epochs"]
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"The history of family run {run.run_id} cannot be read; delete {str(directory)!r} to rebuild it.") from exc
+        raise ModelError(
+            f"The history of family run {run.run_id} cannot be read; delete {str(directory)!r} to rebuild it."
+        ) from exc
     return [{k: row[k] for k in ("epoch", "loss", "train_accuracy", "test_accuracy")} for row in rows]
 
 
@@ -146,7 +148,9 @@ def iteration_history(run: FamilyRun, root: str | os.PathLike | None = None, bui
         saved = json.loads((directory / "history.json").read_text())
         rows = saved["epochs"] + saved.get("iterations", [])
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"The history of family run {run.run_id} cannot be read; delete {str(directory)!r} to rebuild it.") from exc
+        raise ModelError(
+            f"The history of family run {run.run_id} cannot be read; delete {str(directory)!r} to rebuild it."
+        ) from exc
     keys = ("iteration", "epoch", "loss", "train_accuracy", "test_accuracy")
     return sorted(({k: row.get(k) for k in keys} for row in rows), key=lambda r: (r["iteration"] or 0, r["epoch"]))
 

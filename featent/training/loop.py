@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from featent.data import load_dataset
+from featent.data import WholeSplits, load_dataset
 from featent.errors import FeatentError
 from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 from featent.nets.family import Recipe
@@ -99,7 +99,7 @@ def noisy_labels(labels: torch.Tensor, fraction: float, seed: int, n_classes: in
     """Labels with ``round(fraction * n)`` of them moved to a different random class (seeded)."""
     check_number("label_noise", fraction, 0.0, 1.0, error=FeatentError)
     generator = torch.Generator().manual_seed(10_000 + seed)
-    n_noisy = int(round(fraction * len(labels)))
+    n_noisy = round(fraction * len(labels))
     picked = torch.randperm(len(labels), generator=generator)[:n_noisy]
     shift = torch.randint(1, n_classes, (n_noisy,), generator=generator)
     out = labels.clone()
@@ -140,6 +140,8 @@ def training_arrays(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor, torch.T
             "This recipe trains on the full Fashion-MNIST, which is not installed; install the Debian package "
             "dataset-fashion-mnist or set FEATENT_FASHION_DIR to a folder with the four original IDX files."
         )
+    if not isinstance(dataset, WholeSplits):
+        raise FeatentError(f"Training needs a built-in dataset with whole splits; {dataset.name!r} has none.")
     train_x, train_y = dataset.split_arrays("train", DEMO_INPUT_SIZE)
     test_x, test_y = dataset.split_arrays("test", DEMO_INPUT_SIZE)
     if recipe.train_per_class is not None:

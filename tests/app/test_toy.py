@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from featent.app import toy
@@ -14,7 +16,7 @@ def test_paper_toy_is_born_at_step_4_and_its_hole_comes_first() -> None:
     assert sorted(order) == [0, 1, 2, 3]
     graph = topology.graph_at_step(toy.PAPER_TOY, 4)
     ring = order + order[:1]
-    assert all(graph[a, b] for a, b in zip(ring, ring[1:]))  # 4 vertices around the hole, in order
+    assert all(graph[a, b] for a, b in itertools.pairwise(ring))  # 4 vertices around the hole, in order
 
 
 def test_hole_first_order_is_identity_without_birth() -> None:

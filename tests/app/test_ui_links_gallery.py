@@ -56,7 +56,14 @@ def test_a_bad_link_value_is_one_warning_and_the_page_still_opens() -> None:
 def test_every_page_writes_the_link_keys() -> None:
     at = open_app("featent/app/views/birth_distribution.py")
     assert dict(at.query_params.items()) == {
-        "model": "demo", "data": DEFAULT_DATA, "class": default_classes()[0], "images": "100", "seed": "0", "layer": "block3_conv2", "unit": "0"}
+        "model": "demo",
+        "data": DEFAULT_DATA,
+        "class": default_classes()[0],
+        "images": "100",
+        "seed": "0",
+        "layer": "block3_conv2",
+        "unit": "0",
+    }
     at.switch_page("featent/app/views/how_it_works.py").run()
     assert at.query_params["step"] == "4"
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from featent.core import topology
-from featent.core import cycles
+from featent.core import cycles, topology
+
 
 @pytest.mark.parametrize("seed", [1, 2, 5, 9, 11])
 def test_hole_cycle_is_a_new_chordless_ring_at_the_birth_step(seed: int) -> None:

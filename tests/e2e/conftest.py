@@ -102,7 +102,9 @@ def _serve(script: Path, base: Path, cwd: Path = ROOT) -> Iterator[AppServer]:
         server = AppServer(url=url, started_at=started, artifacts=artifacts)
         server.timings["server_healthy_s"] = round(time.monotonic() - started, 2)
         yield server
-        (artifacts / ("timings.json" if script.name == "app.py" else f"timings-{script.stem}.json")).write_text(json.dumps(server.timings, indent=2))
+        (artifacts / ("timings.json" if script.name == "app.py" else f"timings-{script.stem}.json")).write_text(
+            json.dumps(server.timings, indent=2)
+        )
         print(f"\nfeatent e2e: screenshots and timings in {artifacts}: {server.timings}")
     finally:
         if proc.poll() is None:

@@ -16,7 +16,6 @@ from playwright.sync_api import Page, expect
 from featent.data import load_dataset
 from featent.pipeline import Selection, layer_results
 
-
 pytestmark = pytest.mark.e2e
 RENDER_TIMEOUT_MS = 120_000
 SETTLE_MS = 500  # pause before a timed change, so one timing does not include the previous render
@@ -159,7 +158,9 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
               "8 Class", "9 Entropy"]
     for stage, marker in enumerate(markers, start=2):
         if stage == 2:  # the arrow once, from an idle page; then each stage by its own (idempotent) control
-            page.get_by_role("button").filter(has=page.locator('[data-testid="stIconMaterial"]', has_text="arrow_forward")).click()
+            page.get_by_role("button").filter(
+                has=page.locator('[data-testid="stIconMaterial"]', has_text="arrow_forward")
+            ).click()
         else:
             page.get_by_role("radio", name=re.compile("^" + re.escape(stages[stage - 2]))).click()
         expect(page.get_by_text(marker).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
@@ -304,7 +305,9 @@ def test_a_step_change_at_m64_is_quick_when_warm(page: Page, app_server) -> None
     _idle(page)
     times = []
     for _ in range(3):
-        before = int(re.search(r"Step (\d+): threshold", page.get_by_text(re.compile(r"Step \d+: threshold")).first.inner_text()).group(1))
+        before = int(
+            re.search(r"Step (\d+): threshold", page.get_by_text(re.compile(r"Step \d+: threshold")).first.inner_text()).group(1)
+        )
         slider.focus()
         page.wait_for_timeout(SETTLE_MS)
         t0 = time.monotonic()

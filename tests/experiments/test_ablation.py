@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from featent.errors import FeatentError, ModelError
 from featent.experiments import ablation
 from featent.experiments.ablation import (
     DEFAULT_ORDERS,
@@ -16,7 +17,6 @@ from featent.experiments.ablation import (
     rank_units,
     units_removed,
 )
-from featent.errors import FeatentError, ModelError
 from featent.nets import layer_modules
 
 
@@ -124,7 +124,10 @@ def test_hook_is_removed_when_the_block_raises(tiny_cnn) -> None:
 
 
 def test_units_removed_rejects_bad_units_and_layers(tiny_cnn) -> None:
-    with pytest.raises(FeatentError, match="unit must be an integer from 0 to 3, got 4"), units_removed(tiny_cnn, "block1_conv1", [4]):
+    with (
+        pytest.raises(FeatentError, match="unit must be an integer from 0 to 3, got 4"),
+        units_removed(tiny_cnn, "block1_conv1", [4]),
+    ):
         pass
     with pytest.raises(ModelError, match="no layer 'nope'"), units_removed(tiny_cnn, "nope", [0]):
         pass
@@ -142,9 +145,8 @@ def test_replayed_curve_equals_the_hooked_full_forward(tiny_cnn, monkeypatch) ->
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-5, atol=1e-6)
     assert _state(tiny_cnn.module) == before
     # all units removed: the network sees a zero layer whatever the order
-    with torch.inference_mode():
-        with units_removed(tiny_cnn, "block1_conv2", [0, 1, 2, 3]):
-            logits = tiny_cnn.module(tiny_cnn.preprocess(images))
+    with torch.inference_mode(), units_removed(tiny_cnn, "block1_conv2", [0, 1, 2, 3]):
+        logits = tiny_cnn.module(tiny_cnn.preprocess(images))
     assert fast.overall_accuracy[-1] == pytest.approx(float((logits.argmax(1) == labels).float().mean()))
 
 
@@ -174,10 +176,10 @@ def test_cumulative_ablation_on_demo_never_modifies_the_model(cache_dir) -> None
     starts = {round(float(c.balanced_accuracy[0]), 9) for c in result.curves.values()}
     ends = {round(float(c.loss[-1]), 6) for c in result.curves.values()}
     assert len(starts) == 1 and len(ends) == 1  # same network before any / after all removals
-    for order, curve in result.curves.items():
+    for curve in result.curves.values():
         assert sorted(curve.removed.tolist()) == list(range(64))
         assert curve.accuracy.shape == (65,)
-        assert ((0 <= curve.balanced_accuracy) & (curve.balanced_accuracy <= 1)).all()
+        assert ((curve.balanced_accuracy >= 0) & (curve.balanced_accuracy <= 1)).all()
     fe = result.scores["h_over_eps"]
     assert result.curves["h_over_eps-desc"].removed.tolist() == np.argsort(-fe, kind="stable").tolist()
     rows = result.records()

@@ -20,7 +20,9 @@ def _layers() -> list[str]:
 
 
 def test_atlas_file_round_trips(tmp_path):
-    atlas = sweep(MODEL, DATA, classes=["3", "7"], layers=_layers()[1:2], images=IMAGES, store=ResultStore(tmp_path / "s"), units=True)
+    atlas = sweep(
+        MODEL, DATA, classes=["3", "7"], layers=_layers()[1:2], images=IMAGES, store=ResultStore(tmp_path / "s"), units=True
+    )
     for suffix in (".parquet", ".csv"):
         back = Atlas.load(atlas.save(tmp_path / f"layers{suffix}", units=False))
         pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
@@ -29,7 +31,7 @@ def test_atlas_file_round_trips(tmp_path):
         back = Atlas.load(atlas.save(tmp_path / f"units{suffix}"))
         pd.testing.assert_frame_equal(back.units_frame(), atlas.units_frame())
         pd.testing.assert_frame_equal(back.to_frame(), atlas.to_frame())
-    with pytest.raises(FeatentError, match="parquet or .csv"):
+    with pytest.raises(FeatentError, match=r"parquet or \.csv"):
         atlas.save(tmp_path / "atlas.xlsx")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(FeatentError, match="not a featent atlas"):

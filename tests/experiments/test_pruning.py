@@ -6,10 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from featent.experiments.ablation import units_removed
 from featent.errors import FeatentError, ModelError
-from featent.nets import from_module
-from featent.spec import Selection
+from featent.experiments.ablation import units_removed
 from featent.experiments.pruning import (
     PRUNE_METHODS,
     compare_pruning,
@@ -17,10 +15,12 @@ from featent.experiments.pruning import (
     count_parameters,
     finetune,
     images_per_second,
+    prunable_layers,
     prune_channels,
     prune_network,
-    prunable_layers,
 )
+from featent.nets import from_module
+from featent.spec import Selection
 
 
 def _bn_net():
@@ -78,7 +78,7 @@ def test_pruned_conv_layer_has_the_expected_shapes_and_equals_the_masked_model(t
 def test_pruning_the_last_conv_removes_linear_columns_channel_by_channel(tiny_cnn) -> None:
     x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     pruned = prune_channels(tiny_cnn, "block2_conv1", [0, 2, 5], check=False)
-    linear = [m for m in pruned.modules() if isinstance(m, nn.Linear)][0]
+    linear = next(m for m in pruned.modules() if isinstance(m, nn.Linear))
     assert tuple(linear.weight.shape) == (3, 3 * 4 * 4)
     original = tiny_cnn.module.classifier[1].weight.view(3, 6, 16)
     torch.testing.assert_close(linear.weight.view(3, 3, 16), original[:, [1, 3, 4]])
@@ -89,7 +89,7 @@ def test_batchnorm_channels_are_pruned_with_their_filters() -> None:
     model = _bn_net()
     x = torch.rand(6, 3, 8, 8, generator=torch.Generator().manual_seed(3))
     pruned = prune_channels(model, "block1_conv1", [0, 3], check=False)
-    bn = [m for m in pruned.modules() if isinstance(m, nn.BatchNorm2d)][0]
+    bn = next(m for m in pruned.modules() if isinstance(m, nn.BatchNorm2d))
     assert tuple(bn.running_mean.shape) == (3,)
     torch.testing.assert_close(bn.running_var, model.module.features[1].running_var[[1, 2, 4]])
     torch.testing.assert_close(_outputs(model, pruned, x), _masked(model, "block1_conv1", [0, 3], x))
@@ -180,7 +180,7 @@ def test_torchvision_vgg_bn_prunes_to_half_with_linear_after_adaptive_pool() -> 
     assert prunable_layers(model)[-1] == "block5_conv2"
     g = torch.Generator().manual_seed(6)
     images = {name: torch.rand(2, 3, 32, 32, generator=g) for name in ("a", "b")}
-    module, removed = prune_network(model, "l1_norm", 0.5, images)  # every step checked against the masked net
+    module, _removed = prune_network(model, "l1_norm", 0.5, images)  # every step checked against the masked net
     widths = [m.out_channels for m in module.modules() if isinstance(m, nn.Conv2d)]
     assert widths == [32, 64, 128, 128, 256, 256, 256, 256]
     assert [m.num_features for m in module.modules() if isinstance(m, nn.BatchNorm2d)] == widths

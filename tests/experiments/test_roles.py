@@ -65,8 +65,8 @@ def test_unit_roles_on_demo(cache_dir) -> None:
 
 
 def test_roles_scatter_groups_units_by_role() -> None:
-    from featent.plots.ablation import roles_scatter
     from featent.experiments.roles import RoleTable
+    from featent.plots.ablation import roles_scatter
 
     fe_train, fe_test = np.array([1.0, 1.0, 3.0, 3.0, 0.5]), np.array([1.0, 3.0, 1.0, 3.0, 0.2])
     roles, t_train, t_test = assign_roles(fe_train, fe_test, 2.0, 2.0)

@@ -72,7 +72,7 @@ def test_nan_weights_load_and_fail_later_per_layer(tmp_path, state):
 def test_float64_overflowing_float32_is_refused(tmp_path, state):
     path = tmp_path / "huge.pt"
     big = {k: v.double() for k, v in state.items()}
-    key = list(big)[0]
+    key = next(iter(big))
     big[key].view(-1)[0] = 1e300
     torch.save(big, path)
     with pytest.raises(ModelError, match=rf"do not fit torch.float32: key '{key}' holds values beyond its range"):
@@ -93,10 +93,14 @@ def _write(tmp_path, name, make):
 
 
 FILES = {
-    "whole-module": (lambda p: torch.save(DemoNet(), p),
-                     r"holds a pickled featent.nets.demo.DemoNet object \(a whole model\?\).*torch.save\(model.state_dict\(\), PATH\)"),
-    "raw-pickle-of-tensors": (lambda p: p.write_bytes(pickle.dumps({"w": torch.zeros(2)}, protocol=4)),
-                              r"plain pickle file, not a torch.save checkpoint"),
+    "whole-module": (
+        lambda p: torch.save(DemoNet(), p),
+        r"holds a pickled featent.nets.demo.DemoNet object \(a whole model\?\).*torch.save\(model.state_dict\(\), PATH\)",
+    ),
+    "raw-pickle-of-tensors": (
+        lambda p: p.write_bytes(pickle.dumps({"w": torch.zeros(2)}, protocol=4)),
+        r"plain pickle file, not a torch.save checkpoint",
+    ),
     "raw-pickle-of-numpy": (lambda p: p.write_bytes(pickle.dumps({"w": np.zeros(2)})), r"plain pickle file"),
     "empty": (lambda p: p.write_bytes(b""), r"the file is empty"),
     "garbage": (lambda p: p.write_bytes(b"\x00garbage" * 9), r"not a PyTorch checkpoint \(unknown format\)"),

@@ -118,9 +118,16 @@ def test_seed_accepts_its_whole_range(text, value):
     assert common.seed(text) == value
 
 
-@pytest.mark.parametrize(("parse", "text", "value"), [
-    (common.positive_float, "1e-3", 1e-3), (common.ratio, "0.5", 0.5), (common.fraction, "0", 0.0),
-    (common.finite_float, "-2.5", -2.5), (common.non_negative_int, "0", 0), (common.model_spec, "vgg11:random:3@64", "vgg11:random:3@64"),
-])
+@pytest.mark.parametrize(
+    ("parse", "text", "value"),
+    [
+        (common.positive_float, "1e-3", 1e-3),
+        (common.ratio, "0.5", 0.5),
+        (common.fraction, "0", 0.0),
+        (common.finite_float, "-2.5", -2.5),
+        (common.non_negative_int, "0", 0),
+        (common.model_spec, "vgg11:random:3@64", "vgg11:random:3@64"),
+    ],
+)
 def test_good_values_pass(parse, text, value):
     assert parse(text) == value

@@ -95,7 +95,7 @@ def test_a_deep_tree_is_bounded(two_classes):
     from featent.data.folder import MAX_DEPTH
 
     folder = two_classes / "a"
-    for depth in range(MAX_DEPTH + 3):
+    for _ in range(MAX_DEPTH + 3):
         folder = folder / "d"
         folder.mkdir()
     _png(folder / "deep.png", 7)

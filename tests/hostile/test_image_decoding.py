@@ -45,9 +45,19 @@ CASES = {
     "CMYK": (lambda: Image.fromarray(_colour8()).convert("CMYK"), _colour8, 0.0, 0.0),
     "YCbCr": (lambda: Image.fromarray(_colour8()).convert("YCbCr"), _colour8, 0.01, 0.03),
     "I;16": (lambda: Image.fromarray(_grey8().astype(np.uint16) * 257), _grey_rgb, 0.003, 0.005),
-    "I;16B": (lambda: Image.frombytes("I;16B", (40, 40), (_grey8().astype(np.uint16) * 257).astype(">u2").tobytes()), _grey_rgb, 0.003, 0.005),
-    "I;16L": (lambda: Image.frombytes("I;16L", (40, 40), (_grey8().astype(np.uint16) * 257).astype("<u2").tobytes()), _grey_rgb, 0.003, 0.005),
-    "I": (lambda: Image.fromarray((_grey8().astype(np.int32) * 257)), _grey_rgb, 0.003, 0.005),
+    "I;16B": (
+        lambda: Image.frombytes("I;16B", (40, 40), (_grey8().astype(np.uint16) * 257).astype(">u2").tobytes()),
+        _grey_rgb,
+        0.003,
+        0.005,
+    ),
+    "I;16L": (
+        lambda: Image.frombytes("I;16L", (40, 40), (_grey8().astype(np.uint16) * 257).astype("<u2").tobytes()),
+        _grey_rgb,
+        0.003,
+        0.005,
+    ),
+    "I": (lambda: Image.fromarray(_grey8().astype(np.int32) * 257), _grey_rgb, 0.003, 0.005),
     "F": (lambda: Image.fromarray(_grey8().astype(np.float32) / 255.0), _grey_rgb, 0.003, 0.005),
     "F-0..255": (lambda: Image.fromarray(_grey8().astype(np.float32)), _grey_rgb, 0.003, 0.005),
 }
@@ -61,7 +71,7 @@ def test_mode_decodes_like_8bit_rgb(label):
     got = image_array(image, SIZE)
     want = _reference(reference())
     assert got.shape == (SIZE, SIZE, 3) and got.dtype == np.float32
-    assert 0.0 <= got.min() and got.max() <= 1.0
+    assert got.min() >= 0.0 and got.max() <= 1.0
     diff = np.abs(got - want)
     assert diff.mean() <= mean_tol and diff.max() <= max_tol
 
@@ -141,7 +151,7 @@ def test_float_image_with_nan_is_skipped():
 def test_negative_int_image_is_stretched_into_range():
     values = (_grey8().astype(np.int32) - 128) * 1000
     got = image_array(Image.fromarray(values), SIZE)
-    assert 0.0 <= got.min() and got.max() <= 1.0 and got.max() - got.min() > 0.9
+    assert got.min() >= 0.0 and got.max() <= 1.0 and got.max() - got.min() > 0.9
 
 
 @pytest.mark.parametrize("size", [16, 32, 57])

@@ -12,10 +12,10 @@ from hypothesis.extra import numpy as hnp
 
 from featent.core.topology import (
     UnitTypeError,
+    betti_curves,
     birth_time,
     birth_time_reference,
     birth_times,
-    betti_curves,
     edge_weights,
     filtration_values,
     validate_unit,

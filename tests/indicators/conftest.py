@@ -1,7 +1,6 @@
 """Shared inputs for the indicator tests: hand-made activations and a tiny VGG-like net."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

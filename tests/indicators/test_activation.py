@@ -1,7 +1,6 @@
 """featent.indicators.activation: L1-norm, APoZ, class means and class selectivity, derived by hand."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

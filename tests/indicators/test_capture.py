@@ -1,7 +1,6 @@
 """featent.indicators.capture: the conv behind a layer and the forward capture."""
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

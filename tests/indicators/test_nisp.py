@@ -1,7 +1,6 @@
 """featent.indicators.nisp: Eq. 19 backward steps and NISP scores from Inf-FS."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

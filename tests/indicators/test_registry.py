@@ -4,8 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
-
 from featent import indicators
 from featent.errors import FeatentError
 from featent.indicators import ALL_ORDERS, RANDOM, RANKING, REGISTRY
@@ -18,12 +16,12 @@ def test_every_vocabulary_is_the_registry():
     from featent.plots import ablation as ablation_plots
     from featent.plots import experiments as experiment_plots
 
-    assert indicators.INDICATOR_COLUMNS == REGISTRY.keys()
+    assert REGISTRY.keys() == indicators.INDICATOR_COLUMNS
     assert set(indicators.INDICATOR_LABELS) == set(REGISTRY.keys()) | {"accuracy"}
     assert pruning.PRUNE_METHODS == RANKING and set(RANKING) == {i.key for i in REGISTRY if i.ranks}
     assert studies.LOWER_IS_BETTER is indicators.LOWER_IS_BETTER
     assert set(ablation.DEFAULT_ORDERS) <= set(ALL_ORDERS) and ALL_ORDERS[-1] == RANDOM
-    assert ablation.SUMMARY_ORDERS == tuple(f"{k}-{REGISTRY[k].least_important_first}" for k in RANKING)
+    assert tuple(f"{k}-{REGISTRY[k].least_important_first}" for k in RANKING) == ablation.SUMMARY_ORDERS
     assert set(ablation_plots.ORDER_COLOURS) == set(RANKING) | {RANDOM}
     assert set(experiment_plots.COMPARED) <= set(REGISTRY.keys())
     for key in RANKING:

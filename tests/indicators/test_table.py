@@ -1,13 +1,12 @@
 """featent.indicators.table: every registry indicator of a model, a selection, and the default classes."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 
-from featent.core import entropy
 from featent import indicators
+from featent.core import entropy
 from featent.errors import FeatentError
 from featent.indicators.table import MAX_DEFAULT_CLASSES
 

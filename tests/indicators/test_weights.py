@@ -1,7 +1,6 @@
 """featent.indicators.weights: FPGM on filters whose distances are known."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

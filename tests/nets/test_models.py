@@ -10,9 +10,8 @@ import torch
 
 from featent.data import load_dataset
 from featent.errors import ModelError
-from featent.nets import DemoNet, LoadedModel, clear_model_cache, list_models, load_model
+from featent.nets import DemoNet, LoadedModel, clear_model_cache, layer_modules, list_models, load_model
 from featent.nets.demo import DEMO_WEIGHTS
-from featent.nets import layer_modules
 
 
 def test_list_models_covers_the_issue():

@@ -144,7 +144,9 @@ class TinyTransformer(nn.Module):
 
 
 def test_vision_transformers_are_refused_or_offer_their_conv_stem():
-    with pytest.raises(ModelError, match=r"TinyTransformer has no usable layer: featent looks for the activated output of a Conv2d"):
+    with pytest.raises(
+        ModelError, match=r"TinyTransformer has no usable layer: featent looks for the activated output of a Conv2d"
+    ):
         from_module(TinyTransformer(), input_size=16)
     vit = load_model("vit_b_16:random")
     assert [(i.name, i.n_units, i.unit_size) for i in vit.layers] == [("conv_proj", 768, 14)]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from featent.core import topology
-from featent.plots import animation
 from featent.core.cycles import hole_cycle
+from featent.plots import animation
 
 TOY = np.array([[0.10, 0.90, 0.20, 0.05], [0.30, 0.15, 0.25, 0.80], [0.70, 0.20, 0.10, 0.35], [0.00, 0.10, 0.60, 0.20]])
 
@@ -29,7 +29,7 @@ def test_every_frame_has_the_edges_triangles_and_betti_numbers_of_its_step() -> 
         cx = topology.clique_complex(TOY, v)
         assert _pieces(old) + _pieces(new) == cx.edges.shape[0]
         assert _pieces(triangles) == cx.triangles.shape[0]
-        assert len(circles["x"]) == int(np.count_nonzero(TOY >= topology.filtration_values(TOY)[v - 1]))
+        assert len(circles["x"]) == int(np.count_nonzero(topology.filtration_values(TOY)[v - 1] <= TOY))
         assert line["x"] == [v, v]
         assert f"β0 = {curves[0, v - 1]} · β1 = {curves[1, v - 1]}" in caption["text"][0]
         assert (_pieces(hole) == 1) == (v >= 4 and curves[1, v - 1] > 0)  # the born hole while it is open
@@ -57,7 +57,7 @@ def test_large_units_play_the_born_cycle_and_its_neighbourhood(m: int) -> None:
     cycle = hole_cycle(unit, birth)
     assert [int(t) - 1 for t in vertices["text"][: len(cycle)]] == cycle
     assert len(spec["frames"]) == animation.animation_steps(m, birth) < m * m
-    assert "of %d vertices" % m in spec["layout"]["title"]["text"]
+    assert f"of {m} vertices" in spec["layout"]["title"]["text"]
 
 
 def test_png_export_renders_the_first_frame_with_chromium() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from featent.plots import births as birth_plots
 
+
 def test_birth_histogram_shows_p_of_x_over_all_images_and_a_no_birth_bar() -> None:
     births = np.array([0, 3, 3, 4, 5, 0, 3])
     fig = birth_plots.birth_histogram(births)

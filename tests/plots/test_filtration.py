@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from featent.core import topology
-from featent.core import cycles
+from featent.core import cycles, topology
 from featent.plots import filtration
 
 # The paper's Fig. 2 toy: the 4 largest entries are at (1,2), (2,4), (3,1), (4,3) (1-based), so

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from featent.plots import profiles
+
 
 def _profile_table() -> pd.DataFrame:
     rows = []
@@ -39,7 +39,7 @@ def test_fe_rate_scatter_and_units_classes_heatmap() -> None:
     np.testing.assert_allclose(live.x, [0.9, 0.5])
     np.testing.assert_allclose(live.marker.color, [0.2, 1.5])  # the silent unit's FE sets no colour
     assert list(silent.customdata) == [2] and silent.marker.symbol == "circle-open"
-    assert "silent units, ε < p (1)" == silent.name
+    assert silent.name == "silent units, ε < p (1)"
     assert fig.layout.shapes[0].x0 == 0.1
 
     values = np.arange(6, dtype=float).reshape(3, 2)

@@ -94,6 +94,8 @@ def render() -> None:
         if st.session_state.get("bd_other_model") not in options:
             st.session_state["bd_other_model"] = default_other if default_other in options else options[0]
         other = c_other.selectbox("Model (same layer and unit)", options, key="bd_other_model")
+        if other is None:  # a select box with options always has a choice
+            st.stop()
         other_sel = Selection(**{**ctx.for_layers(layer).__dict__, "model": other, "weights": None})
         labels = [sel.model, other]
     with shown_in_place(stop=False):

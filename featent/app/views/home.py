@@ -61,7 +61,10 @@ def render() -> None:
         st.warning(f"Results are computed but not kept on disk: {problem}", icon=":material/warning:")
     else:
         with shown_in_place(stop=False):
-            stats = cached.store().stats()
+            store = cached.store()
+            if store is None:  # store_problem() said None: the store opened
+                st.stop()
+            stats = store.stats()
             st.caption(
                 f"Birth times are computed once per (weights, data, class, layer, images, seed) and kept on disk, so "
                 f"coming back to a selection is instant. Folder `{stats['directory']}` · {stats['entries']} entries · "

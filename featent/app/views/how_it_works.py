@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,10 @@ def render() -> None:
 
     # ---------------------------------------------------------------- the unit (controls on one line)
     c_example, c_m, c_seed, c_edit = st.columns([2.2, 1.2, 1, 1.4], vertical_alignment="bottom")
-    kind = EXAMPLES[c_example.radio("Example", list(EXAMPLES), horizontal=True, key="hiw_example")]
+    example = c_example.radio("Example", list(EXAMPLES), horizontal=True, key="hiw_example")
+    if example is None:  # a radio with options and no index=None always has a choice
+        st.stop()
+    kind = EXAMPLES[example]
     if kind == "random":
         m = c_m.slider("Size m", 3, 10, 5, key="hiw_m")
         seed = int(c_seed.number_input("Seed", 0, 10_000, 0, key="hiw_seed"))
@@ -59,7 +63,7 @@ def render() -> None:
     # the step a stage starts on (a link's step wins once)
     link = {k: v for k, v in links.apply_link(()).items() if k == "step"}
     if "step" in link:
-        st.session_state["hiw_step"] = int(link["step"])
+        st.session_state["hiw_step"] = int(cast(int, link["step"]))  # links.parse reads the step as an int
     if not 1 <= int(st.session_state.get("hiw_step", 0) or 0) <= n_steps:
         st.session_state["hiw_step"] = birth if birth else 1
 
@@ -134,8 +138,14 @@ A closed path that the triangles do **not** fill is a **hole**. β1 counts the h
     elif k == 4:
         if birth:
             left, right = figure_col.columns(2)
-            chart(filtration.complex_at_step(unit, max(1, birth - 1), order=cycles.hole_first_order(unit, birth),
-                                        title=f"Step {birth - 1}: no hole yet"), "hiw_before", where=left, name="before the birth")
+            chart(
+                filtration.complex_at_step(
+                    unit, max(1, birth - 1), order=cycles.hole_first_order(unit, birth), title=f"Step {birth - 1}: no hole yet"
+                ),
+                "hiw_before",
+                where=left,
+                name="before the birth",
+            )
             chart(filtration.complex_at_step(unit, birth, order=cycles.hole_first_order(unit, birth), highlight=cycle,
                                         title=f"Step {birth}: a hole is born"), "hiw_born", where=right, name="the born hole")
             ring = " – ".join(str(v + 1) for v in cycle + cycle[:1])

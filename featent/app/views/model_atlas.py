@@ -64,6 +64,8 @@ def render() -> None:
             else:
                 choice = st.selectbox("Sweep", range(len(runs)), format_func=lambda i: helpers.run_label(runs[i]),
                                       key="atlas_run_choice")
+                if choice is None:  # a select box with options always has a choice
+                    st.stop()
                 run = runs[choice]
                 atlas = stored_atlas(run["model"], run["data"], run["classes"], run["layers"], run["images"], run["seed"],
                                      store, weights=run.get("weights"))
@@ -86,6 +88,8 @@ def render() -> None:
             raise FeatentError("This atlas mixes several models or datasets; write one atlas per model and dataset.")
     values = [v for v in ATLAS_VALUES if v in frame.columns and frame[v].notna().any()]
     value = st.selectbox("Show", values, format_func=lambda v: ATLAS_VALUES[v], key="atlas_value")
+    if value is None:  # no value column holds a number
+        st.stop()
     layers = list(dict.fromkeys(frame["layer"]))
     classes = list(dict.fromkeys(frame["class"].astype(str)))
     figure = atlas_heatmap(frame.to_dict("records"), value, layers, classes,

@@ -128,8 +128,14 @@ def render() -> None:
         g0, g1 = st.columns(2)
         chart(unit_plots.activation_heatmap(unit, v, title=f"Unit at step {v}", max_circles=2 * unit.shape[0]), "insp_heat",
               where=g0, name="unit")
-        chart(filtration.complex_at_step(unit, v, vertices=focus, highlight=cycles.hole_cycle(unit, birth) if v >= birth > 0 else None),
-              "insp_cx", where=g1, name="complex")
+        chart(
+            filtration.complex_at_step(
+                unit, v, vertices=focus, highlight=cycles.hole_cycle(unit, birth) if v >= birth > 0 else None
+            ),
+            "insp_cx",
+            where=g1,
+            name="complex",
+        )
         chart(filtration.betti_curves_figure(curves, birth, v), "insp_betti", name="betti curves")
         return v
 
