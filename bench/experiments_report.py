@@ -29,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from featent.data import load_dataset  # noqa: E402
-from featent.experiments.profiles import layer_profiles  # noqa: E402
-from featent.spec import Selection  # noqa: E402
-from featent.training import family as fam  # noqa: E402
+from featent.data import load_dataset
+from featent.experiments.profiles import layer_profiles
+from featent.spec import Selection
+from featent.training import family as fam
 
 LAST = "block3_conv2"
 VALUES = ("fe", "null", "gap", "live", "silent", "iid")

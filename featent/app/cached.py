@@ -8,8 +8,8 @@ memory. Functions take plain hashable arguments so Streamlit can key them.
 
 from __future__ import annotations
 
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -17,9 +17,9 @@ import streamlit as st
 from featent import pipeline
 from featent.core import topology
 from featent.errors import CacheError
-from featent.store import ResultStore
 from featent.experiments import gallery
 from featent.experiments.sweep import stored_atlas as stored_atlas_in
+from featent.store import ResultStore
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing Betti curves (ripser)...")

@@ -15,8 +15,17 @@ from typing import Any
 import numpy as np
 
 from featent.cli.common import (
-    UsageError, add_output, fraction, json_safe, model_spec, non_negative_int, positive_float, positive_int, progress_bar,
-    render, seed,
+    UsageError,
+    add_output,
+    fraction,
+    json_safe,
+    model_spec,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    progress_bar,
+    render,
+    seed,
 )
 
 __all__ = ["register"]

@@ -96,7 +96,7 @@ def training_dynamics(
         if e not in history:
             raise ModelError(f"The demo family has epochs 0 to {run.epochs}; {e!r} is not one of them.")
     dataset = load_dataset(data)
-    chosen = list(dataset.classes if not classes else classes)
+    chosen = list(classes if classes else dataset.classes)
     for name in chosen:
         check_class(name, dataset.classes, dataset.name)
     layer = layer or load_model("demo@epoch0").layers[-1].name

@@ -22,7 +22,8 @@ from featent.progress import Progress, ProgressLike
 from featent.spec import Selection
 from featent.validation import Options, check
 
-__all__ = ["UNIT_ORDERS", "LayerMaps", "TopImage", "layer_maps", "top_images", "maps_of", "top_images_across_classes", "sort_units"]
+__all__ = ["UNIT_ORDERS", "LayerMaps", "TopImage", "layer_maps", "top_images", "maps_of", "top_images_across_classes",
+           "sort_units"]
 
 #: The orders ``sort_units`` knows.
 UNIT_ORDERS = ("fe", "h_over_eps", "eps", "unit")

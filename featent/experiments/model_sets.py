@@ -73,14 +73,13 @@ def _model_accuracy(spec: str, data: str, weights: str | None) -> dict:
     if parsed is not None:
         run, epoch = parsed
         if epoch is None:  # an early checkpoint, demo@iterK
-            step = int(spec.strip().rsplit("@iter", 1)[1])
-            history = {h["iteration"]: h for h in iteration_history(run)}
-            epoch = "iteration"
-            history = {"iteration": history[step]} if step in history else {}
+            tag = ModelSpec.parse(spec).tag or ""
+            by_iteration = {h["iteration"]: h for h in iteration_history(run)}
+            entry = by_iteration.get(int(tag.removeprefix("iter"))) if tag.startswith("iter") else None
         else:
-            history = {h["epoch"]: h for h in run_history(run)}
-        if epoch in history:
-            row.update(train_accuracy=history[epoch]["train_accuracy"], test_accuracy=history[epoch]["test_accuracy"],
+            entry = {h["epoch"]: h for h in run_history(run)}.get(epoch)
+        if entry is not None:
+            row.update(train_accuracy=entry["train_accuracy"], test_accuracy=entry["test_accuracy"],
                        label_noise=run.label_noise)
         return row
     if data in ("digits", "fashion", "fashion-subset"):
@@ -132,7 +131,7 @@ def compare_models(
     if len(chosen_weights) != len(specs):
         raise FeatentError("Give one weights entry (or None) per model.")
     dataset = load_dataset(data)
-    chosen = list(dataset.classes if not classes else classes)
+    chosen = list(classes if classes else dataset.classes)
     for name in chosen:
         check_class(name, dataset.classes, dataset.name)
     first = load_model(specs[0], chosen_weights[0])

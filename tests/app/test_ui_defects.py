@@ -128,7 +128,8 @@ def test_plot_defects_stay_fixed() -> None:
     from featent.experiments.ablation import AblationCurve
 
     flat = np.linspace(1.0, 0.0, 5)
-    curves = {order: AblationCurve(order, np.arange(4), flat, flat, flat, flat) for order in ("h_over_eps-desc", "h_over_eps-asc")}
+    orders = ("h_over_eps-desc", "h_over_eps-asc")
+    curves = {order: AblationCurve(order, np.arange(4), flat, flat, flat, flat) for order in orders}
     lines = {t.name: t.line.color for t in plots_ablation.ablation_curves(curves).data if t.line.color}
     a, b = (np.array(hex_to_rgb(colour)) for colour in list(dict.fromkeys(lines.values()))[:2])
     assert np.abs(a - b).sum() > 200  # FE descending and ascending are told apart at a glance

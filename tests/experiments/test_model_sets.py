@@ -6,7 +6,12 @@ import pytest
 
 from featent.errors import FeatentError
 from featent.experiments.model_sets import (
-    MODEL_SETS, PROFILE_COLUMNS, LayerTrendResult, compare_models, layer_trend, model_set,
+    MODEL_SETS,
+    PROFILE_COLUMNS,
+    LayerTrendResult,
+    compare_models,
+    layer_trend,
+    model_set,
 )
 
 

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from featent import indicators as ind
-from featent.experiments import rescale as ex
-from featent.errors import FeatentError
-from featent.nets import fingerprint_module, from_module, load_model
 from featent.core.topology import birth_times
+from featent.errors import FeatentError
+from featent.experiments import rescale as ex
+from featent.nets import fingerprint_module, from_module, load_model
 from featent.spec import Selection
 from featent.store import ResultStore
 
@@ -78,7 +78,7 @@ def test_pixel_space_scaling_undoes_and_redoes_the_normalization():
 
 
 def test_bad_factor_is_refused():
-    with pytest.raises(FeatentError, match="factor must be a number > 0, got 0.0"):
+    with pytest.raises(FeatentError, match=r"factor must be a number > 0, got 0\.0"):
         ex.scaled_images(0.0)
     with pytest.raises(FeatentError, match="factor must be a number > 0"):
         ex.scaled_copy(load_model("demo"), LAYER, -1.0)

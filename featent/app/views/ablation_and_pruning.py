@@ -68,9 +68,9 @@ def render() -> None:
                                      "least effective units first (Fig. 12B), FE ascending the most effective (Fig. 12A).")
         c2, c3, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
         test_per_class = int(c2.number_input("Test images per class", 1, 1000, 50, key="abl_test_n"))
-        metric = c3.radio("Top chart", ["accuracy", "balanced_accuracy"], key="abl_metric",
-                          format_func=lambda m: {"accuracy": "class accuracy", "balanced_accuracy": "balanced accuracy"}[m])
-        key = ("curves", one, tuple(orders), test_per_class)
+        metric = str(c3.radio("Top chart", ["accuracy", "balanced_accuracy"], key="abl_metric",
+                          format_func=lambda m: {"accuracy": "class accuracy", "balanced_accuracy": "balanced accuracy"}[m]))
+        key: tuple = ("curves", one, tuple(orders), test_per_class)
         if st.button("Run ablation", icon=":material/play_arrow:", key="abl_run", type="primary", disabled=not orders):
             with shown_in_place(stop=False), progress.status(f"Ablating {layer} for class {sel.class_name}") as report:
                 _results()[key] = cached.computed(cumulative_ablation, one, orders=orders, test_per_class=test_per_class,
@@ -87,8 +87,9 @@ def render() -> None:
                             title=f"{layer}, class '{result.class_name}': cumulative ablation"), key="abl_chart")
             points = result.to_frame()
             best = pd.DataFrame([
-                {"order": o, "method": c.label, "accuracy before": c.accuracy[0], "best accuracy": float(c.accuracy[1:-1].max())
-                 if len(c.accuracy) > 2 else c.accuracy[0], "best balanced accuracy": c.best()[1], "units removed at best": c.best()[0],
+                {"order": o, "method": c.label, "accuracy before": c.accuracy[0],
+                 "best accuracy": float(c.accuracy[1:-1].max()) if len(c.accuracy) > 2 else c.accuracy[0],
+                 "best balanced accuracy": c.best()[1], "units removed at best": c.best()[0],
                  "loss with all removed": c.loss[-1]}
                 for o, c in result.curves.items()
             ])
@@ -134,10 +135,12 @@ def render() -> None:
                                         len(ctx.dataset.classes), key="abl_k"))
         c4, c5, c6, c7 = st.columns(4)
         prune_images = int(c4.number_input("Images per class (scoring)", 2, 1000, 50, key="abl_prune_images"))
-        epochs = int(c5.number_input("Fine-tuning epochs", 0, 20, 3, key="abl_epochs", help="SGD, learning rate ÷10 each epoch (A.7.2)."))
+        epochs = int(c5.number_input("Fine-tuning epochs", 0, 20, 3, key="abl_epochs",
+                                     help="SGD, learning rate ÷10 each epoch (A.7.2)."))
         lr = float(c6.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="abl_lr"))
         per_class = int(c7.number_input("Train / test images per class", 1, 100000, 1000, key="abl_per_class"))
-        key = ("prune", sel.model, sel.weights, sel.data, sel.seed, ratio, tuple(methods), k_classes, prune_images, epochs, lr, per_class)
+        key = ("prune", sel.model, sel.weights, sel.data, sel.seed, ratio, tuple(methods), k_classes, prune_images, epochs, lr,
+               per_class)
         prune_selection = sel.replace(layers=(), n_images=prune_images)
         prune_args = {"ratio": ratio, "methods": methods, "classes": list(ctx.dataset.classes)[:k_classes],
                       "finetune_epochs": epochs, "lr": lr, "train_per_class": per_class, "test_per_class": per_class}

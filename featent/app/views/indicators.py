@@ -71,8 +71,8 @@ def render() -> None:
     r1, r2 = st.columns(2)
     scope = r1.radio("Show", ("Chosen unit", "Layer mean"), horizontal=True, key="ind_scope")
     SPACES = {"Network input (after normalization)": "input", "Raw pixels (before normalization)": "pixels"}
-    space = SPACES[r2.radio("Images x0.5 means", list(SPACES), horizontal=True, key="ind_image_space",
-                            help="Halving raw pixels before a mean subtraction shifts the input rather than scaling it.")]
+    space = SPACES[str(r2.radio("Images x0.5 means", list(SPACES), horizontal=True, key="ind_image_space",
+                            help="Halving raw pixels before a mean subtraction shifts the input rather than scaling it."))]
     shown_unit = unit if scope == "Chosen unit" else None
     run_rescale = live or st.button("Run rescaling", key="ind_run_rescale", icon=":material/play_arrow:")
     if run_rescale:
@@ -102,8 +102,8 @@ def render() -> None:
         rows = rand.to_frame(shown_unit).to_dict(orient="records")
         if shown_unit is None:
             trained = {r["indicator"]: r["trained"] for r in rows}
-            random_values = {name: [float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan for v in rand.random[name]]
-                             for name in rand.random}
+            random_values = {name: np.array([float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan
+                                             for v in rand.random[name]]) for name in rand.random}
         else:
             trained = {name: float(rand.trained[name][shown_unit]) for name in rand.trained}
             random_values = {name: rand.random[name][:, shown_unit] for name in rand.random}

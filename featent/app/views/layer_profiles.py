@@ -56,7 +56,8 @@ def render() -> None:
         st.info("Choose at least one model and one class.")
         st.stop()
 
-    with shown_in_place(), status(f"Computing birth times for {len(models)} model(s) x {len(chosen_classes)} class(es)") as report:
+    label = f"Computing birth times for {len(models)} model(s) x {len(chosen_classes)} class(es)"
+    with shown_in_place(), status(label) as report:
         result = cached.computed(layer_profiles, sel.replace(layers=()), models=models, classes=chosen_classes,
                                  progress=report)
     table = result.to_frame()
@@ -65,7 +66,8 @@ def render() -> None:
     summary = result.layer_means()
     with st.expander("Layer table", expanded=False):
         st.dataframe(summary, hide_index=True, key="lp_layer_table",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns[2:] if c != "classes"})
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                    for c in summary.columns[2:] if c != "classes"})
     st.download_button("Download layer table (CSV)", table.to_csv(index=False), file_name="layer_profile.csv",
                        mime="text/csv", icon=":material/download:", key="lp_csv_layers")
 
@@ -82,7 +84,8 @@ def render() -> None:
     chart(profiles.fe_rate_scatter(mean_fe, mean_rate, p=entropy.DEFAULT_P,
                                 title=f"{unit_model} {unit_layer}: FE vs ε (mean over classes)"),
           "lp_scatter", where=s1, name="units scatter")
-    chart(profiles.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class", rates=rate),
+    chart(profiles.units_classes_heatmap(fe, chosen_classes, title=f"{unit_model} {unit_layer}: FE per unit and class",
+                                         rates=rate),
           "lp_heatmap", where=s2, name="units heatmap")
 
     units = result.unit_frame(unit_model, unit_layer)

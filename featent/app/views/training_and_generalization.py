@@ -92,12 +92,12 @@ def render() -> None:
     st.subheader("Models with different generalization (Fig. 6)")
     SETS = {"Corrupted labels (model set B)": "corrupt", "Training checkpoints": "training", "Custom": None}
     s1, s2 = st.columns([1, 2])
-    set_label = s1.radio("Model set", list(SETS), key="tg_set")
-    if SETS[set_label] is None:
+    set_name = SETS[str(s1.radio("Model set", list(SETS), key="tg_set"))]
+    if set_name is None:
         options = list(dict.fromkeys(family.family_specs() + model_options()))
         specs = s2.multiselect("Models", options, default=["demo", "demo:random"], key="tg_custom_models")
     else:
-        specs = model_set(SETS[set_label])
+        specs = model_set(set_name)
         s2.caption("Models: " + ", ".join(specs))
     profile_classes = s2.multiselect("Classes for the layer profile", list(ctx.dataset.classes), default=[sel.class_name],
                                      key="tg_profile_classes")
@@ -138,12 +138,14 @@ def render() -> None:
         st.info("The chosen model is itself a random init; choose a trained model in the sidebar.")
     else:
         with shown_in_place(), progress.status(f"Every layer of {sel.model} and {k_random} random inits") as report:
-            trend = session_memo("tg_memo", ("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed),
+            trend_key = ("trend", sel.model, sel.weights, sel.data, sel.class_name, k_random, sel.n_images, sel.seed)
+            trend = session_memo("tg_memo", trend_key,
                                  lambda: cached.computed(layer_trend, sel.model, sel.data, classes=[sel.class_name],
                                                          n_random=k_random, n_images=sel.n_images, seed=sel.seed,
                                                          weights=sel.weights, progress=report))
         t1, t2 = st.columns(2)
-        chart(where=t1, fig=plots_experiments.layer_trend_figure(trend.profile, title="Mean feature entropy per layer"), key="tg_trend_fe")
+        chart(where=t1, fig=plots_experiments.layer_trend_figure(trend.profile, title="Mean feature entropy per layer"),
+              key="tg_trend_fe")
         chart(where=t2, fig=plots_experiments.layer_trend_figure(trend.profile, value="mean_selective_rate",
                                                              title="Mean selective rate per layer"), key="tg_trend_rate")
         csv_download(trend.to_frame(), f"layer trend {sel.model}", "tg_csv_trend")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import streamlit as st
 
@@ -51,7 +53,7 @@ def render() -> None:
 
     fe, eps = result.feature_entropy, result.selective_rate
     gap = progress.structure_gap(result)
-    order = sort_units(fe, eps, ORDERS[order_label], entropy.DEFAULT_P, hide_silent)
+    order = sort_units(fe, eps, ORDERS[str(order_label)], entropy.DEFAULT_P, hide_silent)
     silent = int(np.count_nonzero(eps < entropy.DEFAULT_P))
     n_pages = max(1, int(np.ceil(order.size / PER_PAGE)))
     if st.session_state.get("gal_page", 1) > n_pages:
@@ -94,8 +96,8 @@ def render() -> None:
     if st.session_state.get("gal_focus") not in focus_options:
         st.session_state["gal_focus"] = focus_options[0]
     f1, f2 = st.columns([1, 4], vertical_alignment="bottom")
-    focus = int(f1.selectbox("Top images of unit", focus_options, key="gal_focus",
-                             format_func=lambda u: f"{u} (FE {fe[u]:.2f}, ε {eps[u]:.2f})"))
+    focus = int(cast(int, f1.selectbox("Top images of unit", focus_options, key="gal_focus",
+                             format_func=lambda u: f"{u} (FE {fe[u]:.2f}, ε {eps[u]:.2f})")))
     f2.caption("The images of the class that make this unit respond most, with its map laid over each.")
     top_images_panel(ctx, layer, focus, key="gal_top")
     ctx.share(layer=layer, **({"image": image_index} if show == "On one image" else {}))
