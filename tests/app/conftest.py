@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # app.py and featent/ from this checkout
+for path in (ROOT, Path(__file__).resolve().parent):  # app.py and featent/ from this checkout; apptest_support
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 
 @pytest.fixture(scope="session")
