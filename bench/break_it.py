@@ -590,14 +590,14 @@ def app_cases(tree: dict[str, Path]) -> None:
     app_case("folder missing", folder(tree["ck"] / "nope"), "error")
     app_case("folder is a file", folder(tree["ck"] / "f16.pt"), "error")
     app_case("16-bit folder on a page", lambda at: (folder(tree["sixteen"])(at),
-                                                      at.switch_page("pages/2_Birth_distribution.py").run()), "ok")
+                                                      at.switch_page("featent/app/views/birth_distribution.py").run()), "ok")
     ck = tree["ck"]
     for name in ("f16", "f64", "i64", "ddp"):
         app_case(f"checkpoint {name}", checkpoint(ck / f"{name}.pt"), "ok")
     for name in ("module", "raw", "empty", "garbage", "keys", "overflow"):
         app_case(f"checkpoint {name}", checkpoint(ck / f"{name}.pt"), "error")
     app_case("checkpoint is a folder", checkpoint(ck), "error")
-    app_case("NaN checkpoint on a page", checkpoint(ck / "nan.pt", "pages/2_Birth_distribution.py"), "error")
+    app_case("NaN checkpoint on a page", checkpoint(ck / "nan.pt", "featent/app/views/birth_distribution.py"), "error")
 
     for spec in ("demo:random:99999999999999999999999", "nope", "demo:random:-1"):
         app_case(f"typed spec {spec}", lambda at: None, "error", typed_model=spec)
