@@ -125,7 +125,7 @@ def pruning_section(methods: list[str], extra_ratios: list[float], n_images: int
 
 
 def vgg16_section(ratios: list[float]) -> list[dict]:
-    from featent.experiments.pruning import conv_flops, count_parameters, prunable_layers, prune_channels
+    from featent.experiments.surgery import conv_flops, count_parameters, prunable_layers, prune_channels
     from featent.nets import from_module, load_model
 
     model = load_model("vgg16:random")

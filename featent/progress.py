@@ -32,7 +32,8 @@ class Progress:
 
     ``on_report`` receives fractions of the whole run in [0, 1]; ``on_warning`` receives warning
     texts (default: ``warnings.warn(text, FeatentWarning)``). ``subrange(lo, hi)`` gives a child
-    whose 0..1 covers [lo, hi] of this one and shares its warning channel.
+    whose 0..1 covers [lo, hi] of this one and shares its warning channel; ``prefixed(text)`` a
+    child whose messages start with ``text``.
     """
 
     __slots__ = ("_hi", "_lo", "_lock", "_report", "_seen", "_warn")
@@ -81,11 +82,22 @@ class Progress:
         """A child Progress whose fractions 0..1 cover [lo, hi] of this one (same warning channel)."""
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"A progress subrange lies within [0, 1] with lo <= hi, got [{lo}, {hi}].")
-        child = Progress.__new__(Progress)
-        child._report = self._report
-        child._warn = self._warn
         width = self._hi - self._lo
-        child._lo, child._hi = self._lo + width * lo, self._lo + width * hi
+        return self._child(self._lo + width * lo, self._lo + width * hi, self._report)
+
+    def prefixed(self, text: str) -> Progress:
+        """This Progress with every message written ``"{text}: {message}"`` (``class 3: ...``), so
+        that reports of a step repeated per item say which item; same range, same warning channel."""
+        report = self._report
+        if report is None:
+            return self._child(self._lo, self._hi, None)
+        return self._child(self._lo, self._hi, lambda fraction, message: report(fraction, f"{text}: {message}"))
+
+    def _child(self, lo: float, hi: float, report: Report | None) -> Progress:
+        child = Progress.__new__(Progress)
+        child._report = report
+        child._warn = self._warn
+        child._lo, child._hi = lo, hi
         child._seen = self._seen  # one warning channel: a text warned by a part is not repeated by another
         child._lock = self._lock
         return child

@@ -25,8 +25,8 @@ import pandas as pd
 from featent.core import entropy
 from featent.core.topology import birth_times
 from featent.errors import DataError, FeatentError
-from featent.experiments.ablation import labelled_images, one_layer_context
 from featent.experiments.contract import ExperimentResult, experiment
+from featent.experiments.masking import labelled_images, one_layer_context
 from featent.extract import extract_activations
 from featent.pipeline import compute_births
 from featent.progress import Progress, ProgressLike

@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from featent.experiments.ablation import AblationCurve, SummaryRow
+from featent.experiments.ablation import SummaryRow
+from featent.experiments.masking import AblationCurve
 from featent.experiments.pruning import PruneRow
 from featent.experiments.roles import ROLE_LABELS, ROLES, RoleTable
 from featent.indicators import RANDOM, REGISTRY

@@ -125,7 +125,7 @@ def test_plot_defects_stay_fixed() -> None:
     rescale = plots_experiments.rescale_figure([{"images": 1.0, "filters": 1.0, "l1_norm": 2.0}], indicators=("l1_norm",))
     assert rescale.layout.shapes[1].y0 == 0.5
     assert rescale.layout.annotations[0].text == "half" and rescale.layout.annotations[0].x < 1.0
-    from featent.experiments.ablation import AblationCurve
+    from featent.experiments.masking import AblationCurve
 
     flat = np.linspace(1.0, 0.0, 5)
     orders = ("h_over_eps-desc", "h_over_eps-asc")

@@ -37,8 +37,9 @@ def _through_store(store: ResultStore, value):
 
 
 def _examples():
-    from featent.experiments.ablation import AblationCurve, AblationResult, SummaryRow
+    from featent.experiments.ablation import AblationResult, SummaryRow
     from featent.experiments.dynamics import DynamicsResult
+    from featent.experiments.masking import AblationCurve
     from featent.experiments.model_sets import LayerTrendResult, ModelSetResult
     from featent.experiments.profiles import ProfileResult
     from featent.experiments.pruning import PruneReport, PruneRow

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from featent import indicators
-from featent.experiments.ablation import units_removed
-from featent.experiments.pruning import conv_flops
+from featent.experiments.masking import units_removed
+from featent.experiments.surgery import conv_flops
 from featent.extract import extract_activations
 from featent.nets import from_module
 from featent.nets.hooks import Site, attach, capture_outputs, hook_count, probe_modules, run_forward
