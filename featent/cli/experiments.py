@@ -37,7 +37,8 @@ def _table_rows(rows: Any) -> list[dict]:
 
 
 def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
-    p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
+    p.add_argument("--model", type=model_spec, required=True, metavar="M",
+                   help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
     p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
     p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")

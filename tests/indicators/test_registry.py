@@ -12,14 +12,14 @@ from featent.indicators.registry import canonical_order, order_label, parse_orde
 
 def test_every_vocabulary_is_the_registry():
     """Tables, ablation, pruning and figures all take their indicator names and orders from REGISTRY."""
-    from featent.experiments import ablation, pruning, studies
+    from featent.experiments import ablation, pruning, randomness
     from featent.plots import ablation as ablation_plots
     from featent.plots import experiments as experiment_plots
 
     assert REGISTRY.keys() == indicators.INDICATOR_COLUMNS
     assert set(indicators.INDICATOR_LABELS) == set(REGISTRY.keys()) | {"accuracy"}
     assert pruning.PRUNE_METHODS == RANKING and set(RANKING) == {i.key for i in REGISTRY if i.ranks}
-    assert studies.LOWER_IS_BETTER is indicators.LOWER_IS_BETTER
+    assert randomness.LOWER_IS_BETTER is indicators.LOWER_IS_BETTER
     assert set(ablation.DEFAULT_ORDERS) <= set(ALL_ORDERS) and ALL_ORDERS[-1] == RANDOM
     assert tuple(f"{k}-{REGISTRY[k].least_important_first}" for k in RANKING) == ablation.SUMMARY_ORDERS
     assert set(ablation_plots.ORDER_COLOURS) == set(RANKING) | {RANDOM}
