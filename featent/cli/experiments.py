@@ -42,26 +42,8 @@ def _table_rows(rows: Any) -> list[dict]:
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
 
 
-<<<<<<< HEAD
-def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
-    p.add_argument("--model", type=model_spec, required=True, metavar="M",
-                   help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
-    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
-    p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
-    if many_layers:
-        which = p.add_mutually_exclusive_group(required=True)
-        which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
-        which.add_argument("--all-layers", action="store_true", help="every layer of the model")
-    else:
-        p.add_argument("--layer", required=True, metavar="L", help="layer name")
-        p.add_argument("--unit", type=non_negative_int, metavar="U", help="unit (channel) index; default: the layer mean")
-    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
-    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
-=======
 def _comparison_flags(p: argparse.ArgumentParser) -> None:
     """The classes class selectivity compares with (indicators, rescale, randomness)."""
->>>>>>> cliflags
     p.add_argument("--compare-classes", action="append", metavar="C",
                    help="classes for class selectivity (repeatable; default: every class)")
     p.add_argument("--images-per-class", type=positive_int, default=None, metavar="N",
