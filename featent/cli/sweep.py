@@ -2,7 +2,8 @@
 
 Why a separate module: ``featent.cli.main`` owns the program, its errors and output helpers; this
 module only adds the subcommand. The atlas goes to ``--out`` (a file, required); stdout gets one
-summary line. Numeric flags and the output suffix are checked before any model is loaded.
+summary line. Numeric flags and the output suffix are checked before any model is loaded, and a
+local sweep whose every (class, layer) is stored is answered from the store without torch.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from featent.cli import cached
 from featent.cli.common import UsageError, add_selection_flags, run_with_progress
 
 __all__ = ["register"]
 
 
 def _cmd_sweep(args: argparse.Namespace) -> str:
-    from featent.experiments.sweep import sweep
-
     out = Path(args.atlas_out).expanduser()
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, got {args.atlas_out!r}")
@@ -28,15 +28,36 @@ def _cmd_sweep(args: argparse.Namespace) -> str:
         raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is only used with --executor dask")
-    atlas = run_with_progress(args.quiet, "sweep", lambda progress: sweep(
-        args.model, args.data, classes=args.classes, layers=args.layers, images=args.images, seed=args.seed,
-        executor=args.executor, scheduler=args.scheduler, device=args.device, units=args.units, progress=progress,
-        weights=args.weights))
+    atlas = None
+    if args.executor == "local":
+        atlas = cached.recall_atlas(args.model, args.weights, args.data, args.classes, args.layers, args.images,
+                                    args.seed, args.units)
+    if atlas is None:
+        from featent.experiments.sweep import sweep
+
+        atlas = run_with_progress(args.quiet, "sweep", lambda progress: sweep(
+            args.model, args.data, classes=args.classes, layers=args.layers, images=args.images, seed=args.seed,
+            executor=args.executor, scheduler=args.scheduler, device=args.device, units=args.units, progress=progress,
+            weights=args.weights))
+        _keep_manifests(args)
     atlas.save(out, units=args.units)
     frame = atlas.to_frame()
     return (f"{out}: {frame['class'].nunique()} classes x {frame['layer'].nunique()} layers"
             f"{' (one row per unit)' if args.units else ''}; {atlas.computed} (class, layer) pairs computed, "
             f"{len(frame) - atlas.computed} from the store\n")
+
+
+def _keep_manifests(args: argparse.Namespace) -> None:
+    """Record the model's and dataset's manifests, so the same sweep answers from the store without torch."""
+    from featent.data import load_dataset
+    from featent.nets import load_model
+
+    model, dataset = load_model(args.model, args.weights), load_dataset(args.data)  # both memoized by the sweep
+    store = cached.open_store()
+    cached.record_model(store, args.model, args.weights, model, cached.weights_file(args.weights, model))
+    cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
+    if store is not None:
+        store.close()
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
