@@ -29,7 +29,7 @@ def _key(layer: str, null: bool = False) -> str:
 def test_keys_from_typed_fields_are_the_stores_strings():
     key = BirthsKey("w123", "d456", "cat", "block1_conv1", 100, 0)
     assert key.text() == str(key) == "featent-v1|births|w123|d456|cat|block1_conv1|100|0"
-    assert key.as_null().text() == "featent-v1|null-births-shuffle0|w123|d456|cat|block1_conv1|100|0"
+    assert key.as_null().text() == "featent-v1|null-births-shuffle0-kernel|w123|d456|cat|block1_conv1|100|0"
     assert key.as_null().as_null() == key.as_null() and not key.null
     assert SizeReferenceKey(8, 20).text() == "featent-v1|size-reference|m8|n20|units32|seed0"
 
