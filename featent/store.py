@@ -17,10 +17,11 @@ import hmac
 import io
 import os
 import stat
+import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ __all__ = [
     "default_store",
     "open_store",
     "result_key",
+    "write_atomic",
+    "write_bytes_atomic",
 ]
 
 
@@ -656,3 +659,31 @@ def open_store(store: ResultStore | None, progress: ProgressLike = None, cache: 
         if first:
             Progress.of(progress).warn(opened.read_only)
     return opened
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Write a file all or nothing: ``write(temporary)`` fills a temporary file in the same folder,
+    which is then renamed onto ``path``; a failed or interrupted write leaves no file (and an
+    earlier ``path`` untouched). The file gets the mode a plain ``open`` would give it."""
+    target = Path(path).expanduser()
+    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    return target
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """``write_atomic`` of a bytes value."""
+    return write_atomic(path, lambda temporary: temporary.write_bytes(data))
