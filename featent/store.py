@@ -239,6 +239,8 @@ _DAMAGED = f"{_INDEX}.damaged-"
 DAMAGED_KEEP_SECONDS = 7 * 24 * 3600
 #: ``PRAGMA quick_check`` reads the whole index; on open it runs only below this size.
 QUICK_CHECK_LIMIT = 256 * 2**20
+#: Folders whose index passed ``quick_check`` in this process (it runs once per folder and process).
+_CHECKED: set[str] = set()
 #: SQLite failures that say nothing about the index's bytes: the folder, the disk or another process.
 _NOT_DAMAGE = ("locked", "disk is full", "disk i/o", "readonly", "read-only", "unable to open", "permission",
                "out of memory", "interrupted")
@@ -414,11 +416,15 @@ class ResultStore:
                 raise CacheError(f"Cannot use cache directory {str(path)!r} ({_reason(exc)}).") from exc
             first = exc
         else:
+            checked = str(path.resolve())
+            if checked in _CHECKED:
+                return cache  # checked by this process already; a failure in use is still repaired
             try:
                 found = _quick_check(path, QUICK_CHECK_LIMIT)
             except Exception as exc:  # noqa: BLE001 - quick_check itself failing is damage too
                 found = None if not _damaged_index(exc) else _reason(exc)
             if found is None:
+                _CHECKED.add(checked)
                 return cache
             cache.close()
             first = found
@@ -433,6 +439,7 @@ class ResultStore:
             raise CacheError(
                 f"The cache index in {str(path)!r} is damaged ({why}) and could not be rebuilt ({_reason(exc)})."
             ) from exc
+        _CHECKED.discard(str(path.resolve()))
         self.repaired = (
             f"The cache index in {str(path)!r} was damaged ({why}); it was moved to {moved.name!r} "
             "and a fresh cache was started (earlier results will be recomputed)."
