@@ -18,7 +18,6 @@ import pandas as pd
 
 from featent.core.entropy import DEFAULT_P
 from featent.errors import FeatentError
-from featent.nets import LoadedModel
 from featent.store import result_key, write_atomic, write_bytes_atomic
 
 __all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "UNIT_COLUMNS", "SUMMARY_VERSION", "summary_key", "usable_summary"]
@@ -33,9 +32,9 @@ NULL_COLUMNS = ("mean_null_feature_entropy", "structure_gap")
 UNIT_COLUMNS = ("model", "data", "class", "layer", "images", "seed", "unit_size", "unit", "feature_entropy", "selective_rate")
 
 
-def summary_key(model: LoadedModel, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
+def summary_key(model_fingerprint: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
     """Store key of one (class, layer) summary."""
-    return result_key("layer-summary", SUMMARY_VERSION, model.fingerprint, data_fp, class_name, layer, int(n), int(seed))
+    return result_key("layer-summary", SUMMARY_VERSION, model_fingerprint, data_fp, class_name, layer, int(n), int(seed))
 
 
 def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None) -> dict:
