@@ -603,6 +603,307 @@ def app_cases(tree: dict[str, Path]) -> None:
         app_case(f"typed spec {spec}", lambda at: None, "error", typed_model=spec)
 
 
+# ---------------------------------------------------------------------------------------------
+# the store and result files: damage, tampering, read-only folders, partial files, concurrency
+
+
+def guarded_case(surface: str, name: str, fn) -> None:
+    """``fn()`` returns "correct result" or "clean error", or a failure text; exceptions are failures."""
+    signal.alarm(120)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outcome = fn()
+    except Hang:
+        outcome = "hang (> 120 s)"
+    except Exception as exc:  # noqa: BLE001 - this is what we hunt
+        outcome = f"raw {type(exc).__name__}: {str(exc)[:100]}"
+    finally:
+        signal.alarm(0)
+    if outcome in ("correct result", "clean error"):
+        record(surface, name, outcome)
+    else:
+        record(surface, name, "failed", str(outcome))
+
+
+def _filled_store(folder: Path) -> None:
+    from featent.store import ResultStore
+
+    store = ResultStore(folder)
+    for i in range(40):
+        store.put_births(f"featent-v1|births|w|d|c|l|50|{i}", np.arange(i, i + 50, dtype=np.int32))
+    store.put_births("featent-v1|births|w|d|c|l|big|0", np.arange(20000, dtype=np.int32))
+    store.close()
+
+
+def _store_works_and_clears(folder: Path) -> str:
+    from featent.store import ResultStore
+
+    store = ResultStore(folder)
+    for i in range(40):
+        got = store.get_births(f"featent-v1|births|w|d|c|l|50|{i}")
+        if got is not None and not np.array_equal(got, np.arange(i, i + 50, dtype=np.int32)):
+            return f"wrong value served for entry {i}"
+    store.put_births("featent-v1|x", np.ones(3, np.int32))
+    if store.get_births("featent-v1|x").tolist() != [1, 1, 1]:
+        return "a write did not read back"
+    store.close()
+    os.environ["FEATENT_CACHE_DIR"] = str(folder)
+    code, _, err, crash = run_cli(["cache", "--clear", "--format", "json"])
+    if crash or code != 0:
+        return f"cache --clear: exit {code} {crash or err.strip()[:120]}"
+    if ResultStore(folder).stats()["entries"] != 0:
+        return "cache --clear left entries"
+    return "correct result"
+
+
+def store_cases(tmp: Path) -> None:
+    import random
+    import sqlite3
+    import stat
+    import threading
+
+    import diskcache
+
+    from featent.births import BirthsKey
+    from featent.data import load_dataset
+    from featent.errors import FeatentError
+    from featent.experiments.atlas import Atlas
+    from featent.experiments.runs import record_run, stored_runs
+    from featent.experiments.sweep import sweep
+    from featent.pipeline import Selection, compute_births, load_model
+    from featent.store import ResultStore
+
+    surface = "store/files"
+    saved = os.environ.get("FEATENT_CACHE_DIR")
+    base = tmp / "store-cases"
+    base.mkdir()
+
+    def damaged(name: str, damage) -> None:
+        def case() -> str:
+            folder = base / name
+            _filled_store(folder)
+            damage(folder / "cache.db")
+            return _store_works_and_clears(folder)
+
+        guarded_case(surface, name, case)
+
+    for seed in range(20):
+        def flips(index: Path, seed: int = seed) -> None:
+            data = bytearray(index.read_bytes())
+            rng = random.Random(seed)
+            for _ in range(400):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            index.write_bytes(bytes(data))
+        damaged(f"cache.db with 400 random bytes (seed {seed})", flips)
+    damaged("cache.db truncated to a third", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 3]))
+    damaged("cache.db zero-length", lambda p: p.write_bytes(b""))
+    damaged("cache.db a wrong page size", lambda p: p.write_bytes(p.read_bytes()[:16] + b"\x00\x03" + p.read_bytes()[18:]))
+
+    def foreign(p: Path) -> None:
+        p.unlink()
+        other = sqlite3.connect(p)
+        other.execute("CREATE TABLE Cache (name TEXT, price REAL)")
+        other.commit()
+        other.close()
+    damaged("cache.db a foreign SQLite file", foreign)
+
+    def undecodable(p: Path) -> None:
+        other = sqlite3.connect(p)
+        other.execute("UPDATE Settings SET value = CAST(X'BAFF00BA' AS TEXT) WHERE key = 'eviction_policy'")
+        other.commit()
+        other.close()
+    damaged("cache.db with text that is not UTF-8", undecodable)
+
+    # values that do not belong to their key or shape: a miss, then recomputed to the right numbers
+    layer, images = "block1_conv1", 8
+    model, dataset = load_model("demo"), load_dataset("digits")
+
+    def key(class_name: str, seed: int = 0) -> str:
+        return BirthsKey(model.fingerprint, dataset.fingerprint, class_name, layer, images, seed).text()
+
+    def truth(class_name: str, seed: int = 0) -> np.ndarray:
+        return compute_births(Selection("demo", "digits", class_name, (layer,), n_images=images, seed=seed))[layer]
+
+    def recomputed(store, class_name: str, seed: int = 0) -> bool:
+        got = compute_births(Selection("demo", "digits", class_name, (layer,), n_images=images, seed=seed), store)[layer]
+        return np.array_equal(got, truth(class_name, seed))
+
+    def short_value() -> str:
+        store = ResultStore(base / "short")
+        good = truth("1")
+        store.put_births(key("1"), good[:3].copy())
+        if store.get_births(key("1"), shape=good.shape) is not None:
+            return "a short value was served"
+        return "correct result" if recomputed(store, "1") else "wrong births after recomputing"
+
+    def tampered_key() -> str:
+        folder = base / "tampered"
+        store = ResultStore(folder)
+        store.put_births(key("1", 0), truth("1", 0))
+        store.close()
+        index = sqlite3.connect(folder / "cache.db")
+        index.execute("UPDATE Cache SET key = ? WHERE key = ?", (key("1", 1), key("1", 0)))
+        index.commit()
+        index.close()
+        store = ResultStore(folder)
+        if store.get_births(key("1", 1)) is not None:
+            return "seed-0 births served for seed 1"
+        return "correct result" if recomputed(store, "1", 1) else "wrong births after recomputing"
+
+    def swapped() -> str:
+        folder = base / "swapped"
+        store = ResultStore(folder)
+        store.put_births(key("1"), truth("1"))
+        store.put_births(key("7"), truth("7"))
+        store.close()
+        raw = diskcache.Cache(str(folder))
+        a, b = raw.get(key("1")), raw.get(key("7"))
+        raw.set(key("1"), b)
+        raw.set(key("7"), a)
+        raw.close()
+        store = ResultStore(folder)
+        if store.get_births(key("1")) is not None or store.get_births(key("7")) is not None:
+            return "a swapped value was served"
+        return "correct result" if recomputed(store, "7") and recomputed(store, "1") else "wrong births"
+
+    guarded_case(surface, "stored births 3 of 8 rows, valid checksum", short_value)
+    guarded_case(surface, "stored key seed 0 -> 1 (one bit)", tampered_key)
+    guarded_case(surface, "two stored values swapped", swapped)
+
+    def orphans() -> str:
+        folder = base / "orphans"
+        _filled_store(folder)
+        for i in range(3):
+            orphan = folder / "ab" / f"c{i}" / "0123.val"
+            orphan.parent.mkdir(parents=True)
+            orphan.write_bytes(b"x" * 160_000)
+        os.environ["FEATENT_CACHE_DIR"] = str(folder)
+        code, out, _, crash = run_cli(["cache", "--check", "--format", "json"])
+        if crash or code != 0 or '"orphans": 3' not in out:
+            return f"cache --check: {crash or out[:120]}"
+        code, out, _, crash = run_cli(["cache", "--clear", "--format", "json"])
+        left = list(folder.glob("*/*/*.val"))
+        return "correct result" if code == 0 and not left else f"{len(left)} value files left by --clear"
+
+    guarded_case(surface, "3 orphan value files, cache --check and --clear", orphans)
+
+    def read_only(mount: bool) -> str:
+        import featent.store as store_module
+
+        folder = base / ("ro-mount" if mount else "ro-folder")
+        _filled_store(folder)
+        real = store_module._writable
+        if mount:
+            store_module._writable = lambda path: False  # type: ignore[assignment]
+        else:
+            folder.chmod(0o500)
+        before = sorted((p.name, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+        try:
+            store = ResultStore(folder)
+            hit = store.get_births("featent-v1|births|w|d|c|l|50|3")
+            store.put_births("featent-v1|new", np.ones(2, np.int32))
+            store.close()
+            os.environ["FEATENT_CACHE_DIR"] = str(folder)
+            code, _, _, crash = run_cli(["cache"])
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            after = sorted((p.name, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+        finally:
+            store_module._writable = real  # type: ignore[assignment]
+            folder.chmod(0o700)
+        if hit is None or not np.array_equal(hit, np.arange(3, 53, dtype=np.int32)):
+            return "a stored hit was not served"
+        if crash or code != 0:
+            return f"featent cache: exit {code} {crash}"
+        if after != before:
+            return "something was written"
+        return "correct result" if mount or mode == 0o500 else f"folder mode changed to {oct(mode)}"
+
+    guarded_case(surface, "read-only folder (0500): hits served, nothing written, mode kept", lambda: read_only(False))
+    guarded_case(surface, "read-only mount: hits served, nothing written", lambda: read_only(True))
+
+    # result files
+    atlas = sweep("demo", "digits", classes=["1", "7"], layers=[layer], images=images,
+                  store=ResultStore(base / "atlas-store"), units=True)
+
+    def partial_atlas(suffix: str, cut: float) -> str:
+        path = atlas.save(base / f"atlas{suffix}")
+        data = path.read_bytes()
+        path.write_bytes(data[: int(len(data) * cut)])
+        try:
+            Atlas.load(path)
+        except FeatentError as exc:
+            return "clean error" if "\n" not in str(exc) else "message is not one sentence"
+        return "a partial atlas was read"
+
+    for suffix in (".csv", ".parquet"):
+        for cut in (0.5, 0.95):
+            guarded_case(surface, f"atlas{suffix} cut to {cut:.0%}", lambda s=suffix, c=cut: partial_atlas(s, c))
+
+    def failed_out() -> str:
+        target = base / "no-such-folder" / "out.csv"
+        os.environ["FEATENT_CACHE_DIR"] = str(base / "out-store")
+        code, _, err, crash = run_cli(["models", "--out", str(target)])
+        if crash or code != 1 or len(err.strip().splitlines()) != 1:
+            return f"exit {code} {crash or err[:120]}"
+        return "clean error" if not target.exists() and not list(base.glob("**/.out.csv*")) else "a file was left"
+
+    guarded_case(surface, "--out into a missing folder leaves no file", failed_out)
+
+    def runs_of_two_processes() -> str:
+        import multiprocessing
+
+        folder = base / "runs"
+        ResultStore(folder).close()
+
+        def writer(p: int) -> None:
+            store = ResultStore(folder)
+            start = threading.Barrier(8)
+
+            def one(i: int) -> None:
+                start.wait()
+                record_run(store, {"model": "demo", "classes": [f"p{p}-t{i}"]})
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        context = multiprocessing.get_context("fork")
+        procs = [context.Process(target=writer, args=(p,)) for p in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        kept = len(stored_runs(ResultStore(folder)))
+        return "correct result" if kept == 16 else f"{kept} of 16 run records kept"
+
+    for k in range(3):
+        guarded_case(surface, f"8 threads x 2 processes record runs (round {k})", runs_of_two_processes)
+
+    if saved is None:
+        os.environ.pop("FEATENT_CACHE_DIR", None)
+    else:
+        os.environ["FEATENT_CACHE_DIR"] = saved
+
+
+def path_cases() -> None:
+    from featent.data import load_dataset
+    from featent.nets.checkpoints import read_checkpoint
+
+    long = "/" + "e" * 300
+    cli_case("classes --data with a 300-character name", ["classes", "--data", long], "error", err_has="too long")
+    cli_case("layers --weights with a 300-character name", ["layers", "--model", "demo", "--weights", long + ".pt"],
+             "error", err_has="too long")
+    cli_case("classes --data through a file", ["classes", "--data", "/etc/passwd/x"], "error", err_has="not a folder")
+    cli_case("layers --weights through a file", ["layers", "--model", "demo", "--weights", "/etc/passwd/w.pt"],
+             "error", err_has="not a folder")
+    lib_case("data folder with a NUL", lambda: load_dataset("/tmp/a\x00b"), "error")
+    lib_case("weights file with a NUL", lambda: read_checkpoint("/tmp/w\x00.pt"), "error")
+    lib_case("data folder with a 300-character name", lambda: load_dataset(long), "error")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-app", action="store_true", help="skip the app sidebar (AppTest) cases")
@@ -617,6 +918,8 @@ def main() -> int:
 
         clear_dataset_cache()
         library_cases(tree)
+        store_cases(tmp)
+        path_cases()
         if not args.no_app:
             app_cases(tree)
     print(f"{'surface':<12} {'tried':>6} {'clean error':>12} {'correct result':>15} {'failed':>7}")

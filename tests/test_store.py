@@ -26,15 +26,15 @@ def test_roundtrip(tmp_path, shape):
     assert ResultStore(tmp_path / "s").get_births(KEY) is not None  # persisted on disk
 
 
-def test_directory_is_private(tmp_path):
+def test_a_folder_it_creates_is_private_and_a_given_folder_keeps_its_mode(tmp_path):
     directory = tmp_path / "new" / "store"
     ResultStore(directory)
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o777)
     os.chmod(loose, 0o777)
-    ResultStore(loose)
-    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    ResultStore(loose).put_births(KEY, np.zeros(2, np.int32))
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o777  # the owner's choice is kept
 
 
 def test_env_var_sets_the_default_directory(cache_dir):

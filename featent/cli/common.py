@@ -14,7 +14,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from featent.errors import FeatentError
 from featent.progress import FeatentWarning, Progress
 from featent.spec import Selection
+from featent.store import write_bytes_atomic
 from featent.validation import Constraint, Interval
 
 EXIT_ERROR = 1
@@ -341,7 +341,7 @@ def emit(text: str, out: str | None) -> None:
         sys.stdout.write(text)
         return
     try:
-        Path(out).expanduser().write_text(text, encoding="utf-8")
+        write_bytes_atomic(out, text.encode("utf-8"))  # all or nothing: never a partial --out file
     except OSError as exc:
         raise FeatentError(f"Cannot write {out!r}: {exc.strerror or exc}.") from exc
 

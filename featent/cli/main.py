@@ -67,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baselines", action="store_true", help="skip null FE (shuffled maps) and the size reference")
     add_output(p)
 
-    p = sub.add_parser("cache", help="show (or clear) the result store of cached birth times")
-    p.add_argument("--clear", action="store_true", help="remove every cached result")
+    p = sub.add_parser("cache", help="show, check, repair or clear the result store of cached birth times")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--clear", action="store_true",
+                        help="remove every cached result, orphan value files and damaged index copies older than a week")
+    action.add_argument("--check", action="store_true",
+                        help="report entries, bytes, the index check, orphan value files and damaged index copies")
+    action.add_argument("--repair", action="store_true",
+                        help="rebuild a damaged index and remove orphan value files and old damaged copies")
     add_offline_flag(p)
     add_output(p)
 
@@ -313,9 +319,11 @@ def _cmd_cache(args: argparse.Namespace) -> str:
     from featent.store import ResultStore
 
     store = ResultStore()
-    if args.clear:
-        store.clear()
-    stats = store.stats()
+    if args.check or args.repair:
+        found = store.repair() if args.repair else store.check()
+        return render([found], args.format, found)
+    removed = store.clear() if args.clear else {}
+    stats = {**store.stats(), **removed}
     return render([stats], args.format, stats)
 
 

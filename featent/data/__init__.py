@@ -57,7 +57,10 @@ def load_dataset(spec: str) -> Dataset:
     builtin: dict[str, Callable[[], Dataset]] = {
         DIGITS: DigitsDataset, FASHION: FashionDataset, FASHION_SUBSET: lambda: FashionDataset(subset=True),
     }
-    key = text if text in builtin else str(Path(text).expanduser().resolve())
+    try:
+        key = text if text in builtin else str(Path(text).expanduser().resolve())
+    except (ValueError, OSError):  # a NUL or an unresolvable path: the folder check below says which, in a sentence
+        key = text
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is not None:

@@ -23,6 +23,37 @@ MAX_DEPTH = 32
 _8BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """A path for a one-line message: quoted, and shortened in the middle when very long."""
+    text = str(path)
+    if len(text) > 120:
+        text = f"{text[:60]}...{text[-40:]}"
+    return repr(text)
+
+
+def path_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be looked at, as a clause ("a name in it is too long"), or None when it
+    can (it may still not exist: ``os.stat``'s "no such file" is left to the caller's wording)."""
+    import errno
+
+    try:
+        os.stat(path)
+    except ValueError:
+        return "it contains a NUL character"
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reasons = {
+            errno.ENAMETOOLONG: "a name in it is too long for the file system",
+            errno.ENOTDIR: "a part of it is a file, not a folder",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.ELOOP: "it has too many levels of symbolic links",
+        }
+        return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    return None
+
+
 class ImageFolderDataset:
     """A folder whose subfolders are classes (ImageNet-style ``train/`` works as it is).
 
@@ -39,10 +70,15 @@ class ImageFolderDataset:
 
     def __init__(self, root: str | os.PathLike) -> None:
         path = Path(root).expanduser()
+        problem = path_problem(path)
+        if problem is not None:
+            raise DataError(f"Cannot use data folder {shown_path(path)}: {problem}; give 'digits' or a folder with one "
+                            "subfolder per class.")
         if not path.exists():
-            raise DataError(f"Data folder {str(path)!r} does not exist; give 'digits' or a folder with one subfolder per class.")
+            raise DataError(f"Data folder {shown_path(path)} does not exist; give 'digits' or a folder with one "
+                            "subfolder per class.")
         if not path.is_dir():
-            raise DataError(f"{str(path)!r} is not a folder; give 'digits' or a folder with one subfolder per class.")
+            raise DataError(f"{shown_path(path)} is not a folder; give 'digits' or a folder with one subfolder per class.")
         self.root = path.resolve()
         self.name = str(path)
         self._lock = threading.Lock()
@@ -52,7 +88,7 @@ class ImageFolderDataset:
         try:
             class_dirs = [e for e in os.scandir(self.root) if not e.name.startswith(".") and _is_dir(e)]
         except OSError as exc:
-            raise DataError(f"Cannot read data folder {self.name!r}: {exc.strerror or exc}.") from exc
+            raise DataError(f"Cannot read data folder {shown_path(self.name)}: {exc.strerror or exc}.") from exc
         class_dirs = sorted(class_dirs, key=lambda e: e.name)
         # The root and every class folder are claimed up front: a class never walks into another
         # class (or back to the root) through a link, whatever the names sort like.

@@ -7,6 +7,8 @@ key live here too, so the sweep writes and ``stored_atlas`` reads the same entri
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +18,7 @@ import pandas as pd
 
 from featent.core.entropy import DEFAULT_P
 from featent.errors import FeatentError
-from featent.store import result_key
+from featent.store import result_key, write_atomic, write_bytes_atomic
 
 __all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "UNIT_COLUMNS", "SUMMARY_VERSION", "summary_key", "usable_summary"]
 
@@ -124,45 +126,66 @@ class Atlas:
 
     def save(self, path: str | Path, units: bool | None = None) -> Path:
         """Write ``.parquet`` or ``.csv``: the (class, layer) rows, or the per-unit rows when ``units``
-        (default: when the atlas has them); ``Atlas.load`` reads either back."""
+        (default: when the atlas has them); ``Atlas.load`` reads either back.
+
+        All or nothing (a temporary file renamed into place), and with its row count and unit counts
+        per (class, layer) (parquet metadata; a last ``# featent-atlas`` line in a CSV), so a file cut
+        short is refused by ``load`` rather than read as a smaller atlas."""
         path = Path(path).expanduser()
         with_units = self.has_units if units is None else bool(units)
         frame = self.units_frame() if with_units else self._frame
         suffix = path.suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise FeatentError(f"An atlas is saved as .parquet or .csv, not {path.name!r}.")
+        check = json.dumps(_counts(frame), separators=(",", ":"))
         try:
             if suffix == ".parquet":
-                frame.to_parquet(path, index=False)
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: check.encode()})
+                write_atomic(path, lambda temporary: pq.write_table(table, temporary))
             else:
-                frame.to_csv(path, index=False)
+                text = frame.to_csv(index=False) + f"{_TRAILER}{check}\n"
+                write_bytes_atomic(path, text.encode("utf-8"))
         except OSError as exc:
             raise FeatentError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from exc
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Atlas:
-        """An atlas written by ``save`` (layer rows, or unit rows from which the layer rows are rebuilt)."""
+        """An atlas written by ``save`` (layer rows, or unit rows from which the layer rows are rebuilt);
+        a file whose rows or unit counts differ from those ``save`` recorded is refused."""
         path = Path(path).expanduser()
         suffix = path.suffix.lower()
+        recorded: str | None = None
         try:
             if suffix == ".parquet":
-                frame = pd.read_parquet(path)
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(path)
+                found = (table.schema.metadata or {}).get(_META_KEY)
+                recorded = found.decode() if found is not None else None
+                frame = table.to_pandas()
             elif suffix == ".csv":
-                frame = pd.read_csv(path, dtype=_TEXT, keep_default_na=False,
-                                    na_values=[""])
+                text = path.read_text(encoding="utf-8")
+                body, _, last = text.rstrip("\n").rpartition("\n")
+                if last.startswith(_TRAILER):
+                    recorded, text = last[len(_TRAILER):], body + "\n"
+                frame = pd.read_csv(io.StringIO(text), dtype=_TEXT, keep_default_na=False, na_values=[""])
             else:
                 raise FeatentError(f"An atlas file ends in .parquet or .csv, not {path.name!r}.")
         except FeatentError:
             raise
         except Exception as exc:
             raise FeatentError(f"Cannot read atlas {str(path)!r}: {exc}.") from exc
-        if "unit" in frame.columns and "feature_entropy" in frame.columns:
-            return cls._from_units(frame)
-        missing = [c for c in LAYER_COLUMNS if c not in frame.columns]
+        units = "unit" in frame.columns and "feature_entropy" in frame.columns
+        missing = [c for c in (UNIT_COLUMNS if units else LAYER_COLUMNS) if c not in frame.columns]
         if missing:
             raise FeatentError(f"{path.name} is not a featent atlas (no column {missing[0]!r}).")
-        return cls(frame)
+        _check_counts(path, frame, recorded)
+        return cls._from_units(frame) if units else cls(frame)
 
     @classmethod
     def _from_units(cls, units: pd.DataFrame) -> Atlas:
@@ -182,6 +205,35 @@ class Atlas:
                 arrays["null_feature_entropy"] = part["null_feature_entropy"].to_numpy(np.float64)
             summaries.append((meta, arrays))
         return cls(cls.from_summaries(summaries).to_frame(), units)
+
+
+_TRAILER = "# featent-atlas "
+_META_KEY = b"featent-atlas"
+
+
+def _counts(frame: pd.DataFrame) -> dict:
+    """Rows, and units per (class, layer) row: per-unit rows counted, layer rows' ``units`` column."""
+    if "unit" in frame.columns:
+        groups = frame.groupby(["model", "data", "class", "layer"], sort=False).size()
+        units = [int(n) for n in groups.to_numpy()]
+    else:
+        units = [int(n) for n in pd.to_numeric(frame["units"]).to_numpy()]
+    return {"rows": len(frame), "units": units}
+
+
+def _check_counts(path: Path, frame: pd.DataFrame, recorded: str | None) -> None:
+    if recorded is None:
+        raise FeatentError(f"{path.name} is incomplete or not written by featent (its row and unit counts are "
+                           "missing); write it again with Atlas.save or `featent sweep --out`.")
+    try:
+        expected = json.loads(recorded)
+        same = expected == _counts(frame)
+    except (ValueError, TypeError, KeyError):
+        same, expected = False, {}
+    if not same:
+        rows = expected.get("rows", "?") if isinstance(expected, dict) else "?"
+        raise FeatentError(f"{path.name} does not match what was written ({len(frame)} rows read, {rows} written, "
+                           "or other unit counts): it is truncated or was changed; write it again.")
 
 
 def _columns(rows: list[dict]) -> list[str]:

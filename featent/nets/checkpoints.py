@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from featent.data.folder import path_problem, shown_path
 from featent.errors import ModelError
 
 __all__ = ["read_checkpoint", "n_classes_in", "load_state"]
@@ -47,10 +48,13 @@ def _why_unreadable(file: Path, exc: Exception) -> str:
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state_dict from a file: a plain state_dict or a dict holding one; 'module.' prefixes dropped."""
     file = Path(path).expanduser()
+    problem = path_problem(file)
+    if problem is not None:
+        raise ModelError(f"Cannot use weights file {shown_path(file)}: {problem}.")
     if file.is_dir():
-        raise ModelError(f"Weights path {str(file)!r} is a folder; give a .pt/.pth state_dict file.")
+        raise ModelError(f"Weights path {shown_path(file)} is a folder; give a .pt/.pth state_dict file.")
     if not file.is_file():
-        raise ModelError(f"Weights file {str(file)!r} does not exist.")
+        raise ModelError(f"Weights file {shown_path(file)} does not exist.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before failing

@@ -9,6 +9,7 @@ import shutil
 import plotly.graph_objects as go
 
 from featent.errors import FeatentError
+from featent.store import write_bytes_atomic
 
 __all__ = ["to_png", "write_png"]
 
@@ -47,6 +48,10 @@ def to_png(fig: go.Figure, *, width: int | None = None, height: int | None = Non
 
 
 def write_png(fig: go.Figure, path: str | os.PathLike, **kwargs) -> None:
-    """Write ``fig`` as a PNG file (see ``to_png``)."""
-    with open(path, "wb") as handle:
-        handle.write(to_png(fig, **kwargs))
+    """Write ``fig`` as a PNG file (see ``to_png``), all or nothing: rendered first, then written to a
+    temporary file renamed into place."""
+    image = to_png(fig, **kwargs)
+    try:
+        write_bytes_atomic(path, image)
+    except OSError as exc:
+        raise FeatentError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from exc

@@ -50,6 +50,7 @@ from featent.nets.family import (
     run_for,
 )
 from featent.progress import Progress, ProgressLike
+from featent.store import write_bytes_atomic
 from featent.training.loop import train
 
 __all__ = [
@@ -113,7 +114,7 @@ def ensure_run(
                 if row.get("checkpoint"):
                     row["checkpoint"] = Path(row["checkpoint"]).name
             history["run"] = run.run_id
-            (scratch / "history.json").write_text(json.dumps(history, indent=1))
+            write_bytes_atomic(scratch / "history.json", json.dumps(history, indent=1).encode())
             try:
                 os.replace(scratch, target)
             except OSError:

@@ -27,6 +27,7 @@ from featent.errors import FeatentError
 from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 from featent.nets.family import Recipe
 from featent.progress import Progress, ProgressLike
+from featent.store import write_atomic, write_bytes_atomic
 from featent.validation import check_int, check_number
 
 TRAIN_THREADS = 1
@@ -206,7 +207,8 @@ def train(
                                iteration=iteration)
             if directory is not None and save:
                 stats.checkpoint = str(directory / name)
-                torch.save(model.state_dict(), stats.checkpoint)
+                state = model.state_dict()
+                write_atomic(stats.checkpoint, lambda temporary: torch.save(state, temporary))
             return stats
 
         def write_history() -> None:
@@ -214,7 +216,7 @@ def train(
                 payload = {"seed": seed, "label_noise": label_noise, "recipe": asdict(recipe), "data": data_fingerprint,
                            "epochs": [asdict(e) for e in history.epochs],
                            "iterations": [asdict(e) for e in history.iterations]}
-                (directory / "history.json").write_text(json.dumps(payload, indent=1))
+                write_bytes_atomic(directory / "history.json", json.dumps(payload, indent=1).encode())
 
         history.epochs.append(measure(0, 0, None, "epoch_000.pt", checkpoint_epochs is None or 0 in checkpoint_epochs))
         write_history()
@@ -270,7 +272,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike | None = None) -> Pat
     target = Path(path).expanduser() if path is not None else DEMO_WEIGHTS
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, target)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        write_atomic(target, lambda temporary: torch.save(state, temporary))
     except OSError as exc:
         raise FeatentError(f"Cannot save weights to {str(target)!r}: {exc.strerror or exc}.") from exc
     return target

@@ -36,3 +36,71 @@ def test_atlas_file_round_trips(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(FeatentError, match="not a featent atlas"):
         Atlas.load(tmp_path / "other.csv")
+
+
+@pytest.fixture(scope="module")
+def unit_atlas(tmp_path_factory):
+    store = ResultStore(tmp_path_factory.mktemp("s"))
+    return sweep(MODEL, DATA, classes=["3", "7"], layers=_layers()[1:3], images=IMAGES, store=store, units=True)
+
+
+@pytest.mark.parametrize("units", [True, False], ids=["unit-rows", "layer-rows"])
+def test_a_truncated_csv_is_refused(tmp_path, unit_atlas, units):
+    path = unit_atlas.save(tmp_path / "atlas.csv", units=units)
+    text = path.read_bytes()
+    assert text.splitlines()[-1].startswith(b"# featent-atlas ")
+    for cut in (len(text) // 2, len(text) - 40):  # as a full disk leaves it: any prefix
+        path.write_bytes(text[:cut])
+        with pytest.raises(FeatentError, match=r"incomplete|does not match") as info:
+            Atlas.load(path)
+        assert "\n" not in str(info.value)
+
+
+def test_a_csv_with_a_row_dropped_or_units_changed_is_refused(tmp_path, unit_atlas):
+    path = unit_atlas.save(tmp_path / "atlas.csv")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:5] + lines[6:]))  # one unit row gone, the trailer kept
+    with pytest.raises(FeatentError, match="does not match what was written"):
+        Atlas.load(path)
+    path = unit_atlas.save(tmp_path / "layers.csv", units=False)
+    lines = path.read_text().splitlines(keepends=True)
+    header = lines[0].strip().split(",")
+    row = lines[1].strip().split(",")
+    row[header.index("units")] = str(int(row[header.index("units")]) - 1)
+    path.write_text("".join([lines[0], ",".join(row) + "\n", *lines[2:]]))
+    with pytest.raises(FeatentError, match="does not match what was written"):
+        Atlas.load(path)
+
+
+def test_a_truncated_or_unrecorded_parquet_is_refused(tmp_path, unit_atlas):
+    path = unit_atlas.save(tmp_path / "atlas.parquet")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FeatentError, match="Cannot read atlas"):
+        Atlas.load(path)
+    unit_atlas.units_frame().to_parquet(path, index=False)  # no featent metadata
+    with pytest.raises(FeatentError, match="incomplete or not written by featent"):
+        Atlas.load(path)
+    frame = unit_atlas.units_frame()
+    unit_atlas.save(path)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, len(frame) - 3), path)  # metadata kept, rows lost
+    with pytest.raises(FeatentError, match="does not match what was written"):
+        Atlas.load(path)
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, unit_atlas, monkeypatch):
+    import pyarrow.parquet as pq
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full_disk)
+    with pytest.raises(FeatentError, match="No space left on device"):
+        unit_atlas.save(tmp_path / "atlas.parquet")
+    monkeypatch.setattr("pathlib.Path.write_bytes", full_disk)
+    with pytest.raises(FeatentError, match="No space left on device"):
+        unit_atlas.save(tmp_path / "atlas.csv")
+    assert list(tmp_path.iterdir()) == []
