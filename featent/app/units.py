@@ -20,11 +20,17 @@ PER_CLASS = 20
 MAX_CLASSES = 20
 
 
-def badges(fe: float, eps: float, gap: float | None = None, p: float = entropy.DEFAULT_P) -> str:
-    """Markdown badges: FE, ε, structure gap when known, and 'silent' when ε < p."""
+def badges(fe: float, eps: float, gap: float | None = None, p: float = entropy.DEFAULT_P, *,
+           conditional: float | None = None, few: bool = False) -> str:
+    """Markdown badges: FE, ε, structure gap when known, the conditional FE H(x | born) when defined
+    (marked 'few births' when it rests on fewer than MIN_BORN_IMAGES images), and 'silent' when ε < p."""
     parts = [f":blue-badge[FE {fe:.2f}]", f":gray-badge[ε {eps:.2f}]"]
     if gap is not None and np.isfinite(gap):
         parts.append(f":green-badge[gap {gap:+.2f}]")
+    if conditional is not None and np.isfinite(conditional):
+        parts.append(f":violet-badge[H|born {conditional:.2f}]")
+    if few:
+        parts.append(":red-badge[few births]")
     if eps < p:
         parts.append(":orange-badge[silent]")
     return " ".join(parts)
