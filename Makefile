@@ -39,7 +39,7 @@ run: setup
 
 # ruff (rules in pyproject.toml) and mypy on the package; make test runs it before the tests.
 lint: $(STAMP)
-	$(PY) -m ruff check featent tests bench app.py pages ui
+	$(PY) -m ruff check featent tests bench app.py pages
 	$(PY) -m mypy featent
 
 test: setup browser lint

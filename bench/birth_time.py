@@ -4,7 +4,13 @@ All peers run in the same process on the same units; every peer's birth times ar
 identical to featent's. Prints median per-unit times and ratios (peer / featent), then the time
 for all 4224 units of one VGG16-shaped image on one core and on all cores.
 
-    .venv/bin/python bench/birth_time.py [--quick]
+Then real units: the activations of random-init VGG16 (``vgg16:random@224``) and of the trained
+``demo`` on Fashion images ("Sandal"), per model: the share of never-born units (beta_1 stays 0
+until the zero group), the median time per born / never-born unit on one core, the births and the
+null births of one image on all cores (null / births ratio), and the peers asserted identical on a
+sample of those real units.
+
+    .venv/bin/python bench/birth_time.py [--quick] [--real-only] [--vgg-images 2] [--demo-images 50]
 """
 
 from __future__ import annotations
@@ -86,13 +92,102 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e6:9.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:9.2f} ms"
 
 
+def real_activations(spec: str, n_images: int) -> dict[str, np.ndarray]:
+    """{layer: float32 [n_images, units, m, m]} of ``spec`` on the first Fashion "Sandal" images."""
+    os.environ.setdefault("FEATENT_DEVICE", "cpu")
+    from featent.data import load_dataset
+    from featent.extract import iter_activations
+    from featent.pipeline import load_model
+
+    model = load_model(spec)
+    layers = [info.name for info in model.layers]
+    images = load_dataset("fashion").sample("Sandal", n_images, 0, "train", model.input_size)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    for _start, chunk in iter_activations(model, images.images, layers, batch_size=max(1, min(n_images, 16))):
+        for name, acts in chunk.items():
+            parts[name].append(np.asarray(acts))
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def real_units(spec: str, n_images: int, n_sample: int, quick: bool, rng: np.random.Generator) -> None:
+    """Never-born share, time per born / never-born unit, births vs null births per image, peers identical."""
+    from featent.core.baselines import null_births
+
+    acts = real_activations(spec, n_images)
+    cores = os.cpu_count() or 1
+    births = {name: birth_times(a) for name, a in acts.items()}
+    null_births(acts[next(iter(acts))][:1])  # compile
+    units = sum(a.shape[1] for a in acts.values())
+    never = float(np.mean(np.concatenate([b.ravel() for b in births.values()]) == 0))
+    print(f"\n{spec} on {n_images} Fashion 'Sandal' images: {len(acts)} layers, {units} units per image, "
+          f"never born {never:.1%}")
+    header = (f"{'layer':<16} {'m':>4} {'units':>5} {'never':>6} {'born unit':>12} {'never unit':>12} "
+              f"{'births/img':>11} {'null/img':>10} {'null/births':>11}")
+    print(header)
+    total_b = total_n = 0.0
+    reps = 3
+    for name, a in acts.items():
+        m, b = a.shape[-1], births[name]
+        flat, fb = a.reshape(-1, m, m), b.ravel()
+        picks = rng.choice(flat.shape[0], size=min(n_sample, flat.shape[0]), replace=False)
+        t_born: list[float] = []
+        t_never: list[float] = []
+        for i in picks:
+            start = time.perf_counter()
+            step = birth_time(flat[i])
+            (t_never if step == 0 else t_born).append(time.perf_counter() - start)
+            assert step == fb[i]
+        tb = statistics.median(_timed(lambda a=a: birth_times(a, n_threads=cores)) for _ in range(reps)) / len(a)
+        tn = statistics.median(_timed(lambda a=a: null_births(a, n_threads=cores)) for _ in range(reps)) / len(a)
+        total_b, total_n = total_b + tb, total_n + tn
+        print(f"{name:<16} {m:>4} {a.shape[1]:>5} {float(np.mean(b == 0)):>6.1%} {_med(t_born)} {_med(t_never)} "
+              f"{tb:>10.4f}s {tn:>9.4f}s {tn / tb:>10.2f}x")
+    print(f"{'one image':<16} {'':>4} {units:>5} {never:>6.1%} {'':>12} {'':>12} {total_b:>10.4f}s {total_n:>9.4f}s "
+          f"{total_n / total_b:>10.2f}x   ({cores} cores, median of {reps})")
+    # peers on real units: the smaller maps (ripser on m = 224 takes seconds per unit)
+    checked = 0
+    for name, a in acts.items():
+        m = a.shape[-1]
+        if m > 56:
+            continue
+        flat = a.reshape(-1, m, m)
+        pick = rng.choice(flat.shape[0], size=min(2 if quick else 6, flat.shape[0]), replace=False)
+        for i in pick:
+            want = birth_time(flat[i])
+            for peer in (peer_ripser, peer_giotto, peer_gudhi):
+                assert peer(flat[i]) == want, f"{peer.__name__} disagrees with featent on {spec} {name} unit {i}"
+            checked += 1
+    print(f"identical births on {checked} real units: featent == ripser.py == giotto-ph == gudhi")
+
+
+def _med(times: list[float]) -> str:
+    return fmt(statistics.median(times)) if times else f"{'-':>12}"
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer units per size (smoke run)")
+    parser.add_argument("--real-only", action="store_true", help="only the real units (skip the synthetic ones)")
+    parser.add_argument("--vgg-images", type=int, default=2)
+    parser.add_argument("--demo-images", type=int, default=50)
     args = parser.parse_args()
     rng = np.random.default_rng(2022)
     birth_times(realistic_units(2, 8, rng))  # compile once, outside the timings
     birth_time(realistic_units(1, 8, rng)[0])
+    if not args.real_only:
+        synthetic(args, rng)
+    n_sample = 40 if args.quick else 200
+    real_units("vgg16:random@224", args.vgg_images, n_sample, args.quick, rng)
+    real_units("demo", args.demo_images, n_sample, args.quick, rng)
+
+
+def synthetic(args: argparse.Namespace, rng: np.random.Generator) -> None:
 
     print("Median per-unit time on realistic units (smoothed noise, ReLU-sparse), float32")
     header = f"{'m':>4} {'featent':>12} {'batched':>12} {'argsort':>12} {'ripser.py':>12} {'giotto-ph':>12} {'gudhi':>12}"

@@ -1,14 +1,17 @@
-"""Sweep benchmark: is the forward pass overlapped with the birth times?
+"""Sweep benchmark: does the sweep run at the speed of its parts?
 
-For each model (``vgg16:random@224`` and the demo), on the same images and every layer, in one run:
+For each model (``vgg16:random@224`` and the demo), on the same Fashion "Sandal" images and every layer,
+in one run:
 
 - forward alone: the chunked extraction the sweep does (activations of every layer, copied out);
-- births alone: the birth times of those activations, computed from memory;
+- births alone and null births alone: the bare kernels on those activations, computed from memory;
 - births engine: ``featent.births.iter_births`` with the producer thread (forward of chunk k+1 while the births of
-  chunk k are computed);
+  chunk k are computed), and without it (serial: forward, then births, chunk by chunk); serial - forward is the
+  engine's births phase, compared with the bare births + null births (extra copies, conversions or checks on the
+  hot path would show there);
 - the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
 
-Target: sweep engine <= 1.15 x max(forward, births); without overlap it would be their sum.
+Targets: sweep engine <= 1.15 x max(forward, births + null); births phase <= 1.15 x bare births + null.
 Medians over ``--repeats`` interleaved rounds (3x for the demo);
 CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
 
@@ -88,15 +91,24 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
             pass
 
     def births() -> None:
-        for start, chunk in chunks:
+        for _start, chunk in chunks:
             for acts in chunk.values():
                 birth_times(acts)
+
+    def nulls() -> None:
+        for start, chunk in chunks:
+            for acts in chunk.values():
                 null(acts, start)
 
     births()  # warm-up (kernel compilation)
+    nulls()
 
     def engine() -> None:
         for _ in iter_births(model, images.images, layers, batch_size=size, overlap=True, null=null):
+            pass
+
+    def serial() -> None:
+        for _ in iter_births(model, images.images, layers, batch_size=size, overlap=False, null=null):
             pass
 
     def whole() -> None:
@@ -105,7 +117,9 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
                   store=ResultStore(directory))
 
     row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers)}
-    row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "sweep": engine, "sweep()": whole}, repeats))
+    row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "null": nulls, "sweep": engine,
+                                    "serial": in_thread(serial), "sweep()": whole}, repeats))
+    row["births"], row["births cpu"] = row["births"] + row["null"], row["births cpu"] + row["null cpu"]
     return row
 
 
@@ -121,9 +135,19 @@ def main() -> None:
     print(f"# torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device or 'cpu'}, "
           f"medians of {args.repeats} (demo: {3 * args.repeats}); births include the null births")
     rows = [
-        bench("vgg16:random@224", "digits", "3", args.vgg_images, args.repeats, args.device),
-        bench("demo", "digits", "3", args.demo_images, 3 * args.repeats, args.device),
+        bench("vgg16:random@224", "fashion", "Sandal", args.vgg_images, args.repeats, args.device),
+        bench("demo", "fashion", "Sandal", args.demo_images, 3 * args.repeats, args.device),
     ]
+    print(f"{'model':<18} {'births s':>9} {'null s':>7} {'null/births':>11} {'serial s':>8} {'phase s':>7} "
+          f"{'phase/bare':>10}")
+    for r in rows:
+        bare = r["births"]
+        phase = r["serial"] - r["forward"]
+        print(f"{r['model']:<18} {bare - r['null']:>9.3f} {r['null']:>7.3f} {r['null'] / (bare - r['null']):>11.2f} "
+              f"{r['serial']:>8.3f} {phase:>7.3f} {phase / bare:>10.2f}")
+    print("births = bare births kernel, null = bare null births, both on the activations in memory; serial = the engine")
+    print("without overlap; phase = serial - forward: the engine's births phase, against bare = births + null.")
+    print()
     header = (
         f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} "
         f"{'sweep s':>8} {'sum s':>7} {'cpu floor s':>11} {'sweep/max':>9} {'sweep/floor':>11} {'sweep/sum':>9} {'sweep() s':>9}"

@@ -112,7 +112,8 @@ NullBirths = Callable[[np.ndarray, int], np.ndarray]
 
 
 def shuffled_births(acts: np.ndarray, first_image: int) -> np.ndarray:
-    """int32 null births of a chunk of maps: each map's entries shuffled, seeded per image."""
+    """int32 null births of a chunk of maps: each map's entries shuffled inside the births kernel, seeded by
+    (image index, unit index), so the chunking does not change them."""
     return np.asarray(baselines.null_births(acts, baselines.NULL_SEED, first_image=first_image), dtype=np.int32)
 
 

@@ -45,7 +45,8 @@ class BirthsKey:
 
     @property
     def kind(self) -> str:
-        return f"null-births-shuffle{baselines.NULL_SEED}" if self.null else "births"
+        # The null kind names its shuffle: a different shuffle must never be served another's entries.
+        return f"null-births-shuffle{baselines.NULL_SEED}-kernel" if self.null else "births"
 
     def text(self) -> str:
         """The store key."""

@@ -29,7 +29,7 @@ def _key(layer: str, null: bool = False) -> str:
 def test_keys_from_typed_fields_are_the_stores_strings():
     key = BirthsKey("w123", "d456", "cat", "block1_conv1", 100, 0)
     assert key.text() == str(key) == "featent-v1|births|w123|d456|cat|block1_conv1|100|0"
-    assert key.as_null().text() == "featent-v1|null-births-shuffle0|w123|d456|cat|block1_conv1|100|0"
+    assert key.as_null().text() == "featent-v1|null-births-shuffle0-kernel|w123|d456|cat|block1_conv1|100|0"
     assert key.as_null().as_null() == key.as_null() and not key.null
     assert SizeReferenceKey(8, 20).text() == "featent-v1|size-reference|m8|n20|units32|seed0"
 
@@ -194,3 +194,16 @@ def test_placement_and_chunks(tiny_cnn):
     assert chunk_size(tiny_cnn, names) == default_batch_size(tiny_cnn)  # small maps: the extractor's default
     per_image = 4 * sum(i.n_units * i.unit_size**2 for i in tiny_cnn.layers)
     assert chunk_size(tiny_cnn, names) <= max(1, _HOST_BUDGET // per_image)
+
+
+def test_null_births_stored_under_another_shuffle_are_never_served(tmp_path):
+    """The null kind names the shuffle: an entry of another shuffle (same other fields) is not read."""
+    store = ResultStore(tmp_path / "s")
+    model, dataset = load_model(MODEL), load_dataset(DATA)
+    fresh = layer_births(model, dataset, CLASS, LAYERS[:1], IMAGES, null=True, births=False)
+    other = _key(LAYERS[0], null=True).replace("|null-births-shuffle0-kernel|", "|null-births-shuffle0|")
+    assert other != _key(LAYERS[0], null=True)
+    store.put_births(other, np.full_like(fresh.null[LAYERS[0]], 7))
+    found = layer_births(model, dataset, CLASS, LAYERS[:1], IMAGES, null=True, births=False, store=store)
+    assert found.computed == ((LAYERS[0], True),)
+    np.testing.assert_array_equal(found.null[LAYERS[0]], fresh.null[LAYERS[0]])

@@ -153,6 +153,10 @@ LOCAL_IMPORT_BUDGET = 60
         "import featent; featent.birth_times",
         "import featent; featent.feature_entropy",
         "import featent.spec; featent.spec.ModelSpec.parse('vgg11:random@64')",
+        "import featent.core.cycles",
+        "import featent.progress, featent.validation",
+        "import featent.experiments.atlas",
+        "import featent.cli.cached",
     ],
 )
 def test_torch_free_imports(code):
@@ -160,3 +164,16 @@ def test_torch_free_imports(code):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=ROOT.parent)
     assert out.stdout.strip() == "False", f"{code!r} imported torch"
+
+
+def test_streamlit_only_in_the_app_package():
+    """The library, CLI and plots import no Streamlit; ``import featent.app`` itself does not either
+    (only its views and navigation do), so ``featent app`` can start a server from a plain install."""
+    outside = [f"{path.relative_to(ROOT.parent)}" for path in ROOT.rglob("*.py")
+               if "app" not in path.relative_to(ROOT).parts
+               and any(line.lstrip().startswith(("import streamlit", "from streamlit"))
+                       for line in path.read_text().splitlines())]
+    assert not outside, "Streamlit imported outside featent/app: " + ", ".join(outside)
+    probe = "import sys, featent.app; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT.parent)
+    assert out.stdout.strip() == "False"

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from featent.cli.common import (
     UsageError,
     add_output,
-    at_least,
+    add_selection_flags,
     finite_float,
     json_safe,
-    model_spec,
     non_negative_int,
     positive_float,
     positive_int,
-    progress_bar,
     ratio,
     render,
+    run_with_progress,
     seed,
+    selection_from_args,
+    stored_or_computed,
 )
 
 __all__ = ["register"]
@@ -33,39 +34,26 @@ def _table(rows: list[dict]) -> list[dict]:
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
 
 
-def _common(p: argparse.ArgumentParser, class_help: str, class_many: bool = False, layer_required: bool = True) -> None:
-    p.add_argument("--model", type=model_spec, required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg11:random@64")
-    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
-    if class_many:
-        p.add_argument("--class", dest="class_name", action="append", metavar="C", help=class_help)
-    else:
-        p.add_argument("--class", dest="class_name", required=True, metavar="C", help=class_help)
-    if layer_required:
-        p.add_argument("--layer", required=True, metavar="L", help="layer name (as listed by 'featent layers')")
-    p.add_argument(
-        "--images", type=at_least(2), default=100, metavar="N", help="training images per class for the indicators (default 100)"
-    )
-    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+IMAGES_HELP = "training images per class for the indicators (default {})"
+
+
+def _selection_flags(p: argparse.ArgumentParser, class_help: str, *, class_many: bool = False,
+                     layers: str = "one", images: int = 100, layer_help: str | None = None) -> None:
+    """The selection flags of ``featent entropy``, at least two images (the indicators need a spread)."""
+    add_selection_flags(p, classes="many" if class_many else "one", layers=layers, min_images=2,
+                        images_help=IMAGES_HELP.format(images), class_help=class_help, layer_help=layer_help)
+    if images != 100:
+        p.set_defaults(images=images)
     add_output(p)
 
 
-def _check(args: argparse.Namespace) -> None:
-    if args.images < 2:
-        raise UsageError(f"--images must be at least 2, got {args.images}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {args.seed}")
-    if getattr(args, "test_per_class", 1) < 1:
-        raise UsageError(f"--test-per-class must be at least 1, got {args.test_per_class}")
+def _first_class(args: argparse.Namespace) -> str:
+    """The first --class, or the dataset's first class when none is given."""
+    if args.class_name:
+        return args.class_name[0]
+    from featent.data import load_dataset
 
-
-def _selection(args: argparse.Namespace, class_name: str):
-    from featent.pipeline import Selection
-
-    return Selection(model=args.model, data=args.data, class_name=class_name, layers=(args.layer,),
-                     n_images=args.images, seed=args.seed, weights=args.weights)
+    return load_dataset(args.data).classes[0]
 
 
 def _orders(orders: tuple[str, ...]) -> tuple[str, ...]:
@@ -93,21 +81,12 @@ def _indicator(name: str) -> str:
     return indicator.key
 
 
-def _run(args: argparse.Namespace, name: str, work: Callable):
-    callback, close = progress_bar(args.quiet, name)
-    try:
-        return work(callback)
-    finally:
-        close()
-
-
 def _cmd_ablate(args: argparse.Namespace) -> str:
     from featent.experiments.ablation import DEFAULT_ORDERS, cumulative_ablation
 
-    _check(args)
     orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
-    result = _run(args, "ablate", lambda progress: cumulative_ablation(
-        _selection(args, args.class_name), orders=_orders(orders), test_per_class=args.test_per_class,
+    result = run_with_progress(args.quiet, "ablate", lambda progress: stored_or_computed(
+        cumulative_ablation, args.no_cache, selection_from_args(args), orders=_orders(orders), test_per_class=args.test_per_class,
         test_classes=args.test_class, random_seed=args.random_seed, progress=progress, cache=not args.no_cache,
     ))
     points = result.records()
@@ -126,15 +105,11 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
 def _cmd_summary(args: argparse.Namespace) -> str:
     from featent.experiments.ablation import SUMMARY_ORDERS, enhancement_summary
 
-    _check(args)
     orders = tuple(dict.fromkeys(args.order)) if args.order else SUMMARY_ORDERS
     classes = tuple(dict.fromkeys(args.class_name)) if args.class_name else None
-    from featent.data import load_dataset
-
-    first = classes[0] if classes else load_dataset(args.data).classes[0]
-    summary = _run(args, "ablation-summary", lambda progress: enhancement_summary(
-        _selection(args, first), classes=classes, orders=_orders(orders), test_per_class=args.test_per_class,
-        progress=progress, cache=not args.no_cache,
+    summary = run_with_progress(args.quiet, "ablation-summary", lambda progress: stored_or_computed(
+        enhancement_summary, args.no_cache, selection_from_args(args, class_name=_first_class(args)), classes=classes,
+        orders=_orders(orders), test_per_class=args.test_per_class, progress=progress, cache=not args.no_cache,
     ))
     records = summary.records()
     n = summary.rows[0].n_classes if summary.rows else 0
@@ -146,22 +121,13 @@ def _cmd_summary(args: argparse.Namespace) -> str:
 def _cmd_prune(args: argparse.Namespace) -> str:
     from featent.experiments.pruning import PRUNE_METHODS, compare_pruning
 
-    _check(args)
-    if not 0.0 < args.ratio < 1.0:
-        raise UsageError(f"--ratio must lie strictly between 0 and 1, got {args.ratio}")
-    if args.epochs < 0:
-        raise UsageError(f"--epochs must be non-negative, got {args.epochs}")
-    from featent.data import load_dataset
-    from featent.pipeline import Selection
-
     methods = tuple(dict.fromkeys(_indicator(m) for m in args.method)) if args.method else PRUNE_METHODS
     classes = list(dict.fromkeys(args.class_name)) if args.class_name else None
-    selection = Selection(model=args.model, data=args.data,
-                          class_name=classes[0] if classes else load_dataset(args.data).classes[0],
-                          layers=tuple(args.layer or ()), n_images=args.images, seed=args.seed, weights=args.weights)
-    report = _run(args, "prune", lambda progress: compare_pruning(
-        selection, ratio=args.ratio, methods=methods, classes=classes, finetune_epochs=args.epochs, lr=args.lr,
-        train_per_class=args.train_per_class, test_per_class=args.test_per_class, progress=progress,
+    selection = selection_from_args(args, class_name=_first_class(args))
+    report = run_with_progress(args.quiet, "prune", lambda progress: stored_or_computed(
+        compare_pruning, args.no_cache, selection, ratio=args.ratio, methods=methods, classes=classes,
+        finetune_epochs=args.epochs, lr=args.lr, train_per_class=args.train_per_class,
+        test_per_class=args.test_per_class, progress=progress,
     ))
     records = report.records()
     payload = {
@@ -179,10 +145,9 @@ def _cmd_prune(args: argparse.Namespace) -> str:
 def _cmd_roles(args: argparse.Namespace) -> str:
     from featent.experiments.roles import unit_roles
 
-    _check(args)
-    table = _run(args, "roles", lambda progress: unit_roles(
-        _selection(args, args.class_name), train_threshold=args.train_threshold, test_threshold=args.test_threshold,
-        progress=progress, cache=not args.no_cache,
+    table = run_with_progress(args.quiet, "roles", lambda progress: stored_or_computed(
+        unit_roles, args.no_cache, selection_from_args(args), train_threshold=args.train_threshold,
+        test_threshold=args.test_threshold, progress=progress, cache=not args.no_cache,
     ))
     records = table.records()
     payload = {
@@ -205,7 +170,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
                   "(h_over_eps-desc, l1_norm-asc, apoz-desc, class_selectivity-asc, fpgm-asc, nisp-asc, conditional_fe-desc)")
 
     p = sub.add_parser("ablate", help="cumulative unit ablation curves of a layer for one class (paper A.7.1, Fig. 12)")
-    _common(p, "class whose units are ranked and whose test accuracy is tracked")
+    _selection_flags(p, "class whose units are ranked and whose test accuracy is tracked")
     p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: all of Fig. 12")
     p.add_argument("--test-per-class", type=positive_int, default=50, metavar="N", help="test images per class (default 50)")
     p.add_argument(
@@ -217,21 +182,20 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--random-seed", type=seed, default=0, metavar="S", help="seed of the random order (default 0)")
 
     p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
-    _common(p, "class to include (repeatable; default every class)", class_many=True)
+    _selection_flags(p, "class to include (repeatable; default every class)", class_many=True)
     p.add_argument("--order", action="append", metavar="O", help=order_help + "; default: each method least-important first")
     p.add_argument("--test-per-class", type=positive_int, default=50, metavar="N", help="test images per class (default 50)")
 
     p = sub.add_parser("prune", help="layer-by-layer channel pruning + fine-tuning by each method (paper A.7.2, Table 12)")
-    _common(p, "class the units are scored on (repeatable; the paper's K classes; default every class, at most 100 sampled)",
-            class_many=True, layer_required=False)
-    p.set_defaults(images=50)
+    _selection_flags(p, "class the units are scored on (repeatable; the paper's K classes; default every class, "
+                     "at most 100 sampled)", class_many=True, layers="many", images=50,
+                     layer_help="layer to prune (repeatable; default every conv layer)")
     p.add_argument(
         "--ratio", type=ratio, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)"
     )
     p.add_argument("--method", action="append", metavar="M",
                    help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp, "
                         "conditional_fe (conditional) (repeatable; default all)")
-    p.add_argument("--layer", action="append", metavar="L", help="layer to prune (repeatable; default every conv layer)")
     p.add_argument("--epochs", type=non_negative_int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
     p.add_argument(
         "--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)"
@@ -242,7 +206,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--test-per-class", type=positive_int, default=1000, metavar="N", help="test images per class (default 1000)")
 
     p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
-    _common(p, "class")
+    _selection_flags(p, "class")
     p.add_argument(
         "--train-threshold",
         type=finite_float,

@@ -44,6 +44,7 @@ __all__ = [
     "record_model",
     "record_data",
     "recall_layers",
+    "recall_atlas",
 ]
 
 FASHION_DIR_ENV = "FEATENT_FASHION_DIR"
@@ -209,6 +210,69 @@ def _births(store: ResultStore, key: str, n_units: int, n_images: int | None = N
     return hit
 
 
+def _manifests(store: ResultStore, spec: str, weights: str | None, data: str) -> tuple[dict, dict, dict[str, dict]] | None:
+    """The model and data manifests when both are stored and none of their files changed, and the
+    model's layers by every name they answer to (name and aliases)."""
+    found_model = store.get_result(model_manifest_key(spec, weights))
+    found_data = store.get_result(data_manifest_key(data))
+    if found_model is None or found_data is None:
+        return None
+    model, dataset = found_model[1], found_data[1]
+    if not _unchanged(model.get("watched")) or not _unchanged(dataset.get("watched")):
+        return None
+    by_name: dict[str, dict] = {}
+    for info in model["layers"]:
+        for name in (info["name"], *info["aliases"]):
+            by_name.setdefault(name, info)
+    return model, dataset, by_name
+
+
+def _chosen(value: object, available: list[str]) -> list[str] | None:
+    """``--classes`` / ``--layers`` as the sweep reads them ("all", a count, names), or None when the
+    value is anything the normal path should judge (it gives the error)."""
+    if value is None or value == "all":
+        return list(available)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return list(available[:value]) if 1 <= value <= len(available) else None
+    names = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not names or any(n not in available for n in names):
+        return None
+    return list(dict.fromkeys(str(n) for n in names))
+
+
+def recall_atlas(spec: str, weights: str | None, data: str, classes: object, layers: object, n_images: int,
+                 seed: int, units: bool) -> Any | None:
+    """The atlas ``featent sweep`` would build, when every (class, layer) summary is stored; else None."""
+    from featent.experiments.atlas import Atlas, summary_key, usable_summary
+
+    store = open_store()
+    if store is None:
+        return None
+    try:
+        found = _manifests(store, spec, weights, data)
+        if found is None:
+            return None
+        model, dataset, by_name = found
+        class_names = _chosen(classes, list(dataset["classes"]))
+        layer_names = _chosen(layers, [info["name"] for info in model["layers"]])
+        if class_names is None or layer_names is None:
+            return None
+        summaries = []
+        for class_name in class_names:
+            for layer in layer_names:
+                info = by_name[layer]
+                hit = store.get_result(summary_key(model["fingerprint"], dataset["fingerprint"], class_name, info["name"],
+                                                   n_images, seed))
+                if hit is None or not usable_summary(hit, info["n_units"]):
+                    return None
+                summaries.append((hit[1], hit[0]))
+        return Atlas.from_summaries(summaries, units=units)
+    except (KeyError, TypeError, ValueError, FeatentError):
+        return None
+    finally:
+        store.close()
+
+
 def recall_layers(
     spec: str, weights: str | None, data: str, class_name: str, layers: list[str] | None, n_images: int, seed: int,
     baselines: bool,
@@ -218,19 +282,12 @@ def recall_layers(
     if store is None:
         return None
     try:
-        found_model = store.get_result(model_manifest_key(spec, weights))
-        found_data = store.get_result(data_manifest_key(data))
-        if found_model is None or found_data is None:
+        found = _manifests(store, spec, weights, data)
+        if found is None:
             return None
-        model, dataset = found_model[1], found_data[1]
-        if not _unchanged(model.get("watched")) or not _unchanged(dataset.get("watched")):
-            return None
+        model, dataset, by_name = found
         if class_name not in dataset["classes"]:
             return None
-        by_name: dict[str, dict] = {}
-        for info in model["layers"]:
-            for name in (info["name"], *info["aliases"]):
-                by_name.setdefault(name, info)
         wanted = [info["name"] for info in model["layers"]] if layers is None else list(dict.fromkeys(layers))
         if not wanted or any(name not in by_name for name in wanted):
             return None

@@ -151,34 +151,40 @@ def add_selection_flags(
     min_images: int = 1,
     images_help: str = "images sampled from the class (default 100)",
     cache: bool = True,
+    class_help: str | None = None,
+    layer_help: str | None = None,
 ) -> None:
     """The flags that choose what is measured (a ``featent.spec.Selection``), declared once for every command.
 
-    ``model``: "one" (--model and --weights, required) or "many" (--model repeatable, optional).
+    ``model``: "one" (--model and --weights, required), "many" (--model repeatable, optional) or
+    "none" (a command that picks its models itself).
     ``classes``: "one" (--class, required), "many" (--class repeatable; default every class),
     "list" (--classes all|N|LIST) or "none". ``layers``: "one" (--layer, required), "one-or-all"
     (--layer repeatable or --all-layers, one of them required), "many" (--layer repeatable; default
     every layer), "list" (--layers all|LIST) or "none". Always: --images, --seed, --quiet, --offline;
-    --no-cache when ``cache``. Read them back with :func:`selection_from_args`.
+    --no-cache when ``cache``. ``class_help`` / ``layer_help`` replace the help of --class / --layer
+    where a command gives the flag a narrower meaning. Read them back with :func:`selection_from_args`.
     """
     if model == "one":
         parser.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
         parser.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
     elif model == "many":
         parser.add_argument("--model", type=model_spec, action="append", metavar="M", help=MODEL_HELP + " (repeatable)")
-    else:
-        raise ValueError(f"model is 'one' or 'many', not {model!r}")
+    elif model != "none":
+        raise ValueError(f"model is 'one', 'many' or 'none', not {model!r}")
     if data_default is None:
         parser.add_argument("--data", required=True, metavar="D", help=DATA_HELP)
     else:
         parser.add_argument("--data", default=data_default, metavar="D", help=f"{DATA_HELP} (default {data_default})")
     if classes == "one":
         parser.add_argument(
-            "--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')"
+            "--class", dest="class_name", required=True, metavar="C",
+            help=class_help or "class name (as listed by 'featent classes')",
         )
     elif classes == "many":
         parser.add_argument(
-            "--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)"
+            "--class", dest="class_name", action="append", metavar="C",
+            help=class_help or "class (repeatable; default every class)",
         )
     elif classes == "list":
         parser.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
@@ -186,13 +192,17 @@ def add_selection_flags(
     elif classes != "none":
         raise ValueError(f"classes is 'one', 'many', 'list' or 'none', not {classes!r}")
     if layers == "one":
-        parser.add_argument("--layer", required=True, metavar="L", help="layer name (as listed by 'featent layers')")
+        parser.add_argument(
+            "--layer", required=True, metavar="L", help=layer_help or "layer name (as listed by 'featent layers')"
+        )
     elif layers == "one-or-all":
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
+        which.add_argument("--layer", action="append", metavar="L", help=layer_help or "layer name (repeatable)")
         which.add_argument("--all-layers", action="store_true", help="every layer of the model")
     elif layers == "many":
-        parser.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
+        parser.add_argument(
+            "--layer", action="append", metavar="L", help=layer_help or "layer (repeatable; default every layer)"
+        )
     elif layers == "list":
         parser.add_argument(
             "--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas"
@@ -250,6 +260,23 @@ def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], 
         _write_line(warning_line(text))
 
     return Progress(report, warn), bar.close
+
+
+def run_with_progress(quiet: bool, description: str, work: Callable[[Progress], Any]) -> Any:
+    """``work(progress)`` with its progress on a bar (see :func:`progress_bar`), the bar closed after."""
+    progress, close = progress_bar(quiet, description)
+    try:
+        return work(progress)
+    finally:
+        close()
+
+
+def stored_or_computed(experiment: Any, no_cache: bool, *args: Any, **kwargs: Any) -> Any:
+    """An experiment's result through its contract: the stored one when there (else computed and
+    stored), or computed afresh, storing nothing, with ``--no-cache``."""
+    if no_cache:
+        return experiment(*args, **kwargs)
+    return experiment.cached(*args, **kwargs)
 
 
 def warning_line(text: object) -> str:

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featent.cli.common import (
     UsageError,
+    add_offline_flag,
     add_output,
+    add_selection_flags,
     fraction,
     json_safe,
-    model_spec,
     non_negative_int,
     positive_float,
     positive_int,
-    progress_bar,
     render,
+    run_with_progress,
     seed,
+    selection_from_args,
+    stored_or_computed,
 )
+
+if TYPE_CHECKING:
+    from featent.progress import Progress
 
 __all__ = ["register"]
 
@@ -36,54 +42,20 @@ def _table_rows(rows: Any) -> list[dict]:
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
 
 
-def _selection_args(p: argparse.ArgumentParser, many_layers: bool) -> None:
-    p.add_argument("--model", type=model_spec, required=True, metavar="M",
-                   help="model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16")
-    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="'fashion', 'digits' or a folder with one subfolder per class")
-    p.add_argument("--class", dest="class_name", required=True, metavar="C", help="class name (as listed by 'featent classes')")
-    if many_layers:
-        which = p.add_mutually_exclusive_group(required=True)
-        which.add_argument("--layer", action="append", metavar="L", help="layer name (repeatable)")
-        which.add_argument("--all-layers", action="store_true", help="every layer of the model")
-    else:
-        p.add_argument("--layer", required=True, metavar="L", help="layer name")
-        p.add_argument("--unit", type=non_negative_int, metavar="U", help="unit (channel) index; default: the layer mean")
-    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled from the class (default 100)")
-    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
+def _comparison_flags(p: argparse.ArgumentParser) -> None:
+    """The classes class selectivity compares with (indicators, rescale, randomness)."""
     p.add_argument("--compare-classes", action="append", metavar="C",
                    help="classes for class selectivity (repeatable; default: every class)")
     p.add_argument("--images-per-class", type=positive_int, default=None, metavar="N",
                    help="images per other class for class selectivity (default: --images)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result store")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _one_unit_flags(p: argparse.ArgumentParser) -> None:
+    """One layer of one model on one class, one unit or the layer mean (rescale, randomness)."""
+    add_selection_flags(p)
+    p.add_argument("--unit", type=non_negative_int, metavar="U", help="unit (channel) index; default: the layer mean")
+    _comparison_flags(p)
     add_output(p)
-
-
-def _selection(args: argparse.Namespace, layers: tuple[str, ...]):
-    from featent.spec import Selection
-
-    return Selection(model=args.model, data=args.data, class_name=args.class_name, layers=layers,
-                     n_images=args.images, seed=args.seed, weights=args.weights)
-
-
-def _run(args: argparse.Namespace, name: str, work: Callable):
-    """``work(progress)`` with the library's Progress shown as a bar (warnings as ``featent: warning:`` lines)."""
-    from featent.progress import Progress
-
-    callback, close = progress_bar(getattr(args, "quiet", False), name)
-    try:
-        return work(Progress.of(callback))
-    finally:
-        close()
-
-
-def _call(experiment, args: argparse.Namespace, *call_args, **kwargs):
-    """The experiment's result from the result store when there (computed and stored otherwise), or
-    computed afresh with ``--no-cache``."""
-    if getattr(args, "no_cache", False):
-        return experiment(*call_args, **kwargs)
-    return experiment.cached(*call_args, **kwargs)
 
 
 def _unit_header(result, unit: int | None) -> str:
@@ -96,22 +68,27 @@ def _unit_header(result, unit: int | None) -> str:
 
 
 def _cmd_indicators(args: argparse.Namespace) -> str:
-    from featent.indicators import compute_indicators
+    from featent.experiments.indicator_table import indicator_table
     from featent.pipeline import load_model
 
-    model = load_model(args.model, args.weights)
-    layers = tuple(i.name for i in model.layers) if args.all_layers else tuple(dict.fromkeys(args.layer))
-    selection = _selection(args, layers)
-    tables = []
+    if args.all_layers:
+        model = load_model(args.model, args.weights)
+        selection = selection_from_args(args, layers=tuple(i.name for i in model.layers))
+    else:
+        selection = selection_from_args(args)
+    layers = selection.layers
 
-    def work(progress):
-        for k, layer in enumerate(layers):
-            tables.append(compute_indicators(
-                selection, layer, args.compare_classes, args.images_per_class,
-                progress=progress.subrange(k / len(layers), (k + 1) / len(layers)), cache=not args.no_cache,
-            ))
+    def work(progress: Progress) -> list:
+        return [
+            stored_or_computed(
+                indicator_table, args.no_cache, selection, layer=layer, classes=args.compare_classes,
+                images_per_class=args.images_per_class, cache=not args.no_cache,
+                progress=progress.subrange(k / len(layers), (k + 1) / len(layers)),
+            )
+            for k, layer in enumerate(layers)
+        ]
 
-    _run(args, "indicators", work)
+    tables = run_with_progress(args.quiet, "indicators", work)
     records = [
         {"model": t.model, "data": t.data, "class": t.class_name, "layer": t.layer, "images": t.n_images,
          "seed": t.seed, "accuracy": t.accuracy, "notes": t.notes, "units": t.records()}
@@ -127,9 +104,9 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
 def _cmd_rescale(args: argparse.Namespace) -> str:
     from featent.experiments.rescale import rescale_experiment
 
-    selection = _selection(args, (args.layer,))
-    result = _run(args, "rescale", lambda progress: _call(
-        rescale_experiment, args, selection, scale=args.scale, classes=args.compare_classes,
+    selection = selection_from_args(args)
+    result = run_with_progress(args.quiet, "rescale", lambda progress: stored_or_computed(
+        rescale_experiment, args.no_cache, selection, scale=args.scale, classes=args.compare_classes,
         images_per_class=args.images_per_class, image_space=args.image_space, progress=progress))
     rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
     payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
@@ -141,9 +118,9 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
 def _cmd_randomness(args: argparse.Namespace) -> str:
     from featent.experiments.randomness import randomness_experiment
 
-    selection = _selection(args, (args.layer,))
-    result = _run(args, "randomness", lambda progress: _call(
-        randomness_experiment, args, selection, n_models=args.random_models, first_seed=args.first_seed,
+    selection = selection_from_args(args)
+    result = run_with_progress(args.quiet, "randomness", lambda progress: stored_or_computed(
+        randomness_experiment, args.no_cache, selection, n_models=args.random_models, first_seed=args.first_seed,
         classes=args.compare_classes, images_per_class=args.images_per_class, cache=not args.no_cache,
         progress=progress))
     rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
@@ -156,8 +133,8 @@ def _cmd_randomness(args: argparse.Namespace) -> str:
 def _cmd_dynamics(args: argparse.Namespace) -> str:
     from featent.experiments.dynamics import training_dynamics
 
-    result = _run(args, "dynamics", lambda progress: _call(
-        training_dynamics, args, args.data, classes=args.class_name, layer=args.layer, n_images=args.images,
+    result = run_with_progress(args.quiet, "dynamics", lambda progress: stored_or_computed(
+        training_dynamics, args.no_cache, args.data, classes=args.class_name, layer=args.layer, n_images=args.images,
         seed=args.seed, cache=not args.no_cache, progress=progress))
     epochs = result.to_frame(average=True).to_dict(orient="records")
     per_class = result.to_frame(average=False).to_dict(orient="records")
@@ -178,8 +155,8 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
     specs = list(args.model or []) + (model_set(args.set) if args.set else [])
     if not specs:
         raise UsageError("give --model (repeatable) or --set " + "|".join(MODEL_SETS))
-    result = _run(args, "compare-models", lambda progress: _call(
-        compare_models, args, specs, args.data, classes=args.class_name, layers=args.layer, n_images=args.images,
+    result = run_with_progress(args.quiet, "compare-models", lambda progress: stored_or_computed(
+        compare_models, args.no_cache, specs, args.data, classes=args.class_name, layers=args.layer, n_images=args.images,
         seed=args.seed, cache=not args.no_cache, progress=progress))
     profile = result.to_frame().to_dict(orient="records")
     payload = {"models": result.models, "data": result.data, "classes": result.classes, "layers": result.layers,
@@ -205,12 +182,9 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
 def _cmd_train_family(args: argparse.Namespace) -> str:
     from featent.training.family import build_family, run_history
 
-    levels = args.levels if args.levels is not None else None
-    for level in levels or []:
-        if not 0.0 <= level < 1.0:
-            raise UsageError(f"--levels takes fractions from 0 to below 1, got {level}")
-    kwargs = {"levels": levels} if levels is not None else {}
-    runs = _run(args, "train-family", lambda progress: build_family(base=not args.no_base, progress=progress, **kwargs))
+    kwargs = {"levels": args.levels} if args.levels is not None else {}
+    runs = run_with_progress(args.quiet, "train-family",
+                             lambda progress: build_family(base=not args.no_base, progress=progress, **kwargs))
     rows = []
     for run, path in runs:
         last = run_history(run, build=False)[-1]
@@ -223,47 +197,38 @@ def _cmd_train_family(args: argparse.Namespace) -> str:
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
     """Add the experiment subcommands to ``featent``'s subparsers; returns name -> handler."""
     p = sub.add_parser("indicators", help="L1, APoZ, class selectivity, FPGM, NISP, FE, selective rate, H/eps per unit")
-    _selection_args(p, many_layers=True)
+    add_selection_flags(p, layers="one-or-all")
+    _comparison_flags(p)
+    add_output(p)
 
     p = sub.add_parser("rescale", help="indicators with images and/or the layer's filters x0.5 (paper Table 1, 9)")
-    _selection_args(p, many_layers=False)
+    _one_unit_flags(p)
     p.add_argument("--scale", type=positive_float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
     p.add_argument("--image-space", choices=("input", "pixels"), default="input",
                    help="scale the network's input tensor (default) or the raw [0, 1] pixels before normalization")
 
     p = sub.add_parser("randomness", help="trained unit vs the same unit in K random-init models (paper Table 2, 10)")
-    _selection_args(p, many_layers=False)
+    _one_unit_flags(p)
     p.add_argument("--random-models", type=positive_int, default=20, metavar="K", help="random-init models (default 20)")
     p.add_argument("--first-seed", type=seed, default=0, metavar="S", help="seed of the first random model (default 0)")
 
     p = sub.add_parser("dynamics", help="FE of a layer vs training loss over the demo family's epochs (paper Fig. 5B)")
-    p.add_argument("--data", default="fashion", metavar="D", help="data to measure FE on (default fashion)")
-    p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
+    add_selection_flags(p, model="none", data_default="fashion", classes="many", layers="none")
     p.add_argument("--layer", metavar="L", help="layer (default: the last conv layer)")
-    p.add_argument("--images", type=positive_int, default=100, metavar="N")
-    p.add_argument("--seed", type=seed, default=0, metavar="S")
     p.add_argument("--per-class", action="store_true", help="one row per epoch and class instead of the class mean")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--quiet", action="store_true")
     add_output(p)
 
     p = sub.add_parser("compare-models", help="per-layer FE and selective rate of several models (paper Fig. 6)")
-    p.add_argument("--model", type=model_spec, action="append", metavar="M", help="model spec (repeatable)")
+    add_selection_flags(p, model="many", classes="many", layers="many")
     p.add_argument("--set", metavar="NAME", help="a predefined model set: corrupt (demo-corrupt-0.0..0.8), "
                    "training (demo@epoch0..15), trained-vs-random")
-    p.add_argument("--data", required=True, metavar="D")
-    p.add_argument("--class", dest="class_name", action="append", metavar="C", help="class (repeatable; default every class)")
-    p.add_argument("--layer", action="append", metavar="L", help="layer (repeatable; default every layer)")
-    p.add_argument("--images", type=positive_int, default=100, metavar="N")
-    p.add_argument("--seed", type=seed, default=0, metavar="S")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--quiet", action="store_true")
     add_output(p)
 
     p = sub.add_parser("train-family", help="train the demo family ahead of time (demo@epochN, demo-corrupt-X)")
     p.add_argument("--levels", type=fraction, nargs="*", metavar="F", help="label-noise levels (default 0 0.2 0.4 0.6 0.8)")
     p.add_argument("--no-base", action="store_true", help="skip the per-epoch base run")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_offline_flag(p)
     add_output(p)
 
     return {

@@ -2,7 +2,8 @@
 
 Why a separate module: ``featent.cli.main`` owns the program, its errors and output helpers; this
 module only adds the subcommand. The atlas goes to ``--out`` (a file, required); stdout gets one
-summary line. Numeric flags and the output suffix are checked before any model is loaded.
+summary line. Numeric flags and the output suffix are checked before any model is loaded, and a
+local sweep whose every (class, layer) is stored is answered from the store without torch.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from featent.cli.common import UsageError, class_choice, layer_list, positive_int, progress_bar, seed
+from featent.cli import cached
+from featent.cli.common import UsageError, add_selection_flags, run_with_progress
 
 __all__ = ["register"]
 
 
 def _cmd_sweep(args: argparse.Namespace) -> str:
-    from featent.experiments.sweep import sweep
-
     out = Path(args.atlas_out).expanduser()
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, got {args.atlas_out!r}")
@@ -28,13 +28,18 @@ def _cmd_sweep(args: argparse.Namespace) -> str:
         raise UsageError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is only used with --executor dask")
-    callback, close = progress_bar(args.quiet, "sweep")
-    try:
-        atlas = sweep(args.model, args.data, classes=args.classes, layers=args.layers, images=args.images,
-                      seed=args.seed, executor=args.executor, scheduler=args.scheduler, device=args.device,
-                      units=args.units, progress=callback, weights=args.weights)
-    finally:
-        close()
+    atlas = None
+    if args.executor == "local":
+        atlas = cached.recall_atlas(args.model, args.weights, args.data, args.classes, args.layers, args.images,
+                                    args.seed, args.units)
+    if atlas is None:
+        from featent.experiments.sweep import sweep
+
+        atlas = run_with_progress(args.quiet, "sweep", lambda progress: sweep(
+            args.model, args.data, classes=args.classes, layers=args.layers, images=args.images, seed=args.seed,
+            executor=args.executor, scheduler=args.scheduler, device=args.device, units=args.units, progress=progress,
+            weights=args.weights))
+        _keep_manifests(args)
     atlas.save(out, units=args.units)
     frame = atlas.to_frame()
     return (f"{out}: {frame['class'].nunique()} classes x {frame['layer'].nunique()} layers"
@@ -42,24 +47,28 @@ def _cmd_sweep(args: argparse.Namespace) -> str:
             f"{len(frame) - atlas.computed} from the store\n")
 
 
+def _keep_manifests(args: argparse.Namespace) -> None:
+    """Record the model's and dataset's manifests, so the same sweep answers from the store without torch."""
+    from featent.data import load_dataset
+    from featent.nets import load_model
+
+    model, dataset = load_model(args.model, args.weights), load_dataset(args.data)  # both memoized by the sweep
+    store = cached.open_store()
+    cached.record_model(store, args.model, args.weights, model, cached.weights_file(args.weights, model))
+    cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
+    if store is not None:
+        store.close()
+
+
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
     """Add the ``sweep`` subcommand; returns name -> handler."""
     p = sub.add_parser("sweep", help="FE atlas of a model: every (class, layer), resumable, local or on Dask")
-    p.add_argument("--model", required=True, metavar="M", help="model spec, e.g. demo, vgg16, vgg16:random@224")
-    p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
-    p.add_argument("--data", required=True, metavar="D", help="a built-in dataset or a folder with one subfolder per class")
-    p.add_argument("--classes", type=class_choice, default="all", metavar="all|N|LIST",
-                   help="every class, the first N, or names separated by commas (default all)")
-    p.add_argument(
-        "--layers", type=layer_list, default="all", metavar="all|LIST", help="every layer or names separated by commas"
-    )
-    p.add_argument("--images", type=positive_int, default=100, metavar="N", help="images sampled per class (default 100)")
-    p.add_argument("--seed", type=seed, default=0, metavar="S", help="sampling seed (default 0)")
+    add_selection_flags(p, classes="list", layers="list", images_help="images sampled per class (default 100)",
+                        cache=False)
     p.add_argument("--executor", choices=("local", "dask"), default="local", help="where to run (default local)")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address for --executor dask")
     p.add_argument("--device", metavar="cpu|cuda|cuda:N", help="device of the forward pass (default: the model's; "
                    "Dask workers default to their own GPU when they have one)")
     p.add_argument("--out", dest="atlas_out", required=True, metavar="FILE", help="atlas file, .parquet or .csv")
     p.add_argument("--units", action="store_true", help="one row per (class, layer, unit) instead of per (class, layer)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return {"sweep": _cmd_sweep}

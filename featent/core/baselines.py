@@ -58,30 +58,52 @@ __all__ = [
 ]
 
 
-def shuffle_units(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
-    """Each m x m map of ``units`` [n_images, n_units, m, m] with its m*m entries permuted on their own.
-
-    The permutation of image ``i`` comes from ``default_rng([seed, first_image + i])``, so a stream
-    of chunks (``first_image`` = the chunk's offset) gives the same result as one call on all images.
-    """
+def _stack(units: object) -> np.ndarray:
     array = np.asarray(units)
     if array.ndim != 4 or array.shape[-1] != array.shape[-2]:
         raise FeatentError(f"units must be [n_images, n_units, m, m], got shape {array.shape}")
-    check_int("seed", seed, 0, error=FeatentError)
+    return array
+
+
+def _check_offsets(seed: int, first_image: int) -> None:
+    check_int("seed", seed, 0, 2**63 - 1, error=FeatentError)
+    check_int("first_image", first_image, 0, 2**63 - 1, error=FeatentError)
+
+
+def shuffle_units(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
+    """Each m x m map of ``units`` [n_images, n_units, m, m] with its m*m entries permuted on their own.
+
+    The permutation of map (i, k) is Fisher-Yates driven by a counter-based hash of (``seed``,
+    ``first_image`` + i, k) (``featent.core.kernel.shuffle_into``), so a stream of chunks
+    (``first_image`` = the chunk's offset) gives the same maps as one call, on any machine and
+    thread count. These are exactly the maps whose births :func:`null_births` computes.
+    """
+    from featent.core import kernel
+
+    array = _stack(units)
+    _check_offsets(seed, first_image)
     n, k, m, _ = array.shape
-    out = np.empty((n, k, m * m), dtype=array.dtype)
-    flat = array.reshape(n, k, m * m)
-    for i in range(n):
-        rng = np.random.default_rng([int(seed), int(first_image) + i])
-        out[i] = rng.permuted(flat[i], axis=-1)
+    flat = np.ascontiguousarray(array.reshape(n * k, m, m))
+    out = np.empty_like(flat)
+    if flat.size:
+        kernel.shuffle_maps_batch(flat, out, np.uint64(seed), np.int64(first_image), np.int64(k))
     return out.reshape(array.shape)
 
 
-def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0) -> np.ndarray:
-    """Birth times int32 [n_images, n_units] of the shuffled maps (see :func:`shuffle_units`)."""
-    from featent.core.topology import birth_times  # the numba kernel, compiled only when births are computed
+def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0, n_threads: int | None = None) -> np.ndarray:
+    """Birth times int32 [n_images, n_units] of the shuffled maps (see :func:`shuffle_units`).
 
-    return np.asarray(birth_times(shuffle_units(units, seed, first_image)), dtype=np.int32)
+    The shuffle runs inside the compiled births kernel, map by map in parallel: no shuffled copy of
+    the stack is made and no Python loop runs per image.
+    """
+    from featent.core import kernel  # the numba kernel, compiled only when births are computed
+    from featent.core.topology import _batch_births
+
+    array = _stack(units)
+    _check_offsets(seed, first_image)
+    n_units = int(array.shape[1])
+    extra = (np.uint64(seed), np.int64(first_image), np.int64(max(n_units, 1)))
+    return np.asarray(_batch_births(array, kernel.null_birth_steps_batch, extra, n_threads), dtype=np.int32)
 
 
 def null_feature_entropy(units: object, seed: int = NULL_SEED, p: float = DEFAULT_P) -> np.ndarray:

@@ -20,7 +20,10 @@ where M_S holds, for every new triangle, its incidence on the stuck edges S (der
 cycle space of K* equals its boundary space because beta_1(K*) = 0, so the quotient of the
 chains by it is parametrised by the S-part of a chain alone). The last tie group completes the
 graph, whose clique complex is a simplex, so it never gives a birth: its edges are never
-sorted, which makes ReLU zeros free.
+sorted, which makes ReLU zeros free. More generally, once one vertex is joined to every other
+(a cone), every later edge has it as a common neighbour, so no later group can give a birth:
+edges lighter than the first moment a cone exists are never ranked either, which shortens the
+scan of units that are never born.
 
 Edges are ranked only as far as needed: a binary max-heap is built in O(E) and edges are
 popped one tie group at a time, so the cost is O(E + b log E) for a birth after b edges,
@@ -201,6 +204,7 @@ def _birth_weight(unit):
     eu = np.empty(n_edges, np.int32)
     ev = np.empty(n_edges, np.int32)
     w = np.empty(n_edges, unit.dtype)
+    lightest = np.full(m, np.inf, unit.dtype)  # per vertex: the weight of its lightest edge
     e = 0
     for i in range(m):
         for j in range(i + 1, m):
@@ -212,13 +216,21 @@ def _birth_weight(unit):
             eu[e] = i
             ev[e] = j
             w[e] = x
+            if x < lightest[i]:
+                lightest[i] = x
+            if x < lightest[j]:
+                lightest[j] = x
             e += 1
     w_min = w.min()
-    # The last tie group (weight w_min) completes the graph: never a birth, never ranked.
+    # Once some vertex c is joined to every other (a cone: after the group of weight
+    # cone = max_c lightest[c]), every later edge (u, v) has c as a common neighbour, so no later
+    # group can give a birth: only edges of weight >= cone are ranked. The last tie group (weight
+    # w_min) completes the graph, so it is the case cone = w_min: ReLU zeros are never ranked.
+    cone = lightest.max()
     heap = np.empty(n_edges, np.int32)
     n = 0
     for e in range(n_edges):
-        if w[e] > w_min:
+        if w[e] > w_min and w[e] >= cone:
             heap[n] = e
             n += 1
     # Heapify is O(E); each edge actually examined costs O(log E): only the prefix of the
@@ -262,3 +274,83 @@ def birth_steps_batch(units, out):
     """Birth steps of a C-contiguous stack [n, m, m], in parallel over units (-1 = non-finite)."""
     for b in prange(units.shape[0]):
         out[b] = birth_step(units[b])
+
+
+# --------------------------------------------------------------------------- null births: seeded in-kernel shuffle
+# The null baseline shuffles each map's m*m entries on their own. The permutation is Fisher-Yates
+# driven by a counter-based generator (splitmix64 of a per-map key plus the position), so each
+# map's shuffle depends only on (seed, image index, unit index): the same on every machine, for
+# any thread count and any chunking, and computed inside the parallel loop with no Python per image.
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix64(z):
+    """splitmix64's finaliser: a bijection of uint64 with full avalanche."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def map_key(seed, image, unit):
+    """The shuffle key of one map: a hash of (seed, image index, unit index)."""
+    h = _mix64(np.uint64(seed) + _GOLDEN)
+    h = _mix64((h ^ np.uint64(image)) + _GOLDEN)
+    return _mix64((h ^ np.uint64(unit)) + _GOLDEN)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _below(r, bound):
+    """A uniform integer in [0, bound) from the 64-bit draw r (bound < 2**32): Lemire's
+    multiply-shift on r's high 32 bits, rejecting the rare biased draws and redrawing from r."""
+    bound = np.uint64(bound)
+    low_mask = np.uint64(0xFFFFFFFF)
+    product = (r >> np.uint64(32)) * bound
+    low = product & low_mask
+    if low < bound:
+        threshold = (np.uint64(0x100000000) - bound) % bound
+        while low < threshold:
+            r = _mix64(r + _GOLDEN)
+            product = (r >> np.uint64(32)) * bound
+            low = product & low_mask
+    return np.int64(product >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def shuffle_into(src, dst, key):
+    """dst = src (both 1-D, same length < 2**32) with its entries permuted by Fisher-Yates under ``key``.
+
+    Draw i is uniform in [0, i] (exactly: biased draws are rejected) from splitmix64(key + i * golden).
+    """
+    n = src.shape[0]
+    for i in range(n):
+        dst[i] = src[i]
+    for i in range(n - 1, 0, -1):
+        j = _below(_mix64(key + np.uint64(i) * _GOLDEN), i + 1)
+        t = dst[i]
+        dst[i] = dst[j]
+        dst[j] = t
+
+
+@njit(cache=True, parallel=True)
+def shuffle_maps_batch(units, out, seed, first_image, n_units):
+    """Each map of a C-contiguous stack [n_images * n_units, m, m] shuffled into ``out`` (same shape)."""
+    m = units.shape[1]
+    for b in prange(units.shape[0]):
+        key = map_key(seed, first_image + b // n_units, b % n_units)
+        shuffle_into(units[b].reshape(m * m), out[b].reshape(m * m), key)
+
+
+@njit(cache=True, parallel=True)
+def null_birth_steps_batch(units, out, seed, first_image, n_units):
+    """Birth steps of each map of [n_images * n_units, m, m] after its seeded shuffle, in parallel over maps."""
+    m = units.shape[1]
+    for b in prange(units.shape[0]):
+        key = map_key(seed, first_image + b // n_units, b % n_units)
+        buf = np.empty((m, m), units.dtype)
+        shuffle_into(units[b].reshape(m * m), buf.reshape(m * m), key)
+        out[b] = birth_step(buf)

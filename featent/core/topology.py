@@ -15,6 +15,7 @@ exists for display, teaching and for checking the kernel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -309,6 +310,14 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
 
     ``n_threads`` caps the worker threads (default: every core numba sees); it must be >= 1.
     """
+    return _batch_births(units, kernel.birth_steps_batch, (), n_threads)
+
+
+def _batch_births(units: object, launch: Callable[..., None], extra: tuple, n_threads: int | None) -> np.ndarray:
+    """Run a compiled batch kernel ``launch(flat [N, m, m], out int32 [N], *extra)`` on a stack of units.
+
+    Shared by the births and the null births so both see the same conversion, threading and errors.
+    """
     check("n_threads", n_threads, NoneOr(Interval(int, 1, None)), error=UnitError)
     array = _as_float_array(units, "units")
     _check_shape(array.shape, "units")
@@ -325,7 +334,7 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
         # Units differ in cost (early birth vs none): hand them out in small chunks.
         previous_chunk = numba.set_parallel_chunksize(4)
         try:
-            kernel.birth_steps_batch(flat, out)
+            launch(flat, out, *extra)
         finally:
             numba.set_parallel_chunksize(previous_chunk)
             numba.set_num_threads(previous)

@@ -16,7 +16,6 @@ import pandas as pd
 
 from featent.core.entropy import DEFAULT_P, mean_live_conditional_feature_entropy
 from featent.errors import FeatentError
-from featent.nets import LoadedModel
 from featent.store import result_key
 
 __all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "CONDITIONAL_COLUMNS", "NULL_CONDITIONAL_COLUMNS", "UNIT_COLUMNS",
@@ -36,9 +35,9 @@ NULL_CONDITIONAL_COLUMNS = ("mean_live_null_conditional_feature_entropy", "mean_
 UNIT_COLUMNS = ("model", "data", "class", "layer", "images", "seed", "unit_size", "unit", "feature_entropy", "selective_rate")
 
 
-def summary_key(model: LoadedModel, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
+def summary_key(model_fingerprint: str, data_fp: str, class_name: str, layer: str, n: int, seed: int) -> str:
     """Store key of one (class, layer) summary."""
-    return result_key("layer-summary", SUMMARY_VERSION, model.fingerprint, data_fp, class_name, layer, int(n), int(seed))
+    return result_key("layer-summary", SUMMARY_VERSION, model_fingerprint, data_fp, class_name, layer, int(n), int(seed))
 
 
 def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None,

@@ -153,7 +153,7 @@ def sweep(
     key = {}
     for c in class_names:
         for layer in layer_names:
-            key[c, layer] = summary_key(loaded, dataset.fingerprint, c, layer, images, seed)
+            key[c, layer] = summary_key(loaded.fingerprint, dataset.fingerprint, c, layer, images, seed)
             hit = store.get_result(key[c, layer]) if store is not None else None
             if usable_summary(hit, loaded.layer(layer).n_units):
                 arrays, meta = hit  # type: ignore[misc]
@@ -220,7 +220,7 @@ def stored_atlas(
     found = []
     for c in _classes(dataset, classes):
         for layer in _layers(loaded, layers):
-            hit = store.get_result(summary_key(loaded, dataset.fingerprint, c, layer, images, seed))
+            hit = store.get_result(summary_key(loaded.fingerprint, dataset.fingerprint, c, layer, images, seed))
             if usable_summary(hit, loaded.layer(layer).n_units):
                 found.append((hit[1], hit[0]))  # type: ignore[index]
     return Atlas.from_summaries(found, units=units) if found else None

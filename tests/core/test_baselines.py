@@ -53,6 +53,53 @@ def test_same_seed_same_value_and_chunks_match_one_call():
     assert np.array_equal(np.sort(shuffled.reshape(24, 3, -1), axis=-1), np.sort(units.reshape(24, 3, -1), axis=-1))
 
 
+def test_null_births_are_the_births_of_shuffle_units_for_any_threads_and_chunking():
+    rng = np.random.default_rng(8)
+    units = np.maximum(rng.normal(size=(10, 5, 9, 9)), 0.0).astype(np.float32)  # ReLU ties: large zero groups
+    whole = bl.null_births(units, seed=2)
+    assert whole.dtype == np.int32 and whole.shape == (10, 5)
+    assert np.array_equal(whole, birth_times(bl.shuffle_units(units, seed=2)))
+    assert np.array_equal(bl.null_births(units, seed=2, n_threads=1), bl.null_births(units, seed=2, n_threads=2))
+    for step in (1, 3, 4):
+        chunked = np.concatenate([bl.null_births(units[s : s + step], seed=2, first_image=s, n_threads=1 + s % 2)
+                                  for s in range(0, 10, step)])
+        assert np.array_equal(whole, chunked)
+
+
+def test_shuffle_is_pinned_across_machines():
+    """The permutation is a fixed function of (seed, image, unit): stored null births stay valid."""
+    units = np.arange(36, dtype=np.float64).reshape(2, 2, 3, 3)
+    assert bl.shuffle_units(units, seed=0).reshape(4, 9).astype(int).tolist() == [
+        [6, 8, 0, 7, 3, 1, 5, 2, 4], [17, 12, 9, 10, 13, 16, 11, 15, 14],
+        [24, 26, 23, 21, 18, 22, 20, 19, 25], [35, 28, 32, 30, 31, 33, 27, 34, 29]]
+    assert bl.shuffle_units(units, seed=7, first_image=3).reshape(4, 9).astype(int).tolist() == [
+        [1, 2, 3, 5, 0, 7, 6, 8, 4], [14, 15, 11, 9, 10, 16, 13, 17, 12],
+        [20, 23, 22, 24, 19, 26, 21, 18, 25], [27, 34, 31, 33, 30, 29, 32, 28, 35]]
+
+
+def test_shuffle_draws_every_permutation_about_equally():
+    n_maps = 24 * 400
+    units = np.broadcast_to(np.arange(4.0).reshape(2, 2), (n_maps // 8, 8, 2, 2))
+    flat = bl.shuffle_units(units, seed=1).reshape(n_maps, 4).astype(int)
+    codes = flat @ np.array([64, 16, 4, 1])
+    counts = np.unique(codes, return_counts=True)[1]
+    assert counts.size == 24  # all 4! orders occur
+    chi2 = float(((counts - 400) ** 2 / 400).sum())
+    assert chi2 < 60  # 23 degrees of freedom: p < 1e-4 above 60
+
+
+def test_null_births_check_their_arguments():
+    with pytest.raises(FeatentError, match="seed"):
+        bl.null_births(np.zeros((1, 1, 3, 3)), seed=-1)
+    with pytest.raises(FeatentError, match="first_image"):
+        bl.null_births(np.zeros((1, 1, 3, 3)), first_image=-2)
+    assert bl.null_births(np.zeros((0, 3, 4, 4))).shape == (0, 3)
+    bad = np.zeros((2, 2, 3, 3))
+    bad[1, 0, 2, 1] = np.nan
+    with pytest.raises(Exception, match=r"index \(1, 0\) contains NaN"):
+        bl.null_births(bad)
+
+
 def test_structure_gap_positive_for_a_planted_ring_and_near_zero_for_noise():
     ring = _ring_units(100, 6)
     births = birth_times(ring)

@@ -23,7 +23,15 @@ from featent.core.topology import (
 )
 from featent.errors import UnitError
 
-KINDS = ("smooth_relu", "quantised", "few_levels", "relu_noise", "negative", "zeros", "constant", "binary")
+KINDS = ("smooth_relu", "quantised", "few_levels", "relu_noise", "negative", "zeros", "constant", "binary",
+         "hub_relu", "sparse_cycle")
+
+
+def _hub(unit: np.ndarray, rng: np.random.Generator, level: float) -> None:
+    """Make one vertex a cone at about ``level``: its whole row at least that high, sometimes tied."""
+    c = int(rng.integers(unit.shape[0]))
+    values = np.full(unit.shape[0], level) if rng.random() < 0.5 else level * rng.uniform(0.9, 1.1, unit.shape[0])
+    unit[c, :] = np.maximum(unit[c, :], values)
 
 
 def make_unit(kind: str, m: int, seed: int, dtype: str) -> np.ndarray:
@@ -44,6 +52,17 @@ def make_unit(kind: str, m: int, seed: int, dtype: str) -> np.ndarray:
         unit = np.zeros((m, m))
     elif kind == "constant":
         unit = np.full((m, m), rng.normal())
+    elif kind == "hub_relu":  # mostly zeros, one vertex joined to all at a random level: cone cut-offs
+        field = np.maximum(rng.normal(size=(m, m)) - rng.uniform(0.0, 2.0), 0.0)
+        unit = field
+        _hub(unit, rng, float(rng.uniform(0.05, 2.5)))
+    elif kind == "sparse_cycle":  # zeros but a planted cycle and a hub: late births, or none when coned first
+        unit = np.zeros((m, m))
+        order = rng.permutation(m)
+        k = int(rng.integers(min(3, m), m + 1))
+        for a, b in zip(order[:k], np.roll(order[:k], -1)):
+            unit[a, b] = rng.uniform(1.0, 2.0)
+        _hub(unit, rng, float(rng.uniform(0.5, 2.5)))
     else:  # binary masks: huge tie groups
         unit = (rng.random((m, m)) < rng.uniform(0.1, 0.9)).astype(float)
     return unit.astype(dtype)
@@ -72,6 +91,28 @@ def test_birth_time_matches_ripser_on_generated_units(kind, m, seed, dtype):
 def test_birth_time_matches_ripser_on_tie_heavy_small_units(unit):
     """Few distinct values on small units: tie groups that create and fill cycles at once."""
     assert birth_time(unit) == birth_time_reference(unit)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(("hub_relu", "sparse_cycle")),
+    m=st.integers(min_value=2, max_value=40),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_birth_time_matches_ripser_on_units_with_large_zero_groups_and_late_or_no_births(kind, m, seed):
+    """The cone cut-off (edges after some vertex is joined to all are never ranked) is exact."""
+    unit = make_unit(kind, m, seed, "float64")
+    assert birth_time(unit) == birth_time_reference(unit)
+
+
+def test_cycle_born_before_the_cone_and_coned_cycle_unborn():
+    unit = np.zeros((6, 6))
+    for a, b in ((0, 1), (1, 2), (2, 3), (3, 0)):
+        unit[a, b] = 3.0
+    unit[5, :] = 2.0  # vertex 5 becomes a cone at weight 2, after the 4-cycle closed at weight 3
+    assert birth_time(unit) == birth_time_reference(unit) > 0
+    unit[5, :] = 4.0  # now the cone exists before the cycle closes: it is filled as it forms
+    assert birth_time(unit) == birth_time_reference(unit) == 0
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])

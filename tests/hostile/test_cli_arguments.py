@@ -131,3 +131,23 @@ def test_seed_accepts_its_whole_range(text, value):
 )
 def test_good_values_pass(parse, text, value):
     assert parse(text) == value
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_command_takes_offline_after_it_and_explains_every_flag(command):
+    sub = _subcommands()[command]
+    options = {o: a for a in sub._actions for o in a.option_strings}
+    assert "--offline" in options and options["--offline"].default is argparse.SUPPRESS
+    assert [o for o, a in options.items() if o != "-h" and not a.help] == []
+
+
+@pytest.mark.parametrize("command", ["ablate", "roles", "ablation-summary", "prune"])
+def test_ablation_commands_need_two_images(capsys, command):
+    argv = [command, "--model", "demo", "--data", "digits", "--class", "0", "--layer", "block3_conv2", "--images", "1"]
+    assert main(argv) == 2
+    assert "--images must be an integer >= 2, got '1'" in capsys.readouterr().err
+
+
+def test_prune_scores_fifty_images_by_default():
+    args = build_parser().parse_args(["prune", "--model", "demo", "--data", "digits"])
+    assert args.images == 50 and args.layer is None and args.class_name is None
