@@ -8,7 +8,10 @@ Prints markdown tables for docs/experiments.md:
 4. label corruption raises FE (``demo-corrupt-0.0 ... 0.8``, matched training accuracy).
 
 Beside FE: null FE (each map's entries shuffled), the structure gap (null FE - FE), live FE (units with
-epsilon >= p), the silent share (epsilon < p) and the FE of iid units of the same size over the same |Omega|.
+epsilon >= p), the silent share (epsilon < p), the FE of iid units of the same size over the same |Omega|,
+the live conditional FE H(x | born) (stability, the frequency epsilon divided out) and its gap to its null.
+A fifth table gives the Pearson correlation of FE, and of the conditional FE, with epsilon over the live
+units of every layer and class, trained and random init: how much of FE is how often a unit is born.
 Every number is a mean over units, then over classes (Eq. 15); spreads are over classes or seeds as said.
 
     .venv/bin/python bench/experiments_report.py                 # 3 classes x 100 images, 3 seeds
@@ -35,8 +38,8 @@ from featent.spec import Selection
 from featent.training import family as fam
 
 LAST = "block3_conv2"
-VALUES = ("fe", "null", "gap", "live", "silent", "iid")
-HEADER = ["FE", "null FE", "gap", "live FE", "silent", "iid FE"]
+VALUES = ("fe", "null", "gap", "live", "silent", "iid", "cond", "cgap")
+HEADER = ["FE", "null FE", "gap", "live FE", "silent", "iid FE", "cond FE", "cond gap"]
 
 
 def fmt(value: object, digits: int = 2) -> str:
@@ -59,17 +62,31 @@ def say(text: str = "") -> None:
 
 #: The report's short names for the layer-profile values.
 PROFILE_NAMES = {"fe": "mean_feature_entropy", "null": "mean_null_feature_entropy", "gap": "structure_gap",
-                 "live": "mean_live_feature_entropy", "silent": "silent_share", "iid": "size_reference"}
+                 "live": "mean_live_feature_entropy", "silent": "silent_share", "iid": "size_reference",
+                 "cond": "mean_live_conditional_feature_entropy", "cnull": "mean_live_null_conditional_feature_entropy"}
+#: Per (layer, class): Pearson r of FE and of H(x | born) with epsilon over live units, filled by ``measure``.
+CORRELATIONS: dict[tuple[str, str, str], tuple[float, float]] = {}
 
 
 def measure(model: str, data: str, classes: list[str], layers: tuple[str, ...], n: int, seed: int = 0) -> dict[str, dict]:
-    """layer -> the six numbers, averaged over classes (and their spread over classes, ``sd_*``)."""
+    """layer -> the numbers, averaged over classes (and their spread over classes, ``sd_*``); the stability
+    gap ``cgap`` = live null conditional FE - live conditional FE."""
     selection = Selection(model, data, classes[0], layers, n, seed)
-    means = layer_profiles(selection, models=[model], classes=classes).layer_means()
+    result = layer_profiles(selection, models=[model], classes=classes)
+    means = result.layer_means()
     out = {}
     for row in means.to_dict(orient="records"):
         out[row["layer"]] = {key: row[name] for key, name in PROFILE_NAMES.items()}
         out[row["layer"]].update({f"sd_{key}": row[f"sd_{name}"] for key, name in PROFILE_NAMES.items()})
+        out[row["layer"]]["cgap"] = out[row["layer"]]["cnull"] - out[row["layer"]]["cond"]
+    if seed == 0:
+        for layer in result.layers_of(model):
+            fe, rate = result.unit_values(model, layer)
+            cond = result.units[model][layer]["conditional_feature_entropy"]
+            for j, class_name in enumerate(classes):
+                live = rate[:, j] >= 0.1
+                CORRELATIONS[model, layer, class_name] = (pearson(fe[live, j], rate[live, j]),
+                                                          pearson(cond[live, j], rate[live, j]))
     return out
 
 
@@ -105,7 +122,7 @@ def main() -> None:
     parser.add_argument("--classes", nargs="+", default=["T-shirt/top", "Trouser", "Sneaker"])
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3, help="random-init seeds and image-sampling seeds")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["random", "depth", "training", "corrupt"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["random", "depth", "training", "corrupt", "correlation"])
     args = parser.parse_args()
     start = time.perf_counter()
     dataset = load_dataset(args.data)
@@ -198,6 +215,17 @@ def main() -> None:
         say()
         say("Spearman rank correlation with the corruption level:\n")
         say(table(["", *HEADER], [["rho"] + [spearman(levels, series[k]) for k in VALUES]]))
+        say()
+    if "correlation" not in args.skip:
+        say("## 5. How much of FE is frequency: correlation with ε over live units (ε ≥ p)\n")
+        say("Pearson r across the live units of one layer and class (sampling seed 0), of FE with ε and of the "
+            "conditional FE H(x | born) with ε; random init: `demo:random:S`.\n")
+        rows = []
+        for model in ["demo", *(f"demo:random:{s}" for s in seeds)]:
+            for layer in layers:
+                cells = [CORRELATIONS.get((model, layer, c), (float("nan"), float("nan"))) for c in classes]
+                rows.append([model, layer] + [f"{fmt(a)} / {fmt(b)}" for a, b in cells])
+        say(table(["model", "layer", *(f"{c}: FE / cond FE" for c in classes)], rows))
         say()
     say(f"_report took {time.perf_counter() - start:.0f} s_")
 

@@ -38,8 +38,8 @@ from featent.nets import LoadedModel
 from featent.progress import Progress, ProgressLike
 from featent.store import BirthsKey, ResultStore, SizeReferenceKey
 
-__all__ = ["BirthsKey", "SizeReferenceKey", "LayerBirths", "layer_births", "size_reference", "iter_births",
-           "shuffled_births", "place_model", "chunk_size", "data_fingerprint", "NOT_CACHED"]
+__all__ = ["BirthsKey", "SizeReferenceKey", "LayerBirths", "layer_births", "size_reference", "size_reference_births",
+           "iter_births", "shuffled_births", "place_model", "chunk_size", "data_fingerprint", "NOT_CACHED"]
 
 #: Bytes of captured activations per chunk (three chunks may be alive at once).
 _HOST_BUDGET = 256 * 2**20
@@ -301,13 +301,20 @@ def layer_births(
                        images=images, computed=tuple(computed))
 
 
-def size_reference(m: int, n_images: int, store: ResultStore | None = None, progress: ProgressLike = None) -> float:
-    """FE of iid uniform m x m units over |Omega| = ``n_images`` (``featent.core.baselines.size_reference``),
-    its births cached in the store per (m, |Omega|)."""
+def size_reference_births(m: int, n_images: int, store: ResultStore | None = None,
+                          progress: ProgressLike = None) -> np.ndarray:
+    """Births of the iid uniform m x m reference units over |Omega| = ``n_images``
+    (``featent.core.baselines.size_reference_births``), cached in the store per (m, |Omega|)."""
     key = SizeReferenceKey(int(m), int(n_images))
     writer = _Writer(store, Progress.of(progress))
     births = writer.get(key.text(), (int(n_images), key.units))
     if births is None:
         births = baselines.size_reference_births(int(m), int(n_images))
         writer.put(key.text(), births)
-    return float(np.mean(feature_entropy(births)))
+    return births
+
+
+def size_reference(m: int, n_images: int, store: ResultStore | None = None, progress: ProgressLike = None) -> float:
+    """FE of iid uniform m x m units over |Omega| = ``n_images`` (``featent.core.baselines.size_reference``),
+    its births cached in the store per (m, |Omega|)."""
+    return float(np.mean(feature_entropy(size_reference_births(m, n_images, store, progress))))

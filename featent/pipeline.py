@@ -19,6 +19,7 @@ import numpy as np
 
 from featent import births as engine
 from featent.core import baselines
+from featent.core import baselines as _baselines  # layer_results' flag shadows the module name
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.data import Dataset, ImageSet, load_dataset
 from featent.errors import FeatentError, ModelError
@@ -45,12 +46,16 @@ __all__ = [
 
 
 @dataclass
-class LayerResult:
+class LayerResult(baselines.StabilityParts):
     """Per-unit birth times, FE and selective rate of one layer, and their layer means.
 
     With baselines (``layer_results(..., baselines=True)``) also each unit's null FE (its maps'
     entries shuffled) and the FE of iid units of the same size over the same |Omega|; see
     ``featent.core.baselines`` for why FE alone mixes structure, size and silence.
+
+    What a unit's FE is made of: frequency (``selective_rate``), silence (``silent_share``, Eq. 12),
+    size (``size_reference``) and stability (``conditional_feature_entropy`` = H(x | born), with its
+    null and ``stability_gap``); all read from the births held here, none computed again.
     """
 
     layer: str
@@ -62,6 +67,7 @@ class LayerResult:
     null_feature_entropy: np.ndarray | None = None  # float [n_units], None when not computed
     null_births: np.ndarray | None = None  # int32 [n_images, n_units], None when not computed
     size_reference: float | None = None  # FE of iid uniform units of this layer's m over the same |Omega|
+    size_reference_conditional: float | None = None  # conditional FE of those iid units (mean over units)
 
     @property
     def silent_share(self) -> float:
@@ -161,11 +167,14 @@ def layer_results(
     store = open_store(store, progress, cache)
     found = _births(selection, store, progress.subrange(0.0, 0.95 if baselines else 1.0), cache, null=baselines)
     reference: dict[str, float] = {}
+    reference_conditional: dict[str, float] = {}
     if baselines:
         model, _ = _resolve(selection)
         for layer in found.births:
             # |Omega| is the images actually sampled (a class may hold fewer than asked for)
-            reference[layer] = engine.size_reference(model.layer(layer).unit_size, found.n_images, store, progress)
+            ref = engine.size_reference_births(model.layer(layer).unit_size, found.n_images, store, progress)
+            reference[layer] = float(np.mean(feature_entropy(ref)))
+            reference_conditional[layer] = _baselines.size_reference_conditional(ref)
     progress(1.0, "done")
     out: dict[str, LayerResult] = {}
     for layer, b in found.births.items():
@@ -182,6 +191,7 @@ def layer_results(
             null_feature_entropy=None if null is None else np.asarray(feature_entropy(null), dtype=np.float64),
             null_births=null,
             size_reference=reference.get(layer),
+            size_reference_conditional=reference_conditional.get(layer),
         )
     return out
 

@@ -1,5 +1,5 @@
 """Unit views shared by the gallery and the inspector: top-activating images with their maps laid
-over them, FE/ε badges, and the jump from a unit to the inspector."""
+over them, FE/ε badges, what a unit's FE is made of, and the jump from a unit to the inspector."""
 
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ from featent.app.layout import image_captions
 from featent.core import entropy
 from featent.experiments.gallery import top_images
 from featent.plots import gallery as gallery_plots
+from featent.plots.births import fe_parts
 
 #: Top images across classes look at this many images of each class (at most this many classes).
 PER_CLASS = 20
 MAX_CLASSES = 20
 
 
-def badges(fe: float, eps: float, gap: float | None = None, p: float = entropy.DEFAULT_P) -> str:
-    """Markdown badges: FE, ε, structure gap when known, and 'silent' when ε < p."""
+def badges(fe: float, eps: float, gap: float | None = None, p: float = entropy.DEFAULT_P, *,
+           conditional: float | None = None, few: bool = False) -> str:
+    """Markdown badges: FE, ε, structure gap when known, the conditional FE H(x | born) when defined
+    (marked 'few births' when it rests on fewer than MIN_BORN_IMAGES images), and 'silent' when ε < p."""
     parts = [f":blue-badge[FE {fe:.2f}]", f":gray-badge[ε {eps:.2f}]"]
     if gap is not None and np.isfinite(gap):
         parts.append(f":green-badge[gap {gap:+.2f}]")
+    if conditional is not None and np.isfinite(conditional):
+        parts.append(f":violet-badge[H|born {conditional:.2f}]")
+    if few:
+        parts.append(":red-badge[few births]")
     if eps < p:
         parts.append(":orange-badge[silent]")
     return " ".join(parts)
@@ -69,3 +76,13 @@ def top_images_panel(ctx, layer: str, unit: int, k: int = 8, *, key: str = "top"
                 shown.append(gallery_plots.overlay(img, umap, size=96, vmax=vmax))
                 captions.append(f"#{t.index} · {t.image_id.rsplit('/', 1)[-1]} ({t.class_name})")
             st.image(shown, width=96, caption=captions)
+
+
+def fe_parts_panel(where, result, unit: int) -> None:
+    """The "what this FE is made of" table of one unit (``featent.plots.births.fe_parts``), in an expander."""
+    null = None if result.null_births is None else result.null_births[:, unit]
+    rows = fe_parts(result.births[:, unit], null, result.size_reference, result.size_reference_conditional)
+    with where.expander("What this FE is made of", expanded=False, icon=":material/stacked_bar_chart:"):
+        st.caption("Frequency ε, silence (Eq. 12), size and stability: for a live unit FE = ε·H(x | born) − ε ln ε, "
+                   "so a unit born on more images gets a higher FE even when its births are as steady.")
+        st.dataframe(rows, hide_index=True, width="stretch", key=f"fe_parts_{unit}")

@@ -164,9 +164,10 @@ def _cmd_roles(args: argparse.Namespace) -> str:
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:
     """Add the ablation, pruning and roles subcommands; returns name -> handler."""
     order_help = ("removal order (repeatable): METHOD-desc / METHOD-asc by the raw value, METHOD an indicator key "
-                  "(h_over_eps, l1_norm, apoz, class_selectivity, fpgm, nisp) or its short name (fe, l1, selectivity), "
+                  "(h_over_eps, l1_norm, apoz, class_selectivity, fpgm, nisp, conditional_fe) "
+                  "or its short name (fe, l1, selectivity, conditional), "
                   "or 'random'; a bare METHOD is least-important first "
-                  "(h_over_eps-desc, l1_norm-asc, apoz-desc, class_selectivity-asc, fpgm-asc, nisp-asc)")
+                  "(h_over_eps-desc, l1_norm-asc, apoz-desc, class_selectivity-asc, fpgm-asc, nisp-asc, conditional_fe-desc)")
 
     p = sub.add_parser("ablate", help="cumulative unit ablation curves of a layer for one class (paper A.7.1, Fig. 12)")
     _selection_flags(p, "class whose units are ranked and whose test accuracy is tracked")
@@ -193,8 +194,8 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         "--ratio", type=ratio, default=0.5, metavar="R", help="share of units pruned per layer, 0 < R < 1 (default 0.5)"
     )
     p.add_argument("--method", action="append", metavar="M",
-                   help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp "
-                        "(repeatable; default all)")
+                   help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp, "
+                        "conditional_fe (conditional) (repeatable; default all)")
     p.add_argument("--epochs", type=non_negative_int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
     p.add_argument(
         "--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)"

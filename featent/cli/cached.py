@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from featent.core.baselines import SIZE_REFERENCE_UNITS, live_feature_entropy, silent_share
+from featent.core.baselines import (
+    SIZE_REFERENCE_UNITS,
+    StabilityParts,
+    live_feature_entropy,
+    silent_share,
+    size_reference_conditional,
+)
 from featent.core.entropy import feature_entropy, selective_rate
 from featent.errors import FeatentError
 from featent.spec import ModelSpec, Selection
@@ -154,7 +160,7 @@ def weights_file(weights: str | None, model: Any) -> Path | None:
 
 
 @dataclass
-class StoredLayer:
+class StoredLayer(StabilityParts):
     """One layer's births and what ``featent entropy`` reports of them, read from the store.
 
     The same attributes and arithmetic as ``featent.pipeline.LayerResult``, so the output is
@@ -168,6 +174,8 @@ class StoredLayer:
     mean_selective_rate: float
     null_feature_entropy: np.ndarray | None
     size_reference: float | None
+    null_births: np.ndarray | None = None
+    size_reference_conditional: float | None = None
 
     @property
     def silent_share(self) -> float:
@@ -291,19 +299,20 @@ def recall_layers(
             births = _births(store, key.text(), info["n_units"], n_images)
             if births is None:
                 return None
-            null = reference = None
+            null = reference = reference_conditional = None
             if baselines:
                 null = _births(store, key.as_null().text(), info["n_units"], n_images)
-                reference = _size_reference(store, info["unit_size"], births.shape[0])
-                if null is None or reference is None:
+                found_reference = _size_reference(store, info["unit_size"], births.shape[0])
+                if null is None or found_reference is None:
                     return None
+                reference, reference_conditional = found_reference
             fe = np.asarray(feature_entropy(births), dtype=np.float64)
             eps = np.asarray(selective_rate(births), dtype=np.float64)
             results[name] = StoredLayer(
                 layer=name, births=births, feature_entropy=fe, selective_rate=eps,
                 mean_feature_entropy=float(fe.mean()), mean_selective_rate=float(eps.mean()),
                 null_feature_entropy=None if null is None else np.asarray(feature_entropy(null), dtype=np.float64),
-                size_reference=reference,
+                size_reference=reference, null_births=null, size_reference_conditional=reference_conditional,
             )
         selection = Selection(model=spec, data=data, class_name=class_name, layers=tuple(wanted), n_images=n_images,
                               seed=seed, weights=weights)
@@ -314,8 +323,9 @@ def recall_layers(
         store.close()
 
 
-def _size_reference(store: ResultStore, m: int, n_images: int) -> float | None:
+def _size_reference(store: ResultStore, m: int, n_images: int) -> tuple[float, float] | None:
+    """(FE, conditional FE) of the stored iid size-reference births, or None."""
     births = store.get_births(SizeReferenceKey(m, n_images).text())
     if births is None or births.shape != (int(n_images), SIZE_REFERENCE_UNITS):
         return None
-    return float(np.mean(feature_entropy(births)))
+    return float(np.mean(feature_entropy(births))), size_reference_conditional(births)

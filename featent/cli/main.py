@@ -181,11 +181,14 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
 
     Beside FE each layer carries its baselines (``featent.core.baselines``): the share of silent units
     (epsilon < p), FE over the live units, the mean null FE (each map's entries shuffled) and the FE of
-    iid units of the same size (None where not computed or, for live FE, when every unit is silent).
+    iid units of the same size (None where not computed or, for live FE, when every unit is silent);
+    and what each FE is made of: its conditional FE H(x | born) (stability, frequency divided out;
+    None at epsilon = 0), the null's and the iid reference's, and whether the unit had few births.
     """
     records = []
     for layer, r in results.items():
         null = r.null_feature_entropy
+        cond, null_cond, gap = r.conditional_feature_entropy, r.null_conditional_feature_entropy, r.stability_gap
         records.append(
             {
                 "model": selection.model,
@@ -202,12 +205,20 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
                 "mean_live_feature_entropy": _finite_or_none(r.mean_live_feature_entropy),
                 "mean_null_feature_entropy": r.mean_null_feature_entropy,
                 "size_reference_feature_entropy": r.size_reference,
+                "mean_live_conditional_feature_entropy": _finite_or_none(r.mean_live_conditional_feature_entropy),
+                "mean_live_null_conditional_feature_entropy": _finite_or_none(
+                    r.mean_live_null_conditional_feature_entropy),
+                "size_reference_conditional_feature_entropy": _finite_or_none(r.size_reference_conditional),
                 "units": [
                     {
                         "unit": u,
                         "feature_entropy": float(r.feature_entropy[u]),
                         "null_feature_entropy": None if null is None else float(null[u]),
                         "selective_rate": float(r.selective_rate[u]),
+                        "conditional_feature_entropy": _finite_or_none(cond[u]),
+                        "null_conditional_feature_entropy": None if null_cond is None else _finite_or_none(null_cond[u]),
+                        "stability_gap": None if gap is None else _finite_or_none(gap[u]),
+                        "few_births": bool(r.few_births[u]),
                         "births": [int(b) for b in r.births[:, u]],
                     }
                     for u in range(r.births.shape[1])
@@ -263,6 +274,12 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
             "silent_share": rec["silent_share"],
             "mean_live_feature_entropy": rec["mean_live_feature_entropy"],
             "mean_null_feature_entropy": rec["mean_null_feature_entropy"],
+            "conditional_feature_entropy": unit["conditional_feature_entropy"],
+            "null_conditional_feature_entropy": unit["null_conditional_feature_entropy"],
+            "stability_gap": unit["stability_gap"],
+            "few_births": unit["few_births"],
+            "mean_live_conditional_feature_entropy": rec["mean_live_conditional_feature_entropy"],
+            "mean_live_null_conditional_feature_entropy": rec["mean_live_null_conditional_feature_entropy"],
             **({"births": unit["births"]} if args.format == "csv" else {}),
         }
         for rec in records
@@ -273,7 +290,10 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         f"# {rec['layer']}: mean feature entropy {rec['mean_feature_entropy']:.4f}, "
         f"mean selective rate {rec['mean_selective_rate']:.4f}, silent share {rec['silent_share']:.3f}, "
         f"live FE {shown(rec['mean_live_feature_entropy'])}, null FE {shown(rec['mean_null_feature_entropy'])}, "
-        f"iid FE at this size {shown(rec['size_reference_feature_entropy'])} "
+        f"iid FE at this size {shown(rec['size_reference_feature_entropy'])}, "
+        f"live conditional FE {shown(rec['mean_live_conditional_feature_entropy'])} "
+        f"(null {shown(rec['mean_live_null_conditional_feature_entropy'])}, "
+        f"iid {shown(rec['size_reference_conditional_feature_entropy'])}) "
         f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source})"
         for rec in records
     ]

@@ -11,7 +11,9 @@ import importlib
 
 _LAZY = {
     "DEFAULT_P": "featent.core.entropy",
+    "MIN_BORN_IMAGES": "featent.core.entropy",
     "birth_distribution": "featent.core.entropy",
+    "conditional_feature_entropy": "featent.core.entropy",
     "feature_entropy": "featent.core.entropy",
     "multiclass_feature_entropy": "featent.core.entropy",
     "ranking_score": "featent.core.entropy",

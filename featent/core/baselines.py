@@ -10,16 +10,27 @@ unit side m. So beside FE featent reports:
   **structure gap** is null FE - FE (positive: the arrangement makes births steadier than chance).
   A simultaneous permutation of rows and columns would not do: it relabels the graph's vertices
   and leaves every birth time unchanged, so each entry is moved on its own here;
-- a **size reference**: FE of iid uniform m x m units over the same |Omega|.
+- a **size reference**: FE of iid uniform m x m units over the same |Omega|;
+- the same null and size reference for the **conditional FE** H(x | born)
+  (``featent.core.entropy.conditional_feature_entropy``), the stability part of FE with the
+  frequency epsilon divided out, and its **stability gap** = null conditional FE - conditional FE.
 
 numpy and numba only, like the rest of ``featent.core``.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
-from featent.core.entropy import DEFAULT_P, feature_entropy
+from featent.core.entropy import (
+    DEFAULT_P,
+    conditional_feature_entropy,
+    feature_entropy,
+    few_births,
+    mean_live_conditional_feature_entropy,
+)
 from featent.errors import FeatentError
 from featent.validation import check_int
 
@@ -40,6 +51,10 @@ __all__ = [
     "structure_gap",
     "size_reference_births",
     "size_reference",
+    "null_conditional_feature_entropy",
+    "stability_gap",
+    "size_reference_conditional",
+    "StabilityParts",
 ]
 
 
@@ -82,13 +97,13 @@ def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0, n_th
     the stack is made and no Python loop runs per image.
     """
     from featent.core import kernel  # the numba kernel, compiled only when births are computed
-    from featent.core.topology import _batch_births
+    from featent.core.topology import batch_births
 
     array = _stack(units)
     _check_offsets(seed, first_image)
     n_units = int(array.shape[1])
     extra = (np.uint64(seed), np.int64(first_image), np.int64(max(n_units, 1)))
-    return np.asarray(_batch_births(array, kernel.null_birth_steps_batch, extra, n_threads), dtype=np.int32)
+    return np.asarray(batch_births(array, kernel.null_birth_steps_batch, extra, n_threads), dtype=np.int32)
 
 
 def null_feature_entropy(units: object, seed: int = NULL_SEED, p: float = DEFAULT_P) -> np.ndarray:
@@ -149,3 +164,64 @@ def size_reference(
 ) -> float:
     """Mean FE of iid uniform m x m units over |Omega| = ``n_images``: what size alone gives."""
     return float(np.mean(feature_entropy(size_reference_births(m, n_images, n_units, seed), p)))
+
+
+def null_conditional_feature_entropy(null_births_: object) -> np.ndarray:
+    """Conditional FE per unit of the null births (:func:`null_births`): the stability shuffled maps give."""
+    return np.asarray(conditional_feature_entropy(null_births_), dtype=np.float64)
+
+
+def stability_gap(null_conditional: object, conditional: object) -> np.ndarray:
+    """Null conditional FE - conditional FE per unit (NaN where either is undefined)."""
+    null, actual = np.asarray(null_conditional, dtype=np.float64), np.asarray(conditional, dtype=np.float64)
+    if null.shape != actual.shape:
+        raise FeatentError(f"Null and actual conditional FE need the same shape, got {null.shape} and {actual.shape}.")
+    return null - actual
+
+
+def size_reference_conditional(reference_births: object) -> float:
+    """Mean conditional FE of the iid size-reference units' births (:func:`size_reference_births`),
+    over the units with a birth; NaN if none has one."""
+    h = np.asarray(conditional_feature_entropy(reference_births), dtype=np.float64).reshape(-1)
+    return float(np.nanmean(h)) if np.isfinite(h).any() else float("nan")
+
+
+class StabilityParts:
+    """The stability part of a layer's FE, read from the births it holds (one code path for computed
+    results, ``featent.pipeline.LayerResult``, and stored ones, ``featent.cli.cached``)."""
+
+    births: np.ndarray
+    selective_rate: np.ndarray
+    null_births: np.ndarray | None
+
+    @cached_property
+    def conditional_feature_entropy(self) -> np.ndarray:
+        """H(x | born) per unit: FE's stability part with the frequency epsilon divided out (NaN at epsilon = 0)."""
+        return np.asarray(conditional_feature_entropy(self.births), dtype=np.float64)
+
+    @cached_property
+    def few_births(self) -> np.ndarray:
+        """True per unit born on fewer than ``featent.core.entropy.MIN_BORN_IMAGES`` images."""
+        return few_births(self.births)
+
+    @property
+    def mean_live_conditional_feature_entropy(self) -> float:
+        """Mean conditional FE over the live units (epsilon >= p); NaN when every unit is silent."""
+        return mean_live_conditional_feature_entropy(self.conditional_feature_entropy, self.selective_rate)
+
+    @cached_property
+    def null_conditional_feature_entropy(self) -> np.ndarray | None:
+        """Conditional FE of the null births per unit (None without baselines)."""
+        return None if self.null_births is None else null_conditional_feature_entropy(self.null_births)
+
+    @property
+    def mean_live_null_conditional_feature_entropy(self) -> float | None:
+        """Mean null conditional FE over the live units (epsilon >= p of the actual births)."""
+        null = self.null_conditional_feature_entropy
+        return None if null is None else mean_live_conditional_feature_entropy(null, self.selective_rate)
+
+    @property
+    def stability_gap(self) -> np.ndarray | None:
+        """Null conditional FE - conditional FE per unit (None without baselines)."""
+        null = self.null_conditional_feature_entropy
+        return None if null is None else stability_gap(null, self.conditional_feature_entropy)

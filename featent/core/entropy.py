@@ -2,6 +2,11 @@
 
 Births are the integer steps from ``featent.core.topology``: 1-based, 0 = the image gave no birth.
 |Omega| counts every sampled image, those without a birth too, so P sums to epsilon, not 1.
+
+Because P sums to epsilon, FE mixes *how often* a unit is born with *how steadily*: for
+epsilon >= p, FE = epsilon * H(x | born) - epsilon ln epsilon, where the **conditional FE**
+H(x | born) is the entropy of P(x | born) = b_x / (epsilon |Omega|) over the images with a birth
+(beyond the paper; it is the stability part of FE, free of the frequency epsilon).
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from featent.errors import FeatentError
 
 #: Threshold p of Eq. 12: below this selective rate the unit counts as invalid.
 DEFAULT_P = 0.1
+
+#: A unit born on fewer images than this has a conditional FE drawn from too few births to say
+#: how steady they are (at most ln(count)); it is flagged by :func:`few_births`, not hidden.
+MIN_BORN_IMAGES = 5
 
 
 class BirthsError(FeatentError):
@@ -112,6 +121,52 @@ def ranking_score(births: object, p: float = DEFAULT_P) -> np.ndarray:
     eps = selective_rate(births)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(eps > 0, h / np.where(eps > 0, eps, 1.0), np.inf)
+
+
+def born_count(births: object) -> np.ndarray:
+    """epsilon |Omega|: the number of sampled images with a birth, per unit."""
+    array = _as_births(births)
+    return np.asarray(np.count_nonzero(array > 0, axis=0), dtype=np.int64)
+
+
+def conditional_feature_entropy(births: object) -> np.ndarray:
+    """H(x | born) per unit: the entropy (natural log) of P(x | born) = b_x / (epsilon |Omega|).
+
+    The stability of a unit's births with their frequency divided out; NaN when epsilon = 0 (no
+    birth to condition on). No Eq. 12 substitution: for epsilon >= p,
+    FE = epsilon * H(x | born) - epsilon ln epsilon.
+    """
+    array = _as_births(births)
+    column = array.reshape(array.shape[0], -1)
+    h = np.full(column.shape[1], np.nan, dtype=np.float64)
+    for unit in range(column.shape[1]):
+        born = column[:, unit]
+        _, counts = np.unique(born[born > 0], return_counts=True)
+        if counts.size:
+            prob = counts / counts.sum()
+            h[unit] = float(-(prob * np.log(prob)).sum())
+    return h.reshape(array.shape[1:])
+
+
+def few_births(births: object, minimum: int = MIN_BORN_IMAGES) -> np.ndarray:
+    """True per unit born on fewer than ``minimum`` images (its conditional FE rests on too few births)."""
+    if isinstance(minimum, (bool, np.bool_)) or not isinstance(minimum, (int, np.integer)) or minimum < 1:
+        raise BirthsError(f"minimum must be an integer >= 1, got {minimum!r}")
+    return np.asarray(born_count(births) < int(minimum))
+
+
+def mean_live_conditional_feature_entropy(conditional: object, rate: object, p: float = DEFAULT_P) -> float:
+    """Mean conditional FE over the live units (epsilon >= p) where it is defined; NaN when none is.
+
+    ``rate`` decides which units are live, so a null's conditional FE is averaged over the same units
+    as the actual one (a live unit whose shuffled maps never give a birth is left out)."""
+    p = _check_p(p)
+    h = np.asarray(conditional, dtype=np.float64).reshape(-1)
+    eps = np.asarray(rate, dtype=np.float64).reshape(-1)
+    if h.shape != eps.shape or h.size == 0:
+        raise BirthsError(f"conditional FE and selective rate need one value per unit, got {h.shape} and {eps.shape}")
+    keep = (eps >= p) & np.isfinite(h)
+    return float(h[keep].mean()) if keep.any() else float("nan")
 
 
 def layer_feature_entropy(births: object, p: float = DEFAULT_P) -> float:

@@ -310,10 +310,10 @@ def birth_times(units: object, n_threads: int | None = None) -> np.ndarray:
 
     ``n_threads`` caps the worker threads (default: every core numba sees); it must be >= 1.
     """
-    return _batch_births(units, kernel.birth_steps_batch, (), n_threads)
+    return batch_births(units, kernel.birth_steps_batch, (), n_threads)
 
 
-def _batch_births(units: object, launch: Callable[..., None], extra: tuple, n_threads: int | None) -> np.ndarray:
+def batch_births(units: object, launch: Callable[..., None], extra: tuple, n_threads: int | None) -> np.ndarray:
     """Run a compiled batch kernel ``launch(flat [N, m, m], out int32 [N], *extra)`` on a stack of units.
 
     Shared by the births and the null births so both see the same conversion, threading and errors.

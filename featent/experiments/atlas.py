@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from featent.core.entropy import DEFAULT_P
+from featent.core.entropy import DEFAULT_P, mean_live_conditional_feature_entropy
 from featent.errors import FeatentError
 from featent.store import result_key, write_atomic, write_bytes_atomic
 
-__all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "UNIT_COLUMNS", "SUMMARY_VERSION", "summary_key", "usable_summary"]
+__all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "CONDITIONAL_COLUMNS", "NULL_CONDITIONAL_COLUMNS", "UNIT_COLUMNS",
+           "SUMMARY_VERSION", "summary_key", "usable_summary"]
 
 SUMMARY_VERSION = "sweep-v1"
 #: Columns every atlas has; the baseline columns follow when every row has the null FE.
@@ -29,6 +30,10 @@ LAYER_COLUMNS = (
     "mean_feature_entropy", "mean_selective_rate", "silent_share", "mean_live_feature_entropy",
 )
 NULL_COLUMNS = ("mean_null_feature_entropy", "structure_gap")
+#: The stability part of FE (conditional FE H(x | born), docs/method.md), after the columns above when
+#: every row has it; atlases written without it load unchanged and simply lack these columns.
+CONDITIONAL_COLUMNS = ("mean_live_conditional_feature_entropy",)
+NULL_CONDITIONAL_COLUMNS = ("mean_live_null_conditional_feature_entropy", "mean_live_stability_gap")
 UNIT_COLUMNS = ("model", "data", "class", "layer", "images", "seed", "unit_size", "unit", "feature_entropy", "selective_rate")
 
 
@@ -37,7 +42,8 @@ def summary_key(model_fingerprint: str, data_fp: str, class_name: str, layer: st
     return result_key("layer-summary", SUMMARY_VERSION, model_fingerprint, data_fp, class_name, layer, int(n), int(seed))
 
 
-def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None) -> dict:
+def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None,
+               cond: np.ndarray | None = None, null_cond: np.ndarray | None = None) -> dict:
     live = eps >= DEFAULT_P
     row = {
         "model": meta["model"],
@@ -56,10 +62,16 @@ def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | N
     if null is not None:
         row["mean_null_feature_entropy"] = float(null.mean())
         row["structure_gap"] = float((null - fe).mean())
+    if cond is not None:
+        row["mean_live_conditional_feature_entropy"] = mean_live_conditional_feature_entropy(cond, eps)
+        if null_cond is not None:
+            row["mean_live_null_conditional_feature_entropy"] = mean_live_conditional_feature_entropy(null_cond, eps)
+            row["mean_live_stability_gap"] = mean_live_conditional_feature_entropy(null_cond - cond, eps)
     return row
 
 
-def _unit_rows(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None) -> pd.DataFrame:
+def _unit_rows(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | None,
+               cond: np.ndarray | None = None, null_cond: np.ndarray | None = None) -> pd.DataFrame:
     n = fe.size
     frame = pd.DataFrame({
         "model": [meta["model"]] * n, "data": [meta["data"]] * n, "class": [meta["class"]] * n,
@@ -72,6 +84,11 @@ def _unit_rows(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | N
     if null is not None:
         frame["null_feature_entropy"] = null.astype(np.float64)
         frame["structure_gap"] = (null - fe).astype(np.float64)
+    if cond is not None:
+        frame["conditional_feature_entropy"] = cond.astype(np.float64)
+        if null_cond is not None:
+            frame["null_conditional_feature_entropy"] = null_cond.astype(np.float64)
+            frame["stability_gap"] = (null_cond - cond).astype(np.float64)
     return frame
 
 
@@ -94,9 +111,10 @@ class Atlas:
         for meta, arrays in summaries:
             fe, eps = arrays["feature_entropy"], arrays["selective_rate"]
             null = arrays.get("null_feature_entropy")
-            rows.append(_layer_row(meta, fe, eps, null))
+            cond, null_cond = arrays.get("conditional_feature_entropy"), arrays.get("null_conditional_feature_entropy")
+            rows.append(_layer_row(meta, fe, eps, null, cond, null_cond))
             if units:
-                parts.append(_unit_rows(meta, fe, eps, null))
+                parts.append(_unit_rows(meta, fe, eps, null, cond, null_cond))
         frame = pd.DataFrame(rows, columns=_columns(rows))
         unit_frame = pd.concat(parts, ignore_index=True) if units and parts else (
             pd.DataFrame(columns=list(UNIT_COLUMNS)) if units else None)
@@ -201,8 +219,9 @@ class Atlas:
                     "unit_size": int(first["unit_size"])}
             arrays = {"feature_entropy": part["feature_entropy"].to_numpy(np.float64),
                       "selective_rate": part["selective_rate"].to_numpy(np.float64)}
-            if "null_feature_entropy" in part:
-                arrays["null_feature_entropy"] = part["null_feature_entropy"].to_numpy(np.float64)
+            for name in ("null_feature_entropy", "conditional_feature_entropy", "null_conditional_feature_entropy"):
+                if name in part:
+                    arrays[name] = part[name].to_numpy(np.float64)
             summaries.append((meta, arrays))
         return cls(cls.from_summaries(summaries).to_frame(), units)
 
@@ -240,6 +259,10 @@ def _columns(rows: list[dict]) -> list[str]:
     columns = list(LAYER_COLUMNS)
     if rows and all("mean_null_feature_entropy" in r for r in rows):
         columns += list(NULL_COLUMNS)
+    if rows and all(c in r for r in rows for c in CONDITIONAL_COLUMNS):
+        columns += list(CONDITIONAL_COLUMNS)
+        if all(c in r for r in rows for c in NULL_CONDITIONAL_COLUMNS):
+            columns += list(NULL_CONDITIONAL_COLUMNS)
     return columns
 
 
@@ -251,6 +274,6 @@ def usable_summary(hit: tuple[dict[str, np.ndarray], dict] | None, n_units: int)
     fe, eps = arrays.get("feature_entropy"), arrays.get("selective_rate")
     if fe is None or eps is None or fe.shape != (n_units,) or eps.shape != (n_units,):
         return False
-    if "null_feature_entropy" not in arrays:
-        return False  # stored before the baselines existed: recompute once with them
+    if "null_feature_entropy" not in arrays or "conditional_feature_entropy" not in arrays:
+        return False  # stored before the baselines existed: recompute once with them (births come from the store)
     return all(k in meta for k in ("model", "data", "class", "layer", "images"))

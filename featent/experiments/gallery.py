@@ -26,7 +26,7 @@ __all__ = ["UNIT_ORDERS", "LayerMaps", "TopImage", "layer_maps", "top_images", "
            "sort_units"]
 
 #: The orders ``sort_units`` knows.
-UNIT_ORDERS = ("fe", "h_over_eps", "eps", "unit")
+UNIT_ORDERS = ("fe", "h_over_eps", "conditional_fe", "eps", "unit")
 
 #: How a unit's response to one image is scored when ranking images: the mean of its map.
 SCORE = "mean activation"
@@ -124,10 +124,12 @@ def top_images_across_classes(
 
 def sort_units(
     feature_entropy: np.ndarray, selective_rate: np.ndarray, by: str = "fe", p: float = 0.1,
-    hide_silent: bool = False,
+    hide_silent: bool = False, conditional_feature_entropy: np.ndarray | None = None,
 ) -> np.ndarray:
     """Unit indices in gallery order: ``by`` = 'fe' (lowest first), 'h_over_eps' (lowest first,
-    ε = 0 last) or 'eps' (highest first); ``hide_silent`` drops units with ε < p. Ties keep index order."""
+    ε = 0 last), 'conditional_fe' (the conditional FE H(x | born) given as
+    ``conditional_feature_entropy``, lowest first, undefined last: how steady the births are whatever
+    ε) or 'eps' (highest first); ``hide_silent`` drops units with ε < p. Ties keep index order."""
     fe = np.asarray(feature_entropy, dtype=np.float64)
     eps = np.asarray(selective_rate, dtype=np.float64)
     units = np.arange(fe.size)
@@ -136,6 +138,13 @@ def sort_units(
         key = fe
     elif by == "h_over_eps":
         key = np.where(eps > 0, fe / np.where(eps > 0, eps, 1.0), np.inf)
+    elif by == "conditional_fe":
+        if conditional_feature_entropy is None:
+            raise FeatentError("Sorting by conditional FE needs conditional_feature_entropy (one value per unit).")
+        cond = np.asarray(conditional_feature_entropy, dtype=np.float64)
+        if cond.shape != fe.shape:
+            raise FeatentError(f"conditional_feature_entropy needs one value per unit, got {cond.shape} for {fe.shape}.")
+        key = np.where(np.isnan(cond), np.inf, cond)
     elif by == "eps":
         key = -eps
     else:

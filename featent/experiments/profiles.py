@@ -1,7 +1,9 @@
 """Layer profiles (paper Fig. 5A) with the baselines: for some models (by default a model and its random
 init), over classes, per layer the mean FE beside the mean null FE (maps shuffled), live FE (epsilon >= p),
 silent share and the FE of iid units of the same size — the numbers that say whether a fall of FE with
-depth is structure, size or silence — and the per-unit FE and selective rate behind each layer mean.
+depth is structure, size or silence — the conditional FE H(x | born) over the live units with its null and
+size reference (stability, the frequency epsilon divided out), and the per-unit FE and selective rate
+behind each layer mean.
 
 One library call, so the app page, the CLI and the experiments report lay out the same numbers.
 """
@@ -34,6 +36,9 @@ PROFILE_VALUES = (
     "silent_share",
     "mean_selective_rate",
     "size_reference",
+    "mean_live_conditional_feature_entropy",
+    "mean_live_null_conditional_feature_entropy",
+    "size_reference_conditional",
 )
 PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", *PROFILE_VALUES)
 
@@ -52,7 +57,8 @@ class ProfileResult(ExperimentResult):
     models: list[str]
     classes: list[str]
     rows_per_class: list[dict] = field(default_factory=list)
-    #: model -> layer -> {"feature_entropy", "selective_rate"}: [units, classes], classes in ``classes`` order
+    #: model -> layer -> {"feature_entropy", "selective_rate", "conditional_feature_entropy"}: [units, classes],
+    #: classes in ``classes`` order
     units: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -85,12 +91,19 @@ class ProfileResult(ExperimentResult):
         return values["feature_entropy"], values["selective_rate"]
 
     def unit_frame(self, model: str, layer: str, p: float = DEFAULT_P) -> pd.DataFrame:
-        """One row per unit: FE and ε averaged over classes, FE / ε (inf for ε = 0), silent (ε < p), FE per class."""
+        """One row per unit: FE and ε averaged over classes, FE / ε (inf for ε = 0), the conditional FE
+        H(x | born) averaged over the classes where it is defined (NaN: never born), silent (ε < p), FE per class."""
         fe, rate = self.unit_values(model, layer)
         mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
         score = np.where(mean_rate > 0, mean_fe / np.where(mean_rate > 0, mean_rate, 1.0), np.inf)
+        cond = self.units[model][layer].get("conditional_feature_entropy")
         frame = pd.DataFrame({"unit": np.arange(fe.shape[0]), "feature_entropy": mean_fe, "selective_rate": mean_rate,
                               "fe_over_rate": score, "silent": mean_rate < p})
+        if cond is not None:
+            defined = np.isfinite(cond)
+            total = np.where(defined, cond, 0.0).sum(axis=1)
+            count = defined.sum(axis=1)
+            frame["conditional_feature_entropy"] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         for j, class_name in enumerate(self.classes):
             frame[f"FE class {class_name}"] = fe[:, j]
         return frame
@@ -105,7 +118,7 @@ def _kind(spec: object) -> str:
     return "random init" if isinstance(spec, str) and ModelSpec.parse(spec).is_random else "model"
 
 
-@experiment("layer_profiles", version=1, models=("models",))
+@experiment("layer_profiles", version=2, models=("models",))
 @validate_params({
     "selection": [InstanceOf(Selection, "a Selection")],
     "random_seed": [NoneOr(Interval(int, 0, SEED_LIMIT - 1))],
@@ -161,10 +174,15 @@ def layer_profiles(
                 "silent_share": r.silent_share,
                 "mean_selective_rate": r.mean_selective_rate,
                 "size_reference": r.size_reference,
+                "mean_live_conditional_feature_entropy": r.mean_live_conditional_feature_entropy,
+                "mean_live_null_conditional_feature_entropy": r.mean_live_null_conditional_feature_entropy,
+                "size_reference_conditional": r.size_reference_conditional,
             })
-            values = per_unit.setdefault(spec, {}).setdefault(layer, {"feature_entropy": [], "selective_rate": []})
+            values = per_unit.setdefault(spec, {}).setdefault(
+                layer, {"feature_entropy": [], "selective_rate": [], "conditional_feature_entropy": []})
             values["feature_entropy"].append(np.asarray(r.feature_entropy))
             values["selective_rate"].append(np.asarray(r.selective_rate))
+            values["conditional_feature_entropy"].append(np.asarray(r.conditional_feature_entropy))
     result.units = {spec: {layer: {name: np.stack(arrays, axis=1) for name, arrays in values.items()}
                            for layer, values in layers.items()} for spec, layers in per_unit.items()}
     progress(1.0, "done")

@@ -4,7 +4,7 @@ Why it looks like this: a whole model over many classes is hours of forward pass
 - the work is cut into tasks of (class, some layers); each task gets its births and null births
   from the births engine (``featent.births``: store first, else one overlapped pass), so births
   computed by the app or an earlier sweep are reused and new ones are stored for the app's pages;
-- each (class, layer) summary (per-unit FE, epsilon and the null FE) is written to the result
+- each (class, layer) summary (per-unit FE, epsilon, null FE and the conditional FE of both) is written to the result
   store as soon as its task is done, so a rerun or a run after a kill recomputes nothing stored;
 - on a Dask cluster (``featent.experiments.cluster``) workers return summaries (a few KB), never
   birth arrays, and the client writes them to its store (workers need no shared disk).
@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from featent import births as engine
-from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.entropy import conditional_feature_entropy, feature_entropy, selective_rate
 from featent.data import Dataset, load_dataset
 from featent.errors import CacheError, DataError, FeatentError, ModelError
 from featent.experiments.atlas import Atlas, summary_key, usable_summary
@@ -60,7 +60,9 @@ def compute_task(task: SweepTask, model: LoadedModel, dataset: Dataset, store: R
     for layer in task.layers:
         arrays = {"feature_entropy": np.asarray(feature_entropy(found.births[layer]), dtype=np.float64),
                   "selective_rate": np.asarray(selective_rate(found.births[layer]), dtype=np.float64),
-                  "null_feature_entropy": np.asarray(feature_entropy(found.null[layer]), dtype=np.float64)}
+                  "null_feature_entropy": np.asarray(feature_entropy(found.null[layer]), dtype=np.float64),
+                  "conditional_feature_entropy": conditional_feature_entropy(found.births[layer]),
+                  "null_conditional_feature_entropy": conditional_feature_entropy(found.null[layer])}
         meta = {"model": task.model, "data": task.data, "class": task.class_name, "layer": layer,
                 "images": found.n_images, "seed": task.seed, "unit_size": model.layer(layer).unit_size,
                 "weights": task.weights or ""}

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from featent.errors import FeatentError
 from featent.indicators.activation import APoZ, ClassSelectivity, ClassSelectivityMax, L1Norm
 from featent.indicators.base import Indicator
-from featent.indicators.entropy import FeatureEntropy, HOverEps, SelectiveRate
+from featent.indicators.entropy import ConditionalFE, FeatureEntropy, HOverEps, SelectiveRate
 from featent.indicators.nisp import NISP
 from featent.indicators.weights import FPGM
 
@@ -117,7 +117,7 @@ class Registry:
 
 REGISTRY = Registry([
     L1Norm(), APoZ(), ClassSelectivity(), ClassSelectivityMax(), FPGM(), NISP(),
-    FeatureEntropy(), SelectiveRate(), HOverEps(),
+    FeatureEntropy(), SelectiveRate(), HOverEps(), ConditionalFE(),
 ])
 
 #: Table columns, in display order.

@@ -27,6 +27,48 @@ def entropy_summary(births: np.ndarray, p: float = entropy.DEFAULT_P) -> dict[st
     }
 
 
+def fe_parts(
+    births: np.ndarray,
+    null_births: np.ndarray | None = None,
+    size_reference: float | None = None,
+    size_reference_conditional: float | None = None,
+    p: float = entropy.DEFAULT_P,
+) -> list[dict[str, object]]:
+    """What one unit's FE is made of, as table rows (part, value, reading): frequency ε, silence
+    (Eq. 12), size (the iid reference at this m) and stability (conditional FE H(x | born), its null
+    and the gap). For ε >= p, FE = ε·H(x | born) − ε ln ε, and the rows say how much each term gives."""
+    b = np.asarray(births).reshape(-1)
+    fe = float(entropy.feature_entropy(b, p=p))
+    eps = float(entropy.selective_rate(b))
+    cond = float(entropy.conditional_feature_entropy(b))
+    born = int(np.count_nonzero(b > 0))
+    silent = eps < p
+    fmt = lambda v: "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"  # noqa: E731
+    rows: list[dict[str, object]] = [
+        {"part": "FE H", "value": fmt(fe), "reading": "Eq. 11 over all |Ω| images" + (", replaced by Eq. 12" if silent else "")},
+        {"part": "frequency ε", "value": f"{eps:.2f}",
+         "reading": f"{born} of {b.size} images give a birth"
+         + ("" if silent else f"; −ε ln ε = {fmt(-eps * np.log(eps))} of FE")},
+        {"part": "silence (Eq. 12)", "value": "silent" if silent else "live",
+         "reading": f"ε < p = {p:g}: FE = (1 − ε) ln|Ω|, whatever the births" if silent
+         else f"ε ≥ p = {p:g}: FE = ε·H(x | born) − ε ln ε"},
+        {"part": "stability H(x | born)", "value": fmt(cond),
+         "reading": "undefined: no birth" if born == 0 else (
+             (f"only {born} births: says little; " if born < entropy.MIN_BORN_IMAGES else "")
+             + (f"ε·H(x | born) = {fmt(eps * cond)} of FE" if not silent else "entropy of the birth step given a birth"))},
+    ]
+    if null_births is not None:
+        null_cond = float(entropy.conditional_feature_entropy(np.asarray(null_births).reshape(-1)))
+        rows.append({"part": "null H(x | born)", "value": fmt(null_cond),
+                     "reading": "the same maps, entries shuffled; stability gap (null − actual) "
+                                f"{fmt(null_cond - cond) if np.isfinite(null_cond) and np.isfinite(cond) else 'n/a'}"})
+    if size_reference is not None:
+        rows.append({"part": "size reference", "value": fmt(size_reference),
+                     "reading": f"FE of iid uniform units of this size over the same |Ω|; their H(x | born) "
+                                f"{fmt(size_reference_conditional)}"})
+    return rows
+
+
 NO_BIRTH = "no birth"
 
 

@@ -39,14 +39,22 @@ def _label(name: str) -> str:
 
 
 def indicator_grid(
-    values: Mapping[str, np.ndarray], indicators: Sequence[str] = COMPARED, highlight: int | None = None,
-    title: str = "Feature entropy vs the other indicators, per unit",
+    values: Mapping[str, np.ndarray], indicators: Sequence[str] | None = None, highlight: int | None = None,
+    title: str = "Feature entropy vs the other indicators, per unit", y: str = "feature_entropy",
 ) -> go.Figure:
-    """Small multiples: FE (y) against each indicator (x), one point per unit, colour = selective rate.
+    """Small multiples: FE (or another indicator ``y``, e.g. the conditional FE ``conditional_fe``) against
+    each indicator (x), one point per unit, colour = selective rate.
 
-    ``highlight`` marks one unit in every panel.
+    ``indicators`` default to COMPARED, and FE first when ``y`` is another; ``highlight`` marks one
+    unit in every panel; ``y`` itself gets no panel. Units without a finite ``y`` (the conditional FE
+    of a silent unit is +inf) are left out of the panels.
     """
-    fe = np.asarray(values["feature_entropy"], dtype=np.float64)
+    if indicators is None:
+        indicators = COMPARED if y == "feature_entropy" else ("feature_entropy", *COMPARED)
+    indicators = [name for name in indicators if name != y]
+    y_label = "FE" if y == "feature_entropy" else _label(y)
+    fe = np.asarray(values[y], dtype=np.float64)
+    fe = np.where(np.isfinite(fe), fe, np.nan)
     rate = np.asarray(values["selective_rate"], dtype=np.float64)
     units = np.arange(fe.size)
     cols = 3
@@ -61,7 +69,7 @@ def indicator_grid(
             marker={"size": 7, "color": rate, "colorscale": SCALE, "cmin": 0, "cmax": 1,
                     "colorbar": {"title": {"text": "ε"}, "thickness": 10} if k == 0 else None,
                     "showscale": k == 0, "line": {"width": 0.4, "color": "white"}},
-            hovertemplate=f"unit %{{customdata[0]}}<br>{_label(name)} = %{{x:.4g}}<br>FE = %{{y:.3f}}"
+            hovertemplate=f"unit %{{customdata[0]}}<br>{_label(name)} = %{{x:.4g}}<br>{y_label} = %{{y:.3f}}"
                           "<br>ε = %{customdata[1]:.2f}<extra></extra>",
             name=_label(name),
         ), row=r, col=c)
@@ -71,7 +79,7 @@ def indicator_grid(
                 marker={"size": 13, "symbol": "circle-open", "color": PALETTE["accent"], "line": {"width": 2.5}},
                 hovertemplate=f"unit {highlight}<extra></extra>",
             ), row=r, col=c)
-        fig.update_yaxes(title="FE" if c == 1 else None, row=r, col=c)
+        fig.update_yaxes(title=y_label if c == 1 else None, row=r, col=c)
     _layout(fig, title, height=300 * rows + 60)
     return fig.update_layout(margin={"t": 85})  # room for the title above the panel titles
 

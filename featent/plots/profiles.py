@@ -18,6 +18,7 @@ PROFILE_COLUMNS = ("model", "layer", "class_name", "mean_feature_entropy", "mean
 BASELINE_COLUMNS = (
     ("mean_live_feature_entropy", "live FE (ε ≥ p)", "dash", 1),
     ("mean_null_feature_entropy", "null FE (entries shuffled)", "dot", 1),
+    ("mean_live_conditional_feature_entropy", "live conditional FE H(x | born)", "dashdot", 1),
     ("silent_share", "silent share (ε < p)", "dash", 2),
 )
 

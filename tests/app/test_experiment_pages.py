@@ -5,6 +5,8 @@ from __future__ import annotations
 from apptest_support import APP, TIMEOUT, assert_clean, open_app
 from streamlit.testing.v1 import AppTest
 
+from featent.indicators import REGISTRY
+
 
 def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> None:
     at = open_app("featent/app/views/indicators.py")
@@ -21,9 +23,15 @@ def test_indicators_page_shows_every_indicator_rescaling_and_randomness() -> Non
     assert_clean(at)
     assert at.dataframe[1].value["l1_norm"].tolist() != before
     random = at.dataframe[2].value
-    assert set(random["indicator"]) >= {"l1_norm", "feature_entropy"} and len(random) == 9
+    assert set(random["indicator"]) >= {"l1_norm", "feature_entropy", "conditional_fe"} and len(random) == len(REGISTRY)
     labels = [b.label for b in at.get("download_button")]
     assert len([label for label in labels if "CSV" in label]) == 3 and "Download PNG" in labels
+    # the conditional FE against every indicator, in place of FE
+    assert "conditional_fe" in units.columns
+    at.radio(key="ind_y").set_value("conditional FE H(x | born)").run()
+    assert_clean(at)
+    keys = [c.key for c in at.get("plotly_chart")]
+    assert "ind_grid_conditional" in keys and "ind_grid" not in keys
 
 
 def test_training_page_trains_the_family_on_demand_and_compares_models(monkeypatch) -> None:

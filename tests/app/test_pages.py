@@ -49,6 +49,23 @@ def test_selection_persists_across_pages() -> None:
     assert at.number_input(key="_w_image").max == 39
 
 
+def _assert_fe_parts(at: AppTest, unit: int) -> None:
+    """The "what this FE is made of" panel shows the unit's frequency, silence, stability and its null, size."""
+    from featent.pipeline import Selection, layer_results
+
+    assert any(e.label == "What this FE is made of" for e in at.expander)
+    table = next(d.value for d in at.dataframe if "part" in d.value.columns)
+    parts = dict(zip(table["part"], table["value"]))
+    layer = at.selectbox(key="_w_layer").value
+    result = layer_results(Selection("demo", DEFAULT_DATA, at.selectbox(key="_w_class_name").value, (layer,),
+                                     n_images=at.number_input(key="_w_n_images").value,
+                                     seed=at.number_input(key="_w_seed").value), baselines=True)[layer]
+    cond = result.conditional_feature_entropy[unit]
+    assert parts["stability H(x | born)"] == ("n/a" if np.isnan(cond) else f"{cond:.3f}")
+    assert parts["frequency ε"] == f"{result.selective_rate[unit]:.2f}"
+    assert parts["size reference"] == f"{result.size_reference:.3f}" and "null H(x | born)" in parts
+
+
 def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
     at = open_app("featent/app/views/unit_inspector.py")
     keys = [c.key for c in at.get("plotly_chart")]
@@ -64,6 +81,7 @@ def test_unit_inspector_start_step_and_unit_change_what_is_shown() -> None:
     assert_clean(at)
     assert [m.value for m in at.markdown if m.value.startswith("**FE**")] != before
     assert at.query_params["unit"] == "5"
+    _assert_fe_parts(at, unit=5)
 
 
 def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
@@ -81,6 +99,7 @@ def test_birth_distribution_lists_the_images_of_a_chosen_birth_time() -> None:
     if unit != at.number_input(key="_w_unit").value:
         at.number_input(key="_w_unit").set_value(unit).run()
     steps = np.unique(births[:, unit][births[:, unit] > 0]).tolist()
+    _assert_fe_parts(at, unit=unit)
     picker = at.selectbox(key="bd_pick")
     assert picker.options == [str(s) for s in steps] + ([NO_BIRTH] if (births[:, unit] == 0).any() else [])
     shown = lambda: next(m.value for m in at.markdown if "with birth time" in m.value)  # noqa: E731

@@ -114,6 +114,11 @@ def test_gallery_sorts_hides_silent_units_and_a_click_opens_the_inspector() -> N
     by_fe = [int(b.key.rsplit("_", 1)[1]) for b in at.button if b.key and b.key.startswith("gal_open_")]
     assert by_fe[0] == int(live[np.argmin(result.feature_entropy[live])])
     assert list(result.feature_entropy[by_fe]) == sorted(result.feature_entropy[by_fe])
+    at.selectbox(key="gal_order").set_value("conditional FE H(x | born) (lowest first)").run()
+    by_cond = [int(b.key.rsplit("_", 1)[1]) for b in at.button if b.key and b.key.startswith("gal_open_")]
+    cond = result.conditional_feature_entropy
+    assert sorted(by_cond) == sorted(live.tolist()) and list(cond[by_cond]) == sorted(cond[by_cond])
+    assert any("H|born" in m.value for m in at.markdown)
     at.toggle(key="gal_hide").set_value(False).run()
     assert len([b for b in at.button if b.key and b.key.startswith("gal_open_")]) == 48  # one page of 64 units
     assert any("silent" in m.value for m in at.markdown)

@@ -14,10 +14,12 @@ import pytest
 
 from featent.cli.main import main
 
-UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "births"}
+UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "conditional_feature_entropy",
+             "null_conditional_feature_entropy", "stability_gap", "few_births", "births"}
 RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "mean_feature_entropy",
                "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
-               "size_reference_feature_entropy", "units"}
+               "size_reference_feature_entropy", "mean_live_conditional_feature_entropy",
+               "mean_live_null_conditional_feature_entropy", "size_reference_conditional_feature_entropy", "units"}
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -76,6 +78,12 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
         "silent_share",
         "mean_live_feature_entropy",
         "mean_null_feature_entropy",
+        "conditional_feature_entropy",
+        "null_conditional_feature_entropy",
+        "stability_gap",
+        "few_births",
+        "mean_live_conditional_feature_entropy",
+        "mean_live_null_conditional_feature_entropy",
         "births",
     }
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
@@ -85,6 +93,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     assert code == 0
     assert out_table.startswith("# block2_conv1: mean feature entropy ")
     assert f"{record['mean_feature_entropy']:.4f}" in out_table.splitlines()[0]
+    live_cond = record["mean_live_conditional_feature_entropy"]
+    assert f"live conditional FE {'n/a' if live_cond is None else f'{live_cond:.4f}'}" in out_table.splitlines()[0]
     assert len(out_table.splitlines()) == 1 + 2 + 32
 
 

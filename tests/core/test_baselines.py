@@ -3,17 +3,22 @@ live FE, size reference."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from featent.cli.main import main
 from featent.core import baselines as bl
-from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.entropy import conditional_feature_entropy, feature_entropy, selective_rate
 from featent.core.topology import birth_times
 from featent.errors import FeatentError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ring_units(n_images: int, n_units: int, m: int = 8, seed: int = 0) -> np.ndarray:
@@ -148,6 +153,8 @@ def test_layer_results_with_baselines_are_cached(cache_dir, no_debian, monkeypat
     selection = Selection("demo:random", "fashion", "Bag", ("block1_conv2", "block3_conv2"), n_images=12, seed=0)
     plain = layer_results(selection)["block3_conv2"]
     assert plain.null_feature_entropy is None and plain.structure_gap is None and plain.mean_null_feature_entropy is None
+    assert plain.null_conditional_feature_entropy is None and plain.stability_gap is None
+    assert plain.size_reference_conditional is None and plain.conditional_feature_entropy.shape == plain.selective_rate.shape
     messages = []
     results = layer_results(selection, baselines=True, progress=lambda f, m: messages.append((f, m)))
     assert [f for f, _ in messages] == sorted(f for f, _ in messages) and messages[-1][0] == 1.0
@@ -158,6 +165,18 @@ def test_layer_results_with_baselines_are_cached(cache_dir, no_debian, monkeypat
         assert np.array_equal(r.structure_gap, r.null_feature_entropy - r.feature_entropy)
         assert r.silent_share == pytest.approx(float(np.mean(selective_rate(r.births) < 0.1)))
         assert r.size_reference is not None and 0.0 < r.size_reference <= math.log(12)
+        # stability: conditional FE of the births held, of the null births, and of the iid reference
+        assert np.array_equal(r.conditional_feature_entropy, conditional_feature_entropy(r.births), equal_nan=True)
+        assert np.array_equal(r.null_conditional_feature_entropy, conditional_feature_entropy(r.null_births),
+                              equal_nan=True)
+        assert np.array_equal(r.stability_gap, r.null_conditional_feature_entropy - r.conditional_feature_entropy,
+                              equal_nan=True)
+        assert r.size_reference_conditional is not None and 0.0 <= r.size_reference_conditional <= math.log(12)
+        live = r.selective_rate >= 0.1
+        if live.any():
+            assert r.mean_live_conditional_feature_entropy == pytest.approx(
+                float(r.conditional_feature_entropy[live].mean()))
+        assert r.few_births.tolist() == (np.count_nonzero(r.births > 0, axis=0) < 5).tolist()
     # same sampled maps shuffled in one call of the core function
     from featent.extract import iter_activations
     from featent.nets import load_model
@@ -190,12 +209,41 @@ def test_cli_entropy_json_has_baselines_offline(capsys, cache_dir, no_debian):
     nulls = [u["null_feature_entropy"] for u in record["units"]]
     assert all(math.isfinite(v) and v >= 0.0 for v in nulls)
     assert record["mean_null_feature_entropy"] == pytest.approx(sum(nulls) / len(nulls))
+    for key in ("mean_live_conditional_feature_entropy", "mean_live_null_conditional_feature_entropy",
+                "size_reference_conditional_feature_entropy"):
+        assert math.isfinite(record[key]), key
+    for u in record["units"]:
+        eps = u["selective_rate"]
+        if eps == 0:
+            assert u["conditional_feature_entropy"] is None and u["stability_gap"] is None
+            continue
+        assert math.isfinite(u["conditional_feature_entropy"])
+        if u["null_conditional_feature_entropy"] is None:  # its shuffled maps never gave a birth
+            assert u["stability_gap"] is None
+        else:
+            assert u["stability_gap"] == pytest.approx(
+                u["null_conditional_feature_entropy"] - u["conditional_feature_entropy"])
+        assert u["few_births"] == (sum(b > 0 for b in u["births"]) < 5)
+        if eps >= 0.1:  # the identity, through the CLI's own numbers
+            assert u["feature_entropy"] == pytest.approx(eps * u["conditional_feature_entropy"] - eps * math.log(eps))
+    documented = (ROOT / "docs" / "cli.md").read_text()
+    keys = set(record) | set(record["units"][0])
+    assert not [k for k in keys if f'"{k}"' not in documented], "JSON keys missing from docs/cli.md"
     code = main(["entropy", "--model", "demo", "--data", "fashion", "--class", "Sneaker", "--layer", "block3_conv2",
                  "--images", "15", "--format", "csv", "--quiet"])
     header = capsys.readouterr().out.splitlines()
     columns = next(line for line in header if line.startswith("layer,"))
-    expected = {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy"}
+    expected = {"null_feature_entropy", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
+                "conditional_feature_entropy", "null_conditional_feature_entropy", "stability_gap", "few_births",
+                "mean_live_conditional_feature_entropy", "mean_live_null_conditional_feature_entropy"}
     assert code == 0 and expected <= set(columns.split(","))
+    assert not [c for c in columns.split(",") if f"`{c}`" not in documented], "CSV columns missing from docs/cli.md"
+    rows = list(csv.DictReader(io.StringIO("\n".join(header[header.index(columns):]))))
+    assert len(rows) == len(record["units"])
+    for row, unit in zip(rows, record["units"]):
+        if unit["selective_rate"] > 0:
+            assert math.isfinite(float(row["conditional_feature_entropy"]))
+            assert float(row["conditional_feature_entropy"]) == unit["conditional_feature_entropy"]
 
 
 def test_size_reference_counts_the_images_actually_sampled(cache_dir, image_folder):

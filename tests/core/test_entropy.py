@@ -12,9 +12,14 @@ from hypothesis.extra import numpy as hnp
 
 from featent.core.entropy import (
     DEFAULT_P,
+    MIN_BORN_IMAGES,
     birth_distribution,
+    born_count,
+    conditional_feature_entropy,
     feature_entropy,
+    few_births,
     layer_feature_entropy,
+    mean_live_conditional_feature_entropy,
     multiclass_feature_entropy,
     ranking_score,
     selective_rate,
@@ -121,3 +126,55 @@ def test_bad_birth_arrays_are_rejected(bad, message):
 def test_p_outside_the_unit_interval_is_rejected():
     with pytest.raises(FeatentError, match="p must be"):
         feature_entropy(np.array([1, 2]), p=1.5)
+
+
+# --- conditional FE: the stability part of FE, with the frequency epsilon divided out ---
+
+
+@given(hnp.arrays(np.int32, st.tuples(st.integers(1, 60), st.integers(1, 6)), elements=st.integers(0, 15)))
+def test_fe_is_eps_times_conditional_fe_minus_eps_log_eps_on_live_units(births):
+    fe, eps, cond = feature_entropy(births), selective_rate(births), conditional_feature_entropy(births)
+    live = eps >= DEFAULT_P
+    expected = eps[live] * cond[live] - eps[live] * np.log(eps[live])
+    np.testing.assert_allclose(fe[live], expected, rtol=1e-12, atol=1e-12)
+    assert np.isnan(cond[eps == 0]).all() and np.isfinite(cond[eps > 0]).all()
+    np.testing.assert_array_equal(born_count(births), np.count_nonzero(births > 0, axis=0))
+
+
+def test_one_step_on_every_born_image_has_zero_conditional_entropy():
+    assert conditional_feature_entropy(np.full(30, 4)) == 0.0
+    # Born on a third of the images, always at step 9: FE = -eps ln eps > 0, conditional FE = 0.
+    births = np.array([9, 0, 0] * 10)
+    assert conditional_feature_entropy(births) == 0.0
+    assert feature_entropy(births) == pytest.approx(-(1 / 3) * math.log(1 / 3))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 12])
+def test_uniform_births_over_k_steps_give_log_k_whatever_the_rate(k):
+    born = np.repeat(np.arange(1, k + 1), 4)
+    for silent in (0, 5, 40):
+        births = np.concatenate([born, np.zeros(silent, dtype=int)])
+        assert conditional_feature_entropy(births) == pytest.approx(math.log(k), abs=1e-15)
+
+
+def test_conditional_entropy_is_undefined_without_a_birth_and_flagged_with_few():
+    births = np.zeros((20, 3), dtype=int)
+    births[:2, 1] = 5  # born twice
+    births[:, 2] = 3  # born on every image
+    cond = conditional_feature_entropy(births)
+    assert np.isnan(cond[0]) and cond[1] == 0.0 and cond[2] == 0.0
+    assert few_births(births).tolist() == [True, True, False]
+    assert MIN_BORN_IMAGES == 5 and few_births(births, 3).tolist() == [True, True, False]
+    with pytest.raises(FeatentError, match="minimum must be an integer >= 1"):
+        few_births(births, 0)
+
+
+def test_layer_mean_covers_only_live_units():
+    cond = np.array([np.nan, 0.5, 1.5, 2.0])
+    eps = np.array([0.0, 0.05, 0.5, 1.0])
+    assert mean_live_conditional_feature_entropy(cond, eps) == pytest.approx(1.75)
+    assert np.isnan(mean_live_conditional_feature_entropy(cond[:2], eps[:2]))
+    # a live unit with no defined value (a null that never gave a birth) is left out
+    assert mean_live_conditional_feature_entropy([0.5, np.nan, 1.5], [0.5, 0.5, 0.5]) == pytest.approx(1.0)
+    with pytest.raises(FeatentError, match="one value per unit"):
+        mean_live_conditional_feature_entropy(cond, eps[:3])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from featent.errors import FeatentError
-from featent.experiments.atlas import Atlas
+from featent.experiments.atlas import CONDITIONAL_COLUMNS, NULL_CONDITIONAL_COLUMNS, Atlas
 from featent.experiments.sweep import sweep
 from featent.store import ResultStore
 
@@ -104,3 +107,29 @@ def test_a_failed_write_leaves_no_file(tmp_path, unit_atlas, monkeypatch):
     with pytest.raises(FeatentError, match="No space left on device"):
         unit_atlas.save(tmp_path / "atlas.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_conditional_fe_columns_are_finite_and_older_files_without_them_still_load(tmp_path):
+    atlas = sweep(
+        MODEL, DATA, classes=["3"], layers=_layers()[-1:], images=IMAGES, store=ResultStore(tmp_path / "s"), units=True
+    )
+    frame, units = atlas.to_frame(), atlas.units_frame()
+    for column in CONDITIONAL_COLUMNS + NULL_CONDITIONAL_COLUMNS:
+        assert math.isfinite(frame[column].iloc[0]), column
+    born = units["selective_rate"] > 0
+    assert born.any() and np.isfinite(units.loc[born, "conditional_feature_entropy"]).all()
+    assert units.loc[~born, "conditional_feature_entropy"].isna().all()  # undefined without a birth
+    np.testing.assert_array_equal(units["stability_gap"],
+                                  units["null_conditional_feature_entropy"] - units["conditional_feature_entropy"])
+    new_columns = ["conditional_feature_entropy", "null_conditional_feature_entropy", "stability_gap"]
+    for suffix in (".parquet", ".csv"):
+        old_layers = tmp_path / f"old-layers{suffix}"
+        old_units = tmp_path / f"old-units{suffix}"
+        older = frame.drop(columns=list(CONDITIONAL_COLUMNS + NULL_CONDITIONAL_COLUMNS))
+        older_units = units.drop(columns=new_columns)
+        Atlas(older, older_units).save(old_layers, units=False)  # as an atlas saved before the columns existed
+        Atlas(older, older_units).save(old_units, units=True)
+        pd.testing.assert_frame_equal(Atlas.load(old_layers).to_frame(), older)
+        back = Atlas.load(old_units)
+        pd.testing.assert_frame_equal(back.to_frame(), older)
+        assert not set(new_columns) & set(back.units_frame().columns)

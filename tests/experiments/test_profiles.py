@@ -4,6 +4,7 @@ with baselines), the means over classes and the units behind them, and the exper
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -33,6 +34,10 @@ def test_profiles_rows_match_layer_results(cache_dir):
     assert row["mean_null_feature_entropy"] == direct.mean_null_feature_entropy
     assert row["structure_gap"] == pytest.approx(direct.mean_null_feature_entropy - direct.mean_feature_entropy)
     assert row["silent_share"] == direct.silent_share and row["size_reference"] == direct.size_reference
+    np.testing.assert_equal(row["mean_live_conditional_feature_entropy"], direct.mean_live_conditional_feature_entropy)
+    np.testing.assert_equal(row["mean_live_null_conditional_feature_entropy"],
+                            direct.mean_live_null_conditional_feature_entropy)
+    assert row["size_reference_conditional"] == direct.size_reference_conditional
     means = result.layer_means().to_dict(orient="records")
     assert len(means) == 4 and all(r["classes"] == 2 for r in means)
     first = next(r for r in means if r["model"] == "demo" and r["layer"] == "block1_conv1")
@@ -47,7 +52,13 @@ def test_profiles_rows_match_layer_results(cache_dir):
     np.testing.assert_array_equal(rate[:, 1], direct.selective_rate)
     units = result.unit_frame("demo:random:2", "block3_conv2")
     assert list(units.columns[:5]) == ["unit", "feature_entropy", "selective_rate", "fe_over_rate", "silent"]
-    assert list(units.columns[5:]) == ["FE class 3", "FE class 7"]
+    assert list(units.columns[5:]) == ["conditional_feature_entropy", "FE class 3", "FE class 7"]
+    cond = np.stack([layer_results(Selection("demo:random:2", "digits", c, LAYERS, 8, 1))["block3_conv2"]
+                     .conditional_feature_entropy for c in classes], axis=1)
+    with warnings.catch_warnings():  # a unit never born in any class: NaN, the mean of nothing
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmean(cond, axis=1)
+    np.testing.assert_allclose(units["conditional_feature_entropy"].to_numpy(), expected, equal_nan=True)
     assert result.layers_of("demo") == list(LAYERS)
 
 

@@ -61,6 +61,16 @@ def test_sweep_equals_layer_results_per_class(tmp_path):
             np.testing.assert_array_equal(part["selective_rate"].to_numpy(), result.selective_rate)
             np.testing.assert_array_equal(part["null_feature_entropy"].to_numpy(), result.null_feature_entropy)
             assert row["mean_null_feature_entropy"] == result.mean_null_feature_entropy
+            # the stability part: the same conditional FE as LayerResult, per unit and over the live units
+            np.testing.assert_array_equal(part["conditional_feature_entropy"].to_numpy(),
+                                          result.conditional_feature_entropy)
+            np.testing.assert_array_equal(part["null_conditional_feature_entropy"].to_numpy(),
+                                          result.null_conditional_feature_entropy)
+            np.testing.assert_array_equal(part["stability_gap"].to_numpy(), result.stability_gap)
+            np.testing.assert_equal(row["mean_live_conditional_feature_entropy"],
+                                    result.mean_live_conditional_feature_entropy)
+            np.testing.assert_equal(row["mean_live_null_conditional_feature_entropy"],
+                                    result.mean_live_null_conditional_feature_entropy)
 
 
 def test_rerun_recomputes_nothing_and_a_killed_run_resumes(tmp_path, counted):
@@ -128,7 +138,8 @@ def test_baseline_columns_come_from_the_same_pass(tmp_path, monkeypatch):
     layers = _layers()[:2]
     atlas = sweep(MODEL, DATA, classes=2, layers=layers, images=IMAGES, units=True, store=ResultStore(tmp_path / "s"))
     frame = atlas.to_frame()
-    assert list(frame.columns[-2:]) == ["mean_null_feature_entropy", "structure_gap"]
+    start = len(LAYER_COLUMNS)
+    assert list(frame.columns[start:start + 2]) == ["mean_null_feature_entropy", "structure_gap"]
     images = sample_images(Selection(MODEL, DATA, "1", tuple(layers), n_images=IMAGES))
     acts = extract_activations(load_model(MODEL), images.images, layers)
     units = atlas.units_frame()

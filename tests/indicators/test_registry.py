@@ -31,7 +31,11 @@ def test_every_vocabulary_is_the_registry():
     # the paper's ranking: high H/eps first; the magnitude indicators as their papers prune them
     assert RANKING[0] == "h_over_eps" and REGISTRY["h_over_eps"].least_important_first == "desc"
     assert REGISTRY["apoz"].least_important_first == "desc" and REGISTRY["l1_norm"].least_important_first == "asc"
-    assert {i.key for i in REGISTRY if i.lower_is_better} == {"feature_entropy", "h_over_eps", "apoz"}
+    assert {i.key for i in REGISTRY if i.lower_is_better} == {"feature_entropy", "h_over_eps", "apoz", "conditional_fe"}
+    # the conditional FE ranks beside H/eps: unsteady births (high) first, the paper's order still first
+    assert "conditional_fe" in RANKING and REGISTRY["conditional_fe"].least_important_first == "desc"
+    assert parse_order("conditional") == ("conditional_fe", "desc")
+    assert {"conditional_fe-desc", "conditional_fe-asc"} <= set(ALL_ORDERS)
 
 
 def test_typed_spellings_map_to_keys_in_one_place():

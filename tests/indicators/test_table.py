@@ -27,6 +27,10 @@ def test_model_indicators_match_the_pure_functions(tiny, random_images):
     np.testing.assert_allclose(values["feature_entropy"], entropy.feature_entropy(births))
     np.testing.assert_allclose(values["selective_rate"], entropy.selective_rate(births))
     np.testing.assert_allclose(values["h_over_eps"], entropy.ranking_score(births))
+    # conditional FE of the live units; a silent unit (eps < p) is +inf, first to remove like eps = 0 under H/eps
+    live = entropy.selective_rate(births) >= entropy.DEFAULT_P
+    np.testing.assert_array_equal(values["conditional_fe"][live], entropy.conditional_feature_entropy(births)[live])
+    assert np.isposinf(values["conditional_fe"][~live]).all()
     with torch.no_grad():
         predicted = tiny.module(by_class["a"]).argmax(1)
     assert accuracy == pytest.approx(float((predicted == 0).float().mean()))

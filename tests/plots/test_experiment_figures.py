@@ -33,6 +33,15 @@ def test_experiment_figures_show_the_numbers_given():
     assert [t.name for t in scatter.data] == ["x", "y"]
     values = {k: np.arange(4.0) for k in ind.INDICATOR_COLUMNS}
     assert len(pe.indicator_grid(values, highlight=2).data) == 2 * len(pe.COMPARED)
+    assert "conditional_fe" in pe.COMPARED  # FE against the conditional FE is one of the panels
+    # the conditional FE against every other indicator: no panel of itself, silent units (+inf) left out
+    values["conditional_fe"] = np.array([0.5, np.inf, 1.5, 2.0])
+    grid = pe.indicator_grid(values, y="conditional_fe")
+    assert len(grid.data) == len(pe.COMPARED)  # FE's panel first, COMPARED less conditional_fe itself
+    assert grid.data[0].name == "Feature entropy" and "Conditional FE H(x | born)" not in {t.name for t in grid.data}
+    first = grid.data[0]
+    assert np.isnan(first.y[1]) and list(first.y[[0, 2, 3]]) == [0.5, 1.5, 2.0]
+    assert "Conditional FE H(x | born) = " in first.hovertemplate
 
 
 def test_layer_trend_band_draws_no_markers():

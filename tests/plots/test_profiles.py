@@ -60,8 +60,12 @@ def test_layer_profile_draws_the_baselines_when_the_table_has_them() -> None:
     table = _profile_table()
     table["mean_live_feature_entropy"] = table["mean_feature_entropy"] - 0.25
     table["silent_share"] = 0.2
+    table["mean_live_conditional_feature_entropy"] = 0.75
     fig = profiles.layer_profile(table)
     names = [t.name for t in fig.data]
+    stability = fig.data[names.index("demo · live conditional FE H(x | born)")]
+    np.testing.assert_allclose(stability.y, [0.75, 0.75])
+    assert stability.line.dash == "dashdot"
     assert "demo · live FE (ε ≥ p)" in names and "demo:random · silent share (ε < p)" in names
     live = fig.data[names.index("demo · live FE (ε ≥ p)")]
     np.testing.assert_allclose(live.y, [1.25, 1.25])

@@ -12,6 +12,7 @@ from featent.app import cached, progress
 from featent.app.errors import shown_in_place
 from featent.app.layout import chart, figure_downloads, image_captions, page_header
 from featent.app.selection import layer_and_unit, model_options, sidebar_selection
+from featent.app.units import fe_parts_panel
 from featent.pipeline import Selection
 from featent.plots import births as birth_plots
 from featent.spec import ModelSpec
@@ -48,6 +49,8 @@ def render() -> None:
         st.warning(f"ε = {summary['selective_rate']:.2f} < p = {summary['p']:g}: only {births.size - summary['no_birth']} of "
                    f"{births.size} images give a birth, so FE is (1 − ε) ln|Ω| (Eq. 12) — a silent unit; its few births say "
                    "little.", icon=":material/volume_off:")
+
+    fe_parts_panel(st, result, unit_index)
 
     left, right = st.columns([3, 2], gap="large")
     with left:

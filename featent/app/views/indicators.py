@@ -54,9 +54,19 @@ def render() -> None:
     for note in table.notes:
         st.info(note)
     frame = pd.DataFrame({"unit": np.arange(table.n_units), **{c: table.values[c] for c in INDICATOR_COLUMNS}})
-    chart(where=st, fig=plots_experiments.indicator_grid(table.values, highlight=unit), key="ind_grid")
-    st.caption("Each point is a unit; colour is its selective rate ε. A dead unit (ε = 0) gets FE = ln|Ω| (Eq. 12). "
-               f"Class accuracy of the model on this class: {table.accuracy:.3f}.")
+    against = st.radio("Against each indicator", ("FE", "conditional FE H(x | born)"), horizontal=True, key="ind_y",
+                       help="FE rises with how often a unit is born (FE = ε·H(x | born) − ε ln ε for ε ≥ p); the "
+                            "conditional FE H(x | born) divides that frequency out and leaves the steadiness.")
+    if against == "FE":
+        chart(where=st, fig=plots_experiments.indicator_grid(table.values, highlight=unit), key="ind_grid")
+        st.caption("Each point is a unit; colour is its selective rate ε. A dead unit (ε = 0) gets FE = ln|Ω| (Eq. 12). "
+                   f"Class accuracy of the model on this class: {table.accuracy:.3f}.")
+    else:
+        chart(where=st, fig=plots_experiments.indicator_grid(
+            table.values, highlight=unit, y="conditional_fe",
+            title="Conditional FE H(x | born) vs the other indicators, per unit"), key="ind_grid_conditional")
+        st.caption("Each point is a live unit (ε ≥ p; silent units have no steady births to measure and are left out); "
+                   f"colour is ε. Class accuracy of the model on this class: {table.accuracy:.3f}.")
     st.dataframe(frame, hide_index=True, key="ind_table", height=300,
                  column_config={c: st.column_config.NumberColumn(INDICATOR_LABELS[c], format="%.4g") for c in INDICATOR_COLUMNS})
     csv_download(frame, f"indicators {layer} class {sel.class_name}", "ind_csv_units")

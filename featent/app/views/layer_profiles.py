@@ -30,7 +30,8 @@ def render() -> None:
         "How effective are the units of each layer? Mean feature entropy (lower = more stable features) beside the "
         "selective rate per layer, for the model and its random initialisation, averaged over classes (Eq. 15). FE "
         "alone can mislead: silent units (ε < p) get FE = (1 − ε) ln|Ω| (Eq. 12), so the live FE (units with ε ≥ p) "
-        "and the silent share are drawn beside it.",
+        "and the silent share are drawn beside it, and so is the live conditional FE H(x | born), the entropy of the "
+        "birth step given a birth: how steady the births are with how often they happen divided out.",
     )
     ctx = sidebar_selection()
     sel = ctx.selection
@@ -91,7 +92,8 @@ def render() -> None:
     units = result.unit_frame(unit_model, unit_layer)
     st.caption("Click a column header to sort, a row to open that unit in the inspector. Low FE with high selective "
                "rate marks the most effective units; the paper ranks units for pruning by FE / ε.")
-    labels = {"feature_entropy": "FE (mean over classes)", "selective_rate": "ε (mean)", "fe_over_rate": "FE / ε"}
+    labels = {"feature_entropy": "FE (mean over classes)", "selective_rate": "ε (mean)", "fe_over_rate": "FE / ε",
+              "conditional_feature_entropy": "H(x | born) (mean)"}
     picked = st.dataframe(units, hide_index=True, key="lp_unit_table", height=320, on_select="rerun",
                           selection_mode="single-row",
                  column_config={c: st.column_config.NumberColumn(labels.get(c, c), format="%.3f")

@@ -19,7 +19,9 @@ from featent.plots import gallery as gallery_plots
 PER_PAGE = 48
 COLUMNS = 8
 #: H/ε first: the paper's ranking, which a unit that fires on few images cannot top by a low FE alone.
-ORDERS = {"H/ε (lowest first)": "h_over_eps", "FE (lowest first)": "fe", "ε (highest first)": "eps", "unit index": "unit"}
+ORDERS = {"H/ε (lowest first)": "h_over_eps", "FE (lowest first)": "fe",
+          "conditional FE H(x | born) (lowest first)": "conditional_fe", "ε (highest first)": "eps",
+          "unit index": "unit"}
 
 
 def render() -> None:
@@ -53,7 +55,8 @@ def render() -> None:
 
     fe, eps = result.feature_entropy, result.selective_rate
     gap = progress.structure_gap(result)
-    order = sort_units(fe, eps, ORDERS[str(order_label)], entropy.DEFAULT_P, hide_silent)
+    cond = result.conditional_feature_entropy
+    order = sort_units(fe, eps, ORDERS[str(order_label)], entropy.DEFAULT_P, hide_silent, cond)
     silent = int(np.count_nonzero(eps < entropy.DEFAULT_P))
     n_pages = max(1, int(np.ceil(order.size / PER_PAGE)))
     if st.session_state.get("gal_page", 1) > n_pages:
@@ -81,7 +84,8 @@ def render() -> None:
             thumbs.append((thumb, f"unit {unit}: FE {fe[unit]:.2f}, ε {eps[unit]:.2f}"))
             with col.container(border=True):
                 st.image(thumb, width="stretch")
-                st.markdown(badges(float(fe[unit]), float(eps[unit]), None if gap is None else float(gap[unit])))
+                st.markdown(badges(float(fe[unit]), float(eps[unit]), None if gap is None else float(gap[unit]),
+                                   conditional=float(cond[unit]), few=bool(result.few_births[unit])))
                 if st.button(f"Unit {unit}", key=f"gal_open_{unit}", width="stretch", type="tertiary",
                              help="Open this unit in the inspector"):
                     open_in_inspector(ctx, layer, unit, image_index if show == "On one image" else None)

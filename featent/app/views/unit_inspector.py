@@ -9,7 +9,7 @@ from featent.app import cached, progress
 from featent.app.errors import shown_in_place
 from featent.app.layout import chart, figure_downloads, image_captions, page_header
 from featent.app.selection import layer_and_unit, persisted, remember, sidebar_selection
-from featent.app.units import top_images_panel
+from featent.app.units import fe_parts_panel, top_images_panel
 from featent.core import cycles, entropy, topology
 from featent.plots import animation, filtration
 from featent.plots import unit as unit_plots
@@ -105,6 +105,7 @@ def render() -> None:
                 v = filtration_steps(unit, curves, birth, step_key, n_steps, layer, unit_index)
             ctx.share(layer=layer, unit=unit_index, image=image_index, step=v)
 
+        fe_parts_panel(st, results, unit_index)
         b1, b2 = st.columns(2)
         chart(filtration.persistence_barcode(cached.persistence_diagram(unit), n_steps), "insp_barcode", where=b1, name="barcode")
         chart(unit_plots.adjacency_at_step(unit, v), "insp_adj", where=b2, name="adjacency")
