@@ -77,18 +77,3 @@ def structure_gap(result: LayerResult) -> np.ndarray | None:
     """Null FE − FE per unit when the null baseline was computed, else None."""
     gap = result.structure_gap
     return None if gap is None else np.asarray(gap, dtype=float)
-
-
-def layer_summary(result: LayerResult, p: float) -> dict[str, float]:
-    """FE, ε and the baselines of one LayerResult: silent share, live FE and (when computed) null FE."""
-    fe = np.asarray(result.feature_entropy, dtype=np.float64)
-    eps = np.asarray(result.selective_rate, dtype=np.float64)
-    live = eps >= p
-    null = result.null_feature_entropy
-    return {
-        "mean_feature_entropy": float(result.mean_feature_entropy),
-        "mean_selective_rate": float(result.mean_selective_rate),
-        "mean_live_feature_entropy": float(fe[live].mean()) if live.any() else float("nan"),
-        "silent_share": float(1.0 - live.mean()) if fe.size else float("nan"),
-        "mean_null_feature_entropy": float(np.mean(null)) if null is not None else float("nan"),
-    }
