@@ -50,8 +50,6 @@ def render() -> None:
                    f"{births.size} images give a birth, so FE is (1 − ε) ln|Ω| (Eq. 12) — a silent unit; its few births say "
                    "little.", icon=":material/volume_off:")
 
-    fe_parts_panel(st, result, unit_index)
-
     left, right = st.columns([3, 2], gap="large")
     with left:
         event = chart(
@@ -80,6 +78,8 @@ def render() -> None:
                     + (" (first 40 shown)" if members.size > 40 else ""))
         st.image([np.moveaxis(images[i], 0, -1).clip(0, 1) for i in members[:40]], width=56,
                  caption=image_captions(members[:40], ids))
+
+    fe_parts_panel(st, result, unit_index)
 
     st.divider()
     st.subheader("Compare")
