@@ -23,7 +23,7 @@ import torch
 
 from featent.data import load_dataset
 from featent.errors import DataError, FeatentError
-from featent.experiments.contract import ExperimentResult, experiment
+from featent.experiments.contract import ExperimentResult, SelectionFields, experiment
 from featent.experiments.masking import AblationCurve, ablation_curve, labelled_images, one_layer_context, rank_units
 from featent.indicators import RANDOM, REGISTRY, default_compare_classes, unit_scores
 from featent.indicators.registry import canonical_order, method_label, order_label, parse_order
@@ -64,7 +64,7 @@ def _train_images(selection: Selection, dataset, model, classes: Sequence[str]) 
 
 
 @dataclass
-class AblationResult(ExperimentResult):
+class AblationResult(SelectionFields, ExperimentResult):
     """Cumulative ablation of one layer for one class, for several orders."""
 
     selection: Selection  # one layer
@@ -75,28 +75,12 @@ class AblationResult(ExperimentResult):
     notes: list[str] = field(default_factory=list)
 
     @property
-    def model(self) -> str:
-        return str(self.selection.model)
-
-    @property
-    def data(self) -> str:
-        return self.selection.data
-
-    @property
-    def class_name(self) -> str:
-        return self.selection.class_name
-
-    @property
     def layer(self) -> str:
         return self.selection.layers[0]
 
     @property
     def n_train_images(self) -> int:
         return self.selection.n_images
-
-    @property
-    def seed(self) -> int:
-        return self.selection.seed
 
     def to_frame(self) -> pd.DataFrame:
         """One row per curve point: order, removed count, unit removed last, metrics."""

@@ -37,7 +37,7 @@ from featent.progress import Progress
 from featent.spec import ModelSpec, Selection
 from featent.store import ResultStore, result_key
 
-__all__ = ["Experiment", "ExperimentResult", "experiment", "key_part", "selection_parts", "TRANSIENT"]
+__all__ = ["Experiment", "ExperimentResult", "SelectionFields", "experiment", "key_part", "selection_parts", "TRANSIENT"]
 
 R = TypeVar("R")
 
@@ -108,6 +108,29 @@ class ExperimentResult:
         for row in frame.to_dict(orient="records"):
             out.append({str(k): _plain(v) for k, v in row.items()})
         return out
+
+
+class SelectionFields:
+    """``model``, ``data``, ``class_name`` and ``seed`` of a result, read from its ``selection``
+    (so a result never stores them twice and they cannot disagree)."""
+
+    selection: Selection
+
+    @property
+    def model(self) -> str:
+        return str(self.selection.model)
+
+    @property
+    def data(self) -> str:
+        return self.selection.data
+
+    @property
+    def class_name(self) -> str:
+        return self.selection.class_name
+
+    @property
+    def seed(self) -> int:
+        return self.selection.seed
 
 
 def _plain(value: Any) -> Any:

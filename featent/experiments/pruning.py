@@ -20,7 +20,7 @@ from torch import nn
 
 from featent.data import load_dataset
 from featent.errors import DataError, FeatentError
-from featent.experiments.contract import ExperimentResult, experiment
+from featent.experiments.contract import ExperimentResult, SelectionFields, experiment
 from featent.experiments.masking import labelled_images, rank_units
 from featent.experiments.surgery import (
     FINETUNE_EPOCHS,
@@ -126,7 +126,7 @@ class PruneRow:
 
 
 @dataclass
-class PruneReport(ExperimentResult):
+class PruneReport(SelectionFields, ExperimentResult):
     """Every method's pruning result on the same data, with the unpruned network first."""
 
     selection: Selection  # model, data, images per class, seed; its layers (if any) are the pruned ones
@@ -136,14 +136,6 @@ class PruneReport(ExperimentResult):
     n_test: int
     finetune_epochs: int
     rows: list[PruneRow]
-
-    @property
-    def model(self) -> str:
-        return str(self.selection.model)
-
-    @property
-    def data(self) -> str:
-        return self.selection.data
 
     @property
     def n_images(self) -> int:

@@ -25,7 +25,7 @@ import pandas as pd
 from featent.core import entropy
 from featent.core.topology import birth_times
 from featent.errors import DataError, FeatentError
-from featent.experiments.contract import ExperimentResult, experiment
+from featent.experiments.contract import ExperimentResult, SelectionFields, experiment
 from featent.experiments.masking import labelled_images, one_layer_context
 from featent.extract import extract_activations
 from featent.pipeline import compute_births
@@ -91,7 +91,7 @@ def assign_roles(
 
 
 @dataclass
-class RoleTable(ExperimentResult):
+class RoleTable(SelectionFields, ExperimentResult):
     """Per-unit FE and selective rate on training and test images of a class, and the roles."""
 
     selection: Selection  # one layer
@@ -106,24 +106,8 @@ class RoleTable(ExperimentResult):
     p: float = entropy.DEFAULT_P
 
     @property
-    def model(self) -> str:
-        return str(self.selection.model)
-
-    @property
-    def data(self) -> str:
-        return self.selection.data
-
-    @property
-    def class_name(self) -> str:
-        return self.selection.class_name
-
-    @property
     def layer(self) -> str:
         return self.selection.layers[0]
-
-    @property
-    def seed(self) -> int:
-        return self.selection.seed
 
     def with_thresholds(self, train_threshold: float | None, test_threshold: float | None) -> RoleTable:
         """The same units sorted again with other thresholds (None: the default median)."""
