@@ -21,6 +21,7 @@ from featent import births as engine
 from featent.core import baselines
 from featent.core import baselines as _baselines  # layer_results' flag shadows the module name
 from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.topology import hole_possible
 from featent.data import Dataset, ImageSet, load_dataset
 from featent.errors import FeatentError, ModelError
 from featent.extract import iter_activations
@@ -68,6 +69,15 @@ class LayerResult(baselines.StabilityParts):
     null_births: np.ndarray | None = None  # int32 [n_images, n_units], None when not computed
     size_reference: float | None = None  # FE of iid uniform units of this layer's m over the same |Omega|
     size_reference_conditional: float | None = None  # conditional FE of those iid units (mean over units)
+    unit_size: int | None = None  # m: the side of this layer's m x m maps (None when not known)
+
+    @property
+    def hole_possible(self) -> bool | None:
+        """Whether this layer's units can hold a hole at all (m >= 4); None when m is not known.
+
+        A layer with False has FE = (1 - 0) ln|Omega| for every unit by construction, not as a finding.
+        """
+        return None if self.unit_size is None else hole_possible(self.unit_size)
 
     @property
     def silent_share(self) -> float:
@@ -177,6 +187,7 @@ def layer_results(
             reference_conditional[layer] = _baselines.size_reference_conditional(ref)
     progress(1.0, "done")
     out: dict[str, LayerResult] = {}
+    model, _ = _resolve(selection)
     for layer, b in found.births.items():
         fe = np.asarray(feature_entropy(b), dtype=np.float64)
         eps = np.asarray(selective_rate(b), dtype=np.float64)
@@ -192,6 +203,7 @@ def layer_results(
             null_births=null,
             size_reference=reference.get(layer),
             size_reference_conditional=reference_conditional.get(layer),
+            unit_size=model.layer(layer).unit_size,
         )
     return out
 
