@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from featent import pipeline
+from featent.app import mode, public
 from featent.core import topology
 from featent.errors import CacheError
 from featent.experiments import gallery
@@ -79,7 +80,9 @@ def sample_images(selection, fingerprint: str) -> tuple[np.ndarray, list[str]]:
 
 
 def clear_all() -> None:
-    """Empty the result store and every Streamlit cache (the home page's clear-cache button)."""
+    """Empty the result store and every Streamlit cache (the home page's clear-cache button, local mode only)."""
+    if mode.public_mode():
+        raise CacheError("This server is shared; its result cache is cleared by the operator (featent cache --clear).")
     results = store()
     if results is not None:
         results.clear()
@@ -90,7 +93,21 @@ def computed(experiment: Any, *args: Any, **kwargs: Any) -> Any:
     """An experiment's result from the on-disk store, else computed and stored there, so a restarted
     app shows a view computed before without recomputing it. The key is the experiment's own (every
     argument, the selection by its weights and data fingerprints)."""
-    return experiment.cached(*args, store=store(), **kwargs)
+    if not mode.public_mode():
+        return experiment.cached(*args, store=store(), **kwargs)
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    place = st.empty()
+
+    def waiting(position: int) -> None:
+        place.info(f"Waiting for a free slot: place {position} in the queue.", icon=":material/hourglass:")
+
+    try:
+        return public.JOBS.run(ctx.session_id if ctx else "local", lambda: experiment.cached(*args, store=store(), **kwargs),
+                               on_wait=waiting)
+    finally:
+        place.empty()
 
 
 def stored_result(experiment: Any, *args: Any, **kwargs: Any) -> Any | None:

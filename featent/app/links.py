@@ -21,6 +21,9 @@ SESSION_NAMES = {"model": "model", "class": "class_name", "layer": "layer", "uni
                  "step": "step", "images": "n_images", "seed": "seed"}
 WRITTEN = "_links_written"
 PROBLEMS = "_links_problems"
+LINKED = "_links_values"
+#: Largest value each integer key can take (the widgets' own bounds).
+MAXIMA = {"images": 5000, "seed": 2**31 - 1}
 
 
 def _set(name: str, value: object) -> None:
@@ -40,7 +43,7 @@ def parse(params: Mapping[str, str]) -> tuple[dict[str, object], list[str]]:
             try:
                 number = int(raw)
             except ValueError:
-                problems.append(f"The link's {key}={raw!r} is not a whole number; it was ignored.")
+                problems.append(f"The link's {key}={raw[:80]!r} is not a whole number; it was ignored.")
                 continue
             if number < (1 if key in ("images", "step") else 0):
                 problems.append(f"The link's {key}={number} is out of range; it was ignored.")
@@ -51,19 +54,35 @@ def parse(params: Mapping[str, str]) -> tuple[dict[str, object], list[str]]:
     return values, problems
 
 
-def apply_link(builtin_data: tuple[str, ...]) -> dict[str, object]:
+def apply_link(builtin_data: tuple[str, ...], named_data: tuple[str, ...] | None = None,
+               maxima: Mapping[str, tuple[int, str]] | None = None) -> dict[str, object]:
     """Copy the URL's values into the session when the URL is new to this session; returns them.
 
-    ``builtin_data`` names the datasets chosen by name (the rest are image-folder paths).
+    ``builtin_data`` names the datasets chosen by name (the rest are image-folder paths). In public
+    mode ``named_data`` holds every data name a visitor may choose (no paths); a value outside it is
+    refused with a warning. ``maxima`` overrides a key's largest value with (value, why).
     """
     current = {k: v for k, v in st.query_params.to_dict().items() if k in KEYS}
     if not current or current == st.session_state.get(WRITTEN):
         return {}
     values, problems = parse(current)
+    limits = {key: (high, f"at most {high}") for key, high in MAXIMA.items()}
+    limits.update(maxima or {})
+    for key, (high, why) in limits.items():
+        value = values.get(key)
+        if isinstance(value, int) and value > high:
+            fallback = high if key == "images" else 0  # the most images allowed; seed 0
+            used = min(int(st.session_state.get(f"sel_{SESSION_NAMES[key]}", fallback)), high)
+            problems.append(f"The link's {key}={value} cannot be used ({why}); {used} was used instead.")
+            values[key] = used
+    if named_data is not None and "data" in values and values["data"] not in named_data:
+        problems.append(f"The link's data={str(values.pop('data'))[:80]!r} is not offered on this server; "
+                        f"{st.session_state.get('sel_data_mode', named_data[0])!r} was used instead.")
     st.session_state[PROBLEMS] = problems
+    st.session_state[LINKED] = dict(values)
     for key, value in values.items():
         if key == "data":
-            if value in builtin_data:
+            if value in builtin_data or named_data is not None:
                 _set("data_mode", value)
             else:
                 _set("data_mode", "Image folder")
@@ -81,6 +100,17 @@ def apply_link(builtin_data: tuple[str, ...]) -> dict[str, object]:
 def link_problems() -> list[str]:
     """Sentences about link values that were ignored (shown once by the page)."""
     return st.session_state.pop(PROBLEMS, [])
+
+
+def linked(key: str) -> object | None:
+    """The value the link just opened gave ``key`` (once: the check that reads it warns at most once)."""
+    return st.session_state.get(LINKED, {}).pop(key, None)
+
+
+def warn_unused(key: str, value: object, used: object) -> None:
+    """The visible sentence for a link value the page could not use, naming what it used instead."""
+    st.warning(f"The link's {key}={str(value)[:80]!r} does not exist here; {used!r} was used instead.",
+               icon=":material/link_off:")
 
 
 def write_link(**values: object) -> dict[str, str]:

@@ -18,11 +18,12 @@ from typing import Any, Literal, overload
 import streamlit as st
 
 import featent.data as featent_data
-from featent.app import links
+from featent.app import links, mode, public
 from featent.app.errors import shown_in_place
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets import LoadedModel, list_models
+from featent.nets.loading import set_model_cache_limits
 from featent.pipeline import Selection, load_model
 from featent.spec import ModelSpec
 
@@ -31,6 +32,8 @@ DEFAULT_N_IMAGES = 100
 WEIGHT_MODES = ("Built-in", "Checkpoint path", "Upload checkpoint")
 FOLDER = "Image folder"
 OTHER_SPEC = "Other spec…"
+UPLOAD_ZIP = "Upload zip"
+PUBLIC_WEIGHT_MODES = (WEIGHT_MODES[0], WEIGHT_MODES[2])
 
 
 def builtin_datasets() -> tuple[str, ...]:
@@ -49,6 +52,8 @@ class Context:
     selection: Selection
     model: LoadedModel
     dataset: Dataset
+    #: What links write for the data: a name in public mode (never a server path), else the spec.
+    data_name: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -62,7 +67,7 @@ class Context:
     def share(self, **view: object) -> dict[str, str]:
         """Write this view into the address bar (selection + ``view`` keys) and draw 'Copy link'."""
         sel = self.selection
-        params = links.write_link(model=sel.model, data=sel.data, **{"class": sel.class_name},
+        params = links.write_link(model=sel.model, data=self.data_name or sel.data, **{"class": sel.class_name},
                                   images=sel.n_images, seed=sel.seed, **view)
         links.copy_link(params)
         return params
@@ -71,6 +76,14 @@ class Context:
 def model_options() -> list[str]:
     """Every zoo model as trained and as random init, the demo first."""
     return [spec for name in list_models() for spec in (name, f"{name}:random")]
+
+
+def public_data_choices() -> dict[str, str | None]:
+    """Public mode's data list: built-in names, the roots' folders by name, and an uploaded zip."""
+    choices: dict[str, str | None] = {name: name for name in builtin_datasets()}
+    choices.update({name: str(path) for name, path in mode.data_roots().items() if name not in choices})
+    choices[UPLOAD_ZIP] = None
+    return choices
 
 
 def persisted(name: str, default: Any, options: list | None = None) -> str:
@@ -100,8 +113,13 @@ def _upload_folder() -> Path:
 
 
 def saved_upload(data: bytes) -> str:
-    """Write an uploaded checkpoint's bytes to the private folder, named by content hash."""
-    path = _upload_folder() / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
+    """Write an uploaded checkpoint's bytes to the private folder (public mode: this session's own,
+    size-limited), named by content hash."""
+    folder = _upload_folder()
+    if mode.public_mode():
+        public.check_upload_size(len(data))
+        folder = public.session_folder()
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
     if not path.exists():
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
@@ -123,24 +141,26 @@ def _weights_input(spec: str) -> str | None:
     if is_random(spec):
         sb.caption("Random initialisation: no weights to choose.")
         return None
-    mode = remember(
+    modes = PUBLIC_WEIGHT_MODES if mode.public_mode() else WEIGHT_MODES
+    weights_mode = remember(
         "weights_mode",
         sb.radio(
             "Weights",
-            WEIGHT_MODES,
-            key=persisted("weights_mode", WEIGHT_MODES[0], list(WEIGHT_MODES)),
+            modes,
+            key=persisted("weights_mode", WEIGHT_MODES[0], list(modes)),
             horizontal=False,
             help="Built-in: the shipped demo weights or torchvision's cached ones.",
         ),
     )
-    if mode == "Checkpoint path":
+    if weights_mode == "Checkpoint path":
         path = remember("weights_path", sb.text_input("Checkpoint file (.pt state_dict)", key=persisted("weights_path", ""),
                                                        placeholder="/path/to/checkpoint.pt"))
         return path.strip() or None
-    if mode == "Upload checkpoint":
+    if weights_mode == "Upload checkpoint":
         upload = sb.file_uploader("Checkpoint (.pt, .pth state_dict)", type=["pt", "pth", "bin"], key="_w_upload")
         if upload is not None:
-            st.session_state["sel_upload_path"] = saved_upload(upload.getvalue())
+            with shown_in_place():
+                st.session_state["sel_upload_path"] = saved_upload(upload.getvalue())
             st.session_state["sel_upload_name"] = upload.name
         return st.session_state.get("sel_upload_path")
     return None
@@ -153,6 +173,8 @@ def _model_box() -> str:
     "Other spec…" opens a text box whose content is the spec, exactly as typed.
     """
     sb = st.sidebar
+    if mode.public_mode():
+        return _public_model_box()
     options = [*model_options(), OTHER_SPEC]
     remembered = st.session_state.get("sel_model", DEFAULT_MODEL)
     current = st.session_state.get("_w_model")
@@ -177,6 +199,48 @@ def _model_box() -> str:
     return remember("model", typed)
 
 
+def _public_model_box() -> str:
+    """Public mode: the zoo list only (no typed spec); a linked spec is taken when the server offers it."""
+    options = model_options()
+    remembered = str(st.session_state.get("sel_model", DEFAULT_MODEL))
+    if remembered not in options:
+        try:
+            options.append(public.check_spec(remembered))
+        except FeatentError as refused:
+            st.warning(f"The link's model={remembered[:80]!r} cannot be used: {refused} {DEFAULT_MODEL!r} was used instead.",
+                       icon=":material/link_off:")
+            remembered = remember("model", DEFAULT_MODEL)
+    current = st.session_state.get("_w_model")
+    st.session_state["_w_model"] = current if current in options else remembered
+    choice = str(st.sidebar.selectbox("Model", options, key="_w_model",
+                                  help="A zoo model or NAME:random for its random init (this server's limits apply)."))
+    with shown_in_place():
+        public.check_spec(choice)
+    return remember("model", choice)
+
+
+def _public_data() -> tuple[str, str]:
+    """Public mode's data: (name shown and linked, spec loaded); a zip upload unpacks into the session's folder."""
+    choices = public_data_choices()
+    names = list(choices)
+    name = remember("data_mode", st.sidebar.selectbox("Data", names, key=persisted("data_mode", DEFAULT_DATA, names),
+                                                      help="Built-in data, the server's folders, or a zip of class folders."))
+    if name != UPLOAD_ZIP:
+        return name, str(choices[name])
+    limits = mode.limits()
+    upload = st.sidebar.file_uploader(f"Zip of class folders (at most {limits.max_upload_mb:g} MB)", type=["zip"],
+                                      key="_w_upload_zip")
+    if upload is not None and st.session_state.get("_upload_zip_id") != upload.file_id:
+        with shown_in_place():
+            folder = public.unpack_zip(upload.getvalue(), public.session_folder(), limits)
+        st.session_state["_upload_zip_id"] = upload.file_id
+        st.session_state["sel_upload_zip"] = str(folder)
+    data = st.session_state.get("sel_upload_zip", "")
+    if not data or not Path(data).is_dir():
+        raise_in_place(DataError("Upload a zip holding one folder of images per class, or choose other data."))
+    return UPLOAD_ZIP, data
+
+
 def raise_in_place(error: Exception) -> None:
     """Show ``error`` as one sentence where the page is and stop it."""
     with shown_in_place():
@@ -195,28 +259,43 @@ def _checkpoint_problem(path: str) -> str | None:
 def sidebar_selection() -> Context:
     """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
     sb = st.sidebar
-    links.apply_link(builtin_datasets())
+    public_mode = mode.public_mode()
+    limits = mode.limits()
+    max_images = limits.max_images if public_mode else links.MAXIMA["images"]
+    set_model_cache_limits(limits.max_models, int(limits.max_model_mb * 1e6))
+    if public_mode:
+        public.clear_uploads_at_startup()
+        public.sweep_ended_sessions()
+        links.apply_link(builtin_datasets(), named_data=tuple(public_data_choices()),
+                         maxima={"images": (max_images, limits.sentence("max_images", "the link's count").split(";")[0])})
+    else:
+        links.apply_link(builtin_datasets())
     for problem in links.link_problems():
         st.warning(problem, icon=":material/link_off:")
     sb.header("Selection")
     spec = _model_box()
     weights = _weights_input(spec)
-    data_mode = remember("data_mode", sb.radio("Data", DATA_MODES, key=persisted("data_mode", DEFAULT_DATA, list(DATA_MODES)),
-                                               horizontal=True))
-    if data_mode == FOLDER:
-        data = remember("data_path", sb.text_input("Image folder (one subfolder per class)", key=persisted("data_path", ""),
-                                                     placeholder="/data/imagenet/train")).strip()
+    data_name = None
+    if public_mode:
+        data_name, data = _public_data()
+        data_mode = data_name
     else:
-        data = data_mode
+        data_mode = remember("data_mode", sb.radio("Data", DATA_MODES, key=persisted("data_mode", DEFAULT_DATA, list(DATA_MODES)),
+                                                   horizontal=True))
+        if data_mode == FOLDER:
+            data = remember("data_path", sb.text_input("Image folder (one subfolder per class)", key=persisted("data_path", ""),
+                                                         placeholder="/data/imagenet/train")).strip()
+        else:
+            data = data_mode
 
     with shown_in_place():
         if not data:
             raise DataError(f"Type the path of an image folder with one subfolder per class, or choose "
                             f"{' or '.join(repr(n) for n in builtin_datasets())}.")
-        mode = st.session_state.get("sel_weights_mode", WEIGHT_MODES[0])
-        if weights is None and mode != WEIGHT_MODES[0] and not is_random(spec):
+        weights_mode = st.session_state.get("sel_weights_mode", WEIGHT_MODES[0])
+        if weights is None and weights_mode != WEIGHT_MODES[0] and not is_random(spec):
             raise ModelError("Give a checkpoint file (type its path or upload it), or choose 'Built-in' weights.")
-        if weights is not None and mode == WEIGHT_MODES[1]:
+        if weights is not None and weights_mode == WEIGHT_MODES[1]:
             unusable = _checkpoint_problem(weights)
             if unusable:
                 raise ModelError(unusable)
@@ -224,14 +303,18 @@ def sidebar_selection() -> Context:
             model = load_model(spec, weights)
         except ModelError as error:
             upload_name = st.session_state.get("sel_upload_name")
-            if weights is not None and mode == WEIGHT_MODES[2] and upload_name:
+            if weights is not None and weights_mode == WEIGHT_MODES[2] and upload_name:
                 raise ModelError(str(error).replace(weights, upload_name)) from None
             raise
         dataset = load_dataset(data)
     classes = list(dataset.classes)
+    linked_class = links.linked("class")
+    if linked_class is not None and linked_class not in classes:
+        used = st.session_state.get("sel_class_name")
+        links.warn_unused("class", linked_class, used if used in classes else classes[0])
     class_name = remember("class_name", sb.selectbox("Class", classes, key=persisted("class_name", classes[0], classes)))
     c1, c2 = sb.columns(2)
-    n_images = remember("n_images", int(c1.number_input("Images", min_value=2, max_value=5000, step=10,
+    n_images = remember("n_images", int(c1.number_input("Images", min_value=2, max_value=max_images, step=10,
                                                         key=persisted("n_images", DEFAULT_N_IMAGES),
                                                         help="Images sampled from the class (|Ω|). The paper uses 100. "
                                                              "A class with fewer images gives all it has.")))
@@ -249,7 +332,7 @@ def sidebar_selection() -> Context:
     selection = Selection(model=spec, data=data, class_name=class_name,
                           layers=tuple(info.name for info in model.layers),
                           n_images=n_images, seed=seed, weights=weights)
-    return Context(selection=selection, model=model, dataset=dataset)
+    return Context(selection=selection, model=model, dataset=dataset, data_name=data_name)
 
 
 @overload
@@ -262,13 +345,20 @@ def layer_and_unit(model: LoadedModel, *, with_unit: bool = True, where=(st, st)
     ``where`` holds the two containers to draw the layer and the unit picker into.
     """
     names = [info.name for info in model.layers]
+    linked_layer = links.linked("layer")
+    if linked_layer is not None and linked_layer not in names:
+        used = st.session_state.get("sel_layer")
+        links.warn_unused("layer", linked_layer, used if used in names else names[-1])
     layer = remember("layer", where[0].selectbox("Layer", names, key=persisted("layer", names[-1], names),
                                               help="Deeper layers have smaller units (m x m) and more of them."))
     if not with_unit:
         return layer, None
     info = model.layer(layer)
     key = persisted("unit", 0)
+    linked_unit = links.linked("unit")
     if not 0 <= st.session_state[key] < info.n_units:
+        if linked_unit is not None:
+            links.warn_unused("unit", linked_unit, 0)
         st.session_state[key] = 0
     unit = remember("unit", int(where[1].number_input(f"Unit (0..{info.n_units - 1})", min_value=0,
                                                    max_value=info.n_units - 1, step=1, key=key)))

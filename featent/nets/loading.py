@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,6 +47,8 @@ __all__ = [
     "fingerprint_module",
     "clear_model_cache",
     "forget_model",
+    "set_model_cache_limits",
+    "model_bytes",
     "SPEC_SOURCES",
 ]
 
@@ -177,8 +180,35 @@ def _resolve_registered(spec: str) -> tuple[str, str] | None:
     return None
 
 
-_CACHE: dict[tuple[str, str | None], LoadedModel] = {}
+_CACHE: OrderedDict[tuple[str, str | None], LoadedModel] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+#: Bounds of the memo (least recently used models go first): how many, and their parameter bytes.
+_LIMITS = {"count": 8, "bytes": 4 * 2**30}
+
+
+def set_model_cache_limits(count: int | None = None, n_bytes: int | None = None) -> None:
+    """Bound the memo of loaded models by count and by parameter bytes (the app sets its limits here)."""
+    with _CACHE_LOCK:
+        if count is not None:
+            _LIMITS["count"] = check_int("count", count, 1, error=ModelError)
+        if n_bytes is not None:
+            _LIMITS["bytes"] = check_int("n_bytes", n_bytes, 1, error=ModelError)
+        _evict_locked()
+
+
+def model_bytes(model: LoadedModel) -> int:
+    """Bytes held by a loaded model's parameters and buffers."""
+    tensors = [*model.module.parameters(), *model.module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors if t.device.type != "meta")
+
+
+def _evict_locked() -> None:
+    """Drop least recently used models until the memo is within its bounds (the newest always stays)."""
+    total = sum(model_bytes(m) for m in _CACHE.values())
+    while len(_CACHE) > 1 and (len(_CACHE) > _LIMITS["count"] or total > _LIMITS["bytes"]):
+        key, old = _CACHE.popitem(last=False)
+        _BUILDING.pop(key, None)
+        total -= model_bytes(old)
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 
@@ -206,6 +236,8 @@ def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike |
     key = (text, _file_identity(weights) if weights is not None else None)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
         building = _BUILDING.setdefault(key, threading.Lock())
     if hit is not None:
         return hit
@@ -216,6 +248,7 @@ def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike |
             hit = _load_uncached(parsed, weights)
             with _CACHE_LOCK:
                 _CACHE[key] = hit
+                _evict_locked()
     return hit
 
 

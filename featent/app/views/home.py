@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent.app import cached
+from featent.app import cached, mode
 from featent.app.errors import shown_in_place
 from featent.app.layout import image_captions, page_header
 from featent.app.navigation import HOME, PAGES, st_page
@@ -70,7 +70,9 @@ def render() -> None:
                 f"coming back to a selection is instant. Folder `{stats['directory']}` · {stats['entries']} entries · "
                 f"{stats['bytes'] / 1e6:.1f} MB."
             )
-            if st.button("Clear cache", icon=":material/delete:", key="home_clear"):
+            if mode.public_mode():  # shared results: only the operator clears them (featent cache --clear)
+                st.caption("This server is shared: its result cache is cleared by the operator only.")
+            elif st.button("Clear cache", icon=":material/delete:", key="home_clear"):
                 cached.clear_all()
                 st.toast("Cache cleared.")
                 st.rerun()

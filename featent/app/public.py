@@ -1,0 +1,288 @@
+"""What a public server lets a visitor choose: zoo models within the limits, data by name, safe uploads.
+
+Why a module of its own: every check a shared server needs sits here, apart from the widgets, so the
+sidebar calls one function per choice and the hostile-visitor script and the tests call the same ones.
+Nothing here accepts a path typed by a visitor: data are built-in names, folder names under the
+operator's roots (``FEATENT_DATA_ROOTS``) or a zip the visitor uploads into a folder of their session.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import tempfile
+import threading
+import time
+import weakref
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from featent.app import mode
+from featent.errors import DataError, FeatentError, ModelError
+from featent.spec import ModelSpec
+
+#: The session-state key of the object whose collection removes the session's uploads.
+_JANITOR = "_public_upload_janitor"
+_STARTED = False
+_START_LOCK = threading.Lock()
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _parameters(name: str) -> int:
+    """Parameter count of a zoo model, built on the meta device (no memory, no weights)."""
+    import torch
+
+    from featent.nets.zoo import build
+
+    with torch.device("meta"):
+        module = build(name)
+    return sum(p.numel() for p in module.parameters())
+
+
+def check_spec(spec: str, limits: mode.Limits | None = None) -> str:
+    """``spec`` when a public visitor may load it; ModelError naming the rule otherwise.
+
+    Allowed: a name the zoo lists (``featent.nets.list_models()``), optionally ``:random[:SEED]`` and
+    ``@SIZE`` within the input-size limit, under the parameter limit; and the standard demo family
+    specs, already trained unless the operator allows training. Anything else (a file, a module path,
+    user code, an unknown name) is refused, whatever its syntax.
+    """
+    from featent.nets import list_models
+    from featent.nets.family import family_specs, parse_family_spec, resolve_family_spec
+
+    limits = limits or mode.limits()
+    text = str(spec).strip()
+    try:
+        family = parse_family_spec(text) is not None
+    except ModelError:
+        family = True  # a family spec with a level or epoch the family does not have
+    if family:
+        if text not in family_specs():
+            raise ModelError(f"{text!r} is not offered on this server; choose one of the demo family models in the list.")
+        if not mode.training_allowed():
+            try:
+                resolve_family_spec(text, build=False)
+            except ModelError:
+                raise ModelError(f"{text!r} would be trained first, and this server does not allow training.") from None
+        return text
+    parsed = ModelSpec.parse(text)
+    if parsed.name not in list_models() or parsed.tag is not None:
+        raise ModelError(f"{text!r} is not offered on this server; choose a model from the list (NAME or NAME:random).")
+    if parsed.size is not None and parsed.size > limits.max_input_size:
+        raise ModelError(limits.sentence("max_input_size", f"@{parsed.size}"))
+    n = _parameters(parsed.name)
+    if n > limits.max_parameters:
+        raise ModelError(limits.sentence("max_parameters", f"{parsed.name} ({n:,} parameters)"))
+    return text
+
+
+def check_images(n: int, limits: mode.Limits | None = None) -> int:
+    """``n`` when within the images-per-selection limit; DataError with the limit otherwise."""
+    limits = limits or mode.limits()
+    if n > limits.max_images:
+        raise DataError(limits.sentence("max_images", f"{n} images"))
+    return n
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+
+def sessions_root() -> Path:
+    """The private folder holding one subfolder of uploads per browser session (0700, ours)."""
+    root = Path(tempfile.gettempdir()) / f"featent-sessions-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise DataError(f"The upload folder {str(root)!r} is not private to this server; remove it and restart.")
+    return root
+
+
+def clear_uploads_at_startup() -> None:
+    """Remove uploads left by an earlier server process (once per process)."""
+    global _STARTED
+    with _START_LOCK:
+        if _STARTED:
+            return
+        _STARTED = True
+        shutil.rmtree(sessions_root(), ignore_errors=True)
+        legacy = Path(tempfile.gettempdir()) / f"featent-uploads-{os.getuid()}"
+        shutil.rmtree(legacy, ignore_errors=True)
+
+
+def _active_sessions() -> set[str] | None:
+    """Ids of the sessions this server holds, or None outside a server (AppTest, scripts)."""
+    try:
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return None
+        manager = Runtime.instance()._session_mgr
+        return {info.session.id for info in manager.list_sessions()}
+    except Exception:  # noqa: BLE001 - a Streamlit without this API: rely on the per-session janitor
+        return None
+
+
+def sweep_ended_sessions() -> list[str]:
+    """Remove the upload folders of sessions the server no longer holds; returns their names."""
+    active = _active_sessions()
+    if active is None:
+        return []
+    removed = []
+    for folder in sessions_root().iterdir():
+        if folder.name not in active:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+class _Janitor:
+    """Kept in a session's state; when the session ends and its state is collected, its folder goes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        weakref.finalize(self, shutil.rmtree, str(folder), True)
+
+
+def session_folder() -> Path:
+    """This browser session's upload folder (created on first use, removed when the session ends)."""
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    janitor = st.session_state.get(_JANITOR)
+    if janitor is None or not janitor.folder.is_dir():
+        ctx = get_script_run_ctx()
+        name = ctx.session_id if ctx is not None else f"local-{os.getpid()}"
+        folder = sessions_root() / "".join(c for c in name if c.isalnum() or c == "-")[:64]
+        folder.mkdir(mode=0o700, exist_ok=True)
+        janitor = _Janitor(folder)
+        st.session_state[_JANITOR] = janitor
+    return janitor.folder
+
+
+def end_session_uploads() -> None:
+    """Remove this session's uploads now (the janitor does it when the session's state goes)."""
+    import streamlit as st
+
+    janitor = st.session_state.pop(_JANITOR, None)
+    if janitor is not None:
+        shutil.rmtree(janitor.folder, ignore_errors=True)
+
+
+def check_upload_size(n_bytes: int, limits: mode.Limits | None = None) -> None:
+    """DataError naming the upload limit when ``n_bytes`` is over it."""
+    limits = limits or mode.limits()
+    if n_bytes > limits.max_upload_mb * 1e6:
+        raise DataError(limits.sentence("max_upload_mb", f"an upload of {n_bytes / 1e6:.1f} MB"))
+
+
+def unpack_zip(data: bytes, dest: Path, limits: mode.Limits | None = None) -> Path:
+    """Unpack a zip of class folders into a new folder under ``dest``; one sentence for what is refused.
+
+    Refused: absolute names, ``..``, links (any entry whose mode says symlink), more files than the
+    limit, and bombs: the declared unpacked total over the upload limit, or an entry writing more bytes
+    than it declared (each is copied with a byte budget, never trusted).
+    """
+    limits = limits or mode.limits()
+    check_upload_size(len(data), limits)
+    budget = int(limits.max_upload_mb * 1e6)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DataError("The upload is not a zip file; zip a folder holding one subfolder of images per class.") from None
+    with archive:
+        entries = archive.infolist()
+        files = [e for e in entries if not e.is_dir()]
+        if len(files) > limits.max_upload_files:
+            raise DataError(limits.sentence("max_upload_files", f"a zip of {len(files)} files"))
+        declared = sum(e.file_size for e in files)
+        if declared > budget:
+            raise DataError(limits.sentence("max_upload_mb", f"a zip unpacking to {declared / 1e6:.1f} MB"))
+        for entry in entries:
+            name = entry.filename
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")) or ".." in parts or "\x00" in name:
+                raise DataError(f"The zip entry {name!r} points outside the zip; zip the class folders themselves.")
+            if stat.S_ISLNK(entry.external_attr >> 16):
+                raise DataError(f"The zip entry {name!r} is a link; zip the image files themselves.")
+        target = Path(tempfile.mkdtemp(prefix="zip-", dir=dest))
+        try:
+            _copy_entries(archive, files, target, budget, limits)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a lying header (CRC, sizes) or a broken stream
+            shutil.rmtree(target, ignore_errors=True)
+            raise DataError(f"The zip cannot be unpacked ({exc}); zip the class folders again.") from None
+    return _class_root(target)
+
+
+def _copy_entries(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], target: Path, budget: int,
+                  limits: mode.Limits) -> None:
+    """Copy each entry with a running byte budget (never trusting the declared sizes)."""
+    written = 0
+    for entry in files:
+        out = target / Path(*PurePosixPath(entry.filename.replace("\\", "/")).parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(entry) as source, open(out, "wb") as sink:
+            while chunk := source.read(1 << 16):
+                written += len(chunk)
+                if written > budget:
+                    shutil.rmtree(target, ignore_errors=True)
+                    raise DataError(limits.sentence("max_upload_mb", "the zip's unpacked content"))
+                sink.write(chunk)
+
+
+def _class_root(target: Path) -> Path:
+    """The folder holding the class folders: the zip's single top folder when it has one."""
+    children = [c for c in target.iterdir() if not c.name.startswith((".", "__MACOSX"))]
+    if len(children) == 1 and children[0].is_dir() and any(g.is_dir() for g in children[0].iterdir()):
+        return children[0]
+    return target
+
+
+# -- jobs at once --------------------------------------------------------------------------------
+
+
+class JobQueue:
+    """At most ``limits.max_jobs`` computations at once; the rest wait in order and can see their place."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running = 0
+        self._waiting: list[object] = []
+        self._spent: dict[str, float] = {}
+
+    def position(self, ticket: object) -> int:
+        """1-based place of ``ticket`` among the waiting, 0 when it runs."""
+        with self._cond:
+            return self._waiting.index(ticket) + 1 if ticket in self._waiting else 0
+
+    def run(self, session: str, work, on_wait=None, limits: mode.Limits | None = None):
+        """Run ``work()`` when a slot is free; ``on_wait(position)`` is told the place while waiting.
+
+        A session over its compute time gets the limit's sentence instead (FeatentError).
+        """
+        limits = limits or mode.limits()
+        if self._spent.get(session, 0.0) >= limits.session_compute_s:
+            raise FeatentError(limits.sentence("session_compute_s", "this session"))
+        ticket = object()
+        with self._cond:
+            self._waiting.append(ticket)
+            while self._running >= limits.max_jobs or self._waiting[0] is not ticket:
+                if on_wait is not None:
+                    on_wait(self._waiting.index(ticket) + 1)
+                self._cond.wait(timeout=0.5)
+            self._waiting.pop(0)
+            self._running += 1
+        start = time.monotonic()
+        try:
+            return work()
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._spent[session] = self._spent.get(session, 0.0) + time.monotonic() - start
+                self._cond.notify_all()
+
+
+JOBS = JobQueue()
