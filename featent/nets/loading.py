@@ -205,10 +205,25 @@ def model_bytes(model: LoadedModel) -> int:
 def _evict_locked() -> None:
     """Drop least recently used models until the memo is within its bounds (the newest always stays)."""
     total = sum(model_bytes(m) for m in _CACHE.values())
+    evicted = False
     while len(_CACHE) > 1 and (len(_CACHE) > _LIMITS["count"] or total > _LIMITS["bytes"]):
         key, old = _CACHE.popitem(last=False)
         _BUILDING.pop(key, None)
         total -= model_bytes(old)
+        del old  # the last reference: freed now, before the heap is trimmed
+        evicted = True
+    if evicted:
+        _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap pages back to the system (glibc keeps them otherwise, so RSS would not drop)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator decides
+        pass
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 
