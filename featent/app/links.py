@@ -71,7 +71,7 @@ def apply_link(builtin_data: tuple[str, ...], named_data: tuple[str, ...] | None
     for key, (high, why) in limits.items():
         value = values.get(key)
         if isinstance(value, int) and value > high:
-            fallback = high if key == "images" else 0  # the most images allowed; seed 0
+            fallback = 100 if key == "images" else 0  # the defaults: 100 images (the paper's count), seed 0
             used = min(int(st.session_state.get(f"sel_{SESSION_NAMES[key]}", fallback)), high)
             problems.append(f"The link's {key}={value} cannot be used ({why}); {used} was used instead.")
             values[key] = used
