@@ -47,3 +47,10 @@ def test_the_byte_bound_keeps_the_newest_model_only(small_memo) -> None:
     newest = loading.load_model("demo:random:2")
     assert list(loading._CACHE.values()) == [newest]
     assert loading.load_model("demo:random:2") is newest  # a hit moves it to the end, not a reload
+
+
+def test_a_weights_path_with_a_nul_is_one_sentence() -> None:
+    from featent.errors import ModelError
+
+    with pytest.raises(ModelError, match="contains a NUL character"):
+        loading.load_model("demo", "/tmp/x\x00y.pt")
