@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -119,10 +120,8 @@ async def check_own(page: Page, link: dict[str, str], mismatches: list[str]) -> 
     """The address bar and the sidebar's class box still name this session's own selection."""
     from urllib.parse import parse_qs, urlparse
 
-    try:  # the page writes its link when its script has run to the end
+    with contextlib.suppress(Exception):  # the page writes its link when its script has run; missing: reported below
         await page.wait_for_url(re.compile(r"[?&]model="), timeout=STEP_MS)
-    except Exception:  # noqa: BLE001 - reported below as a missing value
-        pass
     query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
     shown = await page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stSidebar\"] "
                                 "input[aria-label=\"Class\"]')].map(e => e.value)")
@@ -190,7 +189,7 @@ async def run(n: int, url: str, started: float, deadline_s: float) -> list[dict]
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def main() -> None:
