@@ -64,12 +64,13 @@ class Context:
         """The same choice restricted to some layers (births are cached per layer)."""
         return Selection(**{**self.selection.__dict__, "layers": tuple(layers)})
 
-    def share(self, **view: object) -> dict[str, str]:
-        """Write this view into the address bar (selection + ``view`` keys) and draw 'Copy link'."""
+    def share(self, where=None, **view: object) -> dict[str, str]:
+        """Write this view into the address bar (selection + ``view`` keys) and draw 'Copy link'
+        (into ``where``: a sidebar placeholder when called from a fragment)."""
         sel = self.selection
         params = links.write_link(model=sel.model, data=self.data_name or sel.data, **{"class": sel.class_name},
                                   images=sel.n_images, seed=sel.seed, **view)
-        links.copy_link(params)
+        links.copy_link(params, where)
         return params
 
 

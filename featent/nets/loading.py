@@ -270,7 +270,8 @@ def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike |
 def _file_identity(path: str | os.PathLike) -> str:
     """Resolved path plus size and mtime: a rewritten weights file is loaded again."""
     if "\x00" in os.fspath(path):
-        raise ModelError(f"Cannot use weights file {str(path)[:80]!r}: it contains a NUL character; give a .pt/.pth state_dict file.")
+        raise ModelError(f"Cannot use weights file {str(path)[:80]!r}: it contains a NUL character; "
+                         "give a .pt/.pth state_dict file.")
     file = Path(path).expanduser().resolve()
     try:
         info = file.stat()

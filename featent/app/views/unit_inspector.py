@@ -41,8 +41,12 @@ def render() -> None:
             where.warning(f"ε = {eps:.2f} < p = {entropy.DEFAULT_P:g}: this unit gives a birth on too few images, so its FE is "
                           "(1 − ε) ln|Ω| by Eq. 12 — a silent unit, not a good detector.", icon=":material/volume_off:")
 
+    link_slot = st.sidebar.empty()  # 'Copy link', redrawn by the fragment below
+
+    @st.fragment
     def inspector() -> None:
-        """The page body (a full rerun: the link and the sidebar follow every change)."""
+        """The page body, a fragment: a layer, unit, image or step change reruns only this, not the sidebar
+        (which loads the model and data); the address bar and 'Copy link' still follow every change."""
         c_layer, c_unit, c_image, c_step, c_birth = st.columns([1.8, 1, 1, 1.1, 1.1], vertical_alignment="bottom")
         layer, unit_index = layer_and_unit(ctx.model, where=(c_layer, c_unit))
         selection = ctx.for_layers(layer)
@@ -103,7 +107,7 @@ def render() -> None:
             else:
                 c_step.caption(f"{n_steps} steps: stepped on the server")
                 v = filtration_steps(unit, curves, birth, step_key, n_steps, layer, unit_index)
-            ctx.share(layer=layer, unit=unit_index, image=image_index, step=v)
+            ctx.share(where=link_slot, layer=layer, unit=unit_index, image=image_index, step=v)
 
         fe_parts_panel(st, results, unit_index)
         b1, b2 = st.columns(2)
