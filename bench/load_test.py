@@ -122,6 +122,8 @@ async def check_own(page: Page, link: dict[str, str], mismatches: list[str]) -> 
 
     with contextlib.suppress(Exception):  # the page writes its link when its script has run; missing: reported below
         await page.wait_for_url(re.compile(r"[?&]model="), timeout=STEP_MS)
+    with contextlib.suppress(Exception):  # the sidebar's class box is drawn once the data are loaded
+        await page.wait_for_selector('[data-testid="stSidebar"] input[aria-label="Class"]', timeout=STEP_MS)
     query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
     shown = await page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stSidebar\"] "
                                 "input[aria-label=\"Class\"]')].map(e => e.value)")
