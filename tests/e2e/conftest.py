@@ -70,17 +70,35 @@ def packaged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSer
                       cwd=tmp_path_factory.mktemp("elsewhere"))
 
 
-def _serve(script: Path, base: Path, cwd: Path = ROOT) -> Iterator[AppServer]:
+@pytest.fixture(scope="session")
+def public_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """`streamlit run app.py` in public mode, one data root with a folder 'shapes', closed sessions dropped after 2 s."""
+    import numpy as np
+    from PIL import Image
+
+    base = tmp_path_factory.mktemp("featent-e2e-public")
+    rng = np.random.default_rng(0)
+    for name in ("circles", "squares"):
+        (base / "roots" / "shapes" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(base / "roots" / "shapes" / name / f"{i}.png")
+    yield from _serve(ROOT / "app.py", base, env={"FEATENT_PUBLIC": "1", "FEATENT_DATA_ROOTS": str(base / "roots")},
+                      extra=["--server.disconnectedSessionTTL", "2"])
+
+
+def _serve(script: Path, base: Path, cwd: Path = ROOT, env: dict[str, str] | None = None,
+           extra: list[str] | None = None) -> Iterator[AppServer]:
     port = _free_port()
     artifacts = Path(os.environ.get("FEATENT_E2E_ARTIFACTS", ROOT / "tests" / "e2e" / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path}
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path,
+           **(env or {})}
     log = open(base / "server.log", "w")  # noqa: SIM115 - closed in finally
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *(extra or []),
     ]
     started = time.monotonic()
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -102,7 +120,8 @@ def _serve(script: Path, base: Path, cwd: Path = ROOT) -> Iterator[AppServer]:
         server = AppServer(url=url, started_at=started, artifacts=artifacts)
         server.timings["server_healthy_s"] = round(time.monotonic() - started, 2)
         yield server
-        (artifacts / ("timings.json" if script.name == "app.py" else f"timings-{script.stem}.json")).write_text(
+        name = "timings.json" if script.name == "app.py" and not env else f"timings-{script.stem}{'-public' if env else ''}.json"
+        (artifacts / name).write_text(
             json.dumps(server.timings, indent=2)
         )
         print(f"\nfeatent e2e: screenshots and timings in {artifacts}: {server.timings}")
@@ -115,4 +134,4 @@ def _serve(script: Path, base: Path, cwd: Path = ROOT) -> Iterator[AppServer]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         log.close()
-        shutil.copy(base / "server.log", artifacts / f"server-{script.stem}.log")
+        shutil.copy(base / "server.log", artifacts / f"server-{script.stem}{'-public' if env else ''}.log")
