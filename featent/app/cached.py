@@ -95,16 +95,13 @@ def computed(experiment: Any, *args: Any, **kwargs: Any) -> Any:
     argument, the selection by its weights and data fingerprints)."""
     if not mode.public_mode():
         return experiment.cached(*args, store=store(), **kwargs)
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
     place = st.empty()
 
     def waiting(position: int) -> None:
         place.info(f"Waiting for a free slot: place {position} in the queue.", icon=":material/hourglass:")
 
     try:
-        return public.JOBS.run(ctx.session_id if ctx else "local", lambda: experiment.cached(*args, store=store(), **kwargs),
+        return public.JOBS.run(public.session_id(), lambda: experiment.cached(*args, store=store(), **kwargs),
                                on_wait=waiting)
     finally:
         place.empty()

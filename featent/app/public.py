@@ -15,6 +15,7 @@ import stat
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -113,30 +114,30 @@ def clear_uploads_at_startup() -> None:
         shutil.rmtree(legacy, ignore_errors=True)
 
 
-def _active_sessions() -> set[str] | None:
-    """Ids of the sessions this server holds, or None outside a server (AppTest, scripts)."""
-    try:
-        from streamlit.runtime import Runtime
-
-        if not Runtime.exists():
-            return None
-        manager = Runtime.instance()._session_mgr
-        return {info.session.id for info in manager.list_sessions()}
-    except Exception:  # noqa: BLE001 - a Streamlit without this API: rely on the per-session janitor
-        return None
+#: Upload folders untouched for this long belong to sessions that ended without their janitor running.
+STALE_S = 6 * 3600
 
 
-def sweep_ended_sessions() -> list[str]:
-    """Remove the upload folders of sessions the server no longer holds; returns their names."""
-    active = _active_sessions()
-    if active is None:
-        return []
+def sweep_ended_sessions(now: float | None = None) -> list[str]:
+    """Remove upload folders no session has used for STALE_S seconds; returns their names."""
+    now = time.time() if now is None else now
     removed = []
     for folder in sessions_root().iterdir():
-        if folder.name not in active:
+        try:
+            stale = now - folder.stat().st_mtime > STALE_S
+        except OSError:
+            continue
+        if stale:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
     return removed
+
+
+def session_id() -> str:
+    """A random id of this browser session (kept in its state), naming its upload folder and its compute time."""
+    import streamlit as st
+
+    return str(st.session_state.setdefault("_public_session_id", uuid.uuid4().hex))
 
 
 class _Janitor:
@@ -150,17 +151,24 @@ class _Janitor:
 def session_folder() -> Path:
     """This browser session's upload folder (created on first use, removed when the session ends)."""
     import streamlit as st
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     janitor = st.session_state.get(_JANITOR)
     if janitor is None or not janitor.folder.is_dir():
-        ctx = get_script_run_ctx()
-        name = ctx.session_id if ctx is not None else f"local-{os.getpid()}"
-        folder = sessions_root() / "".join(c for c in name if c.isalnum() or c == "-")[:64]
+        folder = sessions_root() / session_id()
         folder.mkdir(mode=0o700, exist_ok=True)
         janitor = _Janitor(folder)
         st.session_state[_JANITOR] = janitor
+    os.utime(janitor.folder)  # in use: not stale
     return janitor.folder
+
+
+def keep_alive() -> None:
+    """Mark this session's upload folder as in use (each run), so the stale sweep leaves it."""
+    import streamlit as st
+
+    janitor = st.session_state.get(_JANITOR)
+    if janitor is not None and janitor.folder.is_dir():
+        os.utime(janitor.folder)
 
 
 def end_session_uploads() -> None:

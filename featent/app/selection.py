@@ -266,6 +266,7 @@ def sidebar_selection() -> Context:
     set_model_cache_limits(limits.max_models, int(limits.max_model_mb * 1e6))
     if public_mode:
         public.clear_uploads_at_startup()
+        public.keep_alive()
         public.sweep_ended_sessions()
         links.apply_link(builtin_datasets(), named_data=tuple(public_data_choices()),
                          maxima={"images": (max_images, limits.sentence("max_images", "the link's count").split(";")[0])})

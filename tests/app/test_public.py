@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import stat
 import threading
 import time
@@ -111,7 +112,7 @@ def test_hostile_zips_are_refused_with_one_sentence(public_env: Path, monkeypatc
 
 def test_an_upload_over_the_size_limit_is_refused(public_env: Path, monkeypatch) -> None:
     monkeypatch.setenv("FEATENT_MAX_UPLOAD_MB", "1")
-    with pytest.raises(DataError, match="uploads of at most 1 MB; an upload of 2.0 MB"):
+    with pytest.raises(DataError, match=r"uploads of at most 1 MB; an upload of 2\.0 MB"):
         public.check_upload_size(2_000_000)
 
 
@@ -123,6 +124,13 @@ def test_uploads_go_with_their_session_and_at_startup(public_env: Path) -> None:
     del janitor  # the session's state is dropped when Streamlit closes the session
     gc.collect()
     assert not folder.exists()
+    stale, fresh = public.sessions_root() / "stale", public.sessions_root() / "fresh"
+    stale.mkdir()
+    fresh.mkdir()
+    assert public.sweep_ended_sessions(now=time.time() + public.STALE_S / 2) == []
+    os.utime(fresh)
+    os.utime(stale, (0, time.time() - public.STALE_S - 1))
+    assert public.sweep_ended_sessions() == ["stale"] and fresh.exists()
     leftover = public.sessions_root() / "earlier-process"
     leftover.mkdir()
     public._STARTED = False
