@@ -261,7 +261,8 @@ def sidebar_selection() -> Context:
     """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
     sb = st.sidebar
     public_mode = mode.public_mode()
-    limits = mode.limits()
+    with shown_in_place():  # a bad limit in the operator's config is one sentence
+        limits = mode.limits()
     max_images = limits.max_images if public_mode else links.MAXIMA["images"]
     set_model_cache_limits(limits.max_models, int(limits.max_model_mb * 1e6))
     if public_mode:
