@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from featent import __version__
 from featent.cli import cached
 from featent.cli.common import (
     DATA_HELP,
@@ -45,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
     add_offline_flag(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"featent {__version__}", help="print the version and exit")
+    # featent/__init__.py sits above the CLI and is always imported before it: its __version__ is read, not imported
+    version = sys.modules["featent"].__version__
+    parser.add_argument("--version", action="version", version=f"featent {version}", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
