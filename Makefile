@@ -12,9 +12,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml | $(PY)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip "setuptools>=77"
 	$(PIP) install --quiet -r requirements-dev.txt
-	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) install --quiet --no-build-isolation -e ".[dev]" -c requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP) fashion-data
@@ -35,7 +35,7 @@ browser:
 
 run: setup
 	@echo "featent: open http://localhost:$(PORT) in your browser (Ctrl+C stops the server)"
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false
 
 # ruff (rules in pyproject.toml) and mypy on the package; make test runs it before the tests.
 lint: $(STAMP)

@@ -115,10 +115,14 @@ def result_key(kind: str, *parts: object) -> str:
 
 
 def default_directory() -> Path:
-    """``$FEATENT_CACHE_DIR``, else ``cache/`` of a source checkout, else ``~/.cache/featent``."""
+    """``$FEATENT_CACHE_DIR``; else ``$XDG_CACHE_HOME/featent`` (clusters point it at scratch space); else
+    ``cache/`` of a source checkout; else ``~/.cache/featent``. An installed package never writes next to its code."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).expanduser().is_absolute():  # the XDG spec: a relative path is to be ignored
+        return Path(xdg).expanduser() / "featent"
     project = Path(__file__).resolve().parent.parent
     if (project / "pyproject.toml").is_file():
         return project / "cache"

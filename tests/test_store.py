@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import diskcache
 import numpy as np
@@ -42,6 +43,16 @@ def test_env_var_sets_the_default_directory(cache_dir):
     store = ResultStore()
     assert store.directory == cache_dir and cache_dir.is_dir()
     assert store.stats()["directory"] == str(cache_dir)
+
+
+def test_xdg_cache_home_comes_after_the_env_var_and_a_relative_one_is_ignored(cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_directory() == cache_dir  # FEATENT_CACHE_DIR wins
+    monkeypatch.delenv("FEATENT_CACHE_DIR")
+    assert default_directory() == tmp_path / "xdg" / "featent"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec: relative paths are invalid
+    assert default_directory() != Path("relative/cache/featent")
+    assert default_directory().is_absolute()
 
 
 def test_stats_and_clear(tmp_path):

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
     add_offline_flag(parser, top=True)
+    # featent/__init__.py sits above the CLI and is always imported before it: its __version__ is read, not imported
+    version = sys.modules["featent"].__version__
+    parser.add_argument("--version", action="version", version=f"featent {version}", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -116,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.sweep import register as register_sweep
 
     _COMMANDS.update(register_sweep(sub))
+    from featent.cli.app import register as register_app
+
+    _COMMANDS.update(register_app(sub))
     return parser
 
 
@@ -139,7 +145,7 @@ def _cmd_models(args: argparse.Namespace) -> str:
     early = [spec for spec in family if "@iter" in spec]
     corrupt = [spec for spec in family if "-corrupt-" in spec]
     rows.insert(1, {
-        "model": "demo family (trained on first use)",
+        "model": "demo family (shipped trained)",
         "input_size": DEMO_INPUT_SIZE,
         "specs": f"{epochs[0]} .. {epochs[-1]}, {', '.join(early)}, {corrupt[0]} .. {corrupt[-1]}",
     })
@@ -361,7 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
     try:
         with warnings_as_lines():
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            args, unknown = parser.parse_known_args(argv)
+            if unknown and args.command != "app":  # only featent app passes options on (to Streamlit)
+                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+            if unknown:
+                args.passthrough = unknown
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
             emit(_COMMANDS[args.command](args), getattr(args, "out", None))

@@ -8,8 +8,11 @@ because it trains them).
 
 The family (see ``featent.training.family`` for why it exists): checkpoints of one clean run
 (``demo@epochN``, early ``demo@iterK`` optimizer steps) and corrupted-label runs (``demo-corrupt-X``),
-all from one :class:`Recipe`. Runs live in ``<cache dir>/family/<run id>/``; the run id names every
-training setting, so a change of recipe never reuses stale weights.
+all from one :class:`Recipe`. The standard runs ship with featent (``featent/weights/family/<run id>/``,
+float32 state_dicts): training gives slightly different floats on another CPU, and the published
+tables must reproduce everywhere. Any other run (another recipe, level or length) is trained on first
+use into ``<cache dir>/family/<run id>/``; the run id names every training setting, so a change of
+recipe never reuses stale weights.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ __all__ = [
     "parse_family_spec",
     "family_specs",
     "family_directory",
+    "SHIPPED_DIRECTORY",
+    "shipped_run",
     "run_for",
     "run_complete",
     "resolve_family_spec",
@@ -176,6 +181,16 @@ def family_directory() -> Path:
     return default_directory() / "family"
 
 
+#: The trained standard runs that ship inside the package (used before anything in the cache).
+SHIPPED_DIRECTORY = Path(__file__).resolve().parent.parent / "weights" / "family"
+
+
+def shipped_run(run: FamilyRun) -> Path | None:
+    """The shipped folder of ``run`` when featent ships it complete, else None."""
+    directory = SHIPPED_DIRECTORY / run.run_id
+    return directory if run_complete(directory, run) else None
+
+
 def run_for(spec: str) -> FamilyRun:
     """The run a family spec belongs to (ModelError if it is not a family spec)."""
     parsed = parse_family_spec(spec)
@@ -190,12 +205,13 @@ def run_complete(directory: Path, run: FamilyRun) -> bool:
 
 
 def resolve_family_spec(spec: object, build: bool = True) -> tuple[str, str] | None:
-    """A family spec -> ("demo", checkpoint path), training its run first when missing; None for any other spec."""
+    """A family spec -> ("demo", checkpoint path): the shipped run, else the cached one, training it first
+    when missing; None for any other spec."""
     found = family_checkpoint(spec)
     if found is None:
         return None
     run, name = found
-    directory = family_directory() / run.run_id
+    directory = shipped_run(run) or family_directory() / run.run_id
     if not run_complete(directory, run):
         if not build:
             raise ModelError(f"The demo family run {run.run_id} is not built yet; run 'featent train-family'.")

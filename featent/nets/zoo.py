@@ -2,8 +2,10 @@
 
 Pretrained weights come as torchvision and timm fetch them: from the local cache, downloaded on
 first use when the network is reachable, unless offline mode is on (``FEATENT_OFFLINE=1`` or the
-CLI's ``--offline``). Without a cached file and without a network the answer is one sentence naming
-the file and the folder to put it in, within a few seconds.
+CLI's ``--offline``). Every download is checked against its published hash: torchvision's file names
+carry the sha256 prefix (checked as torch.hub's ``check_hash`` does), and timm's files come through
+the Hugging Face hub, which verifies them and keeps its own cache. Without a cached file and without
+a network the answer is one sentence naming the file and the folder to put it in, within seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "build",
     "check_name",
     "pretrained_state",
+    "published_hash_prefix",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -135,7 +138,13 @@ def _timm_cached(timm, name: str) -> nn.Module | None:  # the optional timm modu
 
 
 def _hf_cache() -> str:
-    return os.environ.get("HF_HUB_CACHE") or str(Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    """The Hugging Face hub cache, as huggingface_hub resolves it (HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME)."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+        return os.environ.get("HF_HUB_CACHE") or str(home / "hub")
+    return str(constants.HF_HUB_CACHE)
 
 
 def _check_network(what: str, folder: str, host: str) -> None:
@@ -165,6 +174,12 @@ def torchvision_weights_file(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 
+def published_hash_prefix(filename: str) -> str | None:
+    """The sha256 prefix torchvision publishes in a weights file name (``resnet18-f37072fd.pth`` -> ``f37072fd``)."""
+    found = torch.hub.HASH_REGEX.search(filename)
+    return found.group(1) if found else None
+
+
 def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], str]:
     """The default pretrained state_dict of a torchvision model: cached, else fetched (not offline)."""
     file = torchvision_weights_file(name)
@@ -176,8 +191,8 @@ def pretrained_state(name: str) -> tuple[dict[str, torch.Tensor], str]:
             f"the pretrained weights {file.name} of {name}", str(file.parent), urlparse(url).hostname or "download.pytorch.org"
         )
         file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(url, str(file), progress=False)
+        try:  # the sha256 prefix in the file name (resnet18-f37072fd.pth), as torch.hub's check_hash=True reads it
+            torch.hub.download_url_to_file(url, str(file), hash_prefix=published_hash_prefix(file.name), progress=False)
         except Exception as exc:  # urllib raises several types
             raise ModelError(
                 f"Cannot download {file.name} for {name} ({str(exc).splitlines()[0][:120]}); put it in {file.parent}."

@@ -16,8 +16,10 @@ knows these specs anywhere a model spec is accepted (CLI, app, pipeline) with no
 first; it calls :func:`ensure_run` here when a run is missing, or a run is built ahead of time with
 ``featent train-family`` (with progress).
 
-Runs live in ``<cache dir>/family/<run id>/`` (``epoch_NNN.pt`` / ``iter_NNNNN.pt`` state_dicts,
-``history.json``). A run is trained in a temporary folder and renamed into place, so a crash or a
+The standard runs ship with featent (``featent.nets.family.SHIPPED_DIRECTORY``) and are used first;
+other runs live in ``<cache dir>/family/<run id>/`` (``epoch_NNN.pt`` / ``iter_NNNNN.pt`` state_dicts,
+``history.json``). ``featent train-family`` retrains into the cache and compares with the shipped run
+(:func:`compare_with_shipped`). A run is trained in a temporary folder and renamed into place, so a crash or a
 concurrent build never leaves a half-written run behind.
 """
 
@@ -48,6 +50,7 @@ from featent.nets.family import (
     resolve_family_spec,
     run_complete,
     run_for,
+    shipped_run,
 )
 from featent.progress import Progress, ProgressLike
 from featent.store import write_bytes_atomic
@@ -67,6 +70,7 @@ __all__ = [
     "run_history",
     "iteration_history",
     "build_family",
+    "compare_with_shipped",
     "family_checkpoint",
     "corrupt_run",
     "base_run",
@@ -85,10 +89,16 @@ def _lock(run: FamilyRun) -> threading.Lock:
 
 
 def ensure_run(
-    run: FamilyRun, progress: ProgressLike = None, root: str | os.PathLike | None = None, build: bool = True
+    run: FamilyRun, progress: ProgressLike = None, root: str | os.PathLike | None = None, build: bool = True,
+    shipped: bool = True,
 ) -> Path:
-    """The folder of a finished run, training it first if needed (``build=False``: ModelError instead)."""
+    """The folder of a finished run: the shipped one (unless ``root`` is given or ``shipped`` is False), else
+    the one under ``root`` (default: the cache), training it first if needed (``build=False``: ModelError instead)."""
     progress = Progress.of(progress)
+    if root is None and shipped:
+        found = shipped_run(run)
+        if found is not None:
+            return found
     base = Path(root).expanduser() if root is not None else family_directory()
     target = base / run.run_id
     if run_complete(target, run):
@@ -158,9 +168,10 @@ def iteration_history(run: FamilyRun, root: str | os.PathLike | None = None, bui
 
 def build_family(
     levels: Sequence[float] = CORRUPT_LEVELS, base: bool = True, progress: ProgressLike = None,
-    root: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None, shipped: bool = True,
 ) -> list[tuple[FamilyRun, Path]]:
-    """Train (or find) the base run and the corrupted-label runs ahead of time."""
+    """Train (or find) the base run and the corrupted-label runs ahead of time (``shipped=False``: in the
+    cache even where featent ships the run, to rebuild it on this machine)."""
     progress = Progress.of(progress)
     runs = list(dict.fromkeys(([base_run()] if base else []) + [corrupt_run(level) for level in levels]))
     out = []
@@ -170,6 +181,23 @@ def build_family(
         def step(fraction: float, message: str, part: Progress = part, run: FamilyRun = run) -> None:
             part(fraction, f"{run.run_id}: {message}")
 
-        out.append((run, ensure_run(run, progress=Progress(step, progress.warn), root=root)))
+        out.append((run, ensure_run(run, progress=Progress(step, progress.warn), root=root, shipped=shipped)))
     progress(1.0, "family ready")
     return out
+
+
+def compare_with_shipped(run: FamilyRun, directory: Path) -> dict | None:
+    """How a run built here differs from the shipped one: the largest absolute weight difference of its last
+    epoch and its final accuracies beside the shipped ones; None when featent does not ship the run."""
+    import torch
+
+    reference = shipped_run(run)
+    if reference is None:
+        return None
+    name = f"epoch_{run.epochs:03d}.pt"
+    ours = torch.load(directory / name, map_location="cpu", weights_only=True)
+    theirs = torch.load(reference / name, map_location="cpu", weights_only=True)
+    difference = max(float((ours[k].float() - theirs[k].float()).abs().max()) for k in theirs)
+    shipped_last = json.loads((reference / "history.json").read_text())["epochs"][-1]
+    return {"max_weight_difference": difference, "identical": difference == 0.0,
+            "shipped_train_accuracy": shipped_last["train_accuracy"], "shipped_test_accuracy": shipped_last["test_accuracy"]}

@@ -30,7 +30,7 @@ def _fake_run(cache: Path, epochs: tuple[int, ...]) -> Path:
 
 
 def test_family_spec_loads_in_a_fresh_interpreter(tmp_path):
-    directory = _fake_run(tmp_path, (3,))
+    directory = family.SHIPPED_DIRECTORY / family.base_run().run_id  # shipped: found before the (empty) cache
     probe = ("import sys, featent.nets as n; m = n.load_model('demo@epoch3'); "
              "print(m.weights_source); print(sorted(k for k in sys.modules if k.startswith('featent.training')))")
     env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
@@ -42,6 +42,7 @@ def test_family_spec_loads_in_a_fresh_interpreter(tmp_path):
 
 def test_resolution_names_the_checkpoint_and_refuses_unbuilt_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(family, "SHIPPED_DIRECTORY", tmp_path / "nothing-shipped")  # the cache's own rules
     directory = _fake_run(tmp_path, (3,))
     assert family.resolve_family_spec(" demo@epoch3 ") == ("demo", str(directory / "epoch_003.pt"))
     assert family.resolve_family_spec("vgg16") is None

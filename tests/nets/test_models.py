@@ -303,3 +303,27 @@ def test_offline_mode_still_uses_the_cached_file(tmp_path, monkeypatch):
     cached = load_model("squeezenet1_1@64")
     assert cached.weights_source == "torch cache"
     assert cached.fingerprint == load_model("squeezenet1_1:random:5@64").fingerprint
+
+
+def test_a_download_with_the_wrong_hash_is_refused_and_not_kept(tmp_path, monkeypatch):
+    """torchvision's published sha256 prefix (in the file name) is checked on download, as check_hash=True does."""
+    from featent.nets import zoo
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("FEATENT_OFFLINE", raising=False)
+    monkeypatch.setattr(zoo, "_check_network", lambda *_args: None)
+    impostor = tmp_path / "impostor.pth"
+    impostor.write_bytes(b"not the published weights")
+    real_download = torch.hub.download_url_to_file
+    seen = {}
+
+    def from_local_file(url, dst, hash_prefix=None, progress=True):
+        seen["hash_prefix"] = hash_prefix
+        real_download(impostor.as_uri(), dst, hash_prefix=hash_prefix, progress=False)  # the real check, no network
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", from_local_file)
+    expected = zoo.torchvision_weights_file("resnet18")
+    with pytest.raises(ModelError, match=r"Cannot download resnet18-.*invalid hash value"):
+        zoo.pretrained_state("resnet18")
+    assert seen["hash_prefix"] and expected.name.split("-")[1].startswith(seen["hash_prefix"])
+    assert not expected.exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -28,7 +31,33 @@ def test_family_specs_parse():
 
 def test_family_not_built_is_a_clear_error(cache_dir):
     with pytest.raises(ModelError, match="not built yet"):
-        fam.resolve_family_spec("demo-corrupt-0.6", build=False)
+        fam.resolve_family_spec("demo-corrupt-0.5", build=False)  # a level featent does not ship
+
+
+def test_the_shipped_family_is_used_first_and_names_every_checkpoint(cache_dir):
+    from featent.nets.family import SHIPPED_DIRECTORY
+
+    for spec in fam.family_specs():
+        name, path = fam.resolve_family_spec(spec, build=False)  # nothing trained, nothing in the cache
+        assert name == "demo" and Path(path).is_file() and Path(path).is_relative_to(SHIPPED_DIRECTORY)
+    assert not cache_dir.exists() or not (cache_dir / "family").exists()
+    shipped = fam.ensure_run(fam.corrupt_run(0.8), build=False)
+    assert shipped.parent == SHIPPED_DIRECTORY
+    assert fam.run_history(fam.corrupt_run(0.8), build=False)[-1]["train_accuracy"] >= 0.97  # fitted, as the recipe says
+
+
+def test_a_rebuilt_run_is_compared_with_the_shipped_one(tmp_path):
+    run = fam.corrupt_run(0.4)
+    shipped = fam.ensure_run(run, build=False)
+    copy = tmp_path / run.run_id
+    shutil.copytree(shipped, copy)
+    assert fam.compare_with_shipped(run, copy)["identical"]
+    state = torch.load(copy / "epoch_035.pt", weights_only=True)
+    state["features.0.bias"][3] += 0.25
+    torch.save(state, copy / "epoch_035.pt")
+    compared = fam.compare_with_shipped(run, copy)
+    assert not compared["identical"] and compared["max_weight_difference"] == pytest.approx(0.25)
+    assert fam.compare_with_shipped(fam.FamilyRun(seed=1, epochs=1, label_noise=0.0), copy) is None  # not shipped
 
 
 def test_training_is_reproducible_for_a_fixed_seed(tmp_path):
