@@ -81,7 +81,10 @@ def test_only_zoo_names_within_the_limits_load(public_env: Path, monkeypatch) ->
 
 
 def test_untrained_family_members_need_training_allowed(public_env: Path, monkeypatch, tmp_path: Path) -> None:
+    from featent.nets import family
+
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(tmp_path / "empty-cache"))  # no family run built here
+    monkeypatch.setattr(family, "SHIPPED_DIRECTORY", tmp_path / "not-shipped")  # as in an install without them
     with pytest.raises(ModelError, match="does not allow training"):
         public.check_spec("demo-corrupt-0.2")
     monkeypatch.setenv("FEATENT_ALLOW_TRAINING", "1")
