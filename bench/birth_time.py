@@ -13,7 +13,7 @@ born / never-born unit on one core, the births and the null births of one image 
 reference) asserted identical on a sample of those real units.
 
     .venv/bin/python bench/birth_time.py [--quick] [--real-only] [--vgg-images 2] [--demo-images 50]
-                                         [--resnet-images 50] [--resnet-steps 300]
+                                         [--resnet-images 50] [--resnet-steps 150]
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def main() -> None:
     parser.add_argument("--vgg-images", type=int, default=2)
     parser.add_argument("--demo-images", type=int, default=50)
     parser.add_argument("--resnet-images", type=int, default=50)
-    parser.add_argument("--resnet-steps", type=int, default=300, help="training steps of the small ResNet")
+    parser.add_argument("--resnet-steps", type=int, default=150, help="training steps of the small ResNet")
     args = parser.parse_args()
     rng = np.random.default_rng(2022)
     birth_times(realistic_units(2, 8, rng))  # compile once, outside the timings

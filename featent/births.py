@@ -11,7 +11,8 @@ same keys, check them the same way and stream the same way. Here:
   expected shape (images actually sampled x units, int32); a mismatch is recomputed and overwritten;
 - the missing ones are computed in ONE pass: the forward pass of chunk k+1 runs in a producer thread
   while the births of chunk k are computed (torch and the numba kernel both release the GIL), and
-  null births come from the same maps, so the baselines cost no second forward pass;
+  null births come from the same maps, so the baselines cost no second forward pass, and a layer's births
+  and null births run in one compiled launch;
 - a store that cannot be written is reported once through ``Progress.warn`` and never stops the work;
 - device placement is exact (float32, TF32 off) and chunks are sized to bound host and GPU memory.
 """
