@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featent.core import baselines
+from featent.core.baselines import births_and_null_births
 from featent.core.entropy import feature_entropy
 from featent.core.topology import birth_times
 from featent.data import Dataset, ImageSet
@@ -155,8 +156,8 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
         for name, acts in chunk.items():
             if null is _KERNEL_NULL and name in births_layers and name in null_layers:
                 # one launch for both: the same values, half the waits at the launch's end
-                births[name], nulls[name] = baselines.births_and_null_births(
-                    acts, baselines.NULL_SEED, first_image=start, n_threads=birth_threads)
+                births[name], nulls[name] = births_and_null_births(acts, baselines.NULL_SEED, first_image=start,
+                                                                   n_threads=birth_threads)
                 continue
             if name in births_layers:
                 births[name] = np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32)
