@@ -4,13 +4,16 @@ All peers run in the same process on the same units; every peer's birth times ar
 identical to featent's. Prints median per-unit times and ratios (peer / featent), then the time
 for all 4224 units of one VGG16-shaped image on one core and on all cores.
 
-Then real units: the activations of random-init VGG16 (``vgg16:random@224``) and of the trained
-``demo`` on Fashion images ("Sandal"), per model: the share of never-born units (beta_1 stays 0
-until the zero group), the median time per born / never-born unit on one core, the births and the
-null births of one image on all cores (null / births ratio), and the peers asserted identical on a
-sample of those real units.
+Then real units: the activations of random-init VGG16 (``vgg16:random@224``), of the trained
+``demo`` and of a small torchvision-style ResNet (a stem and two ``torchvision.models.resnet``
+BasicBlocks, trained here for a few seconds with a fixed seed) on Fashion images ("Sandal"), per
+model: the share of never-born units (beta_1 stays 0 until the zero group), the median time per
+born / never-born unit on one core, the births and the null births of one image on all cores
+(null / births ratio), and the peers (ripser.py, giotto-ph, gudhi, featent's ripser-based
+reference) asserted identical on a sample of those real units.
 
     .venv/bin/python bench/birth_time.py [--quick] [--real-only] [--vgg-images 2] [--demo-images 50]
+                                         [--resnet-images 50] [--resnet-steps 150]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from scipy.ndimage import gaussian_filter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from featent.core.topology import birth_time, birth_times, rank_distance_matrix
+from featent.core.topology import birth_time, birth_time_reference, birth_times, rank_distance_matrix
 
 SIZES = (7, 14, 28, 56, 112, 224)
 VGG16_IMAGE = ((64, 224), (64, 224), (128, 112), (128, 112), (256, 56), (256, 56), (256, 56),
@@ -109,11 +112,59 @@ def real_activations(spec: str, n_images: int) -> dict[str, np.ndarray]:
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def real_units(spec: str, n_images: int, n_sample: int, quick: bool, rng: np.random.Generator) -> None:
+def resnet_activations(n_images: int, steps: int) -> tuple[dict[str, np.ndarray], float]:
+    """({block: float32 [n_images, units, m, m]}, test accuracy) of a small ResNet trained here on Fashion.
+
+    A stem (conv 3->16, BN, ReLU) and two ``torchvision.models.resnet.BasicBlock`` s (16 at 32x32, 32 at
+    16x16 with a strided shortcut), a linear head; ``steps`` Adam steps of 64 training images, seed 0,
+    one thread (a few seconds). The block outputs (after the residual sum and its ReLU) are the units.
+    """
+    import torch
+    from torch import nn
+    from torchvision.models.resnet import BasicBlock
+
+    from featent.data import load_dataset
+
+    torch.manual_seed(0)
+    dataset = load_dataset("fashion")
+    x, y = dataset.split_arrays("train")
+    xt, yt = dataset.split_arrays("test")
+    stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True))
+    down = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
+    blocks = nn.ModuleList([BasicBlock(16, 16), BasicBlock(16, 32, stride=2, downsample=down)])
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    net = nn.Sequential(stem, *blocks, head)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+        net.train()
+        for step in range(steps):
+            pick = order[(step * 64) % len(y):][:64]
+            loss = nn.functional.cross_entropy(net((x[pick] - 0.5) / 0.5), y[pick])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            accuracy = float((net((xt[:2000] - 0.5) / 0.5).argmax(1) == yt[:2000]).float().mean())
+            images = dataset.sample("Sandal", n_images, 0, "train", 32).images
+            h = stem((images - 0.5) / 0.5)
+            out = {}
+            for i, block in enumerate(blocks):
+                h = block(h)
+                out[f"block{i + 1}"] = h.numpy().copy()
+    finally:
+        torch.set_num_threads(threads)
+    return out, accuracy
+
+
+def real_units(spec: str, acts: dict[str, np.ndarray], n_sample: int, quick: bool, rng: np.random.Generator) -> None:
     """Never-born share, time per born / never-born unit, births vs null births per image, peers identical."""
     from featent.core.baselines import null_births
 
-    acts = real_activations(spec, n_images)
+    n_images = next(iter(acts.values())).shape[0]
     cores = os.cpu_count() or 1
     births = {name: birth_times(a) for name, a in acts.items()}
     null_births(acts[next(iter(acts))][:1])  # compile
@@ -154,10 +205,48 @@ def real_units(spec: str, n_images: int, n_sample: int, quick: bool, rng: np.ran
         pick = rng.choice(flat.shape[0], size=min(2 if quick else 6, flat.shape[0]), replace=False)
         for i in pick:
             want = birth_time(flat[i])
-            for peer in (peer_ripser, peer_giotto, peer_gudhi):
+            for peer in (peer_ripser, peer_giotto, peer_gudhi, birth_time_reference):
                 assert peer(flat[i]) == want, f"{peer.__name__} disagrees with featent on {spec} {name} unit {i}"
             checked += 1
-    print(f"identical births on {checked} real units: featent == ripser.py == giotto-ph == gudhi")
+    print(f"identical births on {checked} real units: featent == ripser.py == giotto-ph == gudhi == "
+          "featent's ripser-based reference")
+
+
+def layer_profile(spec: str, acts: dict[str, np.ndarray], reps: int = 5) -> None:
+    """Where one image's births go, on one core: each unit timed alone in the compiled kernel
+    (median of ``reps``), summed per layer and split into born / never-born units; "read" is the
+    layer's units x the time of an all-zero unit of the same m (reading the m^2 entries into edges,
+    ranking nothing), the rest is ranking edges and the union-find / triangle checks."""
+    from featent.core import kernel
+
+    rows, total = [], 0.0
+    for name, a in acts.items():
+        maps = np.ascontiguousarray(a[0])
+        m = maps.shape[-1]
+        zero = np.zeros((m, m), maps.dtype)
+        kernel.birth_step(zero)
+        t_zero = statistics.median(_timed(lambda zero=zero: kernel.birth_step(zero)) for _ in range(reps))
+        born_t = never_t = 0.0
+        never = 0
+        for unit in maps:
+            t = statistics.median(_timed(lambda unit=unit: kernel.birth_step(unit)) for _ in range(reps))
+            if kernel.birth_step(unit) == 0:
+                never_t, never = never_t + t, never + 1
+            else:
+                born_t += t
+        rows.append((name, m, len(maps), never, born_t, never_t, t_zero * len(maps)))
+        total += born_t + never_t
+    print(f"\n{spec}, image 0, one core, each unit alone (median of {reps}): {total:.4f} s")
+    print(f"{'layer':<16} {'m':>4} {'units':>5} {'never':>6} {'time s':>8} {'share':>6} {'born s':>8} {'never s':>8} "
+          f"{'read s':>7} {'read share':>10}")
+    for name, m, n, never, born_t, never_t, read in rows:
+        layer = born_t + never_t
+        print(f"{name:<16} {m:>4} {n:>5} {never / n:>6.1%} {layer:>8.4f} {layer / total:>6.1%} {born_t:>8.4f} "
+              f"{never_t:>8.4f} {read:>7.4f} {read / layer:>10.1%}")
+    born_all = sum(r[4] for r in rows)
+    read_all = sum(r[6] for r in rows)
+    print(f"{'all':<16} {'':>4} {sum(r[2] for r in rows):>5} {sum(r[3] for r in rows) / sum(r[2] for r in rows):>6.1%} "
+          f"{total:>8.4f} {'100%':>6} {born_all:>8.4f} {total - born_all:>8.4f} {read_all:>7.4f} {read_all / total:>10.1%}")
 
 
 def _med(times: list[float]) -> str:
@@ -176,6 +265,8 @@ def main() -> None:
     parser.add_argument("--real-only", action="store_true", help="only the real units (skip the synthetic ones)")
     parser.add_argument("--vgg-images", type=int, default=2)
     parser.add_argument("--demo-images", type=int, default=50)
+    parser.add_argument("--resnet-images", type=int, default=50)
+    parser.add_argument("--resnet-steps", type=int, default=150, help="training steps of the small ResNet")
     args = parser.parse_args()
     rng = np.random.default_rng(2022)
     birth_times(realistic_units(2, 8, rng))  # compile once, outside the timings
@@ -183,8 +274,14 @@ def main() -> None:
     if not args.real_only:
         synthetic(args, rng)
     n_sample = 40 if args.quick else 200
-    real_units("vgg16:random@224", args.vgg_images, n_sample, args.quick, rng)
-    real_units("demo", args.demo_images, n_sample, args.quick, rng)
+    for spec, n_images in (("vgg16:random@224", args.vgg_images), ("demo", args.demo_images)):
+        acts = real_activations(spec, n_images)
+        real_units(spec, acts, n_sample, args.quick, rng)
+        if spec.startswith("vgg16"):
+            layer_profile(spec, acts)
+    acts, accuracy = resnet_activations(args.resnet_images, args.resnet_steps)
+    real_units(f"resnet (2 BasicBlocks, {args.resnet_steps} steps, test accuracy {accuracy:.1%})", acts, n_sample,
+               args.quick, rng)
 
 
 def synthetic(args: argparse.Namespace, rng: np.random.Generator) -> None:

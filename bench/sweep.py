@@ -5,13 +5,18 @@ in one run:
 
 - forward alone: the chunked extraction the sweep does (activations of every layer, copied out);
 - births alone and null births alone: the bare kernels on those activations, computed from memory;
+- bare births and null births in one launch (``featent.core.baselines.births_and_null_births``, what the engine
+  runs per layer);
 - births engine: ``featent.births.iter_births`` with the producer thread (forward of chunk k+1 while the births of
-  chunk k are computed), and without it (serial: forward, then births, chunk by chunk); serial - forward is the
-  engine's births phase, compared with the bare births + null births (extra copies, conversions or checks on the
-  hot path would show there);
+  chunk k are computed), and without it (serial: forward, then births, chunk by chunk). In the serial engine the
+  time spent inside the forward generator is clocked, so its births phase (wall - that forward) is measured in the
+  same call and compared with the bare births + null births (extra copies, conversions or checks on the hot path
+  would show there); "two launches" is the same engine with births and null births launched apart (the engine
+  before the fused launch);
 - the whole ``sweep()`` on an empty store (sampling, summaries and store writes included).
 
 Targets: sweep engine <= 1.15 x max(forward, births + null); births phase <= 1.15 x bare births + null.
+The load average is printed before and after (the machine is shared).
 Medians over ``--repeats`` interleaved rounds (3x for the demo);
 CPU only (``FEATENT_DEVICE=cpu``) unless ``--device`` says otherwise.
 
@@ -31,7 +36,9 @@ import time
 os.environ.setdefault("FEATENT_DEVICE", "cpu")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+import featent.births as births_module
 from featent.births import chunk_size, iter_births, place_model, shuffled_births
+from featent.core.baselines import births_and_null_births
 from featent.core.topology import birth_times
 from featent.data import load_dataset
 from featent.experiments.sweep import sweep
@@ -103,13 +110,26 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
     births()  # warm-up (kernel compilation)
     nulls()
 
+    def fused() -> None:
+        for start, chunk in chunks:
+            for acts in chunk.values():
+                births_and_null_births(acts, first_image=start)
+
     def engine() -> None:
         for _ in iter_births(model, images.images, layers, batch_size=size, overlap=True, null=null):
             pass
 
-    def serial() -> None:
-        for _ in iter_births(model, images.images, layers, batch_size=size, overlap=False, null=null):
-            pass
+    phases: dict[str, list[float]] = {"serial": [], "two launches": []}
+
+    def serial_with(null_fn, name: str):
+        def run() -> None:
+            spent = clocked_forward(lambda: [None for _ in iter_births(model, images.images, layers, batch_size=size,
+                                                                       overlap=False, null=null_fn)])
+            phases[name].append(spent)
+        return run
+
+    def two_launches(acts, start):  # another callable than the kernel's null: births and null launched apart
+        return null(acts, start)
 
     def whole() -> None:
         with tempfile.TemporaryDirectory() as directory:
@@ -117,10 +137,41 @@ def bench(spec: str, data: str, class_name: str, n_images: int, repeats: int, de
                   store=ResultStore(directory))
 
     row = {"model": spec, "images": len(images), "chunk": size, "units": sum(i.n_units for i in model.layers)}
-    row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "null": nulls, "sweep": engine,
-                                    "serial": in_thread(serial), "sweep()": whole}, repeats))
+    row.update(interleaved_medians({"forward": in_thread(forward), "births": births, "null": nulls, "fused": fused,
+                                    "sweep": engine, "serial": in_thread(serial_with(null, "serial")),
+                                    "two launches": in_thread(serial_with(two_launches, "two launches")),
+                                    "sweep()": whole}, repeats))
+    row["bare births"] = row["births"]
     row["births"], row["births cpu"] = row["births"] + row["null"], row["births cpu"] + row["null cpu"]
+    row["phase"] = statistics.median(phases["serial"])
+    row["phase two"] = statistics.median(phases["two launches"])
     return row
+
+
+def clocked_forward(run) -> float:
+    """Wall time of ``run()`` less the time spent inside the engine's forward generator: the births phase."""
+    original = births_module.iter_activations
+    inside = [0.0]
+
+    def timed(*args, **kwargs):
+        source = original(*args, **kwargs)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(source)
+            except StopIteration:
+                inside[0] += time.perf_counter() - t0
+                return
+            inside[0] += time.perf_counter() - t0
+            yield item
+
+    births_module.iter_activations = timed
+    try:
+        t0 = time.perf_counter()
+        run()
+        return time.perf_counter() - t0 - inside[0]
+    finally:
+        births_module.iter_activations = original
 
 
 def main() -> None:
@@ -132,21 +183,23 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"# torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device or 'cpu'}, "
           f"medians of {args.repeats} (demo: {3 * args.repeats}); births include the null births")
     rows = [
         bench("vgg16:random@224", "fashion", "Sandal", args.vgg_images, args.repeats, args.device),
         bench("demo", "fashion", "Sandal", args.demo_images, 3 * args.repeats, args.device),
     ]
-    print(f"{'model':<18} {'births s':>9} {'null s':>7} {'null/births':>11} {'serial s':>8} {'phase s':>7} "
-          f"{'phase/bare':>10}")
+    print(f"{'model':<18} {'births s':>9} {'null s':>7} {'null/births':>11} {'fused s':>8} {'phase s':>7} "
+          f"{'phase/bare':>10} {'two-launch phase s':>18} {'its /bare':>9}")
     for r in rows:
         bare = r["births"]
-        phase = r["serial"] - r["forward"]
-        print(f"{r['model']:<18} {bare - r['null']:>9.3f} {r['null']:>7.3f} {r['null'] / (bare - r['null']):>11.2f} "
-              f"{r['serial']:>8.3f} {phase:>7.3f} {phase / bare:>10.2f}")
-    print("births = bare births kernel, null = bare null births, both on the activations in memory; serial = the engine")
-    print("without overlap; phase = serial - forward: the engine's births phase, against bare = births + null.")
+        print(f"{r['model']:<18} {r['bare births']:>9.3f} {r['null']:>7.3f} {r['null'] / r['bare births']:>11.2f} "
+              f"{r['fused']:>8.3f} {r['phase']:>7.3f} {r['phase'] / bare:>10.2f} {r['phase two']:>18.3f} "
+              f"{r['phase two'] / bare:>9.2f}")
+    print("births / null = the bare kernels on the activations in memory (bare = births + null); fused = both in one")
+    print("launch per layer; phase = the serial engine's births phase (its wall time less the time inside its forward")
+    print("generator, same call); two-launch phase = the same with births and null births launched apart.")
     print()
     header = (
         f"{'model':<18} {'images':>6} {'chunk':>5} {'units':>5} {'forward s':>9} {'births s':>9} "
@@ -164,6 +217,7 @@ def main() -> None:
     print("target: sweep/max <= 1.15. sweep = the overlapped engine; sum = forward + births (no overlap);")
     print("cpu floor = max(forward, births, (CPU seconds of forward + births) / cores): when both saturate every")
     print("core no overlap can beat it; sweep() = the library call on an empty store (sampling, summaries, writes).")
+    print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

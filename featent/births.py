@@ -11,7 +11,8 @@ same keys, check them the same way and stream the same way. Here:
   expected shape (images actually sampled x units, int32); a mismatch is recomputed and overwritten;
 - the missing ones are computed in ONE pass: the forward pass of chunk k+1 runs in a producer thread
   while the births of chunk k are computed (torch and the numba kernel both release the GIL), and
-  null births come from the same maps, so the baselines cost no second forward pass;
+  null births come from the same maps, so the baselines cost no second forward pass, and a layer's births
+  and null births run in one compiled launch;
 - a store that cannot be written is reported once through ``Progress.warn`` and never stops the work;
 - device placement is exact (float32, TF32 off) and chunks are sized to bound host and GPU memory.
 """
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featent.core import baselines
+from featent.core.baselines import births_and_null_births
 from featent.core.entropy import feature_entropy
 from featent.core.topology import birth_times
 from featent.data import Dataset, ImageSet
@@ -117,6 +119,10 @@ def shuffled_births(acts: np.ndarray, first_image: int) -> np.ndarray:
     return np.asarray(baselines.null_births(acts, baselines.NULL_SEED, first_image=first_image), dtype=np.int32)
 
 
+#: The kernel's own null: where a layer needs births and these null births, one fused launch computes both.
+_KERNEL_NULL = shuffled_births
+
+
 def _offer(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     while not stop.is_set():
         try:
@@ -145,9 +151,18 @@ def iter_births(model: LoadedModel, images, layers: Sequence[str], ids: Sequence
     null_layers = set() if null is None else set(layers if null_for is None else null_for)
 
     def births_of(start: int, chunk: dict[str, np.ndarray]) -> tuple[int, dict, dict]:
-        births = {name: np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32)
-                  for name, acts in chunk.items() if name in births_layers}
-        nulls = {name: null(acts, start) for name, acts in chunk.items() if name in null_layers}  # type: ignore[misc]
+        births: dict[str, np.ndarray] = {}
+        nulls: dict[str, np.ndarray] = {}
+        for name, acts in chunk.items():
+            if null is _KERNEL_NULL and name in births_layers and name in null_layers:
+                # one launch for both: the same values, half the waits at the launch's end
+                births[name], nulls[name] = births_and_null_births(acts, baselines.NULL_SEED, first_image=start,
+                                                                   n_threads=birth_threads)
+                continue
+            if name in births_layers:
+                births[name] = np.asarray(birth_times(acts, n_threads=birth_threads), dtype=np.int32)
+            if name in null_layers:
+                nulls[name] = null(acts, start)  # type: ignore[misc]
         return start, births, nulls
 
     if not overlap:

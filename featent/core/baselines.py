@@ -45,6 +45,7 @@ __all__ = [
     "SIZE_REFERENCE_UNITS",
     "shuffle_units",
     "null_births",
+    "births_and_null_births",
     "null_feature_entropy",
     "silent_share",
     "live_feature_entropy",
@@ -104,6 +105,25 @@ def null_births(units: object, seed: int = NULL_SEED, first_image: int = 0, n_th
     n_units = int(array.shape[1])
     extra = (np.uint64(seed), np.int64(first_image), np.int64(max(n_units, 1)))
     return np.asarray(batch_births(array, kernel.null_birth_steps_batch, extra, n_threads), dtype=np.int32)
+
+
+def births_and_null_births(units: object, seed: int = NULL_SEED, first_image: int = 0,
+                           n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(births, null births), each int32 [n_images, n_units], of ``units`` in one compiled parallel pass.
+
+    The same values as ``birth_times(units)`` and :func:`null_births`; one launch for both halves the
+    threads' waits at the end of a launch, which is what a sweep needs per layer.
+    """
+    from featent.core import kernel
+    from featent.core.topology import batch_births
+
+    array = _stack(units)
+    _check_offsets(seed, first_image)
+    n_units = int(array.shape[1])
+    null = np.zeros(array.shape[0] * n_units, dtype=np.int32)
+    extra = (null, np.uint64(seed), np.int64(first_image), np.int64(max(n_units, 1)))
+    births = batch_births(array, kernel.births_and_null_steps_batch, extra, n_threads)
+    return np.asarray(births, dtype=np.int32), null.reshape(births.shape)
 
 
 def null_feature_entropy(units: object, seed: int = NULL_SEED, p: float = DEFAULT_P) -> np.ndarray:

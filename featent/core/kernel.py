@@ -354,3 +354,23 @@ def null_birth_steps_batch(units, out, seed, first_image, n_units):
         buf = np.empty((m, m), units.dtype)
         shuffle_into(units[b].reshape(m * m), buf.reshape(m * m), key)
         out[b] = birth_step(buf)
+
+
+@njit(cache=True, parallel=True)
+def births_and_null_steps_batch(units, out, null_out, seed, first_image, n_units):
+    """Birth steps and null birth steps of each map of [n_images * n_units, m, m] in ONE parallel launch.
+
+    The same per-map work as ``birth_steps_batch`` and ``null_birth_steps_batch`` (so the same values),
+    but one barrier instead of two: a sweep needs both for every layer, and on a busy machine the
+    threads idle at each barrier while the slowest unit of the launch finishes.
+    """
+    m = units.shape[1]
+    for i in prange(2 * units.shape[0]):
+        b = i >> 1
+        if i & 1 == 0:
+            out[b] = birth_step(units[b])
+        else:
+            key = map_key(seed, first_image + b // n_units, b % n_units)
+            buf = np.empty((m, m), units.dtype)
+            shuffle_into(units[b].reshape(m * m), buf.reshape(m * m), key)
+            null_out[b] = birth_step(buf)

@@ -66,6 +66,26 @@ def test_null_births_are_the_births_of_shuffle_units_for_any_threads_and_chunkin
         assert np.array_equal(whole, chunked)
 
 
+def test_births_and_null_births_in_one_launch_equal_the_two_kernels():
+    """The sweep's fused launch gives exactly the births and the null births, for any threads and chunking."""
+    rng = np.random.default_rng(9)
+    units = np.maximum(rng.normal(size=(9, 4, 10, 10)), 0.0).astype(np.float32)
+    units[:, 1] = np.round(units[:, 1], 1)  # more ties
+    units[2, 3] = 0.0  # a silent map
+    want = (birth_times(units), bl.null_births(units, seed=4))
+    for threads in (1, 2):
+        births, null = bl.births_and_null_births(units, seed=4, n_threads=threads)
+        assert births.dtype == null.dtype == np.int32 and births.shape == null.shape == (9, 4)
+        assert np.array_equal(births, want[0]) and np.array_equal(null, want[1])
+    parts = [bl.births_and_null_births(units[s : s + 4], seed=4, first_image=s) for s in range(0, 9, 4)]
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), want[0])
+    assert np.array_equal(np.concatenate([p[1] for p in parts]), want[1])
+    bad = units.copy()
+    bad[1, 2, 0, 0] = np.inf
+    with pytest.raises(Exception, match=r"index \(1, 2\) contains inf"):
+        bl.births_and_null_births(bad)
+
+
 def test_shuffle_is_pinned_across_machines():
     """The permutation is a fixed function of (seed, image, unit): stored null births stay valid."""
     units = np.arange(36, dtype=np.float64).reshape(2, 2, 3, 3)

@@ -26,15 +26,18 @@ def _layers() -> list[str]:
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts the birth-time computations the sweep makes (one call per chunk of units)."""
+    """Counts the birth-time computations the sweep makes (one call per chunk of units, births alone or
+    births with their null births in one launch)."""
     calls = []
-    real = births_module.birth_times
 
-    def counting(units, *args, **kwargs):
-        calls.append(np.shape(units))
-        return real(units, *args, **kwargs)
+    def counter(real):
+        def counting(units, *args, **kwargs):
+            calls.append(np.shape(units))
+            return real(units, *args, **kwargs)
+        return counting
 
-    monkeypatch.setattr(births_module, "birth_times", counting)
+    monkeypatch.setattr(births_module, "birth_times", counter(births_module.birth_times))
+    monkeypatch.setattr(births_module, "births_and_null_births", counter(births_module.births_and_null_births))
     return calls
 
 
