@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.sweep import register as register_sweep
 
     _COMMANDS.update(register_sweep(sub))
+    from featent.cli.story import register as register_story
+
+    _COMMANDS.update(register_story(sub))
     return parser
 
 
