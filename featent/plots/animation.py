@@ -340,11 +340,12 @@ def filtration_animation(
         c = col["betti"]
         if b:
             fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
-                          annotation_text=f"birth b = {b}", annotation_position="top right")
-        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
-        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
+                          annotation_text=f"birth b = {b}", annotation_position="bottom right",
+                          annotation_bgcolor="rgba(255,255,255,0.85)")
+        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5], title={"text": "step v", "standoff": 4})
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d", title="β0 (pieces)",
                          dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
-        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False, title="β1 (holes)",
                          tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
     def play(speed: int) -> dict:
         return {"frame": {"duration": 1000 // speed, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
@@ -356,7 +357,7 @@ def filtration_animation(
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.2,
+                "y": -0.32,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"r": 6, "t": 0},
@@ -379,7 +380,7 @@ def filtration_animation(
             {
                 "active": first - 1,
                 "x": 0.0,
-                "y": -0.04,
+                "y": -0.14,
                 "len": 1.0,
                 "xanchor": "left",
                 "yanchor": "top",
@@ -404,7 +405,7 @@ def filtration_animation(
         ],
     )
     extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 125})
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 160})
     fig.update_annotations(font_size=12)
     indices = [k for k, _ in animated]
     keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace

@@ -209,7 +209,9 @@ def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None,
     fig.update_yaxes(title="β0", secondary_y=False, rangemode="tozero", **_integer_ticks(curves[0].max(initial=0)))
     fig.update_yaxes(title="β1", secondary_y=True, rangemode="tozero", showgrid=False,
                      **_integer_ticks(curves[1].max(initial=0)))
-    return style(fig, title)
+    # the legend under the plot: above it, it would sit on a long title
+    return style(fig, title, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+                 margin={"l": 55, "r": 55, "t": 55, "b": 85})
 
 
 def persistence_barcode(diagrams: Sequence[np.ndarray], n_steps: int, title: str = "Persistence barcode") -> go.Figure:

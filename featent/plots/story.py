@@ -162,11 +162,11 @@ A closed path that the triangles do **not** fill is a **hole** (green while it s
 *Next: the first hole.*"""
     if k == 4:
         if not birth:
-            return """**This unit never makes a hole.** Whatever the step, every closed ring is filled by triangles, so β1 stays 0.
-Such a unit has **no birth** (b = 0). Try the paper's toy, or edit a few values."""
+            return """**This unit never makes a hole.** Whatever the step, every closed ring is filled by triangles,
+so β1 stays 0. Such a unit has **no birth** (b = 0). Try the paper's toy, or edit a few values."""
         ring_text = " – ".join(str(v + 1) for v in ring + ring[:1])
-        return f"""**At step {birth} a hole is born.** The new edge closes the ring **{ring_text}** (green), and no triangle fills it:
-the complex has a hole, β1 = 1, for the first time.
+        return f"""**At step {birth} a hole is born.** The new edge closes the ring **{ring_text}** (green), and no
+triangle fills it: the complex has a hole, β1 = 1, for the first time.
 
 One step earlier (left) the same vertices were not yet a closed ring."""
     if k == 5:
@@ -180,8 +180,8 @@ The dashed line marks the first step with β1 > 0{f": step {birth}" if birth els
 
 A unit that responds to a pattern makes its hole at a characteristic step, image after image."""
     if k == 7:
-        return f"""**Now show the unit many images of one class.** Left: {N_COPIES} noisy copies of this unit, as if it saw the same
-pattern in {N_COPIES} images. Right: {N_COPIES} unrelated random units, a unit that sees nothing in common.
+        return f"""**Now show the unit many images of one class.** Left: {N_COPIES} noisy copies of this unit,
+as if it saw the same pattern in {N_COPIES} images. Right: {N_COPIES} unrelated random units, a unit that sees nothing in common.
 
 A good detector piles its birth times on a few steps. The grey **no birth** bar counts the images that give
 no hole at all: they are part of |Ω| too ({_eq("Eq. 9–10")})."""
@@ -208,7 +208,7 @@ def entropy_bars(numbers: StoryNumbers, title: str = "FE of each kind of unit") 
     top = math.log(N_COPIES)
     fig.add_vline(x=top, line={"color": PALETTE["ink"], "dash": "dash", "width": 1},
                   annotation_text=f"ln|Ω| = {top:.2f}", annotation_position="top left")
-    fig.update_xaxes(title="feature entropy H (lower: births pile up)", range=[0, top * 1.15])
+    fig.update_xaxes(title="FE H (low: births pile up)", range=[0, top * 1.3])
     fig.update_yaxes(autorange="reversed", automargin=True)
     return style(fig, title, height=320, showlegend=False, margin={"l": 10, "r": 20, "t": 50, "b": 50})
 
@@ -357,12 +357,14 @@ function graphFig(v,tri,title,ring){
   const tr=tri?D.tris.filter(t=>t[3]<=v).map(t=>[t[0],t[1],t[2]]):[];
   const T=seg(tr,true),O=seg(old),W=seg(nw),H=(ring&&holeOpen(v))?seg([D.ring],true):{x:[],y:[]};
   const lab=D.order.map(k=>String(k+1));
-  const data=[{type:'scatter',mode:'lines',fill:'toself',fillcolor:C.fill,line:{width:0,color:C.fill},hoverinfo:'skip',name:'triangles',x:T.x,y:T.y},
+  const data=[{type:'scatter',mode:'lines',fill:'toself',fillcolor:C.fill,line:{width:0,color:C.fill},hoverinfo:'skip',
+  name:'triangles',x:T.x,y:T.y},
    {type:'scatter',mode:'lines',line:{width:1.4,color:C.primary},hoverinfo:'skip',name:'edges',x:O.x,y:O.y},
    {type:'scatter',mode:'lines',line:{width:3,color:C.accent},hoverinfo:'skip',name:'new edges',x:W.x,y:W.y},
    {type:'scatter',mode:'lines',line:{width:5,color:C.good},hoverinfo:'skip',name:'the born hole',x:H.x,y:H.y},
    {type:'scatter',mode:m<=24?'markers+text':'markers',x:D.order.map(k=>D.pos[k][0]),y:D.order.map(k=>D.pos[k][1]),
-    text:lab,textfont:{size:10,color:'white'},marker:{size:m<=16?20:12,color:C.ink},hovertemplate:'vertex %{text}<extra></extra>'}];
+    text:lab,textfont:{size:10,color:'white'},marker:{size:m<=16?20:12,color:C.ink},
+  hovertemplate:'vertex %{text}<extra></extra>'}];
   const l=base(title);l.xaxis={visible:false,range:[-1.25,1.25]};l.yaxis={visible:false,range:[-1.25,1.25],scaleanchor:'x'};
   return {data,layout:l};}
 function bettiFig(v,title){const xs=[...Array(N).keys()].map(k=>k+1);
@@ -372,10 +374,13 @@ function bettiFig(v,title){const xs=[...Array(N).keys()].map(k=>k+1);
   l.yaxis={title:{text:'β0 (pieces)'},rangemode:'tozero',tickformat:'d'};
   l.yaxis2={title:{text:'β1 (holes)'},overlaying:'y',side:'right',rangemode:'tozero',tickformat:'d',showgrid:false};
   l.margin={l:50,r:50,t:40,b:45};l.shapes=[];l.annotations=[];
-  if(D.birth){l.shapes.push({type:'line',x0:D.birth,x1:D.birth,yref:'paper',y0:0,y1:1,line:{color:C.accent,dash:'dash',width:2}});
-    l.annotations.push({x:D.birth,yref:'paper',y:1.0,text:'birth b = '+D.birth,showarrow:false,xanchor:'left',yanchor:'bottom',font:{color:C.accent}});}
+  if(D.birth){l.shapes.push({type:'line',x0:D.birth,x1:D.birth,yref:'paper',y0:0,y1:1,line:{color:C.accent,dash:'dash',
+  width:2}});
+    l.annotations.push({x:D.birth,yref:'paper',y:1.0,text:'birth b = '+D.birth,showarrow:false,xanchor:'left',
+  yanchor:'bottom',font:{color:C.accent}});}
   const top=Math.max(1,...D.curves[0]);
-  data.push({type:'scatter',mode:'lines',x:v?[v,v]:[],y:v?[0,top]:[],line:{color:C.ink,dash:'dot',width:1.5},hoverinfo:'skip',name:'step v'});
+  data.push({type:'scatter',mode:'lines',x:v?[v,v]:[],y:v?[0,top]:[],line:{color:C.ink,dash:'dot',width:1.5},
+  hoverinfo:'skip',name:'step v'});
   return {data,layout:l};}
 function panels(n){const row=$('row');while(row.children.length>n)row.removeChild(row.lastChild);
   while(row.children.length<n){const d=document.createElement('div');row.appendChild(d);}return [...row.children];}
@@ -391,15 +396,19 @@ function draw(){const k=S.stage,v=S.step;
   else if(k===1){p=panels(1);const f=unitFig(v,true);Plotly.react(p[0],f.data,f.layout,cfg);}
   else if(k===2){p=panels(2);const a=unitFig(v,true),b=graphFig(v,false,'Graph G(v)',false);
     Plotly.react(p[0],a.data,a.layout,cfg);Plotly.react(p[1],b.data,b.layout,cfg);}
-  else if(k===3){p=panels(1);const g=graphFig(v,true,'The clique complex: triangles filled',true);Plotly.react(p[0],g.data,g.layout,cfg);}
-  else if(k===4){if(D.birth){p=panels(2);const a=graphFig(Math.max(1,D.birth-1),true,'Step '+(D.birth-1)+': no hole yet',false),
-      b=graphFig(D.birth,true,'Step '+D.birth+': a hole is born',true);Plotly.react(p[0],a.data,a.layout,cfg);Plotly.react(p[1],b.data,b.layout,cfg);}
+  else if(k===3){p=panels(1);const g=graphFig(v,true,'The clique complex: triangles filled',true);Plotly.react(p[0],
+  g.data,g.layout,cfg);}
+  else if(k===4){if(D.birth){p=panels(2);const a=graphFig(Math.max(1,D.birth-1),true,
+  'Step '+(D.birth-1)+': no hole yet',false),
+      b=graphFig(D.birth,true,'Step '+D.birth+': a hole is born',true);Plotly.react(p[0],a.data,a.layout,cfg);
+  Plotly.react(p[1],b.data,b.layout,cfg);}
     else{p=panels(1);const g=graphFig(N,true,'Every step: no hole ever',false);Plotly.react(p[0],g.data,g.layout,cfg);}}
   else if(k===5){p=panels(2);const a=graphFig(v,true,'Graph and clique complex',true),b=bettiFig(v,'Betti curves');
     Plotly.react(p[0],a.data,a.layout,cfg);Plotly.react(p[1],b.data,b.layout,cfg);}
   else if(k===6){p=panels(2);p[0].innerHTML='<div id="big">b(U, 1) = '+(D.birth||'no birth')+'</div>';
     const b=bettiFig(0,'β1 first leaves 0 at the birth time');Plotly.purge(p[1]);Plotly.react(p[1],b.data,b.layout,cfg);}
-  else if(k===7){p=panels(2);Plotly.react(p[0],D.figs.hist_a.data,D.figs.hist_a.layout,cfg);Plotly.react(p[1],D.figs.hist_b.data,D.figs.hist_b.layout,cfg);}
+  else if(k===7){p=panels(2);Plotly.react(p[0],D.figs.hist_a.data,D.figs.hist_a.layout,cfg);Plotly.react(p[1],
+  D.figs.hist_b.data,D.figs.hist_b.layout,cfg);}
   else{p=panels(2);const cols=Object.keys(D.table[0]);
     p[0].innerHTML='<table><tr>'+cols.map(c=>'<th>'+c+'</th>').join('')+'</tr>'+D.table.map(r=>'<tr>'+cols.map(c=>'<td>'+r[c]+'</td>').join('')+'</tr>').join('')+'</table>';
     Plotly.react(p[1],D.figs.entropy.data,D.figs.entropy.layout,cfg);}
@@ -408,14 +417,17 @@ function setStep(v){S.step=Math.min(Math.max(1,v),N);draw();}
 function stop(){if(S.timer){clearTimeout(S.timer);S.timer=null;}$('play').textContent='▶ Play';}
 function next(){if($('jumps').checked){const j=D.jumps.find(x=>x>S.step);return j===undefined?N+1:j;}return S.step+1;}
 function tick(){const n=next();if(n>N){stop();return;}
-  S.timer=setTimeout(tick,1000/Math.max(0.5,parseFloat($('speed').value)||2));setStep(n);S.frames++;S.times.push(performance.now());}
+  S.timer=setTimeout(tick,1000/Math.max(0.5,parseFloat($('speed').value)||2));setStep(n);S.frames++;
+  S.times.push(performance.now());}
 function play(){if(S.timer){stop();return;}if(S.step>=N)setStep(1);S.frames=0;S.times=[];S.started=performance.now();
   $('play').textContent='❚❚ Pause';S.timer=setTimeout(tick,1000/Math.max(0.5,parseFloat($('speed').value)||2));}
-D.stages.forEach((name,i)=>{const b=document.createElement('button');b.textContent=name;b.onclick=()=>{stop();S.stage=i;draw();};$('stages').appendChild(b);});
+D.stages.forEach((name,i)=>{const b=document.createElement('button');b.textContent=name;b.onclick=()=>{stop();S.stage=i;
+  draw();};$('stages').appendChild(b);});
 $('slider').max=N;$('slider').oninput=e=>{stop();setStep(parseInt(e.target.value));};
 $('back').onclick=()=>{stop();setStep(S.step-1);};$('fwd').onclick=()=>{stop();setStep(S.step+1);};$('play').onclick=play;
 document.addEventListener('keydown',e=>{if(e.target.tagName==='INPUT')return;
-  if(e.key==='ArrowRight'){stop();S.stage=Math.min(8,S.stage+1);draw();}if(e.key==='ArrowLeft'){stop();S.stage=Math.max(0,S.stage-1);draw();}
+  if(e.key==='ArrowRight'){stop();S.stage=Math.min(8,S.stage+1);draw();}if(e.key==='ArrowLeft'){stop();
+  S.stage=Math.max(0,S.stage-1);draw();}
   if(e.key===' '){e.preventDefault();play();}});
 draw();
 })();

@@ -100,7 +100,7 @@ def test_a_16x16_story_is_under_5_mb_and_draws_every_triangle_count(page: Page, 
     page.wait_for_function("() => window.story && window.Plotly")
     page.locator("#stages button").nth(3).click()
     for v in (1, 40, 120, 256):
-        page.evaluate(f"document.getElementById('slider').value={v}; document.getElementById('slider').dispatchEvent(new Event('input'))")
+        page.evaluate(f"(s => {{ s.value = {v}; s.dispatchEvent(new Event('input')); }})(document.getElementById('slider'))")
         drawn = page.evaluate("document.querySelector('#row .js-plotly-plot').data[0].x.filter(x => x === null).length")
         assert drawn == topology.clique_complex(unit, v).triangles.shape[0]
     page.screenshot(path=str(_artefacts() / "story-16x16-stage4.png"))
