@@ -122,11 +122,13 @@ def render() -> None:
     view = {"model": sel.model, "data": sel.data, "images": sel.n_images, "seed": sel.seed}
     if cell is not None:
         view.update({"class": str(cell["class"]), "layer": str(cell["layer"])})
-    params = links.write_link(**view)
     key = next(k for k, v in sources.items() if v == source)
-    params = {**params, "atlas": key}
-    st.query_params["atlas"] = key
+    params = {k: str(v) for k, v in view.items()}
+    if st.query_params.to_dict() != {**params, "atlas": key}:
+        st.query_params.from_dict({**params, "atlas": key})
+    st.session_state[links.WRITTEN] = params  # what links.apply_link compares: this session wrote it
     st.session_state["_atlas_link"] = key
+    params = {**params, "atlas": key}
     links.copy_link(params)
     if cell is not None:
         st.markdown(f"**Class `{cell['class']}`, layer `{cell['layer']}`**: mean FE {cell['mean_feature_entropy']:.4f}, "
