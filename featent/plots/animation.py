@@ -24,8 +24,8 @@ from featent.core.cycles import hole_cycle
 from featent.plots.filtration import circle_layout, oriented_triangles
 from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
 
-__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "ring_filled_step", "FRAME_MS",
-           "SPEEDS"]
+__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "ring_filled_step",
+           "edge_steps", "triangles_until", "FRAME_MS", "SPEEDS"]
 
 #: Play speeds offered (steps per second); the first is Play's, slow enough to talk over.
 SPEEDS = (2, 5, 10)
@@ -64,7 +64,7 @@ def focus_vertices(unit: np.ndarray, birth: int, limit: int = MAX_FOCUS) -> list
     return chosen[: max(limit, len(cycle))]
 
 
-def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j and the step each enters: 1 + #entries strictly greater than w_ij."""
     m = u.shape[0]
     i, j = np.triu_indices(m, 1)
@@ -74,7 +74,7 @@ def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([i, j]), greater + 1
 
 
-def _triangles_until(m: int, pairs: np.ndarray, steps: np.ndarray, limit: int,
+def triangles_until(m: int, pairs: np.ndarray, steps: np.ndarray, limit: int,
                      among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The clique complex's 2-simplices (i < j < k) entering by step ``limit`` and the step each enters.
 
@@ -228,16 +228,16 @@ def filtration_animation(
     position[vertices] = circle_layout(len(vertices))
     cycle = hole_cycle(u, b) if b else []
 
-    pairs, steps = _edge_steps(u)
+    pairs, steps = edge_steps(u)
     keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if large else np.ones(len(pairs), bool)
     pairs, steps = pairs[keep], steps[keep]
     # triangles among the shown vertices, entering with their last edge (the clique complex's 2-simplices)
     shown = np.array(sorted(index), dtype=np.int64)
-    triangles, tri_step = _triangles_until(m, pairs, steps, n_frames, among=shown if large else None)
+    triangles, tri_step = triangles_until(m, pairs, steps, n_frames, among=shown if large else None)
     # the born ring is drawn while it is a hole: from the birth until triangles fill it (exact, over Z/2)
     if cycle:
-        all_pairs, all_steps = _edge_steps(u)
-        full_tris, full_steps = (triangles, tri_step) if not large else _triangles_until(m, all_pairs, all_steps, n_frames)
+        all_pairs, all_steps = edge_steps(u)
+        full_tris, full_steps = (triangles, tri_step) if not large else triangles_until(m, all_pairs, all_steps, n_frames)
         filled = ring_filled_step(m, cycle, full_tris, full_steps)
     else:
         filled = 0

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from featent.core import cycles, entropy, topology
 from featent.plots import births as birth_plots
-from featent.plots.animation import _edge_steps, _triangles_until, ring_filled_step
+from featent.plots.animation import edge_steps, ring_filled_step, triangles_until
 from featent.plots.filtration import circle_layout, oriented_triangles
 from featent.plots.style import PALETTE, TRIANGLE_FILL, style
 
@@ -230,9 +230,9 @@ def story_data(unit: np.ndarray, noise: float = 0.1) -> dict:
     birth = topology.birth_time(u)
     ring = cycles.hole_cycle(u, birth) if birth else []
     curves = topology.betti_curves(u)
-    pairs, steps = _edge_steps(u)
+    pairs, steps = edge_steps(u)
     n_steps = m * m
-    tris, tri_steps = _triangles_until(m, pairs, steps, n_steps)
+    tris, tri_steps = triangles_until(m, pairs, steps, n_steps)
     filled = ring_filled_step(m, ring, tris, tri_steps) if ring else 0
     order = ring + [v for v in range(m) if v not in ring]
     position = np.full((m, 2), np.nan)
