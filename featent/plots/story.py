@@ -203,14 +203,14 @@ def entropy_bars(numbers: StoryNumbers, title: str = "FE of each kind of unit") 
     fe = [r["FE H"] for r in numbers.rows]
     colours = [PALETTE["primary"], PALETTE["muted"], PALETTE["accent"]]
     fig = go.Figure(go.Bar(x=fe, y=names, orientation="h", marker={"color": colours[: len(names)]},
-                           text=[f"{h:.3f}" for h in fe], textposition="outside",
+                           text=[f"{h:.3f}" for h in fe], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: FE %{x:.3f}<extra></extra>"))
     top = math.log(N_COPIES)
     fig.add_vline(x=top, line={"color": PALETTE["ink"], "dash": "dash", "width": 1},
                   annotation_text=f"ln|Ω| = {top:.2f}", annotation_position="top left")
-    fig.update_xaxes(title="FE H (low: births pile up)", range=[0, top * 1.3])
+    fig.update_xaxes(title="FE H", range=[0, top * 1.35])
     fig.update_yaxes(autorange="reversed", automargin=True)
-    return style(fig, title, height=320, showlegend=False, margin={"l": 10, "r": 20, "t": 50, "b": 50})
+    return style(fig, title, height=320, showlegend=False, margin={"l": 20, "r": 20, "t": 50, "b": 50})
 
 
 # --------------------------------------------------------------------------- the HTML page

@@ -188,7 +188,7 @@ def render() -> None:
         s_copies = numbers.copies
         table = pd.DataFrame(numbers.rows)
         with figure_col:
-            t_col, f_col = st.columns([1, 1.1])
+            t_col, f_col = st.columns([1.5, 1])
             t_col.dataframe(table, hide_index=True, key="hiw_fe_table",
                             column_config={"FE H": st.column_config.NumberColumn(format="%.3f"),
                                            "ε": st.column_config.NumberColumn(format="%.2f"),
