@@ -201,7 +201,8 @@ def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None,
     )
     if birth > 0:
         fig.add_vline(x=birth, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"},
-                      annotation_text=f"birth b = {birth}", annotation_position="top right")
+                      annotation_text=f"birth b = {birth}", annotation_position="bottom right",
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
     if step is not None:
         fig.add_vline(x=step, line={"color": PALETTE["ink"], "width": 1, "dash": "dot"},
                       annotation_text=f"v = {step}", annotation_position="bottom right")
