@@ -342,7 +342,12 @@ def filtration_animation(
             fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
                           annotation_text=f"birth b = {b}", annotation_position="bottom right",
                           annotation_bgcolor="rgba(255,255,255,0.85)")
-        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5], title={"text": "step v", "standoff": 4})
+        # large units: the steps around the birth, where everything happens (double-click shows every step)
+        near = m >= 16 and b > 0 and max(2 * b, b + 20) < bc.shape[1]
+        right = max(2 * b, b + 20) if near else bc.shape[1]
+        fig.update_xaxes(row=1, col=c, range=[0.5, right + 0.5],
+                         title={"text": "step v" + (f" (1..{right} of {bc.shape[1]}; double-click: all)" if near else ""),
+                                "standoff": 4})
         fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d", title="β0 (pieces)",
                          dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
         fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False, title="β1 (holes)",

@@ -129,6 +129,8 @@ def test_large_units_play_the_born_cycle_and_its_neighbourhood(m: int) -> None:
     assert [int(t) - 1 for t in vertices["text"][: len(cycle)]] == cycle
     assert len(spec["frames"]) == animation.animation_steps(m, birth) < m * m
     assert f"of {m} vertices" in spec["layout"]["title"]["text"]
+    betti_x = next(v for k, v in spec["layout"].items() if k.startswith("xaxis") and "double-click" in str(v))
+    assert betti_x["range"][1] == max(2 * birth, birth + 20) + 0.5 < m * m  # the steps around the birth first
 
 
 def test_png_export_renders_the_first_frame_with_chromium() -> None:
