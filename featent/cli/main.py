@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.app import register as register_app
 
     _COMMANDS.update(register_app(sub))
+    from featent.cli.story import register as register_story
+
+    _COMMANDS.update(register_story(sub))
     return parser
 
 

@@ -21,13 +21,15 @@ from plotly.subplots import make_subplots
 
 from featent.core import topology
 from featent.core.cycles import hole_cycle
-from featent.plots.filtration import circle_layout
+from featent.plots.filtration import circle_layout, oriented_triangles
 from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
 
-__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "FRAME_MS"]
+__all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "ring_filled_step",
+           "edge_steps", "triangles_until", "FRAME_MS", "SPEEDS"]
 
-#: Frame duration while playing: 12.5 steps per second.
-FRAME_MS = 80
+#: Play speeds offered (steps per second); the first is Play's, slow enough to talk over.
+SPEEDS = (2, 5, 10)
+FRAME_MS = 1000 // SPEEDS[0]
 LARGE_M = 32
 PANELS = ("unit", "graph", "betti")
 MAX_FOCUS = 24
@@ -62,7 +64,7 @@ def focus_vertices(unit: np.ndarray, birth: int, limit: int = MAX_FOCUS) -> list
     return chosen[: max(limit, len(cycle))]
 
 
-def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j and the step each enters: 1 + #entries strictly greater than w_ij."""
     m = u.shape[0]
     i, j = np.triu_indices(m, 1)
@@ -70,6 +72,72 @@ def _edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ascending = np.sort(u, axis=None)
     greater = ascending.size - np.searchsorted(ascending, w, side="right")
     return np.column_stack([i, j]), greater + 1
+
+
+def triangles_until(m: int, pairs: np.ndarray, steps: np.ndarray, limit: int,
+                     among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The clique complex's 2-simplices (i < j < k) entering by step ``limit`` and the step each enters.
+
+    A triangle enters with the last of its three edges, so at step v the triangles with step <= v are
+    exactly ``topology.clique_complex(unit, v).triangles``. ``among`` restricts them to some vertices.
+    """
+    step_of = np.full((m, m), np.iinfo(np.int64).max, dtype=np.int64)
+    step_of[pairs[:, 0], pairs[:, 1]] = steps
+    step_of[pairs[:, 1], pairs[:, 0]] = steps
+    adjacency = step_of <= limit
+    if among is not None:
+        keep = np.zeros(m, dtype=bool)
+        keep[among] = True
+        adjacency &= keep[:, None] & keep[None, :]
+    found: list[tuple[int, int, int, int]] = []
+    for i, j in np.argwhere(np.triu(adjacency, 1)):
+        common = np.flatnonzero(adjacency[i] & adjacency[j])
+        for k in common[common > j]:
+            found.append((int(i), int(j), int(k), int(max(step_of[i, j], step_of[i, k], step_of[j, k]))))
+    table = np.array(found, dtype=np.int64).reshape(-1, 4)
+    table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0], table[:, 3]))]
+    return table[:, :3], table[:, 3]
+
+
+def ring_filled_step(m: int, ring: Sequence[int], triangles: np.ndarray, tri_steps: np.ndarray) -> int:
+    """The first step at which the closed path ``ring`` bounds triangles of the complex (0 when never).
+
+    Exact over Z/2: the ring is filled once its edge vector lies in the span of the triangles'
+    boundaries (an XOR basis over Python ints, one bit per vertex pair). Before that step the ring
+    is a hole of the complex; the complex only grows, so once filled it stays filled.
+    """
+    if len(ring) < 3:
+        return 0
+
+    def bit(a: int, b: int) -> int:
+        a, b = min(a, b), max(a, b)
+        return 1 << (a * m + b)
+
+    target = 0
+    for a, b in zip(ring, list(ring[1:]) + list(ring[:1]), strict=True):
+        target ^= bit(int(a), int(b))
+    basis: dict[int, int] = {}
+
+    def reduce(vector: int) -> int:
+        while vector:
+            top = vector.bit_length() - 1
+            if top not in basis:
+                return vector
+            vector ^= basis[top]
+        return 0
+
+    k = 0
+    while k < len(tri_steps):
+        step = int(tri_steps[k])
+        while k < len(tri_steps) and int(tri_steps[k]) == step:
+            a, b, c = (int(x) for x in triangles[k])
+            rest = reduce(bit(a, b) ^ bit(a, c) ^ bit(b, c))
+            if rest:
+                basis[rest.bit_length() - 1] = rest
+            k += 1
+        if reduce(target) == 0:
+            return step
+    return 0
 
 
 def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:
@@ -141,9 +209,10 @@ def filtration_animation(
     bc = topology.betti_curves(u) if curves is None else np.asarray(curves)
     n_frames = animation_steps(m, b, max_frames)
     large = m >= LARGE_M
+    max_triangles = MAX_TRIANGLES if large else m * (m - 1) * (m - 2) // 6
     if max_circles is None:
         max_circles = 2 * m if large else m * m
-    first = int(start) if start is not None else (b if b else 1)
+    first = int(start) if start is not None else 1
     first = min(max(first, 1), n_frames)
 
     # vertices on the circle: the focus set for large units, else all (born cycle first)
@@ -159,32 +228,20 @@ def filtration_animation(
     position[vertices] = circle_layout(len(vertices))
     cycle = hole_cycle(u, b) if b else []
 
-    pairs, steps = _edge_steps(u)
+    pairs, steps = edge_steps(u)
     keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if large else np.ones(len(pairs), bool)
     pairs, steps = pairs[keep], steps[keep]
-    # triangles among the shown vertices, entering with their last edge
-    step_of = np.full((m, m), np.iinfo(np.int64).max, dtype=np.int64)
-    step_of[pairs[:, 0], pairs[:, 1]] = steps
-    step_of[pairs[:, 1], pairs[:, 0]] = steps
+    # triangles among the shown vertices, entering with their last edge (the clique complex's 2-simplices)
     shown = np.array(sorted(index), dtype=np.int64)
-    tri_list: list[tuple[int, int, int]] = []
-    tri_steps: list[int] = []
-    for a_pos, a in enumerate(shown):
-        for c_pos in range(a_pos + 1, shown.size):
-            c = shown[c_pos]
-            s_ac = step_of[a, c]
-            if s_ac > n_frames:
-                continue
-            for d in shown[c_pos + 1:]:
-                s = max(s_ac, step_of[a, d], step_of[c, d])
-                if s <= n_frames:
-                    tri_list.append((a, c, d))
-                    tri_steps.append(s)
-    triangles = np.array(tri_list, dtype=np.int64).reshape(-1, 3)
-    tri_step = np.array(tri_steps, dtype=np.int64)
-    if triangles.shape[0]:
-        by_step = np.argsort(tri_step, kind="stable")
-        triangles, tri_step = triangles[by_step], tri_step[by_step]
+    triangles, tri_step = triangles_until(m, pairs, steps, n_frames, among=shown if large else None)
+    # the born ring is drawn while it is a hole: from the birth until triangles fill it (exact, over Z/2)
+    if cycle:
+        all_pairs, all_steps = edge_steps(u)
+        full_tris, full_steps = (triangles, tri_step) if not large else triangles_until(m, all_pairs, all_steps, n_frames)
+        filled = ring_filled_step(m, cycle, full_tris, full_steps)
+    else:
+        filled = 0
+    triangles = oriented_triangles(position, triangles)
 
     values = np.sort(u, axis=None)[::-1]
     flat_order = np.argsort(-u, axis=None, kind="stable")
@@ -214,12 +271,12 @@ def filtration_animation(
         in_graph = steps <= v
         old = pairs[in_graph & (steps < v)]
         new = pairs[in_graph & (steps == v)]
-        tris = triangles[tri_step <= v][:MAX_TRIANGLES] if triangles_shown else triangles[:0]
+        tris = triangles[tri_step <= v][:max_triangles] if triangles_shown else triangles[:0]
         tx, ty = _segments(position, tris, close=True)
         ox, oy = _segments(position, old)
         nx, ny = _segments(position, new)
         holes = int(bc[1, v - 1])
-        if cycle and b <= v and holes > 0:
+        if cycle and b <= v and (filled == 0 or v < filled):
             hx, hy = _segments(position, np.array([cycle]), close=True)
         else:
             hx, hy = [], []
@@ -283,27 +340,36 @@ def filtration_animation(
         c = col["betti"]
         if b:
             fig.add_vline(x=b, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"}, row=1, col=c,
-                          annotation_text=f"birth b = {b}", annotation_position="top right")
-        fig.update_xaxes(row=1, col=c, range=[0.5, bc.shape[1] + 0.5])
-        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d",
+                          annotation_text=f"birth b = {b}", annotation_position="bottom right",
+                          annotation_bgcolor="rgba(255,255,255,0.85)")
+        # large units: the steps around the birth, where everything happens (double-click shows every step)
+        near = m >= 16 and b > 0 and max(2 * b, b + 20) < bc.shape[1]
+        right = max(2 * b, b + 20) if near else bc.shape[1]
+        fig.update_xaxes(row=1, col=c, range=[0.5, right + 0.5],
+                         title={"text": "step v" + (f" (1..{right} of {bc.shape[1]}; double-click: all)" if near else ""),
+                                "standoff": 4})
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=False, tickformat="d", title="β0 (pieces)",
                          dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
-        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False,
+        fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False, title="β1 (holes)",
                          tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
-    play = {"frame": {"duration": FRAME_MS, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
-            "mode": "immediate"}
+    def play(speed: int) -> dict:
+        return {"frame": {"duration": 1000 // speed, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+                "mode": "immediate"}
+
     fig.update_layout(
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.14,
+                "y": -0.32,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"r": 6, "t": 0},
                 "showactive": False,
                 "buttons": [
-                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    *({"label": f"▶ Play {speed}/s" if k == 0 else f"▶ {speed}/s", "method": "animate",
+                       "args": [None, play(speed)]} for k, speed in enumerate(SPEEDS)),
                     {
                         "label": "❚❚ Pause",
                         "method": "animate",
@@ -318,9 +384,9 @@ def filtration_animation(
         sliders=[
             {
                 "active": first - 1,
-                "x": 0.2,
-                "y": -0.09,
-                "len": 0.8,
+                "x": 0.0,
+                "y": -0.14,
+                "len": 1.0,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"t": 0, "b": 0},
@@ -344,7 +410,7 @@ def filtration_animation(
         ],
     )
     extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 95})
+    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 160})
     fig.update_annotations(font_size=12)
     indices = [k for k, _ in animated]
     keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace

@@ -64,7 +64,16 @@ def atlas_heatmap(
             xgap=1, ygap=1,
         )
     )
-    style(fig, title or f"{label} per layer and class", height=max(320, 60 + 26 * len(layers)))
+    # heatmaps send no selection events: one invisible marker per cell makes a click select that cell
+    cells_y, cells_x = np.meshgrid(range(len(layers)), range(len(classes)), indexing="ij")
+    fig.add_trace(go.Scatter(
+        x=[str(classes[j]) for j in cells_x.ravel()], y=[layers[i] for i in cells_y.ravel()], mode="markers",
+        customdata=custom.reshape(-1, 2).tolist(), name="cells", showlegend=False,
+        marker={"symbol": "square", "size": 22, "color": "rgba(0,0,0,0)"},
+        selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
+        hovertemplate="class %{customdata[0]}<br>layer %{customdata[1]}<extra></extra>",
+    ))
+    style(fig, title or f"{label} per layer and class", height=max(320, 60 + 26 * len(layers)), clickmode="event+select")
     fig.update_yaxes(autorange="reversed", title_text="layer", type="category")
     fig.update_xaxes(title_text="class", type="category")
     if plotly_params:

@@ -111,7 +111,7 @@ def birth_histogram(
     top = float(max(silent_share, float(np.max(probs)) if np.size(probs) else 0.0, 0.05))
     fig.update_yaxes(title="share of |Ω| images", range=[0, top * 1.18], row=1, col=1)
     style(fig, title + "<br><sup>" + _summary_text(s) + "</sup>", clickmode="event+select", showlegend=False,
-            margin={"l": 55, "r": 20, "t": 80, "b": 45})
+            margin={"l": 55, "r": 20, "t": 95, "b": 45})
     return fig
 
 
@@ -129,7 +129,7 @@ def _summary_text(s: dict[str, float]) -> str:
     rule = " — ε < p: Eq. 12 gives (1 − ε) ln|Ω|" if s["low_rate"] else ""
     return (
         f"FE H = {s['feature_entropy']:.3f} · selective rate ε = {s['selective_rate']:.2f} (p = {s['p']:g}){rule}"
-        f" · |Ω| = {s['n_images']}, no birth: {s['no_birth']}"
+        f"<br>|Ω| = {s['n_images']}, no birth: {s['no_birth']}"
     )
 
 

@@ -29,6 +29,24 @@ def circle_layout(m: int) -> np.ndarray:
 
 
 
+def oriented_triangles(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Triangles with their corners in one rotation sense on screen.
+
+    The shaded triangles are one trace filled "toself"; where two triangles of opposite sense overlap,
+    the browser's non-zero fill rule cancels them and the overlap looks like an empty hole. One
+    sense for all makes the shading the union of the triangles.
+    """
+    tris = np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
+    if not tris.size:
+        return tris
+    p = points[tris]
+    cross = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
+    flip = cross < 0
+    out = tris.copy()
+    out[flip, 1], out[flip, 2] = tris[flip, 2], tris[flip, 1]
+    return out
+
+
 def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tuple[list, list]:
     """x/y lists drawing each row of `pairs` as a polyline separated by None (one trace)."""
     xs: list = []
@@ -114,7 +132,7 @@ def complex_at_step(
         position[shown] = circle_layout(shown.size)
 
     fig = go.Figure()
-    tx, ty = _segments(position, cx.triangles, close=True)
+    tx, ty = _segments(position, oriented_triangles(position, cx.triangles), close=True)
     fig.add_trace(
         go.Scatter(
             x=tx, y=ty, mode="lines", fill="toself", fillcolor=TRIANGLE_FILL,
@@ -183,7 +201,8 @@ def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None,
     )
     if birth > 0:
         fig.add_vline(x=birth, line={"color": PALETTE["accent"], "width": 2, "dash": "dash"},
-                      annotation_text=f"birth b = {birth}", annotation_position="top right")
+                      annotation_text=f"birth b = {birth}", annotation_position="bottom right",
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
     if step is not None:
         fig.add_vline(x=step, line={"color": PALETTE["ink"], "width": 1, "dash": "dot"},
                       annotation_text=f"v = {step}", annotation_position="bottom right")
@@ -191,7 +210,9 @@ def betti_curves_figure(curves: np.ndarray, birth: int, step: int | None = None,
     fig.update_yaxes(title="β0", secondary_y=False, rangemode="tozero", **_integer_ticks(curves[0].max(initial=0)))
     fig.update_yaxes(title="β1", secondary_y=True, rangemode="tozero", showgrid=False,
                      **_integer_ticks(curves[1].max(initial=0)))
-    return style(fig, title)
+    # the legend under the plot: above it, it would sit on a long title
+    return style(fig, title, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+                 margin={"l": 55, "r": 55, "t": 55, "b": 85})
 
 
 def persistence_barcode(diagrams: Sequence[np.ndarray], n_steps: int, title: str = "Persistence barcode") -> go.Figure:

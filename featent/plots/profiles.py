@@ -19,7 +19,7 @@ BASELINE_COLUMNS = (
     ("mean_live_feature_entropy", "live FE (ε ≥ p)", "dash", 1),
     ("mean_null_feature_entropy", "null FE (entries shuffled)", "dot", 1),
     ("mean_live_conditional_feature_entropy", "live conditional FE H(x | born)", "dashdot", 1),
-    ("silent_share", "silent share (ε < p)", "dash", 2),
+    ("silent_share", "silent share (ε < p)", "longdashdot", 2),
 )
 
 
@@ -61,12 +61,14 @@ def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figur
                 ),
                 row=1, col=col,
             )
-    fig.update_xaxes(categoryorder="array", categoryarray=layers, tickangle=-30)
+    fig.update_xaxes(categoryorder="array", categoryarray=layers, tickangle=-30 if len(layers) <= 8 else -70,
+                     automargin=True, tickfont={"size": 11 if len(layers) <= 12 else 9})
     fig.update_yaxes(title="FE (nats)", row=1, col=1)
     fig.update_yaxes(title="share of units / images", range=[0, 1.05], row=1, col=2)
-    style(fig, title, height=440)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0.0},
-                      margin={"b": 110})
+    many = len(layers) > 8  # long rotated layer names: the legend goes under them, not over them
+    style(fig, title, height=440 + (120 if many else 0))
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.55 if many else -0.3, "xanchor": "left",
+                              "x": 0.0}, margin={"b": 230 if many else 110})
     return fig
 
 

@@ -27,6 +27,14 @@ def test_sweep_from_the_page_then_open_a_cell():
     row = table.iloc[7]
     assert row["class"] == classes[1]
     assert any(f"Class `{row['class']}`, layer `{row['layer']}`" in m.value for m in at.markdown)
+    link = dict(at.query_params)  # the view is a link: source and selected cell
+    assert (link["class"], link["layer"], link["atlas"], link["images"]) == (row["class"], row["layer"], "store", "12")
+    cold = open_app()  # a fresh session opening that link
+    cold.query_params.clear()
+    cold.query_params.update(link)
+    cold.switch_page(PAGE).run()
+    assert_clean(cold)
+    assert any(f"Class `{row['class']}`, layer `{row['layer']}`" in m.value for m in cold.markdown)
     at.button(key="atlas_open_profiles").click().run()
     assert_clean(at)
     assert dict(at.query_params) == {"model": "demo", "data": DEFAULT_DATA, "class": classes[1], "layer": row["layer"],

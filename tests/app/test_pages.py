@@ -144,6 +144,26 @@ def test_how_it_works_tells_the_stages_in_order_and_switches_to_random() -> None
     at.radio(key="hiw_example").set_value("Random unit").run()
     assert_clean(at)
     assert at.slider(key="hiw_m").value == 5
+    assert at.query_params["stage"] == "5" and at.query_params["example"] == "random"
+
+
+def test_how_it_works_restores_stage_example_seed_step_and_an_edited_unit_from_its_link() -> None:
+    at = open_app()  # a fresh session opening the link
+    at.query_params.update({"stage": "6", "example": "random", "m": "6", "seed": "3", "step": "7"})
+    at.switch_page("featent/app/views/how_it_works.py").run()
+    assert_clean(at)
+    assert at.segmented_control(key="hiw_stage").value == "6 Betti"
+    assert at.radio(key="hiw_example").value == "Random unit"
+    assert (at.slider(key="hiw_m").value, at.number_input(key="hiw_seed").value) == (6, 3)
+    assert at.number_input(key="hiw_step").value == 7
+    assert any("Copy link" in c.value for c in at.caption)
+    edited = "0.1,0.9,0.2;0.3,0.15,0.8;0.7,0.2,0.1"
+    at2 = open_app()
+    at2.query_params.update({"stage": "4", "example": "toy", "unit": edited, "step": "2"})
+    at2.switch_page("featent/app/views/how_it_works.py").run()
+    assert_clean(at2)
+    assert at2.query_params["unit"] == edited and at2.query_params["step"] == "2"
+    assert at2.number_input(key="hiw_step").max == 9  # the edited 3 x 3 unit: 9 steps
 
 
 def test_checkpoint_given_by_path_is_loaded(tmp_path) -> None:

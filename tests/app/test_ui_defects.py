@@ -148,7 +148,7 @@ def test_how_it_works_comparison_does_not_reward_a_silent_unit() -> None:
     assert no_birth["x"] == ["no birth"] and abs(no_birth["y"][0] - 0.79) < 1e-9  # the silent images are drawn
     at.segmented_control(key="hiw_stage").set_value("9 Entropy").run()
     table = next(d.value for d in at.dataframe if "units" in d.value.columns).set_index("units")
-    copies_row, random_row = table.loc["noisy copies of this unit"], table.loc["unrelated random units"]
+    copies_row, random_row = table.loc["noisy copies of this unit"], table.loc["unrelated random 5 x 5 units"]
     assert copies_row["ε"] == 0.21 and copies_row["FE H"] < random_row["FE H"]  # FE alone would mislead...
     assert copies_row["H/ε (paper's ranking)"] > random_row["H/ε (paper's ranking)"]  # ...H/ε does not
     assert any("describes those few" in w.value for w in at.warning)

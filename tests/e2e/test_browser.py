@@ -285,7 +285,7 @@ def test_play_advances_frames_in_the_browser_without_a_rerun(page: Page, app_ser
         gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name]));
     }""")
     before = len(sent)
-    chart.locator(".updatemenu-button", has_text="Play").click()
+    chart.locator(".updatemenu-button", has_text="10/s").click()  # Play's fastest speed (the first, Play, is 2/s)
     page.wait_for_timeout(1500)
     frames = page.evaluate("() => window.__frames")
     labels = [(t, f"step {name}") for t, name in frames]

@@ -32,9 +32,80 @@ def test_every_frame_has_the_edges_triangles_and_betti_numbers_of_its_step() -> 
         assert len(circles["x"]) == int(np.count_nonzero(topology.filtration_values(TOY)[v - 1] <= TOY))
         assert line["x"] == [v, v]
         assert f"β0 = {curves[0, v - 1]} · β1 = {curves[1, v - 1]}" in caption["text"][0]
-        assert (_pieces(hole) == 1) == (v >= 4 and curves[1, v - 1] > 0)  # the born hole while it is open
-    assert spec["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"]["duration"] <= 100  # >= 10 steps/s
-    assert spec["layout"]["sliders"][0]["active"] == 3  # starts at the birth, step 4
+        if _pieces(hole):  # the born ring, drawn only while it is a hole (exactly: the test below)
+            assert v >= 4 and curves[1, v - 1] > 0
+        assert _pieces(hole) == 1 or v != 4  # born at step 4
+    speeds = [1000 / b["args"][1]["frame"]["duration"] for b in spec["layout"]["updatemenus"][0]["buttons"][:-1]]
+    assert speeds == list(animation.SPEEDS) and min(speeds) <= 2  # Play is slow enough to talk over; faster on demand
+    assert spec["layout"]["sliders"][0]["active"] == 0  # starts at step 1: nothing in before Play
+
+
+def _drawn_triangles(trace: dict, position: dict[tuple[float, float], int]) -> set[tuple[int, ...]]:
+    """The triangles a frame shades, read back from its polyline (x, y, x, y, x, y, x, y, None ...)."""
+    xs, ys = trace["x"], trace["y"]
+    found = set()
+    for k in range(0, len(xs), 5):
+        corners = [position[(round(xs[k + c], 4), round(ys[k + c], 4))] for c in range(3)]
+        assert (xs[k + 3], ys[k + 3]) == (xs[k], ys[k]) and xs[k + 4] is None
+        found.add(tuple(sorted(corners)))
+    return found
+
+
+def _is_hole(unit: np.ndarray, v: int, ring: list[int]) -> bool:
+    """Is the ring a hole of the complex at step v? (β1 drops when a triangle-filling of it is added.)"""
+    cx = topology.clique_complex(unit, v)
+    edges = {tuple(e) for e in cx.edges.tolist()}
+    index = {e: k for k, e in enumerate(sorted(edges))}
+
+    def vec(pairs):
+        row = np.zeros(len(index), dtype=np.uint8)
+        for a, b in pairs:
+            row[index[(min(a, b), max(a, b))]] ^= 1
+        return row
+
+    boundaries = [vec([(a, b), (a, c), (b, c)]) for a, b, c in cx.triangles.tolist()]
+    ring_vec = vec(list(zip(ring, ring[1:] + ring[:1], strict=True)))
+
+    def rank(rows):
+        rows = [r.copy() for r in rows]
+        r = 0
+        for col in range(len(index)):
+            pivot = next((k for k in range(r, len(rows)) if rows[k][col]), None)
+            if pivot is None:
+                continue
+            rows[r], rows[pivot] = rows[pivot], rows[r]
+            for k in range(len(rows)):
+                if k != r and rows[k][col]:
+                    rows[k] ^= rows[r]
+            r += 1
+        return r
+
+    return rank(boundaries + [ring_vec]) > rank(boundaries)
+
+
+@pytest.mark.parametrize("case", ["toy", 4, 5, 6, 7, 8])
+def test_every_frame_shades_exactly_the_clique_complex_triangles_and_draws_only_open_holes(case) -> None:
+    unit = TOY if case == "toy" else np.random.default_rng(100 + case).random((case, case))
+    m = unit.shape[0]
+    fig = animation.filtration_animation(unit)
+    spec = fig.to_dict()
+    vertices = next(t for t in fig.data if t.name == "vertices")
+    position = {(round(x, 4), round(y, 4)): int(t) - 1 for x, y, t in zip(vertices.x, vertices.y, vertices.text,
+                                                                          strict=True)}
+    curves = topology.betti_curves(unit)
+    birth = topology.birth_time(unit)
+    ring = hole_cycle(unit, birth) if birth else []
+    assert len(spec["frames"]) == m * m
+    for v, frame in enumerate(spec["frames"], start=1):
+        _, triangles, _, _, hole, _ = frame["data"]
+        expected = {tuple(t) for t in topology.clique_complex(unit, v).triangles.tolist()}
+        assert _drawn_triangles(triangles, position) == expected, f"step {v}"
+        drawn_hole = _pieces(hole) == 1
+        assert drawn_hole == (bool(ring) and v >= birth and _is_hole(unit, v, ring)), f"step {v}"
+        if drawn_hole:
+            assert curves[1, v - 1] >= 1
+        if v < birth or not birth:
+            assert curves[1, v - 1] == 0 and not drawn_hole
 
 
 def test_new_edges_of_a_frame_are_those_entering_at_that_step() -> None:
@@ -58,6 +129,8 @@ def test_large_units_play_the_born_cycle_and_its_neighbourhood(m: int) -> None:
     assert [int(t) - 1 for t in vertices["text"][: len(cycle)]] == cycle
     assert len(spec["frames"]) == animation.animation_steps(m, birth) < m * m
     assert f"of {m} vertices" in spec["layout"]["title"]["text"]
+    betti_x = next(v for k, v in spec["layout"].items() if k.startswith("xaxis") and "double-click" in str(v))
+    assert betti_x["range"][1] == max(2 * birth, birth + 20) + 0.5 < m * m  # the steps around the birth first
 
 
 def test_png_export_renders_the_first_frame_with_chromium() -> None:

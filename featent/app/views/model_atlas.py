@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from featent.app import atlas as helpers
-from featent.app import cached, progress
+from featent.app import cached, links, progress
 from featent.app.errors import shown_in_place
 from featent.app.layout import csv_download, page_header
 from featent.app.selection import sidebar_selection
@@ -31,7 +31,12 @@ def render() -> None:
     sel = ctx.selection
     store = cached.store()
 
-    source = st.radio("Atlas", ["This model (result store)", "Earlier sweeps", "Atlas file"], horizontal=True, key="atlas_source")
+    sources = {"store": "This model (result store)", "runs": "Earlier sweeps", "file": "Atlas file"}
+    linked = st.query_params.get("atlas")
+    if linked in sources and st.session_state.get("_atlas_link") != linked:  # a link names the source once
+        st.session_state["atlas_source"] = sources[linked]
+    st.session_state["_atlas_link"] = linked
+    source = st.radio("Atlas", list(sources.values()), horizontal=True, key="atlas_source")
     atlas: Atlas | None = None
     with shown_in_place():
         if source == "This model (result store)":
@@ -110,10 +115,27 @@ def render() -> None:
     cell = helpers.clicked_cell(chart, table, frame)
     if cell is None and picked is not None:
         cell = frame.iloc[picked].to_dict()
+    if cell is None:  # the cell a link names (the URL names the selected cell)
+        named = helpers.clicked_cell({"selection": {"points": [{"customdata": [st.query_params.get("class"),
+                                                                               st.query_params.get("layer")]}]}}, None, frame)
+        cell = named
+    view = {"model": sel.model, "data": sel.data, "images": sel.n_images, "seed": sel.seed}
+    if cell is not None:
+        view.update({"class": str(cell["class"]), "layer": str(cell["layer"])})
+    key = next(k for k, v in sources.items() if v == source)
+    params = {k: str(v) for k, v in view.items()}
+    if st.query_params.to_dict() != {**params, "atlas": key}:
+        st.query_params.from_dict({**params, "atlas": key})
+    st.session_state[links.WRITTEN] = params  # what links.apply_link compares: this session wrote it
+    st.session_state["_atlas_link"] = key
+    params = {**params, "atlas": key}
+    links.copy_link(params)
     if cell is not None:
         st.markdown(f"**Class `{cell['class']}`, layer `{cell['layer']}`**: mean FE {cell['mean_feature_entropy']:.4f}, "
                     f"mean selective rate {cell['mean_selective_rate']:.3f}, silent share {cell['silent_share']:.2f}.")
         c1, c2 = st.columns(2)
+        if st.session_state.get("atlas_open_profiles") or st.session_state.get("atlas_open_gallery"):
+            st.session_state.pop(links.WRITTEN, None)  # the opened page applies the cell's link, though this page wrote it
         if c1.button("Open in Layer profiles", key="atlas_open_profiles"):
             helpers.open_cell(helpers.LAYER_PROFILES, cell)
         if c2.button("Open in the unit gallery", key="atlas_open_gallery"):
