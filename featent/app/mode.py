@@ -49,6 +49,7 @@ class Limits:
     max_upload_files: int = 2000          # files in an uploaded zip
     max_models: int = 4                   # loaded models kept in memory (LRU)
     max_model_mb: float = 2000.0          # their parameter bytes together (LRU)
+    max_atlas_rows: int = 100_000         # rows of an uploaded atlas file (read before it is loaded)
 
     def sentence(self, name: str, asked: object) -> str:
         """The one sentence a visitor sees when a request goes over limit ``name``."""
@@ -60,6 +61,7 @@ class Limits:
             "session_compute_s": f"{self.session_compute_s:.0f} s of computing per session",
             "max_upload_mb": f"uploads of at most {self.max_upload_mb:g} MB",
             "max_upload_files": f"at most {self.max_upload_files} files in an uploaded zip",
+            "max_atlas_rows": f"atlas files of at most {self.max_atlas_rows:,} rows",
         }[name]
         return f"This server allows {what}; {asked} is over that limit."
 

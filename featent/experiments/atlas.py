@@ -172,9 +172,13 @@ class Atlas:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Atlas:
+    def load(cls, path: str | Path, max_rows: int | None = None) -> Atlas:
         """An atlas written by ``save`` (layer rows, or unit rows from which the layer rows are rebuilt);
-        a file whose rows or unit counts differ from those ``save`` recorded is refused."""
+        a file whose rows or unit counts differ from those ``save`` recorded is refused.
+
+        ``max_rows`` refuses a longer file before its rows are decoded (a few KB of parquet can
+        hold millions of rows), as a shared server needs.
+        """
         path = Path(path).expanduser()
         suffix = path.suffix.lower()
         recorded: str | None = None
@@ -182,12 +186,16 @@ class Atlas:
             if suffix == ".parquet":
                 import pyarrow.parquet as pq
 
+                if max_rows is not None:
+                    _check_rows(path, pq.ParquetFile(path).metadata.num_rows, max_rows)
                 table = pq.read_table(path)
                 found = (table.schema.metadata or {}).get(_META_KEY)
                 recorded = found.decode() if found is not None else None
                 frame = table.to_pandas()
             elif suffix == ".csv":
                 text = path.read_text(encoding="utf-8")
+                if max_rows is not None:
+                    _check_rows(path, text.count("\n") - 1, max_rows)
                 body, _, last = text.rstrip("\n").rpartition("\n")
                 if last.startswith(_TRAILER):
                     recorded, text = last[len(_TRAILER):], body + "\n"
@@ -253,6 +261,11 @@ def _check_counts(path: Path, frame: pd.DataFrame, recorded: str | None) -> None
         rows = expected.get("rows", "?") if isinstance(expected, dict) else "?"
         raise FeatentError(f"{path.name} does not match what was written ({len(frame)} rows read, {rows} written, "
                            "or other unit counts): it is truncated or was changed; write it again.")
+
+
+def _check_rows(path: Path, rows: int, max_rows: int) -> None:
+    if rows > max_rows:
+        raise FeatentError(f"{path.name} holds {rows:,} rows; at most {max_rows:,} are read here.")
 
 
 def _columns(rows: list[dict]) -> list[str]:

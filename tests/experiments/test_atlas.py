@@ -133,3 +133,17 @@ def test_conditional_fe_columns_are_finite_and_older_files_without_them_still_lo
         back = Atlas.load(old_units)
         pd.testing.assert_frame_equal(back.to_frame(), older)
         assert not set(new_columns) & set(back.units_frame().columns)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_row_limit_refuses_a_long_atlas_before_decoding_it(tmp_path, suffix):
+    """A few KB of parquet can hold a million rows: a shared server refuses by the declared count."""
+    frame = pd.DataFrame({"model": ["demo"] * 5000, "data": ["fashion"] * 5000, "class": ["x"] * 5000,
+                          "layer": [f"l{i}" for i in range(5000)], "feature_entropy": np.zeros(5000)})
+    path = tmp_path / f"long{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    with pytest.raises(FeatentError, match=r"holds 5,000 rows; at most 100 are read here"):
+        Atlas.load(path, max_rows=100)

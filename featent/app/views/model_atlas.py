@@ -11,6 +11,7 @@ from featent.app import atlas as helpers
 from featent.app import cached, links, progress
 from featent.app.errors import shown_in_place
 from featent.app.layout import csv_download, page_header
+from featent.app.mode import limits, public_mode
 from featent.app.selection import sidebar_selection
 from featent.errors import FeatentError
 from featent.experiments.atlas import Atlas
@@ -82,7 +83,7 @@ def render() -> None:
                 with tempfile.TemporaryDirectory() as folder:
                     path = Path(folder) / f"atlas{suffix}"
                     path.write_bytes(upload.getvalue())
-                    atlas = Atlas.load(path)
+                    atlas = Atlas.load(path, max_rows=limits().max_atlas_rows if public_mode() else None)
 
     if atlas is None or len(atlas) == 0:
         st.stop()
