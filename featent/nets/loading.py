@@ -7,6 +7,7 @@ which the pipeline, indicators, experiments and plots accept.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
@@ -48,6 +49,7 @@ __all__ = [
     "fingerprint_module",
     "clear_model_cache",
     "forget_model",
+    "random_variant",
     "SPEC_SOURCES",
 ]
 
@@ -315,6 +317,10 @@ def _load_code(
     loaded = from_module(module, input_size=int(size), mean=tuple(rgb_mean), std=tuple(rgb_std), layers=layers,
                          name=text, weights_source=source)
     loaded.runs_code = True
+    # Keyed by the class, weights, input size and layers, not by the file's path: the same net moved or
+    # built by a factory finds its stored results.
+    loaded.fingerprint_name = type(module).__qualname__
+    loaded.fingerprint = fingerprint_module(module, loaded.fingerprint_name, loaded.input_size, loaded.fingerprint_layers)
     with _CACHE_LOCK:
         _CACHE[key] = loaded
     return loaded
@@ -482,6 +488,23 @@ def from_module(
     rgb_mean = cast(tuple[float, float, float], tuple(mean))  # checked above: three numbers
     rgb_std = cast(tuple[float, float, float], tuple(std))
     return _wrap(module, label, label, input_size, rgb_mean, rgb_std, weights_source, layers, device, legacy_fingerprint=False)
+
+
+def random_variant(model: str | ModelSpec | LoadedModel, seed: int) -> str | LoadedModel:
+    """The random init of ``model``'s architecture with ``seed``: a spec for a spec; for a loaded module a
+    copy with every ``reset_parameters()`` re-run under that seed (same input size, normalization and layers)."""
+    if not isinstance(model, LoadedModel):
+        return ModelSpec.parse(model).random(seed).format(explicit_seed=True)
+    module = copy.deepcopy(model.module)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(int(seed))
+        for sub in module.modules():
+            reset = getattr(sub, "reset_parameters", None)
+            if callable(reset):
+                reset()
+    return from_module(module, input_size=model.input_size, mean=model.mean, std=model.std,
+                       layers=[info.name for info in model.layers], name=f"{model.spec} random init (seed {seed})",
+                       weights_source=f"random init (seed {seed})")
 
 
 def clear_model_cache() -> None:

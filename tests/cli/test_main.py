@@ -16,7 +16,8 @@ from featent.cli.main import main
 
 UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "conditional_feature_entropy",
              "null_conditional_feature_entropy", "stability_gap", "few_births", "births"}
-RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "mean_feature_entropy",
+RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "unit_size", "hole_possible",
+               "mean_feature_entropy",
                "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
                "size_reference_feature_entropy", "mean_live_conditional_feature_entropy",
                "mean_live_null_conditional_feature_entropy", "size_reference_conditional_feature_entropy", "units"}
