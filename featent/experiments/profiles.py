@@ -42,7 +42,7 @@ PROFILE_VALUES = (
     "mean_live_null_conditional_feature_entropy",
     "size_reference_conditional",
 )
-PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", *PROFILE_VALUES)
+PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", "hole_possible", *PROFILE_VALUES)
 
 #: Classes profiled unless told otherwise: enough for a spread over classes, quick to compute.
 DEFAULT_CLASSES = 3
@@ -74,6 +74,7 @@ class ProfileResult(ExperimentResult):
         for model, layer in keys:
             part = [r for r in self.rows_per_class if r["model"] == model and r["layer"] == layer]
             row = {k: part[0][k] for k in ("model", "kind", "layer", "depth", "unit_size")}
+            row["hole_possible"] = hole_possible(int(row["unit_size"]))
             row["classes"] = len(part)
             for key in PROFILE_VALUES:
                 values = np.array([np.nan if r[key] is None else r[key] for r in part], dtype=np.float64)
@@ -82,6 +83,10 @@ class ProfileResult(ExperimentResult):
                 row[f"sd_{key}"] = float(finite.std()) if finite.size > 1 else 0.0
             out.append(row)
         return pd.DataFrame(out)
+
+    def too_small(self, model: str) -> set[str]:
+        """Layers of ``model`` whose maps are smaller than 4x4: no hole can be born there, so FE is no finding."""
+        return {r["layer"] for r in self.rows_per_class if r["model"] == model and not hole_possible(int(r["unit_size"]))}
 
     def layers_of(self, model: str) -> list[str]:
         """The layers profiled for ``model``, in network order."""
