@@ -103,6 +103,5 @@ def _usable(value: object) -> bool:
 
 
 def _is_loaded(value: object) -> bool:
-    from featent.nets.loading import LoadedModel  # loading imports this module
-
-    return isinstance(value, LoadedModel)
+    """A ``from_module`` result (recognized by shape: featent.nets.loading imports this module)."""
+    return not isinstance(value, type) and all(hasattr(value, a) for a in ("module", "layers", "fingerprint", "input_size"))

@@ -73,6 +73,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     assert len(rows) == 32 and set(rows[0]) == {
         "layer",
         "unit",
+        "unit_size",
+        "hole_possible",
         "feature_entropy",
         "null_feature_entropy",
         "selective_rate",
@@ -90,6 +92,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
     assert float(rows[3]["null_feature_entropy"]) == pytest.approx(record["units"][3]["null_feature_entropy"])
     assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
+    assert (rows[3]["unit_size"], rows[3]["hole_possible"]) == ("16", "True")
+    assert (record["unit_size"], record["hole_possible"]) == (16, True)
     code, out_table, _ = run(capsys, *args)
     assert code == 0
     assert out_table.startswith("# block2_conv1: mean feature entropy ")

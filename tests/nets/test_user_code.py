@@ -148,3 +148,10 @@ def test_demo_variant_random_init_takes_the_demo_input_size():
     from featent.nets.demo import DEMO_INPUT_SIZE
 
     assert load_model("demo-digits:random").input_size == load_model("demo:random").input_size == DEMO_INPUT_SIZE
+
+
+def test_a_from_module_result_in_a_file_keeps_its_input_size_and_layers(tmp_path):
+    path = tmp_path / "wrapped.py"
+    path.write_text(NET + "\nfrom featent import from_module\nwrapped = from_module(Net(), input_size=12, layers=['relu'])\n")
+    model = load_model(f"{path}:wrapped")
+    assert model.runs_code and model.input_size == 12 and [i.name for i in model.layers] == ["relu"]
