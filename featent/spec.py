@@ -8,6 +8,11 @@ family checkpoint of the demo is tagged after the ``@`` instead of a size: ``dem
 typed selections did; ``str()`` writes the canonical order, and ``ModelSpec.parse(str(spec)) ==
 spec`` always holds.
 
+A spec may also name user code: ``path/to/file.py:NAME`` or ``package.module:NAME`` (optionally
+``@SIZE``), where ``NAME`` is an ``nn.Module`` subclass, a zero-argument factory or a
+``featent.from_module`` result. Such a spec keeps the file or module in ``code`` and ``NAME`` in
+``name``; loading it executes that code (``ModelSpec.runs_code``).
+
 Which names exist is decided where models are loaded (``featent.nets``); here only the shape of
 the string is checked, so the same parse serves the CLI, the app and the experiments.
 """
@@ -30,6 +35,8 @@ MAX_SIZE = 1024
 DEFAULT_RANDOM_SEED = 0
 
 _NAME = re.compile(r"^(?:timm/)?[a-z0-9][a-z0-9_.\-]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _TAG = re.compile(r"^(epoch|iter)(\d{1,6})$")
 _GRAMMAR = "NAME, NAME:random, NAME:random:SEED, each optionally with @SIZE (e.g. 'vgg11:random:3@64')"
 
@@ -41,14 +48,19 @@ class ModelSpec:
     ``seed`` is None for the model's own weights (pretrained, shipped or given by a file) and an
     integer for a random init with that seed; ``size`` is None for the model's default input side;
     ``tag`` names a checkpoint of a training family (``epoch3``, ``iter25``), None otherwise.
+    ``code`` is the Python file or module of a user's model (``name`` is then the object in it).
     """
 
     name: str
     seed: int | None = None
     size: int | None = None
     tag: str | None = None
+    code: str | None = None
 
     def __post_init__(self) -> None:
+        if self.code is not None:
+            _check_code(self)
+            return
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ModelError(f"{self.name!r} is not a model name; a spec reads {_GRAMMAR}.")
         if self.seed is not None:
@@ -73,6 +85,9 @@ class ModelSpec:
         if not isinstance(spec, str) or not spec.strip():
             raise ModelError(f"No model given; a spec reads {_GRAMMAR}.")
         text = spec.strip()
+        code = _parse_code(text)
+        if code is not None:
+            return code
         if text.count("@") > 1:
             raise ModelError(f"Cannot read model spec {text!r}: more than one '@'; a spec reads {_GRAMMAR}.")
         body, at, after = text.partition("@")
@@ -121,6 +136,8 @@ class ModelSpec:
 
     def format(self, explicit_seed: bool = False) -> str:
         """The spec as text; seed 0 is written as plain ``:random`` unless ``explicit_seed``."""
+        if self.code is not None:
+            return f"{self.code}:{self.name}" + (f"@{self.size}" if self.size is not None else "")
         text = self.name
         if self.seed is not None:
             text += ":random" if self.seed == DEFAULT_RANDOM_SEED and not explicit_seed else f":random:{self.seed}"
@@ -131,6 +148,11 @@ class ModelSpec:
         return text
 
     # -- editing -----------------------------------------------------------------------------
+
+    @property
+    def runs_code(self) -> bool:
+        """True when loading this spec imports and runs a user's Python file or module."""
+        return self.code is not None
 
     @property
     def is_random(self) -> bool:
@@ -159,6 +181,40 @@ class ModelSpec:
         if size is not None:
             _check_size(size, self.name)
         return replace(self, size=None if size is None else int(size))
+
+
+def _parse_code(text: str) -> ModelSpec | None:
+    """``FILE.py:NAME[@SIZE]`` or ``package.module:NAME[@SIZE]`` as a code spec; None for a zoo spec."""
+    body, at, suffix = text.rpartition("@") if "@" in text else (text, "", "")
+    source, colon, name = body.rpartition(":")
+    if not colon or not source or name in ("random", "") or name.isdigit():
+        return None
+    is_path = source.endswith(".py") or (("/" in source or "\\" in source) and not source.startswith("timm/"))
+    if not is_path and not ("." in source and _MODULE_PATH.match(source)):
+        return None
+    size: int | None = None
+    if at:
+        if not suffix.isdigit():
+            raise ModelError(
+                f"The input size in {text!r} must be an integer from {MIN_SIZE} to {MAX_SIZE} (as in 'net.py:Net@32')."
+            )
+        size = int(suffix) if len(suffix) <= 6 else MAX_SIZE + 1
+    return ModelSpec(name=name.strip(), size=size, code=source.strip())
+
+
+def _check_code(spec: ModelSpec) -> None:
+    if not isinstance(spec.code, str) or not spec.code.strip():
+        raise ModelError("A code spec needs a Python file or module, as in 'net.py:Net' or 'mypackage.nets:Net'.")
+    if not spec.code.endswith(".py") and "/" not in spec.code and "\\" not in spec.code and not _MODULE_PATH.match(spec.code):
+        raise ModelError(f"{spec.code!r} is neither a .py file nor a module path; write 'net.py:Net' or 'mypackage.nets:Net'.")
+    if not isinstance(spec.name, str) or not _IDENT.match(spec.name):
+        raise ModelError(
+            f"{spec.name!r} is not a Python name; after the ':' comes the class, factory or object in {spec.code!r}."
+        )
+    if spec.seed is not None or spec.tag is not None:
+        raise ModelError(f"{spec.code}:{spec.name} is the user's own model and takes neither ':random' nor a checkpoint tag.")
+    if spec.size is not None:
+        _check_size(spec.size, spec.name)
 
 
 def _read_seed(text: str, spec: str) -> int:

@@ -20,6 +20,7 @@ import streamlit as st
 import featent.data as featent_data
 from featent.app import links, mode, public
 from featent.app.errors import shown_in_place
+from featent.core.topology import MIN_HOLE_SIZE
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets import LoadedModel, list_models
@@ -176,7 +177,7 @@ def _model_box() -> str:
     sb = st.sidebar
     if mode.public_mode():
         return _public_model_box()
-    options = [*model_options(), OTHER_SPEC]
+    options = [*model_options(), OTHER_SPEC, *python_file_option()]
     remembered = st.session_state.get("sel_model", DEFAULT_MODEL)
     current = st.session_state.get("_w_model")
     if current not in options:
@@ -188,6 +189,8 @@ def _model_box() -> str:
     choice = sb.selectbox("Model", options, key="_w_model",
                           help="A zoo model or NAME:random for its random init; choose 'Other spec…' to type "
                                "e.g. 'vgg11:random@64' (random init at 64x64 input).")
+    if choice == PYTHON_FILE:
+        return remember("model", _python_file_box())
     if choice != OTHER_SPEC:
         st.session_state.pop("_w_model_spec", None)
         return remember("model", choice)
@@ -240,6 +243,34 @@ def _public_data() -> tuple[str, str]:
     if not data or not Path(data).is_dir():
         raise_in_place(DataError("Upload a zip holding one folder of images per class, or choose other data."))
     return UPLOAD_ZIP, data
+
+
+PYTHON_FILE = "Python file…"
+
+
+def python_file_option() -> list[str]:
+    """The "Python file" model source: offered on a local app only (loading a file runs its code)."""
+    from featent.app.mode import public_mode
+
+    return [] if public_mode() else [PYTHON_FILE]
+
+
+def _python_file_box() -> str:
+    """A user's own module: a .py path and the NAME in it (an nn.Module subclass, a factory or a
+    from_module result), read as the spec 'PATH:NAME'. Loading it executes the file."""
+    sb = st.sidebar
+    path = sb.text_input("Python file", key="_w_code_path", placeholder="/path/to/mynet.py").strip()
+    name = sb.text_input("Name in it", key="_w_code_name", placeholder="MyNet",
+                         help="An nn.Module subclass, a zero-argument factory or a featent.from_module(...) result. "
+                              "input_size, mean and std are read from it.").strip()
+    sb.caption("Loading a Python file executes its code, as running it would: open only files you trust.")
+    if not path or not name:
+        raise_in_place(ModelError("Type the path of a .py file and the name of the model class or factory in it."))
+    spec = f"{path}:{name}"
+    with shown_in_place():
+        if not ModelSpec.parse(spec).runs_code:
+            raise ModelError(f"{path!r} is not a .py file; give the path of the file that defines {name!r}.")
+    return spec
 
 
 def raise_in_place(error: Exception) -> None:
@@ -348,11 +379,13 @@ def layer_and_unit(model: LoadedModel, *, with_unit: bool = True, where=(st, st)
     ``where`` holds the two containers to draw the layer and the unit picker into.
     """
     names = [info.name for info in model.layers]
+    # Default: the deepest layer whose maps can hold a hole (m >= 4); smaller ones stay choosable.
+    default = next((info.name for info in reversed(model.layers) if info.unit_size >= MIN_HOLE_SIZE), names[-1])
     linked_layer = links.linked("layer")
     if linked_layer is not None and linked_layer not in names:
         used = st.session_state.get("sel_layer")
-        links.warn_unused("layer", linked_layer, used if used in names else names[-1])
-    layer = remember("layer", where[0].selectbox("Layer", names, key=persisted("layer", names[-1], names),
+        links.warn_unused("layer", linked_layer, used if used in names else default)
+    layer = remember("layer", where[0].selectbox("Layer", names, key=persisted("layer", default, names),
                                               help="Deeper layers have smaller units (m x m) and more of them."))
     if not with_unit:
         return layer, None

@@ -28,6 +28,7 @@ from featent.core.baselines import (
     size_reference_conditional,
 )
 from featent.core.entropy import feature_entropy, selective_rate
+from featent.core.topology import hole_possible
 from featent.errors import FeatentError
 from featent.spec import ModelSpec, Selection
 from featent.store import BirthsKey, ResultStore, SizeReferenceKey, default_directory, result_key
@@ -95,8 +96,8 @@ def open_store() -> ResultStore | None:
 def record_model(store: ResultStore | None, spec: str, weights: str | None, model: Any, weights_file: Path | None) -> None:
     """Keep a loaded model's manifest; ``weights_file`` is the file its weights came from (None: not from a
     file, e.g. a random init, and then nothing is kept)."""
-    if store is None or weights_file is None or not Path(weights_file).is_file():
-        return
+    if store is None or weights_file is None or not Path(weights_file).is_file() or ModelSpec.parse(spec).runs_code:
+        return  # a model from code may change with its file and whatever it imports: never answered from a manifest
     meta = {
         "fingerprint": model.fingerprint,
         "input_size": int(model.input_size),
@@ -176,6 +177,12 @@ class StoredLayer(StabilityParts):
     size_reference: float | None
     null_births: np.ndarray | None = None
     size_reference_conditional: float | None = None
+    unit_size: int | None = None
+
+    @property
+    def hole_possible(self) -> bool | None:
+        """Whether this layer's m x m maps can hold a hole at all (m >= 4), as ``LayerResult.hole_possible``."""
+        return None if self.unit_size is None else hole_possible(self.unit_size)
 
     @property
     def silent_share(self) -> float:
@@ -213,6 +220,8 @@ def _births(store: ResultStore, key: str, n_units: int, n_images: int | None = N
 def _manifests(store: ResultStore, spec: str, weights: str | None, data: str) -> tuple[dict, dict, dict[str, dict]] | None:
     """The model and data manifests when both are stored and none of their files changed, and the
     model's layers by every name they answer to (name and aliases)."""
+    if ModelSpec.parse(spec).runs_code:
+        return None
     found_model = store.get_result(model_manifest_key(spec, weights))
     found_data = store.get_result(data_manifest_key(data))
     if found_model is None or found_data is None:
@@ -313,6 +322,7 @@ def recall_layers(
                 mean_feature_entropy=float(fe.mean()), mean_selective_rate=float(eps.mean()),
                 null_feature_entropy=None if null is None else np.asarray(feature_entropy(null), dtype=np.float64),
                 size_reference=reference, null_births=null, size_reference_conditional=reference_conditional,
+                unit_size=int(info["unit_size"]),
             )
         selection = Selection(model=spec, data=data, class_name=class_name, layers=tuple(wanted), n_images=n_images,
                               seed=seed, weights=weights)

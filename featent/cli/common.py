@@ -124,12 +124,63 @@ def model_spec(text: str) -> str:
     return text
 
 
+def rgb(text: str) -> tuple[float, float, float]:
+    """Three finite numbers separated by commas (a per-channel mean or std, RGB)."""
+    parts = [t.strip() for t in text.split(",")]
+    try:
+        values = tuple(float(t) for t in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"must be three numbers separated by commas (R,G,B), got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def add_code_model_flags(parser: argparse.ArgumentParser) -> None:
+    """--input-size/--mean/--std: what a model from code ('net.py:Net') is fed, when it does not say itself."""
+    parser.add_argument("--input-size", type=flag_type(int, Interval(int, 2, 4096), "size"), metavar="S",
+                        help="input side in pixels of a model from code (default: its input_size attribute, else 32)")
+    parser.add_argument("--mean", type=rgb, metavar="R,G,B", help="input mean of a model from code (default: its mean "
+                        "attribute, else ImageNet's)")
+    parser.add_argument("--std", type=positive_rgb, metavar="R,G,B", help="input std of a model from code (default: its "
+                        "std attribute, else ImageNet's)")
+
+
+def positive_rgb(text: str) -> tuple[float, float, float]:
+    values = rgb(text)
+    if min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"must be three positive numbers separated by commas (R,G,B), got {text!r}")
+    return values
+
+
+def load_code_models(args: argparse.Namespace) -> None:
+    """Load each --model given as code ('net.py:Net') once, with --weights/--input-size/--mean/--std, so every
+    later load of the same spec in this run (the commands, the experiments) gets that model. Loading runs the code."""
+    given = {k: getattr(args, k.replace("-", "_"), None) for k in ("input-size", "mean", "std")}
+    specs = getattr(args, "model", None)
+    specs = [specs] if isinstance(specs, str) else list(specs or [])
+    from featent.spec import ModelSpec
+
+    code = [s for s in specs if ModelSpec.parse(s).runs_code]
+    if not code:
+        flags = [f"--{k}" for k, v in given.items() if v is not None]
+        if flags:
+            raise UsageError(f"{'/'.join(flags)} only apply to a model from code ('net.py:Net'); zoo models know their own")
+        return
+    from featent.nets import load_model
+
+    for spec in code:
+        load_model(spec, getattr(args, "weights", None), input_size=given["input-size"], mean=given["mean"],
+                   std=given["std"])
+
+
 def add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
 
 
-MODEL_HELP = "model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16, vgg16:random, vgg11:random@64"
+MODEL_HELP = ("model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16, vgg16:random, vgg11:random@64, "
+              "or your own module: path/to/net.py:NAME or package.module:NAME (this runs that code)")
 DATA_HELP = "'fashion', 'fashion-subset', 'digits' or a folder with one subfolder per class"
 
 
@@ -168,8 +219,10 @@ def add_selection_flags(
     if model == "one":
         parser.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
         parser.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+        add_code_model_flags(parser)
     elif model == "many":
         parser.add_argument("--model", type=model_spec, action="append", metavar="M", help=MODEL_HELP + " (repeatable)")
+        add_code_model_flags(parser)
     elif model != "none":
         raise ValueError(f"model is 'one', 'many' or 'none', not {model!r}")
     if data_default is None:

@@ -20,12 +20,14 @@ from featent.cli.common import (
     MODEL_HELP,
     Parser,
     UsageError,
+    add_code_model_flags,
     add_offline_flag,
     add_output,
     add_selection_flags,
     emit,
     fraction,
     json_safe,
+    load_code_models,
     model_spec,
     positive_int,
     progress_bar,
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("layers", help="list a model's layers with their unit count and unit size")
     p.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
     p.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+    add_code_model_flags(p)
     add_offline_flag(p)
     add_output(p)
 
@@ -208,6 +211,8 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
                 "layer": layer,
                 "images": int(r.births.shape[0]),
                 "seed": selection.seed,
+                "unit_size": None if r.unit_size is None else int(r.unit_size),
+                "hole_possible": r.hole_possible,
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_selective_rate": r.mean_selective_rate,
                 "silent_share": r.silent_share,
@@ -277,6 +282,8 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         {
             "layer": rec["layer"],
             "unit": unit["unit"],
+            "unit_size": rec["unit_size"],
+            "hole_possible": rec["hole_possible"],
             "feature_entropy": unit["feature_entropy"],
             "null_feature_entropy": unit["null_feature_entropy"],
             "selective_rate": unit["selective_rate"],
@@ -378,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.passthrough = unknown
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
+            load_code_models(args)
             emit(_COMMANDS[args.command](args), getattr(args, "out", None))
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from featent.core.entropy import DEFAULT_P, mean_live_conditional_feature_entropy
+from featent.core.topology import hole_possible
 from featent.errors import FeatentError
 from featent.store import result_key, write_atomic, write_bytes_atomic
 
@@ -26,7 +27,7 @@ __all__ = ["Atlas", "LAYER_COLUMNS", "NULL_COLUMNS", "CONDITIONAL_COLUMNS", "NUL
 SUMMARY_VERSION = "sweep-v1"
 #: Columns every atlas has; the baseline columns follow when every row has the null FE.
 LAYER_COLUMNS = (
-    "model", "data", "class", "layer", "images", "seed", "units", "unit_size",
+    "model", "data", "class", "layer", "images", "seed", "units", "unit_size", "hole_possible",
     "mean_feature_entropy", "mean_selective_rate", "silent_share", "mean_live_feature_entropy",
 )
 NULL_COLUMNS = ("mean_null_feature_entropy", "structure_gap")
@@ -54,6 +55,7 @@ def _layer_row(meta: dict, fe: np.ndarray, eps: np.ndarray, null: np.ndarray | N
         "seed": int(meta.get("seed", 0)),
         "units": int(fe.size),
         "unit_size": int(meta.get("unit_size", 0)),
+        "hole_possible": hole_possible(int(meta.get("unit_size", 0))),
         "mean_feature_entropy": float(fe.mean()),
         "mean_selective_rate": float(eps.mean()),
         "silent_share": float((~live).mean()),
@@ -99,7 +101,12 @@ class Atlas:
     """One row per (class, layer) (``to_frame()``), optionally one per unit (``units_frame()``)."""
 
     def __init__(self, frame: pd.DataFrame, units: pd.DataFrame | None = None, computed: int = 0) -> None:
-        self._frame = frame.reset_index(drop=True)
+        frame = frame.reset_index(drop=True)
+        if "unit_size" in frame.columns and "hole_possible" not in frame.columns:
+            # Atlases written before the column: whether a unit's maps (m x m) can hold a hole at all.
+            frame.insert(int(frame.columns.get_loc("unit_size")) + 1, "hole_possible",
+                         [hole_possible(int(m)) for m in frame["unit_size"]])
+        self._frame = frame
         self._units = None if units is None else units.reset_index(drop=True)
         #: (class, layer) pairs computed by the run that built this atlas (the rest came from the store).
         self.computed = int(computed)
@@ -207,7 +214,7 @@ class Atlas:
         except Exception as exc:
             raise FeatentError(f"Cannot read atlas {str(path)!r}: {exc}.") from exc
         units = "unit" in frame.columns and "feature_entropy" in frame.columns
-        missing = [c for c in (UNIT_COLUMNS if units else LAYER_COLUMNS) if c not in frame.columns]
+        missing = [c for c in (UNIT_COLUMNS if units else LAYER_COLUMNS) if c not in frame.columns and c != "hole_possible"]
         if missing:
             raise FeatentError(f"{path.name} is not a featent atlas (no column {missing[0]!r}).")
         _check_counts(path, frame, recorded)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from featent.core.entropy import DEFAULT_P
+from featent.core.topology import hole_possible
 from featent.data import load_dataset
 from featent.errors import DataError
 from featent.experiments.contract import ExperimentResult, experiment
-from featent.nets import load_model
+from featent.nets import LoadedModel, load_model, random_variant
 from featent.pipeline import layer_results
 from featent.progress import Progress, ProgressLike
 from featent.spec import SEED_LIMIT, ModelSpec, Selection
@@ -40,7 +42,7 @@ PROFILE_VALUES = (
     "mean_live_null_conditional_feature_entropy",
     "size_reference_conditional",
 )
-PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", *PROFILE_VALUES)
+PROFILE_COLUMNS = ("model", "kind", "class_name", "layer", "depth", "unit_size", "hole_possible", *PROFILE_VALUES)
 
 #: Classes profiled unless told otherwise: enough for a spread over classes, quick to compute.
 DEFAULT_CLASSES = 3
@@ -72,6 +74,7 @@ class ProfileResult(ExperimentResult):
         for model, layer in keys:
             part = [r for r in self.rows_per_class if r["model"] == model and r["layer"] == layer]
             row = {k: part[0][k] for k in ("model", "kind", "layer", "depth", "unit_size")}
+            row["hole_possible"] = hole_possible(int(row["unit_size"]))
             row["classes"] = len(part)
             for key in PROFILE_VALUES:
                 values = np.array([np.nan if r[key] is None else r[key] for r in part], dtype=np.float64)
@@ -80,6 +83,10 @@ class ProfileResult(ExperimentResult):
                 row[f"sd_{key}"] = float(finite.std()) if finite.size > 1 else 0.0
             out.append(row)
         return pd.DataFrame(out)
+
+    def too_small(self, model: str) -> set[str]:
+        """Layers of ``model`` whose maps are smaller than 4x4: no hole can be born there, so FE is no finding."""
+        return {r["layer"] for r in self.rows_per_class if r["model"] == model and not hole_possible(int(r["unit_size"]))}
 
     def layers_of(self, model: str) -> list[str]:
         """The layers profiled for ``model``, in network order."""
@@ -115,6 +122,8 @@ def _default_classes(classes: Sequence[str], first: str) -> list[str]:
 
 
 def _kind(spec: object) -> str:
+    if isinstance(spec, LoadedModel):
+        return "random init" if spec.weights_source.startswith("random init") else "model"
     return "random init" if isinstance(spec, str) and ModelSpec.parse(spec).is_random else "model"
 
 
@@ -146,12 +155,12 @@ def layer_profiles(
     chosen = list(classes) if classes else _default_classes(list(dataset.classes), selection.class_name)
     for name in chosen:
         check_class(name, dataset.classes, dataset.name)
-    specs = list(models)
+    specs: list[Any] = list(models)
     if not specs:
         specs = [selection.model]
         if random_seed is not None and _kind(selection.model) == "model":
-            specs.append(ModelSpec.parse(selection.model).random(random_seed).format(explicit_seed=True))
-    result = ProfileResult(selection=selection, dataset=dataset.name, models=specs, classes=chosen)
+            specs.append(random_variant(selection.model, random_seed))
+    result = ProfileResult(selection=selection, dataset=dataset.name, models=[str(s) for s in specs], classes=chosen)
     jobs = [(spec, class_name) for spec in specs for class_name in chosen]
     per_unit: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {}
     for k, (spec, class_name) in enumerate(jobs):
@@ -165,8 +174,8 @@ def layer_profiles(
         for layer, r in layer_results(job, store=store, progress=step, cache=cache, baselines=baselines).items():
             gap = r.structure_gap
             result.rows_per_class.append({
-                "model": spec, "kind": _kind(spec), "class_name": class_name, "layer": layer, "depth": depth[layer],
-                "unit_size": loaded.layer(layer).unit_size,
+                "model": str(spec), "kind": _kind(spec), "class_name": class_name, "layer": layer, "depth": depth[layer],
+                "unit_size": loaded.layer(layer).unit_size, "hole_possible": hole_possible(loaded.layer(layer).unit_size),
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_null_feature_entropy": r.mean_null_feature_entropy,
                 "structure_gap": None if gap is None else float(gap.mean()),
@@ -178,7 +187,7 @@ def layer_profiles(
                 "mean_live_null_conditional_feature_entropy": r.mean_live_null_conditional_feature_entropy,
                 "size_reference_conditional": r.size_reference_conditional,
             })
-            values = per_unit.setdefault(spec, {}).setdefault(
+            values = per_unit.setdefault(str(spec), {}).setdefault(
                 layer, {"feature_entropy": [], "selective_rate": [], "conditional_feature_entropy": []})
             values["feature_entropy"].append(np.asarray(r.feature_entropy))
             values["selective_rate"].append(np.asarray(r.selective_rate))

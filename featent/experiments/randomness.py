@@ -17,10 +17,10 @@ from featent.errors import FeatentError
 from featent.experiments.contract import ExperimentResult, experiment
 from featent.experiments.rescale import finite_mean
 from featent.indicators.registry import LOWER_IS_BETTER
-from featent.nets import forget_model, load_model
+from featent.nets import forget_model, load_model, random_variant
 from featent.pipeline import compute_births
 from featent.progress import Progress, ProgressLike
-from featent.spec import SEED_LIMIT, ModelSpec, Selection
+from featent.spec import SEED_LIMIT, Selection
 from featent.validation import InstanceOf, Interval, NoneOr, check_int, validate_params
 
 __all__ = ["DEFAULT_RANDOM_MODELS", "RandomnessResult", "randomness_experiment"]
@@ -118,9 +118,10 @@ def randomness_experiment(
     trained = measure(one, 0, "trained")
     per_seed = []
     for k, s in enumerate(seeds):
-        spec = ModelSpec.parse(one.model).random(s).format(explicit_seed=True)
+        spec = random_variant(one.model, s)
         per_seed.append(measure(one.replace(model=spec, weights=None), k + 1, f"random seed {s}"))
-        forget_model(spec)  # one random model in memory at a time, whatever K is
+        if isinstance(spec, str):
+            forget_model(spec)  # one random model in memory at a time, whatever K is
     random = {name: np.stack([v[name] for v in per_seed]) for name in ind.INDICATOR_COLUMNS}
     progress(1.0, "done")
     return RandomnessResult(selection=one, n_images=len(images[one.class_name]), seeds=seeds, trained=trained,

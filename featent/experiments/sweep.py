@@ -105,7 +105,7 @@ def _layers(model: LoadedModel, layers: object) -> list[str]:
 
 
 def sweep(
-    model: str,
+    model: str | LoadedModel,
     data: str,
     classes: str | int | Sequence[str] = "all",
     layers: str | Sequence[str] = "all",
@@ -124,7 +124,7 @@ def sweep(
     resources: dict | None = None,
     retries: int = 2,
 ) -> Atlas:
-    """Feature entropy of every (class, layer) of ``model`` on ``data``, as an ``Atlas``.
+    """Feature entropy of every (class, layer) of ``model`` (a spec or a LoadedModel) on ``data``, as an ``Atlas``.
 
     ``classes``: "all", the first N classes, or names; ``layers``: "all" or names. Summaries are
     read from / written to ``store`` (default store when None; pass ``False``-y ``worker_store`` and a
@@ -139,9 +139,14 @@ def sweep(
     images = check_int("images", images, 1)
     seed = check_int("seed", seed, 0)
     retries = check_int("retries", retries, 0)
-    if not isinstance(model, str):
-        raise ModelError("sweep takes a model spec string (with weights=PATH for a checkpoint).")
+    if isinstance(model, LoadedModel):
+        if executor == "dask":
+            raise ModelError("A Dask sweep sends the model to its workers by spec; give a spec string "
+                             "('net.py:Net' for your own module) instead of a loaded model.")
+    elif not isinstance(model, str):
+        raise ModelError("sweep takes a model spec string (with weights=PATH for a checkpoint) or a loaded model.")
     loaded = load_model(model, weights)
+    model = str(loaded) if isinstance(model, LoadedModel) else model
     dataset = load_dataset(data)
     class_names = _classes(dataset, classes)
     layer_names = _layers(loaded, layers)
@@ -202,7 +207,7 @@ def sweep(
 
 
 def stored_atlas(
-    model: str,
+    model: str | LoadedModel,
     data: str,
     classes: str | int | Sequence[str] = "all",
     layers: str | Sequence[str] = "all",

@@ -13,6 +13,7 @@ from featent.nets.loading import (
     list_models,
     load_model,
     pick_device,
+    random_variant,
 )
 from featent.nets.zoo import offline, timm_available, torchvision_names
 
@@ -31,6 +32,7 @@ __all__ = [
     "load_model",
     "offline",
     "pick_device",
+    "random_variant",
     "timm_available",
     "torchvision_names",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["Site", "OutputHook", "attach", "capture_outputs", "probe_modules", "run_forward", "StopForward"]
+__all__ = ["Site", "OutputHook", "attach", "evaluating", "capture_outputs", "probe_modules", "run_forward", "StopForward"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,21 @@ OutputHook = Callable[[torch.Tensor], "torch.Tensor | None"]
 
 class StopForward(Exception):
     """Raised from a hook to end a forward pass early (the rest of the net is not needed)."""
+
+
+@contextlib.contextmanager
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """Every submodule in eval mode for the block, each put back in its own train/eval mode after
+    (also when the block raises), so featent never leaves a caller's module in another mode and never
+    updates BatchNorm running statistics or samples dropout."""
+    modes = {sub: sub.training for module in modules for sub in module.modules()}
+    try:
+        for sub in modes:
+            sub.training = False
+        yield
+    finally:
+        for sub, mode in modes.items():
+            sub.training = mode
 
 
 @contextlib.contextmanager
@@ -83,7 +98,8 @@ def attach(module: nn.Module, hooks: Mapping[Site, OutputHook]) -> Iterator[None
         for key, target in targets.items():
             hook = make(key)
             handles.append(target.register_forward_pre_hook(hook) if key[1] else target.register_forward_hook(hook))
-        yield
+        with evaluating(module):
+            yield
     finally:
         for handle in handles:
             handle.remove()
@@ -166,7 +182,7 @@ def probe_modules(
             if path and select(path, sub):
                 fn = make(path, sub)
                 handles.append(sub.register_forward_pre_hook(fn) if pre else sub.register_forward_hook(fn))
-        with torch.inference_mode():
+        with evaluating(module), torch.inference_mode():
             module(inputs)
     finally:
         for handle in handles:

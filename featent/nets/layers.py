@@ -30,7 +30,7 @@ import torch.fx
 from torch import nn
 
 from featent.errors import ModelError
-from featent.nets.hooks import Site, probe_modules
+from featent.nets.hooks import Site, evaluating, probe_modules
 
 __all__ = ["LayerInfo", "Discovery", "discover_layers", "describe_shape"]
 
@@ -152,7 +152,7 @@ def _shapes(graph_module, inputs: torch.Tensor) -> dict[str, tuple[int, ...] | N
             shapes[n.name] = tuple(value.shape) if isinstance(value, torch.Tensor) else None
             return value
 
-    with torch.inference_mode():
+    with evaluating(graph_module), torch.inference_mode():
         Recorder(graph_module).run(inputs)
     return shapes
 
@@ -312,6 +312,12 @@ def discover_layers(
         device = next(module.parameters()).device
     except StopIteration:
         device = torch.device("cpu")
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in module.parameters() if p.dtype != torch.float32})
+    if dtypes:
+        raise ModelError(
+            f"{model_name} has {'/'.join(dtypes)} parameters; featent runs models in float32, so convert it first "
+            "(module.float())."
+        )
     inputs = torch.zeros(1, 3, input_size, input_size, device=device)
     legacy = legacy_names(module)
     requested = None if layers is None else [_from_alias(name, legacy) for name in layers]

@@ -7,6 +7,7 @@ which the pipeline, indicators, experiments and plots accept.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import threading
@@ -23,7 +24,9 @@ from featent.errors import ModelError
 from featent.nets.checkpoints import load_state, n_classes_in, read_checkpoint
 from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, resolve_demo_variant
 from featent.nets.family import resolve_family_spec
+from featent.nets.hooks import evaluating
 from featent.nets.layers import LayerInfo, discover_layers
+from featent.nets.user_code import build_object, source_identity
 from featent.nets.zoo import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -49,23 +52,33 @@ __all__ = [
     "forget_model",
     "set_model_cache_limits",
     "model_bytes",
+    "random_variant",
     "SPEC_SOURCES",
 ]
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one loaded model is one object
 class LoadedModel:
-    """A model in eval mode, with what featent needs to know about it.
+    """A model with what featent needs to know about it.
 
     ``runner`` is what a forward pass calls so that hooks see every layer: the module itself, or a
-    traced copy sharing its parameters when a layer is computed by a function (``F.relu``).
+    traced copy sharing its parameters when a layer is computed by a function (``F.relu``). A traced
+    runner keeps the Python control flow of ``forward`` as it ran at trace time (an ``if`` on an
+    attribute is frozen); call ``from_module`` again after changing such a switch.
+
+    ``fingerprint`` (the store key's model part) is re-checked on every read: the data pointer and
+    version counter of every parameter and buffer are compared with those it was hashed from, and the
+    weights are hashed again when they differ, so weights changed in place never serve old births.
+    Every featent forward pass runs the module in eval and inference mode and puts each submodule back
+    in the caller's mode after. ``runs_code`` is True when the model came from a user's Python file or
+    module (loading it executed that code).
     """
 
     spec: str
     module: nn.Module
     input_size: int
     n_classes: int
-    fingerprint: str
+    fingerprint: str  # a property (see the end of the class): re-checked against the weights on every read
     layers: list[LayerInfo]
     weights_source: str
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -78,10 +91,16 @@ class LoadedModel:
     # Held around every forward pass that registers hooks; re-entrant, so a caller holding it may
     # still call featent.extract on the same model.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    runs_code: bool = False
+    #: What the fingerprint hashes besides the weights: architecture name and layer list.
+    fingerprint_name: str = ""
+    fingerprint_layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.runner is None:
             self.runner = self.module
+        if not self.fingerprint_name:
+            self.fingerprint_name = self.spec
 
     def __str__(self) -> str:
         return self.spec
@@ -129,8 +148,39 @@ class LoadedModel:
         return info
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits of preprocessed inputs (through the runner, so hooks on any layer fire)."""
-        return self.runner(inputs)  # type: ignore[misc]
+        """Logits of preprocessed inputs (through the runner, so hooks on any layer fire), in eval mode."""
+        runner = cast(nn.Module, self.runner)
+        with evaluating(runner, self.module):
+            return runner(inputs)
+
+
+def _weights_state(module: nn.Module) -> tuple | None:
+    """Where every parameter and buffer lives and how often it was changed in place (None: not trackable)."""
+    state = []
+    for tensor in (*module.parameters(), *module.buffers()):
+        if tensor.is_inference():
+            return None  # inference tensors keep no version counter: hash every time
+        state.append((tensor.data_ptr(), tensor._version, tuple(tensor.shape), tensor.dtype))
+    return tuple(state)
+
+
+def _get_fingerprint(self: LoadedModel) -> str:
+    with self.__dict__.setdefault("_fingerprint_lock", threading.Lock()):
+        state = _weights_state(self.module)
+        if state is None or state != self.__dict__.get("_weights_state"):
+            self.__dict__["_fingerprint"] = fingerprint_module(
+                self.module, self.fingerprint_name or self.spec, self.input_size, self.fingerprint_layers
+            )
+            self.__dict__["_weights_state"] = state
+        return self.__dict__["_fingerprint"]
+
+
+def _set_fingerprint(self: LoadedModel, value: str) -> None:
+    self.__dict__["_fingerprint"] = value
+    self.__dict__["_weights_state"] = _weights_state(self.module)
+
+
+LoadedModel.fingerprint = property(_get_fingerprint, _set_fingerprint)  # type: ignore[assignment]
 
 
 def list_models() -> list[str]:
@@ -227,11 +277,21 @@ def _return_freed_memory() -> None:
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
 
 
-def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike | None = None) -> LoadedModel:
-    """Model spec (+ optional weights file) -> LoadedModel in eval mode; memoized per (spec, weights).
+def load_model(
+    spec: str | ModelSpec | LoadedModel,
+    weights: str | os.PathLike | None = None,
+    *,
+    input_size: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> LoadedModel:
+    """Model spec (+ optional weights file) -> LoadedModel; memoized per (spec, weights).
 
     A LoadedModel (from :func:`from_module`) is returned as it is, so every caller that takes a spec
-    takes a module the user brought as well.
+    takes a module the user brought as well. A code spec (``net.py:Net``, ``package.module:Net``)
+    executes that file or module (see :mod:`featent.nets.user_code`); ``input_size`` / ``mean`` /
+    ``std`` then override what the object says, and the loaded model is memoized with them, so later
+    calls with the spec alone (as experiments make) get the same model.
     """
     if isinstance(spec, LoadedModel):
         if weights is not None:
@@ -244,6 +304,11 @@ def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike |
         if weights is not None:
             raise ModelError(f"{text!r} brings its own weights; do not give a weights file too.")
         return replace(load_model(*family), spec=text)
+    if parsed.code is not None:
+        return _load_code(parsed, weights, input_size, mean, std)
+    if parsed.is_random and parsed.base == DEMO and parsed.name != DEMO:
+        # A demo variant's random init is the demo architecture's (its native input size, its normalization).
+        return replace(load_model(parsed.random(parsed.seed or 0), weights), spec=text)
     if weights is not None and parsed.is_random:
         raise ModelError(f"Give either {text!r} (random init) or a weights file, not both.")
     if parsed.tag is not None:
@@ -265,6 +330,51 @@ def load_model(spec: str | ModelSpec | LoadedModel, weights: str | os.PathLike |
                 _CACHE[key] = hit
                 _evict_locked()
     return hit
+
+
+def _load_code(
+    spec: ModelSpec,
+    weights: str | os.PathLike | None,
+    input_size: int | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> LoadedModel:
+    """A user's model from code, memoized per (spec, file state, weights file); options given replace the entry."""
+    assert spec.code is not None
+    text = str(spec)
+    key = (f"{text}|{source_identity(spec.code)}", _file_identity(weights) if weights is not None else None)
+    given = input_size is not None or mean is not None or std is not None
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is not None and not given:
+        return hit
+    made = build_object(spec.code, spec.name)
+    if isinstance(made, LoadedModel):
+        module, base = made.module, made
+    else:
+        module, base = made, None
+    size = input_size or spec.size or getattr(base, "input_size", None) or getattr(module, "input_size", None) or 32
+    rgb_mean = mean if mean is not None else getattr(base, "mean", None) or getattr(module, "mean", None) or IMAGENET_MEAN
+    rgb_std = std if std is not None else getattr(base, "std", None) or getattr(module, "std", None) or IMAGENET_STD
+    source = f"code {spec.code}:{spec.name}"
+    if weights is not None:
+        state = _read_state(weights)
+        load_state(module, state, str(weights))
+        source += f" with weights {Path(weights).expanduser().resolve()}"
+    layers = [info.name for info in base.layers] if base is not None else None
+    loaded = from_module(module, input_size=int(size), mean=tuple(rgb_mean), std=tuple(rgb_std), layers=layers,
+                         name=text, weights_source=source)
+    loaded.runs_code = True
+    # Keyed by the class, weights, input size and layers, not by the file's path: the same net moved or
+    # built by a factory finds its stored results.
+    loaded.fingerprint_name = type(module).__qualname__
+    loaded.fingerprint = fingerprint_module(module, loaded.fingerprint_name, loaded.input_size, loaded.fingerprint_layers)
+    with _CACHE_LOCK:
+        _CACHE[key] = loaded
+        _evict_locked()
+    return loaded
 
 
 def _file_identity(path: str | os.PathLike) -> str:
@@ -380,7 +490,8 @@ def _wrap(
     legacy_fingerprint: bool,
 ) -> LoadedModel:
     module.to(device)
-    found = discover_layers(module, input_size, spec, layers)
+    with evaluating(module):  # traced in eval mode (a functional dropout is traced as off), the caller's mode kept
+        found = discover_layers(module, input_size, spec, layers)
     layer_names = () if legacy_fingerprint else tuple(i.name for i in found.layers)
     fingerprint = fingerprint_module(module, name, input_size, layer_names)
     linear = [m for m in module.modules() if isinstance(m, nn.Linear)]
@@ -397,6 +508,8 @@ def _wrap(
         device=device,
         runner=found.runner,
         discovery=found.method,
+        fingerprint_name=name,
+        fingerprint_layers=layer_names,
     )
 
 
@@ -409,8 +522,11 @@ def from_module(
     name: str = "custom",
     weights_source: str = "in-memory module",
 ) -> LoadedModel:
-    """Wrap any ``nn.Module`` (put in eval mode, not memoized): layers found as for zoo models, or the
-    named module paths / graph nodes in ``layers``; its store key hashes its weights and layer list."""
+    """Wrap any ``nn.Module`` (not memoized): layers found as for zoo models, or the named module paths /
+    graph nodes in ``layers``; its store key hashes its weights and layer list. The module's train/eval
+    mode is left as it is: featent runs it in eval mode and restores the mode after each call. When
+    ``forward`` has Python control flow and a layer needs tracing, the trace keeps the branch taken now;
+    call ``from_module`` again after changing it."""
     if not isinstance(module, nn.Module):
         raise ModelError(f"from_module needs a torch.nn.Module, not a {type(module).__name__}.")
     input_size = check_int("input_size", input_size, 2, 4096, error=ModelError)
@@ -418,7 +534,6 @@ def from_module(
         raise ModelError("mean and std must be three numbers each (RGB), the std positive.")
     if isinstance(layers, str):
         layers = [layers]
-    module.eval()
     try:
         device = next(module.parameters()).device
     except StopIteration:
@@ -427,6 +542,23 @@ def from_module(
     rgb_mean = cast(tuple[float, float, float], tuple(mean))  # checked above: three numbers
     rgb_std = cast(tuple[float, float, float], tuple(std))
     return _wrap(module, label, label, input_size, rgb_mean, rgb_std, weights_source, layers, device, legacy_fingerprint=False)
+
+
+def random_variant(model: str | ModelSpec | LoadedModel, seed: int) -> str | LoadedModel:
+    """The random init of ``model``'s architecture with ``seed``: a spec for a spec; for a loaded module a
+    copy with every ``reset_parameters()`` re-run under that seed (same input size, normalization and layers)."""
+    if not isinstance(model, LoadedModel):
+        return ModelSpec.parse(model).random(seed).format(explicit_seed=True)
+    module = copy.deepcopy(model.module)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(int(seed))
+        for sub in module.modules():
+            reset = getattr(sub, "reset_parameters", None)
+            if callable(reset):
+                reset()
+    return from_module(module, input_size=model.input_size, mean=model.mean, std=model.std,
+                       layers=[info.name for info in model.layers], name=f"{model.spec} random init (seed {seed})",
+                       weights_source=f"random init (seed {seed})")
 
 
 def clear_model_cache() -> None:

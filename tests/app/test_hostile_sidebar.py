@@ -144,3 +144,19 @@ def test_out_of_range_seed_in_a_typed_spec_is_in_place_and_the_app_goes_on() -> 
     at.session_state["_w_model"] = "demo"
     at.run()
     assert_clean(at)
+
+
+def test_python_file_model_source_runs_a_page_locally_and_is_not_offered_in_public(tmp_path, monkeypatch) -> None:
+    net = tmp_path / "mynet.py"
+    with open(os.path.join(os.path.dirname(APP), "docs", "examples", "mynet.py")) as example:
+        net.write_text(example.read())
+    at = open_app()
+    at.selectbox(key="_w_model").set_value("Python file…").run()
+    at.text_input(key="_w_code_path").input(str(net)).run()
+    _one_sentence(at, "name of the model class")
+    at.text_input(key="_w_code_name").input("MyNet").run()
+    assert_clean(at)
+    assert any("executes its code" in c.value for c in at.sidebar.caption)
+    monkeypatch.setenv("FEATENT_PUBLIC", "1")
+    public = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert "Python file…" not in public.selectbox(key="_w_model").options

@@ -16,7 +16,8 @@ from featent.cli.main import main
 
 UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "conditional_feature_entropy",
              "null_conditional_feature_entropy", "stability_gap", "few_births", "births"}
-RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "mean_feature_entropy",
+RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "unit_size", "hole_possible",
+               "mean_feature_entropy",
                "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
                "size_reference_feature_entropy", "mean_live_conditional_feature_entropy",
                "mean_live_null_conditional_feature_entropy", "size_reference_conditional_feature_entropy", "units"}
@@ -72,6 +73,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     assert len(rows) == 32 and set(rows[0]) == {
         "layer",
         "unit",
+        "unit_size",
+        "hole_possible",
         "feature_entropy",
         "null_feature_entropy",
         "selective_rate",
@@ -89,6 +92,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
     assert float(rows[3]["null_feature_entropy"]) == pytest.approx(record["units"][3]["null_feature_entropy"])
     assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
+    assert (rows[3]["unit_size"], rows[3]["hole_possible"]) == ("16", "True")
+    assert (record["unit_size"], record["hole_possible"]) == (16, True)
     code, out_table, _ = run(capsys, *args)
     assert code == 0
     assert out_table.startswith("# block2_conv1: mean feature entropy ")

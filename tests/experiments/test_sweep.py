@@ -153,3 +153,14 @@ def test_baseline_columns_come_from_the_same_pass(tmp_path, monkeypatch):
         np.testing.assert_array_equal(part["structure_gap"].to_numpy(), null - part["feature_entropy"].to_numpy())
         row = frame[(frame["class"] == "1") & (frame["layer"] == layer)].iloc[0]
         assert row["mean_null_feature_entropy"] == float(null.mean())
+
+
+def test_sweep_takes_a_loaded_model(tiny_cnn, image_folder, cache_dir):
+    from featent.experiments.sweep import sweep as run_sweep
+
+    atlas = run_sweep(tiny_cnn, str(image_folder), classes=1, layers=["features.1"], images=3)
+    frame = atlas.to_frame()
+    assert list(frame["model"]) == [str(tiny_cnn)] and list(frame["layer"]) == [tiny_cnn.layer("features.1").name]
+    assert list(frame["hole_possible"]) == [True] and list(frame["unit_size"]) == [16]
+    again = run_sweep(tiny_cnn, str(image_folder), classes=1, layers=["features.1"], images=3)
+    assert again.computed == 0  # the same weights: served from the store

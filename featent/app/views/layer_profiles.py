@@ -77,7 +77,13 @@ def render() -> None:
     u1, u2, _ = st.columns([1, 1, 1])
     unit_model = u1.selectbox("Model", models, key="lp_unit_model")
     layer_names = result.layers_of(unit_model)
-    unit_layer = remember("layer", u2.selectbox("Layer", layer_names, key=persisted("layer", layer_names[-1], layer_names)))
+    too_small = result.too_small(unit_model)
+    default_layer = next((name for name in reversed(layer_names) if name not in too_small), layer_names[-1])
+    unit_layer = remember("layer", u2.selectbox("Layer", layer_names, key=persisted("layer", default_layer, layer_names)))
+    if unit_layer in too_small:
+        st.info(f"{unit_layer}: too small for a hole (maps under 4×4 cannot hold a 1-cycle), so its FE is ln|Ω| for "
+                "every unit and says nothing about the units; choose a layer with larger maps.")
+        return
     fe, rate = result.unit_values(unit_model, unit_layer)  # [units, classes] each
     mean_fe, mean_rate = fe.mean(axis=1), rate.mean(axis=1)
 

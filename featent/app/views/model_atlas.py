@@ -106,6 +106,10 @@ def render() -> None:
     by_layer = frame.groupby("layer", sort=False)[[v for v in values]].mean().reset_index()
     st.dataframe(by_layer, hide_index=True, key="atlas_by_layer")
     st.subheader("Every (class, layer)")
+    if "hole_possible" in frame.columns and not frame["hole_possible"].all():
+        small = ", ".join(dict.fromkeys(frame.loc[~frame["hole_possible"].astype(bool), "layer"]))
+        st.caption(f"Too small for a hole (maps under 4×4, hole_possible false): {small}. Their FE is ln|Ω| by "
+                   "construction, not a finding.")
     st.caption("Sort by any column; select a row (or click a heatmap cell) to open it.")
     table = st.dataframe(frame, hide_index=True, key="atlas_table", on_select="rerun", selection_mode="single-row")
     csv_download(frame, "atlas.csv", key="atlas_csv")

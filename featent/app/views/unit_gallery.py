@@ -41,6 +41,10 @@ def render() -> None:
     with shown_in_place():
         result = progress.layer_results(selection)[layer]
         maps = cached.layer_maps(selection, layer, ctx.fingerprint)
+    if result.hole_possible is False:
+        st.info(f"{layer} has {result.unit_size}×{result.unit_size} maps: too small for a hole (a 1-cycle needs at "
+                "least 4×4), so every unit gets ε = 0 and FE = ln|Ω|, which is no finding. Choose a layer with larger maps.")
+        return
     n_sampled = maps.n_images
     show = c_show.radio("Thumbnail", ("Mean over the class", "On one image"), horizontal=True, key="gal_show")
     image_key = persisted("image", 0)
