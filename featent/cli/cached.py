@@ -176,6 +176,13 @@ class StoredLayer(StabilityParts):
     size_reference: float | None
     null_births: np.ndarray | None = None
     size_reference_conditional: float | None = None
+    unit_size: int | None = None
+
+    @property
+    def hole_possible(self) -> bool | None:
+        from featent.core.topology import hole_possible  # numba behind it: only when asked
+
+        return None if self.unit_size is None else hole_possible(self.unit_size)
 
     @property
     def silent_share(self) -> float:
@@ -199,6 +206,7 @@ class StoredAnswer:
     dataset_name: str
     data_fingerprint: str
     weights_source: str
+    model_fingerprint: str | None = None
 
 
 def _births(store: ResultStore, key: str, n_units: int, n_images: int | None = None) -> np.ndarray | None:
@@ -313,10 +321,12 @@ def recall_layers(
                 mean_feature_entropy=float(fe.mean()), mean_selective_rate=float(eps.mean()),
                 null_feature_entropy=None if null is None else np.asarray(feature_entropy(null), dtype=np.float64),
                 size_reference=reference, null_births=null, size_reference_conditional=reference_conditional,
+                unit_size=int(info["unit_size"]),
             )
         selection = Selection(model=spec, data=data, class_name=class_name, layers=tuple(wanted), n_images=n_images,
                               seed=seed, weights=weights)
-        return StoredAnswer(selection, results, dataset["name"], dataset["fingerprint"], model["weights_source"])
+        return StoredAnswer(selection, results, dataset["name"], dataset["fingerprint"], model["weights_source"],
+                            model["fingerprint"])
     except (KeyError, TypeError, ValueError, FeatentError):
         return None  # a manifest of another shape: take the normal path
     finally:

@@ -24,6 +24,8 @@ from featent.cli.common import (
     add_output,
     add_selection_flags,
     emit,
+    first_line,
+    global_flags_after_command,
     fraction,
     json_safe,
     model_spec,
@@ -44,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
     add_offline_flag(parser, top=True)
+    from featent import __version__
+
+    parser.add_argument("--version", action="version", version=f"featent {__version__}",
+                        help="print the featent version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
 
@@ -116,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.sweep import register as register_sweep
 
     _COMMANDS.update(register_sweep(sub))
+    for p in sub.choices.values():  # --quiet is global: every command takes it, before or after its name
+        if not any("--quiet" in a.option_strings for a in p._actions):
+            p.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -171,11 +180,20 @@ def _cmd_classes(args: argparse.Namespace) -> str:
     return render(rows, args.format, payload, header)
 
 
+#: Per-layer figures and provenance that CSV rows of ``featent entropy`` repeat on every unit row.
+LAYER_COLUMNS = (
+    "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy", "mean_live_conditional_feature_entropy",
+    "mean_live_null_conditional_feature_entropy", "unit_size", "hole_possible", "featent_version",
+    "model_fingerprint", "data_fingerprint",
+)
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str) -> list[dict]:
+def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str,
+                    model_fingerprint: str | None = None) -> list[dict]:
     """The documented JSON records (one per layer) of ``layer_results`` output (or of the same
     results read from the store, ``featent.cli.cached``).
 
@@ -184,7 +202,11 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
     iid units of the same size (None where not computed or, for live FE, when every unit is silent);
     and what each FE is made of: its conditional FE H(x | born) (stability, frequency divided out;
     None at epsilon = 0), the null's and the iid reference's, and whether the unit had few births.
+    Each record says what produced it: the unit size m, whether a hole can be born at all (m >= 4),
+    the featent version and the model's and data's fingerprints.
     """
+    from featent import __version__
+
     records = []
     for layer, r in results.items():
         null = r.null_feature_entropy
@@ -199,6 +221,10 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
                 "layer": layer,
                 "images": int(r.births.shape[0]),
                 "seed": selection.seed,
+                "unit_size": r.unit_size,
+                "hole_possible": r.hole_possible,
+                "featent_version": __version__,
+                "model_fingerprint": model_fingerprint,
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_selective_rate": r.mean_selective_rate,
                 "silent_share": r.silent_share,
@@ -228,7 +254,7 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
     return records
 
 
-def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str]:
+def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str, str]:
     """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
     the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
     from featent.data import load_dataset
@@ -249,7 +275,7 @@ def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, st
         cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
         if store is not None:
             store.close()
-    return selection, results, dataset.name, dataset.fingerprint, model.weights_source
+    return selection, results, dataset.name, dataset.fingerprint, model.weights_source, model.fingerprint
 
 
 def _cmd_entropy(args: argparse.Namespace) -> str:
@@ -260,10 +286,14 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
     if stored is not None:
         selection, results = stored.selection, stored.results
         dataset_name, data_fingerprint, weights_source = stored.dataset_name, stored.data_fingerprint, stored.weights_source
+        model_fingerprint = stored.model_fingerprint
     else:
-        selection, results, dataset_name, data_fingerprint, weights_source = _compute_entropy(args)
-    records = entropy_records(selection, results, dataset_name, data_fingerprint)
+        selection, results, dataset_name, data_fingerprint, weights_source, model_fingerprint = _compute_entropy(args)
+    records = entropy_records(selection, results, dataset_name, data_fingerprint, model_fingerprint)
     payload = records[0] if len(records) == 1 and not args.all_layers else records
+    # The table gives each layer's own figures once, in its header line; CSV rows stand alone, so
+    # they repeat them (and the provenance) on every unit row.
+    per_layer = () if args.format == "table" else LAYER_COLUMNS
     rows = [
         {
             "layer": rec["layer"],
@@ -271,15 +301,11 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
             "feature_entropy": unit["feature_entropy"],
             "null_feature_entropy": unit["null_feature_entropy"],
             "selective_rate": unit["selective_rate"],
-            "silent_share": rec["silent_share"],
-            "mean_live_feature_entropy": rec["mean_live_feature_entropy"],
-            "mean_null_feature_entropy": rec["mean_null_feature_entropy"],
             "conditional_feature_entropy": unit["conditional_feature_entropy"],
             "null_conditional_feature_entropy": unit["null_conditional_feature_entropy"],
             "stability_gap": unit["stability_gap"],
             "few_births": unit["few_births"],
-            "mean_live_conditional_feature_entropy": rec["mean_live_conditional_feature_entropy"],
-            "mean_live_null_conditional_feature_entropy": rec["mean_live_null_conditional_feature_entropy"],
+            **{column: rec[column] for column in per_layer},
             **({"births": unit["births"]} if args.format == "csv" else {}),
         }
         for rec in records
@@ -294,7 +320,8 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         f"live conditional FE {shown(rec['mean_live_conditional_feature_entropy'])} "
         f"(null {shown(rec['mean_live_null_conditional_feature_entropy'])}, "
         f"iid {shown(rec['size_reference_conditional_feature_entropy'])}) "
-        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source})"
+        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source}; "
+        f"unit size {rec['unit_size']}, featent {rec['featent_version']})"
         for rec in records
     ]
     if args.format == "csv":
@@ -361,7 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
     try:
         with warnings_as_lines():
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            argv = sys.argv[1:] if argv is None else list(argv)
+            args = parser.parse_args(global_flags_after_command(argv, list(_COMMANDS)))
+            if args.command not in ("models", "classes", "cache") and not args.quiet:
+                first_line(args.quiet, f"{args.command}: loading …")
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
             emit(_COMMANDS[args.command](args), getattr(args, "out", None))

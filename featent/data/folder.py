@@ -72,13 +72,13 @@ class ImageFolderDataset:
         path = Path(root).expanduser()
         problem = path_problem(path)
         if problem is not None:
-            raise DataError(f"Cannot use data folder {shown_path(path)}: {problem}; give 'digits' or a folder with one "
+            raise DataError(f"Cannot use data folder {shown_path(path)}: {problem}; give 'fashion', 'fashion-subset', 'digits' or a folder with one "
                             "subfolder per class.")
         if not path.exists():
-            raise DataError(f"Data folder {shown_path(path)} does not exist; give 'digits' or a folder with one "
+            raise DataError(f"Data folder {shown_path(path)} does not exist; give 'fashion', 'fashion-subset', 'digits' or a folder with one "
                             "subfolder per class.")
         if not path.is_dir():
-            raise DataError(f"{shown_path(path)} is not a folder; give 'digits' or a folder with one subfolder per class.")
+            raise DataError(f"{shown_path(path)} is not a folder; give 'fashion', 'fashion-subset', 'digits' or a folder with one subfolder per class.")
         self.root = path.resolve()
         self.name = str(path)
         self._lock = threading.Lock()
