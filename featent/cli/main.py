@@ -25,8 +25,8 @@ from featent.cli.common import (
     add_selection_flags,
     emit,
     first_line,
-    global_flags_after_command,
     fraction,
+    global_flags_after_command,
     json_safe,
     model_spec,
     positive_int,
@@ -261,10 +261,12 @@ def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, st
     from featent.nets import load_model
     from featent.pipeline import layer_results
 
-    model = load_model(args.model, args.weights)
-    selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
     progress, close = progress_bar(args.quiet, "entropy")
     try:
+        progress(0.0, f"loading and tracing model {args.model}")
+        model = load_model(args.model, args.weights)
+        selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
+        progress(0.0, f"{len(selection.layers)} layer(s) of {model.spec}: sampling {args.images} images")
         results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()

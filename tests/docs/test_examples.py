@@ -136,7 +136,7 @@ def test_python_examples_run(path, docs_env):
         source = "\n" * (block.line - 1) + block.text  # tracebacks then point at the Markdown line
         try:
             exec(compile(source, str(path.relative_to(ROOT)), "exec"), namespace)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any failure of an example is reported with its line)
             frames = [f for f in traceback.extract_tb(sys.exc_info()[2]) if f.filename == str(path.relative_to(ROOT))]
             line = frames[-1].lineno if frames else block.line
             pytest.fail(f"{path.relative_to(ROOT)}:{line}: {type(exc).__name__}: {exc}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
-
 import csv
+import io
 import json
 import re
 from pathlib import Path
