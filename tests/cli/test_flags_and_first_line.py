@@ -54,7 +54,8 @@ def test_global_flags_move_after_the_command_and_nothing_else():
     ["--quiet", "layers", "--offline", "--model", "demo", "--format=json"],
 ])
 def test_global_flags_work_before_or_after_the_command(argv, monkeypatch):
-    monkeypatch.delenv("FEATENT_OFFLINE", raising=False)
+    monkeypatch.setenv("FEATENT_OFFLINE", "")  # remembered, so the "1" main sets is undone after the test
+    monkeypatch.delenv("FEATENT_OFFLINE")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(argv) == 0
