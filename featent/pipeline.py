@@ -20,8 +20,7 @@ import numpy as np
 from featent import births as engine
 from featent.core import baselines
 from featent.core import baselines as _baselines  # layer_results' flag shadows the module name
-from featent.core.entropy import feature_entropy, selective_rate
-from featent.core.topology import hole_possible
+from featent.core.entropy import feature_entropy, hole_possible, selective_rate
 from featent.data import Dataset, ImageSet, load_dataset
 from featent.errors import FeatentError, ModelError
 from featent.extract import iter_activations

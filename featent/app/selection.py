@@ -20,7 +20,7 @@ import streamlit as st
 import featent.data as featent_data
 from featent.app import links, mode, public
 from featent.app.errors import shown_in_place
-from featent.core.topology import MIN_HOLE_SIZE
+from featent.core.entropy import MIN_HOLE_SIZE
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets import LoadedModel, list_models

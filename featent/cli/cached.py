@@ -27,8 +27,7 @@ from featent.core.baselines import (
     silent_share,
     size_reference_conditional,
 )
-from featent.core.entropy import feature_entropy, selective_rate
-from featent.core.topology import hole_possible
+from featent.core.entropy import feature_entropy, hole_possible, selective_rate
 from featent.errors import FeatentError
 from featent.spec import ModelSpec, Selection
 from featent.store import BirthsKey, ResultStore, SizeReferenceKey, default_directory, result_key
@@ -206,6 +205,7 @@ class StoredAnswer:
     dataset_name: str
     data_fingerprint: str
     weights_source: str
+    model_fingerprint: str | None = None
 
 
 def _births(store: ResultStore, key: str, n_units: int, n_images: int | None = None) -> np.ndarray | None:
@@ -326,7 +326,8 @@ def recall_layers(
             )
         selection = Selection(model=spec, data=data, class_name=class_name, layers=tuple(wanted), n_images=n_images,
                               seed=seed, weights=weights)
-        return StoredAnswer(selection, results, dataset["name"], dataset["fingerprint"], model["weights_source"])
+        return StoredAnswer(selection, results, dataset["name"], dataset["fingerprint"], model["weights_source"],
+                            model["fingerprint"])
     except (KeyError, TypeError, ValueError, FeatentError):
         return None  # a manifest of another shape: take the normal path
     finally:

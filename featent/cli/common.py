@@ -179,9 +179,41 @@ def add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of stdout")
 
 
+def featent_version() -> str:
+    """The installed version: featent/__init__.py sits above the CLI and is always imported before it,
+    so its ``__version__`` is read, not imported (imports only run downward)."""
+    return str(sys.modules["featent"].__version__)
+
+
+#: Flags that may come before or after the command: (flag, takes a value).
+GLOBAL_FLAGS = {"--offline": False, "--quiet": False, "--format": True}
+
+
+def global_flags_after_command(argv: Sequence[str], commands: Sequence[str]) -> list[str]:
+    """``argv`` with the global flags given before the command moved after it, where each command's
+    own parser reads them (``featent --format json entropy ...`` == ``featent entropy ... --format json``).
+
+    A command that has no such flag then refuses it in its own one-line usage error."""
+    argv = list(argv)
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i] not in commands:
+        flag, eq, _ = argv[i].partition("=")
+        if flag in GLOBAL_FLAGS and flag != "--offline":
+            takes_value = GLOBAL_FLAGS[flag] and not eq
+            moved += argv[i:i + 1 + takes_value]
+            del argv[i:i + 1 + takes_value]
+            continue
+        i += 1
+    if i >= len(argv) or not moved:
+        return argv
+    return argv + moved
+
+
 MODEL_HELP = ("model spec, e.g. demo, demo@epoch5, demo-corrupt-0.4, vgg16, vgg16:random, vgg11:random@64, "
               "or your own module: path/to/net.py:NAME or package.module:NAME (this runs that code)")
 DATA_HELP = "'fashion', 'fashion-subset', 'digits' or a folder with one subfolder per class"
+WEIGHTS_HELP = "state_dict / checkpoint file to load into the model"
 
 
 def add_offline_flag(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -218,7 +250,7 @@ def add_selection_flags(
     """
     if model == "one":
         parser.add_argument("--model", type=model_spec, required=True, metavar="M", help=MODEL_HELP)
-        parser.add_argument("--weights", metavar="P", help="state_dict / checkpoint file to load into the model")
+        parser.add_argument("--weights", metavar="P", help=WEIGHTS_HELP)
         add_code_model_flags(parser)
     elif model == "many":
         parser.add_argument("--model", type=model_spec, action="append", metavar="M", help=MODEL_HELP + " (repeatable)")
@@ -294,20 +326,56 @@ def selection_from_args(
     )
 
 
+def first_line(quiet: bool, text: str) -> None:
+    """``featent: TEXT`` on stderr at once, before anything heavy is imported, so a person sees the
+    command has started (shown where the bar would be: on a terminal, and not with ``--quiet``)."""
+    if not quiet and sys.stderr.isatty():
+        print(f"featent: {text}", file=sys.stderr, flush=True)
+
+
+class _Eta:
+    """Time left from measured throughput: the fraction done per second since the first report that
+    moved the bar, never from the fraction alone (loading is fast, births are slow, so an ETA read
+    off the first seconds would promise too little)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._start: tuple[float, float] | None = None
+
+    def __call__(self, fraction: float) -> str:
+        now = self._clock()
+        if self._start is None:
+            self._start = (now, fraction)
+            return "ETA measuring"
+        t0, f0 = self._start
+        done, spent = fraction - f0, now - t0
+        if done < 0.02 or spent < 1.0:
+            return "ETA measuring"
+        left = spent * (1.0 - fraction) / done
+        return f"ETA {int(left) // 60}:{int(left) % 60:02d}"
+
+
 def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], None]]:
     """(progress, close): reports drive a tqdm bar on stderr, warnings print ``featent: warning: TEXT``.
 
-    Warnings are written through ``tqdm.write`` so they never tear the bar, and are shown even with
-    ``quiet`` (quiet hides progress, not problems)."""
+    The bar counts percent of the whole run and shows the phase's own message (its real units:
+    images, units, layers, (class, layer) pairs) and an ETA from measured throughput (:class:`_Eta`);
+    no rate of anonymous "it". Warnings are written through ``tqdm.write`` so they never tear the bar,
+    and are shown even with ``quiet`` (quiet hides progress, not problems)."""
+    import time
+
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False)
+    eta = _Eta(time.monotonic)
+    bar = tqdm(total=100, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}]")
 
     def report(fraction: float, message: str) -> None:
-        target = round(1000 * max(0.0, min(1.0, fraction)))
+        fraction = max(0.0, min(1.0, fraction))
+        target = round(100 * fraction)
         if target > bar.n:
             bar.update(target - bar.n)
-        bar.set_postfix_str(message[:60], refresh=False)
+        bar.set_postfix_str(f"{message[:60]}, {eta(fraction)}", refresh=True)
 
     def warn(text: str) -> None:
         _write_line(warning_line(text))

@@ -25,7 +25,10 @@ from featent.cli.common import (
     add_output,
     add_selection_flags,
     emit,
+    featent_version,
+    first_line,
     fraction,
+    global_flags_after_command,
     json_safe,
     load_code_models,
     model_spec,
@@ -46,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = Parser(prog="featent", description="Topological feature entropy of CNN units (Zhao & Zhang, ICLR 2022).")
     add_offline_flag(parser, top=True)
-    # featent/__init__.py sits above the CLI and is always imported before it: its __version__ is read, not imported
-    version = sys.modules["featent"].__version__
+    version = featent_version()
     parser.add_argument("--version", action="version", version=f"featent {version}", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     from featent.cli.story import register as register_story
 
     _COMMANDS.update(register_story(sub))
+    for p in sub.choices.values():  # --quiet is global: every command takes it, before or after its name
+        if not any("--quiet" in a.option_strings for a in p._actions):
+            p.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -183,11 +188,20 @@ def _cmd_classes(args: argparse.Namespace) -> str:
     return render(rows, args.format, payload, header)
 
 
+#: Per-layer figures and provenance that CSV rows of ``featent entropy`` repeat on every unit row.
+LAYER_COLUMNS = (
+    "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy", "mean_live_conditional_feature_entropy",
+    "mean_live_null_conditional_feature_entropy", "unit_size", "hole_possible", "featent_version",
+    "model_fingerprint", "data_fingerprint",
+)
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or value != value else float(value)
 
 
-def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str) -> list[dict]:
+def entropy_records(selection, results: dict, dataset_name: str, data_fingerprint: str,
+                    model_fingerprint: str | None = None) -> list[dict]:
     """The documented JSON records (one per layer) of ``layer_results`` output (or of the same
     results read from the store, ``featent.cli.cached``).
 
@@ -196,6 +210,8 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
     iid units of the same size (None where not computed or, for live FE, when every unit is silent);
     and what each FE is made of: its conditional FE H(x | born) (stability, frequency divided out;
     None at epsilon = 0), the null's and the iid reference's, and whether the unit had few births.
+    Each record says what produced it: the unit size m, whether a hole can be born at all (m >= 4),
+    the featent version and the model's and data's fingerprints.
     """
     records = []
     for layer, r in results.items():
@@ -213,6 +229,8 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
                 "seed": selection.seed,
                 "unit_size": None if r.unit_size is None else int(r.unit_size),
                 "hole_possible": r.hole_possible,
+                "featent_version": featent_version(),
+                "model_fingerprint": model_fingerprint,
                 "mean_feature_entropy": r.mean_feature_entropy,
                 "mean_selective_rate": r.mean_selective_rate,
                 "silent_share": r.silent_share,
@@ -242,17 +260,19 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
     return records
 
 
-def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str]:
+def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str, str]:
     """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
     the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
     from featent.data import load_dataset
     from featent.nets import load_model
     from featent.pipeline import layer_results
 
-    model = load_model(args.model, args.weights)
-    selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
     progress, close = progress_bar(args.quiet, "entropy")
     try:
+        progress(0.0, f"loading and tracing model {args.model}")
+        model = load_model(args.model, args.weights)
+        selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
+        progress(0.0, f"{len(selection.layers)} layer(s) of {model.spec}: sampling {args.images} images")
         results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
@@ -263,7 +283,7 @@ def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, st
         cached.record_data(store, args.data, dataset, cached.data_sources(dataset))
         if store is not None:
             store.close()
-    return selection, results, dataset.name, dataset.fingerprint, model.weights_source
+    return selection, results, dataset.name, dataset.fingerprint, model.weights_source, model.fingerprint
 
 
 def _cmd_entropy(args: argparse.Namespace) -> str:
@@ -274,10 +294,14 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
     if stored is not None:
         selection, results = stored.selection, stored.results
         dataset_name, data_fingerprint, weights_source = stored.dataset_name, stored.data_fingerprint, stored.weights_source
+        model_fingerprint = stored.model_fingerprint
     else:
-        selection, results, dataset_name, data_fingerprint, weights_source = _compute_entropy(args)
-    records = entropy_records(selection, results, dataset_name, data_fingerprint)
+        selection, results, dataset_name, data_fingerprint, weights_source, model_fingerprint = _compute_entropy(args)
+    records = entropy_records(selection, results, dataset_name, data_fingerprint, model_fingerprint)
     payload = records[0] if len(records) == 1 and not args.all_layers else records
+    # The table gives each layer's own figures once, in its header line; CSV rows stand alone, so
+    # they repeat them (and the provenance) on every unit row.
+    per_layer = () if args.format == "table" else LAYER_COLUMNS
     rows = [
         {
             "layer": rec["layer"],
@@ -287,15 +311,11 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
             "feature_entropy": unit["feature_entropy"],
             "null_feature_entropy": unit["null_feature_entropy"],
             "selective_rate": unit["selective_rate"],
-            "silent_share": rec["silent_share"],
-            "mean_live_feature_entropy": rec["mean_live_feature_entropy"],
-            "mean_null_feature_entropy": rec["mean_null_feature_entropy"],
             "conditional_feature_entropy": unit["conditional_feature_entropy"],
             "null_conditional_feature_entropy": unit["null_conditional_feature_entropy"],
             "stability_gap": unit["stability_gap"],
             "few_births": unit["few_births"],
-            "mean_live_conditional_feature_entropy": rec["mean_live_conditional_feature_entropy"],
-            "mean_live_null_conditional_feature_entropy": rec["mean_live_null_conditional_feature_entropy"],
+            **{column: rec[column] for column in per_layer},
             **({"births": unit["births"]} if args.format == "csv" else {}),
         }
         for rec in records
@@ -310,7 +330,8 @@ def _cmd_entropy(args: argparse.Namespace) -> str:
         f"live conditional FE {shown(rec['mean_live_conditional_feature_entropy'])} "
         f"(null {shown(rec['mean_live_null_conditional_feature_entropy'])}, "
         f"iid {shown(rec['size_reference_conditional_feature_entropy'])}) "
-        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source})"
+        f"({rec['images']} images of class {rec['class']!r} from {rec['dataset']}, {weights_source}; "
+        f"unit size {rec['unit_size']}, featent {rec['featent_version']})"
         for rec in records
     ]
     if args.format == "csv":
@@ -378,11 +399,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings_as_lines():
             parser = build_parser()
-            args, unknown = parser.parse_known_args(argv)
+            argv = sys.argv[1:] if argv is None else list(argv)
+            args, unknown = parser.parse_known_args(global_flags_after_command(argv, list(_COMMANDS)))
             if unknown and args.command != "app":  # only featent app passes options on (to Streamlit)
                 parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             if unknown:
                 args.passthrough = unknown
+            if args.command not in ("models", "classes", "cache", "app") and not args.quiet:
+                first_line(args.quiet, f"{args.command}: loading …")
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
             load_code_models(args)

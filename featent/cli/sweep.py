@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from featent.cli import cached
-from featent.cli.common import UsageError, add_selection_flags, run_with_progress
+from featent.cli.common import UsageError, add_selection_flags, featent_version, run_with_progress
 
 __all__ = ["register"]
 
@@ -40,11 +40,46 @@ def _cmd_sweep(args: argparse.Namespace) -> str:
             executor=args.executor, scheduler=args.scheduler, device=args.device, units=args.units, progress=progress,
             weights=args.weights))
         _keep_manifests(args)
+    atlas = _with_provenance(atlas, args)
     atlas.save(out, units=args.units)
     frame = atlas.to_frame()
     return (f"{out}: {frame['class'].nunique()} classes x {frame['layer'].nunique()} layers"
             f"{' (one row per unit)' if args.units else ''}; {atlas.computed} (class, layer) pairs computed, "
             f"{len(frame) - atlas.computed} from the store\n")
+
+
+def _with_provenance(atlas, args: argparse.Namespace):
+    """The atlas with what produced it on every row: hole_possible (m >= 4), the featent version and
+    the model's and data's fingerprints (from the manifests the store keeps of both)."""
+    from featent.core.entropy import MIN_HOLE_SIZE
+    from featent.experiments.atlas import Atlas
+
+    store = cached.open_store()
+    model = data = None
+    if store is not None:
+        try:
+            model = store.get_result(cached.model_manifest_key(args.model, args.weights))
+            data = store.get_result(cached.data_manifest_key(args.data))
+        finally:
+            store.close()
+    if model is None or data is None:
+        from featent.data import load_dataset
+        from featent.nets import load_model
+
+        fingerprints = (load_model(args.model, args.weights).fingerprint, load_dataset(args.data).fingerprint)
+    else:
+        fingerprints = (model[1]["fingerprint"], data[1]["fingerprint"])
+
+    def stamped(frame):
+        frame = frame.copy()
+        if "hole_possible" not in frame.columns:
+            frame["hole_possible"] = frame["unit_size"] >= MIN_HOLE_SIZE
+        frame["featent_version"] = featent_version()
+        frame["model_fingerprint"], frame["data_fingerprint"] = fingerprints
+        return frame
+
+    return Atlas(stamped(atlas.to_frame()), stamped(atlas.units_frame()) if atlas.has_units else None,
+                 computed=atlas.computed)
 
 
 def _keep_manifests(args: argparse.Namespace) -> None:

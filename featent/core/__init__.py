@@ -22,8 +22,8 @@ _LAZY = {
     "birth_time": "featent.core.topology",
     "birth_time_reference": "featent.core.topology",
     "birth_times": "featent.core.topology",
-    "hole_possible": "featent.core.topology",
-    "MIN_HOLE_SIZE": "featent.core.topology",
+    "hole_possible": "featent.core.entropy",
+    "MIN_HOLE_SIZE": "featent.core.entropy",
 }
 
 __all__ = list(_LAZY)

@@ -179,3 +179,14 @@ def multiclass_feature_entropy(per_class: list[np.ndarray]) -> np.ndarray:
     if not per_class:
         raise BirthsError("multi-class feature entropy needs at least one class")
     return np.mean(np.stack([np.asarray(h, dtype=np.float64) for h in per_class]), axis=0)
+
+
+#: The fewest vertices (rows/columns of an m x m map) a clique complex needs to hold a 1-cycle that
+#: no triangle fills: a square. With m < 4 every unit's birth time is 0 (never born) whatever its
+#: values, so its FE measures nothing about the unit.
+MIN_HOLE_SIZE = 4
+
+
+def hole_possible(m: int) -> bool:
+    """Whether an m x m unit can give birth to a hole at all (m >= MIN_HOLE_SIZE)."""
+    return int(m) >= MIN_HOLE_SIZE

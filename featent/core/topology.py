@@ -32,15 +32,6 @@ class UnitTypeError(UnitError, TypeError):
 #: Largest integer magnitude below which every integer is exact in float64.
 _EXACT_INT = 2**53
 
-#: The fewest vertices (rows/columns of an m x m map) a clique complex needs to hold a 1-cycle that
-#: no triangle fills: a square. With m < 4 every unit's birth time is 0 (never born) whatever its
-#: values, so its FE measures nothing about the unit.
-MIN_HOLE_SIZE = 4
-
-
-def hole_possible(m: int) -> bool:
-    """Whether an m x m unit can give birth to a hole at all (m >= MIN_HOLE_SIZE)."""
-    return int(m) >= MIN_HOLE_SIZE
 
 
 def _from_torch(units: object) -> np.ndarray:

@@ -19,6 +19,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".t
 
 #: Folders nested deeper than this below a class folder are not searched (a bound on any tree).
 MAX_DEPTH = 32
+#: What to give instead of a folder that cannot be used.
+_GIVE = "give 'fashion', 'fashion-subset', 'digits' or a folder with one subfolder per class."
 
 _8BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
 
@@ -72,13 +74,11 @@ class ImageFolderDataset:
         path = Path(root).expanduser()
         problem = path_problem(path)
         if problem is not None:
-            raise DataError(f"Cannot use data folder {shown_path(path)}: {problem}; give 'digits' or a folder with one "
-                            "subfolder per class.")
+            raise DataError(f"Cannot use data folder {shown_path(path)}: {problem}; {_GIVE}")
         if not path.exists():
-            raise DataError(f"Data folder {shown_path(path)} does not exist; give 'digits' or a folder with one "
-                            "subfolder per class.")
+            raise DataError(f"Data folder {shown_path(path)} does not exist; {_GIVE}")
         if not path.is_dir():
-            raise DataError(f"{shown_path(path)} is not a folder; give 'digits' or a folder with one subfolder per class.")
+            raise DataError(f"{shown_path(path)} is not a folder; {_GIVE}")
         self.root = path.resolve()
         self.name = str(path)
         self._lock = threading.Lock()

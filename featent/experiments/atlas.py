@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from featent.core.entropy import DEFAULT_P, mean_live_conditional_feature_entropy
-from featent.core.topology import hole_possible
+from featent.core.entropy import DEFAULT_P, hole_possible, mean_live_conditional_feature_entropy
 from featent.errors import FeatentError
 from featent.store import result_key, write_atomic, write_bytes_atomic
 

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from featent.core.entropy import DEFAULT_P
-from featent.core.topology import hole_possible
+from featent.core.entropy import DEFAULT_P, hole_possible
 from featent.data import load_dataset
 from featent.errors import DataError
 from featent.experiments.contract import ExperimentResult, experiment

@@ -16,8 +16,8 @@ from featent.cli.main import main
 
 UNIT_KEYS = {"unit", "feature_entropy", "null_feature_entropy", "selective_rate", "conditional_feature_entropy",
              "null_conditional_feature_entropy", "stability_gap", "few_births", "births"}
-RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "unit_size", "hole_possible",
-               "mean_feature_entropy",
+RECORD_KEYS = {"model", "data", "dataset", "data_fingerprint", "class", "layer", "images", "seed", "unit_size",
+               "hole_possible", "featent_version", "model_fingerprint", "mean_feature_entropy",
                "mean_selective_rate", "silent_share", "mean_live_feature_entropy", "mean_null_feature_entropy",
                "size_reference_feature_entropy", "mean_live_conditional_feature_entropy",
                "mean_live_null_conditional_feature_entropy", "size_reference_conditional_feature_entropy", "units"}
@@ -87,8 +87,13 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
         "few_births",
         "mean_live_conditional_feature_entropy",
         "mean_live_null_conditional_feature_entropy",
+        "featent_version",
+        "model_fingerprint",
+        "data_fingerprint",
         "births",
     }
+    assert rows[0]["unit_size"] == "16" and rows[0]["hole_possible"] == "True"
+    assert rows[0]["data_fingerprint"] == record["data_fingerprint"] and len(rows[0]["model_fingerprint"]) >= 16
     assert float(rows[3]["feature_entropy"]) == pytest.approx(record["units"][3]["feature_entropy"])
     assert float(rows[3]["null_feature_entropy"]) == pytest.approx(record["units"][3]["null_feature_entropy"])
     assert [int(b) for b in rows[3]["births"].split()] == record["units"][3]["births"]
@@ -101,6 +106,8 @@ def test_entropy_csv_and_table_agree_with_json(capsys, cache_dir):
     live_cond = record["mean_live_conditional_feature_entropy"]
     assert f"live conditional FE {'n/a' if live_cond is None else f'{live_cond:.4f}'}" in out_table.splitlines()[0]
     assert len(out_table.splitlines()) == 1 + 2 + 32
+    table_columns = out_table.splitlines()[1].split()
+    assert "silent_share" not in table_columns and "mean_live_feature_entropy" not in table_columns
 
 
 def test_models_layers_classes(capsys, image_folder):

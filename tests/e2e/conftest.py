@@ -55,6 +55,7 @@ class AppServer:
     started_at: float  # time.monotonic() just before the process was spawned
     artifacts: Path
     timings: dict[str, float] = field(default_factory=dict)
+    log: Path | None = None  # the server's stdout and stderr
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,7 @@ def _serve(script: Path, base: Path, cwd: Path = ROOT, env: dict[str, str] | Non
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in 120 s; see {base / 'server.log'}")
             time.sleep(0.2)
-        server = AppServer(url=url, started_at=started, artifacts=artifacts)
+        server = AppServer(url=url, started_at=started, artifacts=artifacts, log=base / "server.log")
         server.timings["server_healthy_s"] = round(time.monotonic() - started, 2)
         yield server
         name = "timings.json" if script.name == "app.py" and not env else f"timings-{script.stem}{'-public' if env else ''}.json"

@@ -1,0 +1,65 @@
+"""The served app asks nothing of the outside world and nothing it cannot answer, and its log stays
+quiet: every page is opened by its own address (the deep paths a bookmark holds) while every request,
+failed request and response is collected; then the server log is read."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from featent.app.navigation import PAGES
+
+RENDER_TIMEOUT_MS = 120_000
+#: At most this many log lines over the session (streamlit's own start-up banner is a few lines).
+MAX_LOG_LINES = 15
+
+
+def _idle(page: Page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running|Connecting|Stop/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
+        timeout=RENDER_TIMEOUT_MS,
+    )
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known, not yet fixed: the navigation's Material page icons make the browser fetch the tab icon from "
+    "fonts.gstatic.com, and on a deep path (/Unit_inspector) Streamlit's client probes "
+    "/Unit_inspector/_stcore/health and /host-config (404) before the root"))
+def test_every_page_makes_only_local_requests_that_succeed(page: Page, app_server) -> None:
+    local = urlparse(app_server.url).netloc
+    problems: list[str] = []
+    page.on("request", lambda r: problems.append(f"outside request {r.url}")
+            if urlparse(r.url).scheme in ("http", "https", "ws", "wss") and urlparse(r.url).netloc != local else None)
+    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}: {r.failure}")
+            if urlparse(r.url).netloc == local else None)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    for info in PAGES:
+        path = "" if info.url_path == "Home" else info.url_path
+        page.goto(f"{app_server.url}/{path}")
+        expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        _idle(page)
+        page.wait_for_timeout(500)
+        assert not problems, f"on /{path}: " + "; ".join(dict.fromkeys(problems))
+
+
+def test_the_server_log_stays_quiet(page: Page, app_server) -> None:
+    """After a minute of the app in use (the pages above and a few more visits), the log has a few
+    lines: no file-watcher flood ("Inotify"), no traceback."""
+    deadline = app_server.started_at + 60
+    pages = [info.url_path for info in PAGES if info.url_path != "Home"]
+    k = 0
+    while time.monotonic() < deadline:
+        page.goto(f"{app_server.url}/{pages[k % len(pages)]}")
+        expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        _idle(page)
+        k += 1
+    assert app_server.log is not None
+    lines = [line for line in app_server.log.read_text(errors="replace").splitlines() if line.strip()]
+    flood = [line for line in lines if re.search(r"Inotify|Traceback|Error", line)]
+    assert not flood, "server log: " + " | ".join(flood[:5])
+    assert len(lines) <= MAX_LOG_LINES, f"server log has {len(lines)} lines: " + " | ".join(lines[:20])
