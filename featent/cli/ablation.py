@@ -95,7 +95,8 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
     orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
     result = run_with_progress(args.quiet, "ablate", lambda progress: stored_or_computed(
         cumulative_ablation, args.no_cache, selection_from_args(args), orders=_orders(orders), test_per_class=args.test_per_class,
-        test_classes=args.test_class, random_seed=args.random_seed, class_map=args.class_map, progress=progress, cache=not args.no_cache,
+        test_classes=args.test_class, random_seed=args.random_seed, class_map=args.class_map,
+        progress=progress, cache=not args.no_cache,
     ))
     points = result.records()
     payload = {

@@ -41,7 +41,7 @@ def test_by_file_with_indices_and_output_names(tmp_path) -> None:
 
 
 def test_unknown_mapping_with_other_output_count_is_refused() -> None:
-    with pytest.raises(DataError, match="--class-map FILE.json"):
+    with pytest.raises(DataError, match=r"--class-map FILE\.json"):
         resolve_class_map(_model("resnet18:random@32", 1000), _data("a", "b", "c"))
     same = resolve_class_map(_model("demo", 10), _data(*"abcdefghij"))
     assert same.outputs == list(range(10)) and same.note is None
