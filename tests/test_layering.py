@@ -2,7 +2,7 @@
 
 Declared order (each layer may import only from layers before it):
 errors < progress < validation < core < spec < data < store < nets < training < extract < births < pipeline < indicators <
-experiments < plots < app < cli. ``featent/__init__.py`` and ``__main__`` sit on top.
+prune < experiments < plots < app < cli. ``featent/__init__.py`` and ``__main__`` sit on top.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ ORDER = [
     "births",
     "pipeline",
     "indicators",
+    "prune",
     "experiments",
     "plots",
     "app",

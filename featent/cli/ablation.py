@@ -68,10 +68,12 @@ def _orders(orders: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _indicator(name: str) -> str:
-    """A typed pruning method (``fe``, ``l1``) as its indicator key."""
+    """A typed pruning method (``fe``, ``l1``) as its indicator key, or ``random``."""
     from featent.errors import FeatentError
     from featent.indicators import REGISTRY
 
+    if name.strip().lower() == "random":
+        return "random"
     try:
         indicator = REGISTRY.resolve(name)
     except FeatentError as exc:
@@ -81,13 +83,20 @@ def _indicator(name: str) -> str:
     return indicator.key
 
 
+def _class_map_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--class-map", metavar="FILE.json",
+                   help="JSON object mapping each dataset class to a model output index or name (needed when the model's "
+                        "outputs are not the dataset's classes and it knows no class names)")
+
+
 def _cmd_ablate(args: argparse.Namespace) -> str:
     from featent.experiments.ablation import DEFAULT_ORDERS, cumulative_ablation
 
     orders = tuple(dict.fromkeys(args.order)) if args.order else DEFAULT_ORDERS
     result = run_with_progress(args.quiet, "ablate", lambda progress: stored_or_computed(
         cumulative_ablation, args.no_cache, selection_from_args(args), orders=_orders(orders), test_per_class=args.test_per_class,
-        test_classes=args.test_class, random_seed=args.random_seed, progress=progress, cache=not args.no_cache,
+        test_classes=args.test_class, random_seed=args.random_seed, class_map=args.class_map,
+        progress=progress, cache=not args.no_cache,
     ))
     points = result.records()
     payload = {
@@ -127,18 +136,18 @@ def _cmd_prune(args: argparse.Namespace) -> str:
     report = run_with_progress(args.quiet, "prune", lambda progress: stored_or_computed(
         compare_pruning, args.no_cache, selection, ratio=args.ratio, methods=methods, classes=classes,
         finetune_epochs=args.epochs, lr=args.lr, train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class, progress=progress,
+        test_per_class=args.test_per_class, class_map=args.class_map, progress=progress,
     ))
     records = report.records()
     payload = {
         "model": report.model, "data": report.data, "ratio": report.ratio, "classes": report.classes,
         "images_per_class": report.n_images, "train_images": report.n_train, "test_images": report.n_test,
-        "finetune_epochs": report.finetune_epochs, "rows": records,
+        "finetune_epochs": report.finetune_epochs, "notes": report.notes, "rows": records,
     }
     rows = [{k: v for k, v in r.items() if k != "removed"} for r in records]
     header = [f"# {report.model} pruned at {report.ratio:.0%} per layer, units scored on {len(report.classes)} classes x "
               f"{report.n_images} images; fine-tuned {report.finetune_epochs} epochs on {report.n_train} images; "
-              f"accuracy on {report.n_test} test images"]
+              f"accuracy on {report.n_test} test images"] + [f"# note: {n}" for n in report.notes]
     return render(_table(json_safe(rows)), args.format, json_safe(payload), header)
 
 
@@ -180,6 +189,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         help="classes in the test set (repeatable; default every class, at most 100: the class plus a seeded sample)",
     )
     p.add_argument("--random-seed", type=seed, default=0, metavar="S", help="seed of the random order (default 0)")
+    _class_map_flag(p)
 
     p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
     _selection_flags(p, "class to include (repeatable; default every class)", class_many=True)
@@ -195,7 +205,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     )
     p.add_argument("--method", action="append", metavar="M",
                    help="h_over_eps (fe), l1_norm (l1), apoz, class_selectivity (selectivity), fpgm, nisp, "
-                        "conditional_fe (conditional) (repeatable; default all)")
+                        "conditional_fe (conditional), random (repeatable; default all but random)")
     p.add_argument("--epochs", type=non_negative_int, default=3, metavar="E", help="fine-tuning epochs, lr /10 each (default 3)")
     p.add_argument(
         "--lr", type=positive_float, default=1e-3, metavar="LR", help="initial fine-tuning learning rate (default 1e-3)"
@@ -204,6 +214,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         "--train-per-class", type=positive_int, default=1000, metavar="N", help="fine-tuning images per class (default 1000)"
     )
     p.add_argument("--test-per-class", type=positive_int, default=1000, metavar="N", help="test images per class (default 1000)")
+    _class_map_flag(p)
 
     p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
     _selection_flags(p, "class")

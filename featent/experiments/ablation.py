@@ -23,6 +23,7 @@ import torch
 
 from featent.data import load_dataset
 from featent.errors import DataError, FeatentError
+from featent.experiments.class_map import resolve_class_map
 from featent.experiments.contract import ExperimentResult, SelectionFields, experiment
 from featent.experiments.masking import AblationCurve, ablation_curve, labelled_images, one_layer_context, rank_units
 from featent.indicators import RANDOM, REGISTRY, default_compare_classes, unit_scores
@@ -112,6 +113,7 @@ def _orders(orders: Sequence[str]) -> list[str]:
     "test_per_class": Interval(int, 1, None),
     "test_classes": NoneOr(InstanceOf((list, tuple), "a list of classes")),
     "random_seed": Interval(int, 0, None),
+    "class_map": NoneOr(InstanceOf((dict, str), "a dict or a JSON file path")),
 })
 def cumulative_ablation(
     selection: Selection,
@@ -121,6 +123,7 @@ def cumulative_ablation(
     test_per_class: int = DEFAULT_TEST_PER_CLASS,
     test_classes: Sequence[str] | None = None,
     random_seed: int = 0,
+    class_map: dict | str | None = None,
     progress: ProgressLike = None,
     cache: bool = True,
 ) -> AblationResult:
@@ -165,7 +168,11 @@ def cumulative_ablation(
         dataset, sorted(chosen_test, key=dataset.classes.index), test_per_class, one.seed, model.input_size,
         skip=one.n_images,
     )
-    target = dataset.classes.index(one.class_name)
+    mapping = resolve_class_map(model, dataset, class_map)
+    if mapping.note:
+        notes.append(mapping.note)
+    labels = mapping.labels(labels)
+    target = mapping.outputs[dataset.classes.index(one.class_name)]
     n_units = model.layer(layer).n_units
     usable = [o for o, (k, _) in zip(orders, parsed) if k == RANDOM or not np.isnan(scores[k]).any()]
     curves: dict[str, AblationCurve] = {}

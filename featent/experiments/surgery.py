@@ -6,10 +6,11 @@ Linear after the flatten those input columns. Each pruned copy is checked agains
 with the same units zeroed (``featent.experiments.masking.units_removed``); the original is never
 touched.
 
-Only plain feed-forward (VGG-style) nets with a ``features`` Sequential are supported: in a ResNet
-a channel also flows through the skip connection, which this surgery does not follow.
-Costs are reported as the paper does: parameter count, FLOPs of the convolutions (2 x
-multiply-accumulates, so VGG16 at 224 has 30.9 GFLOPs as in Table 12) and measured images/s.
+This surgery handles plain feed-forward (VGG-style) nets with a ``features`` Sequential only; every
+other conv net (residual, depthwise, grouped, concatenating) is pruned through Torch-Pruning's
+DependencyGraph (``featent.prune``), which removes the same channels with identical outputs on plain nets.
+Costs: parameter count, FLOPs of one image from ``torch.utils.flop_counter`` (a multiply-add counts as
+2 FLOPs; VGG16 at 224 has 30.95 G, Table 12's 30.96 B) and measured images/s.
 Fine-tuning follows A.7.2: SGD with momentum, the learning rate divided by 10 after every epoch.
 """
 
@@ -43,6 +44,8 @@ __all__ = [
     "FINETUNE_BATCH",
     "count_parameters",
     "conv_flops",
+    "count_flops",
+    "is_plain",
     "images_per_second",
     "throughputs",
     "prunable_layers",
@@ -71,6 +74,21 @@ def conv_flops(module: nn.Module, input_size: int) -> int:
         per_output = (conv.in_channels // conv.groups) * kh * kw
         total += 2 * int(shape[1]) * int(shape[2]) * int(shape[3]) * per_output
     return total
+
+
+def count_flops(module: nn.Module, input_size: int) -> int:
+    """FLOPs of one forward pass on one image, every op, as ``torch.utils.flop_counter`` counts them
+    (a multiply-add is 2 FLOPs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = module.training
+    module.eval()
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            module(_zero_image(module, input_size))
+    finally:
+        module.train(was_training)
+    return int(counter.get_total_flops())
 
 
 def _zero_image(module: nn.Module, input_size: int) -> torch.Tensor:
@@ -119,6 +137,15 @@ def throughputs(modules: Sequence[nn.Module], input_size: int, batch_size: int =
 # --------------------------------------------------------------------------- surgery
 
 
+def is_plain(module: nn.Module) -> bool:
+    """Whether this surgery can prune the net (VGG-style, ungrouped); others need Torch-Pruning."""
+    try:
+        _check_plain(module)
+    except ModelError:
+        return False
+    return not any(isinstance(m, nn.Conv2d) and m.groups != 1 for m in module.modules())
+
+
 def _check_plain(module: nn.Module) -> None:
     for sub in module.modules():
         if hasattr(sub, "downsample") or (hasattr(sub, "conv1") and hasattr(sub, "bn2")) or type(sub).__name__ in (
@@ -133,9 +160,13 @@ def _check_plain(module: nn.Module) -> None:
 
 
 def prunable_layers(model) -> list[str]:
-    """The layers pruning visits, shallow to deep: every conv layer of a VGG-style net whose units
-    are at least 2x2 at the model's input size (smaller ones have no FE; e.g. VGG at 32x32)."""
-    _check_plain(model.module)
+    """The layers pruning visits, shallow to deep: every layer whose units are at least 2x2 at the
+    model's input size (smaller ones have no FE; e.g. VGG at 32x32). A net this surgery cannot
+    prune needs Torch-Pruning; without it, one sentence names the extra."""
+    if not is_plain(model.module):
+        from featent.prune import require_torch_pruning
+
+        require_torch_pruning()
     return [info.name for info in model.layers]
 
 

@@ -110,13 +110,12 @@ def test_prune_channels_refuses_to_empty_a_layer_or_name_a_missing_unit(tiny_cnn
         prune_channels(tiny_cnn, "block1_conv1", [4])
 
 
-def test_resnet_pruning_is_declared_unsupported() -> None:
+def test_resnet_surgery_is_refused_and_its_layers_go_to_torch_pruning() -> None:
     import torchvision
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         resnet = from_module(torchvision.models.resnet18(weights=None, num_classes=3), name="resnet18", input_size=32)
-    with pytest.raises(ModelError, match="residual nets such as ResNet are not supported"):
-        prunable_layers(resnet)
+    assert prunable_layers(resnet)[0] == "conv1"  # pruned through Torch-Pruning (tests/test_prune.py)
     with pytest.raises(ModelError, match="ResNet"):
         prune_channels(resnet, "conv2_1_out", [0])
