@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from featent.cli.common import (
     UsageError,
+    add_class_map_flag,
     add_output,
     add_selection_flags,
     finite_float,
@@ -81,12 +82,6 @@ def _indicator(name: str) -> str:
     if not indicator.ranks:
         raise UsageError(f"{name!r} does not rank units; use one of: {', '.join(i.key for i in REGISTRY.ranking())}")
     return indicator.key
-
-
-def _class_map_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--class-map", metavar="FILE.json",
-                   help="JSON object mapping each dataset class to a model output index or name (needed when the model's "
-                        "outputs are not the dataset's classes and it knows no class names)")
 
 
 def _cmd_ablate(args: argparse.Namespace) -> str:
@@ -189,7 +184,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         help="classes in the test set (repeatable; default every class, at most 100: the class plus a seeded sample)",
     )
     p.add_argument("--random-seed", type=seed, default=0, metavar="S", help="seed of the random order (default 0)")
-    _class_map_flag(p)
+    add_class_map_flag(p)
 
     p = sub.add_parser("ablation-summary", help="balanced accuracy gained by ablation, averaged over classes (Table 11)")
     _selection_flags(p, "class to include (repeatable; default every class)", class_many=True)
@@ -214,7 +209,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         "--train-per-class", type=positive_int, default=1000, metavar="N", help="fine-tuning images per class (default 1000)"
     )
     p.add_argument("--test-per-class", type=positive_int, default=1000, metavar="N", help="test images per class (default 1000)")
-    _class_map_flag(p)
+    add_class_map_flag(p)
 
     p = sub.add_parser("roles", help="four unit roles from FE on training vs test images of a class")
     _selection_flags(p, "class")

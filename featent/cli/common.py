@@ -489,3 +489,10 @@ def layer_list(text: str) -> str | list[str]:
     if not names:
         raise argparse.ArgumentTypeError("expected 'all' or a comma-separated list of layer names")
     return names
+
+
+def add_class_map_flag(p: argparse.ArgumentParser) -> None:
+    """``--class-map FILE.json`` for every command that reports an accuracy (see featent.experiments.class_map)."""
+    p.add_argument("--class-map", metavar="FILE.json",
+                   help="JSON object mapping each dataset class to a model output index or name (needed when the model's "
+                        "outputs are not the dataset's classes and it knows no class names)")

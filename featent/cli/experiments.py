@@ -16,6 +16,7 @@ import numpy as np
 
 from featent.cli.common import (
     UsageError,
+    add_class_map_flag,
     add_offline_flag,
     add_output,
     add_selection_flags,
@@ -107,7 +108,8 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
     selection = selection_from_args(args)
     result = run_with_progress(args.quiet, "rescale", lambda progress: stored_or_computed(
         rescale_experiment, args.no_cache, selection, scale=args.scale, classes=args.compare_classes,
-        images_per_class=args.images_per_class, image_space=args.image_space, progress=progress))
+        images_per_class=args.images_per_class, image_space=args.image_space, class_map=args.class_map,
+        progress=progress))
     rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
     payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
@@ -215,6 +217,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     p.add_argument("--scale", type=positive_float, default=0.5, metavar="F", help="rescaling factor (default 0.5)")
     p.add_argument("--image-space", choices=("input", "pixels"), default="input",
                    help="scale the network's input tensor (default) or the raw [0, 1] pixels before normalization")
+    add_class_map_flag(p)
 
     p = sub.add_parser("randomness", help="trained unit vs the same unit in K random-init models (paper Table 2, 10)")
     _one_unit_flags(p)

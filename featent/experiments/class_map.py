@@ -1,7 +1,7 @@
 """Which model output scores which dataset class, for every accuracy featent reports.
 
-A dataset class is an output index only when that is known to be right: featent's own models on
-their own data (same class count), a mapping by name where the model knows its class names
+A dataset class is an output index silently only when that is known to be right: featent's own
+models (the demo family) on featent's own data (same class count); a mapping by name where the model knows its class names
 (torchvision weights' ``meta["categories"]``, timm's pretrained config ``label_names``, ImageNet
 synset folders such as ``n01440764`` when the model has ImageNet's 1000 outputs and a synset list is
 installed), or an explicit mapping (``class_map=`` a dict or a JSON file of class -> output index or
@@ -21,7 +21,12 @@ import torch
 from featent.errors import DataError
 from featent.spec import ModelSpec
 
-__all__ = ["ClassMap", "resolve_class_map", "model_class_names", "HOW_TO_MAP"]
+__all__ = ["ClassMap", "resolve_class_map", "model_class_names", "HOW_TO_MAP", "BY_INDEX_NOTE"]
+
+#: The note of an index mapping for anything but featent's own models on featent's own data.
+BY_INDEX_NOTE = "Classes mapped to outputs by index (the model names no classes)."
+#: featent's built-in datasets, whose classes are the demo family's outputs in order.
+_OWN_DATA = ("fashion", "fashion-subset", "digits")
 
 HOW_TO_MAP = ("give a mapping from each dataset class to a model output with --class-map FILE.json "
               "(class_map= in Python), e.g. {\"cat\": 281, \"dog\": \"golden retriever\"}")
@@ -62,6 +67,16 @@ def model_class_names(model) -> list[str] | None:
     except Exception:  # noqa: BLE001 - not a torchvision model with weights
         return None
     return list(categories) if categories else None
+
+
+def _featent_own(model, dataset) -> bool:
+    """A demo-family model on one of featent's built-in datasets: index is the mapping it was trained with."""
+    try:
+        spec = ModelSpec.parse(model.spec)
+    except Exception:  # noqa: BLE001 - an own module's label is no spec
+        return False
+    own_model = spec.code is None and (spec.name == "demo" or spec.name.startswith("demo-"))
+    return own_model and getattr(dataset, "name", None) in _OWN_DATA
 
 
 def _synsets() -> list[str] | None:
@@ -115,7 +130,13 @@ def resolve_class_map(model, dataset, class_map: Mapping[str, object] | str | os
             return ClassMap([synsets.index(c) for c in classes], "ImageNet synset folders mapped to outputs by synset id.")
         raise DataError("The folders are ImageNet synsets but no synset list is installed (timm ships one); "
                         + HOW_TO_MAP + ".")
-    if n_out == len(classes):
+    if n_out == len(classes) and _featent_own(model, dataset):
         return ClassMap(list(range(n_out)), None)
+    if names:
+        unknown = [c for c in classes if c not in names]
+        raise DataError(f"The model names its {n_out} outputs, but not {', '.join(map(repr, unknown[:3]))} of "
+                        f"{dataset.name}; {HOW_TO_MAP}.")
+    if n_out == len(classes):
+        return ClassMap(list(range(n_out)), BY_INDEX_NOTE)
     raise DataError(f"The model has {n_out} outputs and {dataset.name} has {len(classes)} classes, and which output "
                     f"scores which class is not known; {HOW_TO_MAP}.")

@@ -19,7 +19,8 @@ import torch
 
 from featent import indicators as ind
 from featent.data import load_dataset
-from featent.errors import FeatentError
+from featent.errors import DataError, FeatentError
+from featent.experiments.class_map import resolve_class_map
 from featent.experiments.contract import ExperimentResult, experiment
 from featent.nets import fingerprint_module, from_module, load_model
 from featent.progress import Progress, ProgressLike
@@ -132,13 +133,14 @@ def _accuracy_images(dataset, class_name: str, input_size: int, fallback: torch.
         return dataset.sample(class_name, 10**9, 0, "test", input_size).images
     return fallback
 
-@experiment("rescale", version=1)
+@experiment("rescale", version=2)
 @validate_params({
     "selection": [InstanceOf(Selection, "a Selection")],
     "layer": [NoneOr(InstanceOf(str, "a layer name"))],
     "scale": [FACTOR],
     "images_per_class": [NoneOr(Interval(int, 1, None))],
     "image_space": [Options(IMAGE_SPACES)],
+    "class_map": [NoneOr(InstanceOf((dict, str), "a dict or a JSON file path"))],
 }, error=FeatentError)
 def rescale_experiment(
     selection: Selection,
@@ -148,6 +150,7 @@ def rescale_experiment(
     classes: Sequence[str] | None = None,
     images_per_class: int | None = None,
     image_space: str = "input",
+    class_map: dict | str | None = None,
     progress: ProgressLike = None,
 ) -> RescaleResult:
     """Table 1 / 6 / 9: every indicator of ``layer`` (default: the selection's first) with images
@@ -156,7 +159,10 @@ def rescale_experiment(
     ``image_space`` says what "images x scale" means (see ``IMAGE_SPACES``). ``classes`` and
     ``images_per_class`` choose the images of class selectivity. Class accuracy is measured on the
     class's test images when the dataset has a test split (the sampled images otherwise). The
-    selection's model is left bit-identical.
+    selection's model is left bit-identical. The class's model output is found as
+    ``featent.experiments.class_map`` decides (``class_map``: a dict or JSON file of class -> output);
+    when no mapping is known the accuracy is NaN and the notes say how to give one (the indicators
+    do not need it), while a ``class_map`` that does not fit is an error.
     """
     progress = Progress.of(progress)
     one = selection.one_layer(layer)
@@ -165,23 +171,34 @@ def rescale_experiment(
     model.layer(layer)
     dataset = load_dataset(one.data)
     images, all_classes = ind.class_images(one, classes, images_per_class)
-    class_index = all_classes.index(one.class_name)
+    notes: list[str] = []
+    try:
+        mapping = resolve_class_map(model, dataset, class_map)
+    except DataError as exc:
+        if class_map is not None:
+            raise
+        class_index = None
+        notes.append(f"Class accuracy is not reported: {exc}")
+    else:
+        class_index = mapping.outputs[dataset.classes.index(one.class_name)]
+        if mapping.note:
+            notes.append(mapping.note)
     accuracy_images = _accuracy_images(dataset, one.class_name, model.input_size, images[one.class_name])
     conditions = [(1.0, 1.0), (scale, 1.0), (1.0, scale), (scale, scale)]
     values: list[dict[str, np.ndarray]] = []
     accuracy: list[float] = []
-    notes: list[str] = []
     for k, (image_factor, filter_factor) in enumerate(conditions):
         step = progress.subrange(k / 4, (k + 1) / 4)
         step(0.0, f"images x{image_factor:g}, filters x{filter_factor:g}")
         target = model if filter_factor == 1.0 else scaled_copy(model, layer, filter_factor)
         transform = None if image_factor == 1.0 else scaled_images(image_factor, model, image_space)
         v, acc, _, n = ind.model_indicators(
-            target, images, one.class_name, layer, transform=transform, class_index=class_index,
+            target, images, one.class_name, layer, transform=transform,
+            class_index=all_classes.index(one.class_name) if class_index is None else class_index,
             accuracy_images=accuracy_images, progress=step,
         )
         values.append(v)
-        accuracy.append(acc)
+        accuracy.append(float("nan") if class_index is None else acc)
         notes.extend(x for x in n if x not in notes)
     return RescaleResult(selection=one, n_images=len(images[one.class_name]), scale=scale, conditions=conditions,
                          values=values, accuracy=accuracy, notes=notes, image_space=image_space)

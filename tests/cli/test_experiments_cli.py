@@ -44,3 +44,24 @@ def test_cli_rescale_answers_from_the_store_the_second_time(cache_dir, capsys, m
     assert capsys.readouterr().out == first
     with pytest.raises(AssertionError, match="recomputed"):  # --no-cache computes afresh
         main([*argv, "--no-cache"])
+
+
+def test_cli_rescale_class_map_file_and_refusal(cache_dir, capsys, image_folder, tmp_path):
+    """The demo's 10 outputs on a cat/dog folder: no accuracy without a map, the map's outputs with one."""
+    from featent.cli.main import main
+
+    argv = ["rescale", "--model", "demo:random", "--data", str(image_folder), "--class", "cat", "--layer",
+            "block1_conv1", "--images", "3", "--images-per-class", "2", "--quiet", "--format", "json"]
+    assert main(argv) == 0
+    refused = json.loads(capsys.readouterr().out)
+    assert all(row["accuracy"] is None for row in refused["rows"])
+    assert any("not reported" in n and "--class-map FILE.json" in n for n in refused["notes"])
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"cat": 7, "dog": 2}))
+    assert main([*argv, "--class-map", str(path)]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    assert all(0.0 <= row["accuracy"] <= 1.0 for row in mapped["rows"])
+    assert "Classes mapped to outputs by the given class map (2 classes)." in mapped["notes"]
+    path.write_text(json.dumps({"cat": 7}))
+    assert main([*argv, "--class-map", str(path), "--no-cache"]) != 0
+    assert "no output for 'dog'" in capsys.readouterr().err

@@ -10,7 +10,8 @@ from torch import nn
 
 from featent import indicators as ind
 from featent.core.topology import birth_times
-from featent.errors import FeatentError
+from featent.data import load_dataset
+from featent.errors import DataError, FeatentError
 from featent.experiments import rescale as ex
 from featent.nets import fingerprint_module, from_module, load_model
 from featent.spec import Selection
@@ -178,3 +179,49 @@ def test_cached_computes_once_and_recall_finds_it(tmp_path, monkeypatch):
         assert all(np.array_equal(a[k], b[k], equal_nan=True) for a, b in zip(first.values, other.values) for k in a)
         assert other.to_frame().equals(first.to_frame())
     assert ex.rescale_experiment.recall(selection, store=store, scale=0.25, **arguments) is None
+
+
+def _small(n_out: int, name: str):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                               nn.Linear(4, n_out))
+    return from_module(module, name=name, input_size=16)
+
+
+def _named_folder(root, classes):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return str(root)
+
+
+def test_rescale_accuracy_maps_classes_by_name_by_map_and_by_index(tmp_path, cache_dir):
+    """A module labelled ``resnet18`` knows torchvision's class names, so 'goldfish' scores output 1;
+    a nameless 3-output module needs a map, and is refused the accuracy (not the indicators) without one."""
+    data = _named_folder(tmp_path / "fish", ["goldfish", "tench"])
+    named = _small(1000, "resnet18")
+    result = ex.rescale_experiment(Selection(named, data, "goldfish", ("1",), n_images=4))
+    assert "Classes mapped to the model's outputs by name." in result.notes
+    images = load_dataset(data).sample("goldfish", 4, 0, "train", 16).images
+    with torch.no_grad():
+        hit = float((named.module(named.preprocess(images)).argmax(1) == 1).float().mean())
+    assert result.accuracy[0] == hit
+
+    nameless = _small(3, "nameless")
+    refused = ex.rescale_experiment(Selection(nameless, data, "tench", ("1",), n_images=4))
+    assert all(np.isnan(a) for a in refused.accuracy) and np.isfinite(refused.to_frame()["h_over_eps"]).all()
+    assert any(n.startswith("Class accuracy is not reported: The model has 3 outputs") and "--class-map FILE.json" in n
+               for n in refused.notes)
+    mapped = ex.rescale_experiment(Selection(nameless, data, "tench", ("1",), n_images=4), class_map={"goldfish": 2,
+                                   "tench": 0})
+    assert "Classes mapped to outputs by the given class map (2 classes)." in mapped.notes
+    with torch.no_grad():
+        tench = load_dataset(data).sample("tench", 4, 0, "train", 16).images
+        assert mapped.accuracy[0] == float((nameless.module(nameless.preprocess(tench)).argmax(1) == 0).float().mean())
+    with pytest.raises(DataError, match="no output for 'tench'"):
+        ex.rescale_experiment(Selection(nameless, data, "tench", ("1",), n_images=4), class_map={"goldfish": 2})
