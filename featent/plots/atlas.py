@@ -7,9 +7,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from featent.plots.profiles import TOO_SMALL, too_small
 from featent.plots.style import SCALE, style
 
 __all__ = ["ATLAS_VALUES", "atlas_heatmap"]
+
+#: The colour of a cell too small for a hole: grey, outside every colour scale.
+TOO_SMALL_GREY = "#d0d4dc"
 
 #: Columns the heatmap can show, with their labels (the structure gap only when the atlas has it).
 ATLAS_VALUES = {
@@ -34,7 +38,9 @@ def atlas_heatmap(
     columns; each cell's ``customdata`` is ``[class, layer]`` so a click can open that cell.
 
     ``rows``: atlas records (``Atlas.to_frame().to_dict("records")``); ``layers``/``classes`` fix
-    the order (default: first appearance). Missing cells are blank.
+    the order (default: first appearance). Missing cells are blank. Cells whose ``hole_possible`` is
+    false (maps under 4×4) are grey with "too small for a hole" on hover and stay out of the colour
+    range: their FE is ln|Ω| by construction, not a finding.
     """
     rows = list(rows)
     layers = list(layers) if layers is not None else list(dict.fromkeys(str(r["layer"]) for r in rows))
@@ -42,9 +48,14 @@ def atlas_heatmap(
     z = np.full((len(layers), len(classes)), np.nan)
     li = {name: i for i, name in enumerate(layers)}
     ci = {name: j for j, name in enumerate(classes)}
+    small = np.zeros(z.shape, dtype=bool)
     for r in rows:
         i, j = li.get(str(r["layer"])), ci.get(str(r["class"]))
-        if i is not None and j is not None and r.get(value) is not None:
+        if i is None or j is None:
+            continue
+        if too_small(r.get("hole_possible")):
+            small[i, j] = True
+        elif r.get(value) is not None:
             z[i, j] = float(r[value])
     custom = np.empty((len(layers), len(classes), 2), dtype=object)
     for i, layer in enumerate(layers):
@@ -64,6 +75,15 @@ def atlas_heatmap(
             xgap=1, ygap=1,
         )
     )
+    if small.any():
+        fig.add_trace(go.Heatmap(
+            z=np.where(small, 1.0, np.nan), x=[str(c) for c in classes], y=layers, customdata=custom,
+            colorscale=[[0, TOO_SMALL_GREY], [1, TOO_SMALL_GREY]], showscale=False, hoverongaps=False,
+            hovertemplate=f"class %{{customdata[0]}}<br>layer %{{customdata[1]}}<br>{TOO_SMALL} (maps under 4×4)"
+                          "<extra></extra>",
+            xgap=1, ygap=1, name=TOO_SMALL,
+        ))
+        title = f"{title or f'{label} per layer and class'} — grey: {TOO_SMALL}"
     # heatmaps send no selection events: one invisible marker per cell makes a click select that cell
     cells_y, cells_x = np.meshgrid(range(len(layers)), range(len(classes)), indexing="ij")
     fig.add_trace(go.Scatter(

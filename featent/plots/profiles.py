@@ -21,6 +21,15 @@ BASELINE_COLUMNS = (
     ("mean_live_conditional_feature_entropy", "live conditional FE H(x | born)", "dashdot", 1),
     ("silent_share", "silent share (ε < p)", "longdashdot", 2),
 )
+#: Hover text and legend name of a layer whose maps are too small to hold a hole (m < 4).
+TOO_SMALL = "too small for a hole"
+
+
+def too_small(value: object) -> bool:
+    """True for a ``hole_possible`` cell that says no (False, "False", 0); unknown (None/NaN) is not too small."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return str(value).strip().lower() in ("false", "0", "0.0")
 
 
 def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figure:
@@ -31,6 +40,9 @@ def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figur
     Layers keep their order of first appearance. When the table has the baseline columns
     (BASELINE_COLUMNS), each is drawn in the model's colour with its own dash beside FE / ε, so a
     fall of FE that only silence explains is visible as a flat live FE and a rising silent share.
+    Layers whose ``hole_possible`` is false (maps under 4×4: every unit has FE = ln|Ω| by
+    construction, and ε = 0) get no value, which would read as a finding: the lines break there and a
+    grey cross at the foot of each panel says "too small for a hole".
     """
     missing = set(PROFILE_COLUMNS) - set(table.columns)
     if missing:
@@ -45,8 +57,12 @@ def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figur
         order = [layer for layer in layers if layer in set(part["layer"])]
         grouped = part.groupby("layer", sort=False)
         colour = SERIES[k % len(SERIES)]
+        small = ([layer for layer in order if too_small(part.loc[part["layer"] == layer, "hole_possible"].iloc[0])]
+                 if "hole_possible" in part.columns else [])
         for column, label, dash, col in series:
             agg = grouped[column].agg(["mean", "std"]).reindex(order).fillna({"std": 0.0})
+            if small:
+                agg.loc[small, ["mean", "std"]] = np.nan
             n = grouped["class_name"].nunique().reindex(order)
             main = dash == "solid"
             fig.add_trace(
@@ -58,6 +74,16 @@ def layer_profile(table: pd.DataFrame, title: str = "Layer profile") -> go.Figur
                     customdata=np.column_stack([agg["std"], n]),
                     hovertemplate=f"{model} · {label}<br>%{{x}}: %{{y:.3f}} ± %{{customdata[0]:.3f}} over "
                                   f"%{{customdata[1]}} classes<extra></extra>",
+                ),
+                row=1, col=col,
+            )
+        for col in (1, 2) if small else ():
+            fig.add_trace(
+                go.Scatter(
+                    x=small, y=[0.0] * len(small), mode="markers", name=f"{model} · {TOO_SMALL}",
+                    legendgroup=str(model), showlegend=col == 1,
+                    marker={"symbol": "x-thin-open", "size": 12, "color": PALETTE["muted"], "line": {"width": 2}},
+                    hovertemplate=f"{model}<br>%{{x}}: {TOO_SMALL} (maps under 4×4), no value shown<extra></extra>",
                 ),
                 row=1, col=col,
             )

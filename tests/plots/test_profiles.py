@@ -70,3 +70,18 @@ def test_layer_profile_draws_the_baselines_when_the_table_has_them() -> None:
     live = fig.data[names.index("demo · live FE (ε ≥ p)")]
     np.testing.assert_allclose(live.y, [1.25, 1.25])
     assert live.line.dash == "dash"
+
+
+def test_layer_profile_breaks_the_lines_at_a_layer_too_small_for_a_hole() -> None:
+    table = _profile_table()
+    table["hole_possible"] = table["layer"] != "conv2"
+    fig = profiles.layer_profile(table)
+    fe_demo, rate_demo = fig.data[0], fig.data[1]
+    np.testing.assert_allclose(fe_demo.y, [1.5, np.nan])
+    np.testing.assert_allclose(rate_demo.y, [0.5, np.nan])
+    crosses = [t for t in fig.data if t.name == "demo · too small for a hole"]
+    assert len(crosses) == 2 and all(list(t.x) == ["conv2"] for t in crosses)
+    assert "too small for a hole" in crosses[0].hovertemplate and crosses[0].showlegend
+    assert [t.name for t in profiles.layer_profile(_profile_table()).data].count("demo · too small for a hole") == 0
+    table["hole_possible"] = table["hole_possible"].astype(str)  # as read back from a CSV
+    assert len([t for t in profiles.layer_profile(table).data if "too small" in t.name]) == 4
