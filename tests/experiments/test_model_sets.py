@@ -51,3 +51,36 @@ def test_key_follows_the_models_and_every_parameter(cache_dir):
     assert key(["demo", "demo:random"], "digits", cache=False) == base
     trend = layer_trend.key("demo", "digits")
     assert trend != layer_trend.key("demo", "digits", n_random=2) != layer_trend.key("demo-digits", "digits")
+
+
+def _ten_outputs():
+    import torch
+    from torch import nn
+
+    from featent.nets import from_module
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)  # not seed 0: its random init with seed 0 would be the same weights
+        module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    return from_module(module, name="ten", input_size=16)
+
+
+def test_compare_models_and_layer_trend_take_loaded_models(cache_dir, tiny_cnn):
+    """A LoadedModel is compared (never dropped), named by its spec; its accuracy is mapped by index with the
+    note saying so, or refused with a note when its outputs are not the classes."""
+    ten = _ten_outputs()
+    result = compare_models([ten, tiny_cnn], "digits", classes=["3"], layers=["1", "block1_conv1"], n_images=4)
+    assert result.models == ["ten", "tiny"]
+    assert {(r["model"], r["layer"]) for r in result.profile} == {("ten", "1"), ("tiny", "block1_conv1")}
+    assert [a["model"] for a in result.accuracy] == ["ten", "tiny"]
+    assert 0.0 <= result.accuracy[0]["test_accuracy"] <= 1.0 and result.accuracy[1]["test_accuracy"] is None
+    assert "ten: Classes mapped to outputs by index (the model names no classes)." in result.notes
+    assert any(n.startswith("tiny: accuracy not reported: The model has 3 outputs") for n in result.notes)
+    trend = layer_trend(ten, "digits", classes=["3"], n_random=2, n_images=4)
+    assert trend.models == ["ten", "ten random init (seed 0)", "ten random init (seed 1)"]
+    assert {(r["group"], r["seed"]) for r in trend.profile} == {("trained", None), ("random init", 0), ("random init", 1)}
+    trained = [r["mean_feature_entropy"] for r in trend.profile if r["group"] == "trained"]
+    assert trained != [r["mean_feature_entropy"] for r in trend.profile if r["seed"] == 0]
+    with pytest.raises(FeatentError, match="neither a model spec nor a LoadedModel"):
+        compare_models([ten, 3], "digits")
