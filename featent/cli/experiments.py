@@ -83,7 +83,7 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
         return [
             stored_or_computed(
                 indicator_table, args.no_cache, selection, layer=layer, classes=args.compare_classes,
-                images_per_class=args.images_per_class, cache=not args.no_cache,
+                images_per_class=args.images_per_class, class_map=args.class_map, cache=not args.no_cache,
                 progress=progress.subrange(k / len(layers), (k + 1) / len(layers)),
             )
             for k, layer in enumerate(layers)
@@ -114,7 +114,8 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
     payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
                "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
                "image_space": result.image_space, "notes": result.notes, "rows": rows}
-    return render(_table_rows(rows), args.format, payload, [_unit_header(result, args.unit)])
+    return render(_table_rows(rows), args.format, payload,
+                  [_unit_header(result, args.unit), *(f"# note: {n}" for n in result.notes)])
 
 
 def _cmd_randomness(args: argparse.Namespace) -> str:
@@ -211,6 +212,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     add_selection_flags(p, layers="one-or-all")
     _comparison_flags(p)
     add_output(p)
+    add_class_map_flag(p)
 
     p = sub.add_parser("rescale", help="indicators with images and/or the layer's filters x0.5 (paper Table 1, 9)")
     _one_unit_flags(p)

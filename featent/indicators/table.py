@@ -163,12 +163,14 @@ def compute_indicators(
     progress: ProgressLike = None,
     *,
     cache: bool = True,
+    class_index: int | None = None,
 ) -> IndicatorTable:
     """Every indicator for each unit of ``layer`` (default: the selection's first) on its class.
 
     FE, selective rate and H/epsilon use the cached birth times of ``featent.pipeline``; the other
     indicators use the same sampled images. Class selectivity compares with ``classes`` (default:
     all classes of the dataset, at most MAX_DEFAULT_CLASSES), ``images_per_class`` images each.
+    ``class_index`` is the model output scoring the class (default: the class's dataset index).
     """
     progress = Progress.of(progress)
     check("selection", selection, InstanceOf(Selection), FeatentError)
@@ -179,7 +181,8 @@ def compute_indicators(
     births = compute_births(one, progress=progress.subrange(0.0, 0.4), cache=cache)[layer]
     images, all_classes = class_images(one, classes, images_per_class)
     values, accuracy, births, notes = model_indicators(
-        model, images, one.class_name, layer, class_index=all_classes.index(one.class_name),
+        model, images, one.class_name, layer,
+        class_index=all_classes.index(one.class_name) if class_index is None else class_index,
         births=births, progress=progress.subrange(0.4, 1.0),
     )
     if classes is None and len(images) < len(all_classes):

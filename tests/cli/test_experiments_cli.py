@@ -62,6 +62,23 @@ def test_cli_rescale_class_map_file_and_refusal(cache_dir, capsys, image_folder,
     mapped = json.loads(capsys.readouterr().out)
     assert all(0.0 <= row["accuracy"] <= 1.0 for row in mapped["rows"])
     assert "Classes mapped to outputs by the given class map (2 classes)." in mapped["notes"]
+    assert main([*argv[:-2], "--class-map", str(path)]) == 0  # the table says it too
+    assert "# note: Classes mapped to outputs by the given class map (2 classes)." in capsys.readouterr().out
     path.write_text(json.dumps({"cat": 7}))
     assert main([*argv, "--class-map", str(path), "--no-cache"]) != 0
     assert "no output for 'dog'" in capsys.readouterr().err
+
+
+def test_cli_indicators_class_map_file(cache_dir, capsys, image_folder, tmp_path):
+    from featent.cli.main import main
+
+    argv = ["indicators", "--model", "demo:random", "--data", str(image_folder), "--class", "dog", "--layer",
+            "block1_conv1", "--images", "3", "--images-per-class", "2", "--quiet", "--format", "json"]
+    assert main(argv) == 0
+    refused = json.loads(capsys.readouterr().out)
+    assert refused["accuracy"] is None and any("--class-map FILE.json" in n for n in refused["notes"])
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"cat": 0, "dog": 9}))
+    assert main([*argv, "--class-map", str(path)]) == 0
+    mapped = json.loads(capsys.readouterr().out)
+    assert 0.0 <= mapped["accuracy"] <= 1.0 and "Classes mapped to outputs by the given class map (2 classes)." in mapped["notes"]
