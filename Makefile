@@ -42,8 +42,13 @@ lint: $(STAMP)
 	$(PY) -m ruff check featent tests bench app.py pages
 	$(PY) -m mypy featent
 
+# The package tests (a wheel installed into a fresh venv: mostly disk-bound) run beside the others;
+# their output follows the main run's, and either failing fails make test.
 test: setup browser lint
-	$(PY) -m pytest
+	@mkdir -p build; $(PY) -m pytest -q -m package -p no:cacheprovider > build/package-tests.log 2>&1 & pkg=$$!; \
+	$(PY) -m pytest -m "not package"; main=$$?; \
+	wait $$pkg; package=$$?; echo "--- package tests (tests/test_package.py) ---"; cat build/package-tests.log; \
+	[ $$main -eq 0 ] && [ $$package -eq 0 ]
 
 bench: setup
 	$(PY) bench/birth_time.py

@@ -144,7 +144,9 @@ def test_function_local_imports_are_few():
     assert len(local) <= LOCAL_IMPORT_BUDGET, f"{len(local)} function-local featent imports:\n" + "\n".join(local)
 
 
-LOCAL_IMPORT_BUDGET = 60
+#: The CLI defers torch-backed modules until a command needs them (a stored answer never imports torch),
+#: and the app/story/prune commands brought a few more such imports.
+LOCAL_IMPORT_BUDGET = 61
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,10 @@ import pytest
 
 import featent
 
+#: ``make test`` runs this module beside the rest (mostly disk-bound: pip unpacks torch), plain
+#: ``pytest`` runs it with everything else.
+pytestmark = pytest.mark.package
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT_S = 900  # a fresh venv unpacks torch (with its CUDA libraries, ~4 GB) from pip's cache
 ENTROPY = ["entropy", "--model", "demo", "--data", "fashion-subset", "--class", "Sneaker",

@@ -250,9 +250,7 @@ PYTHON_FILE = "Python file…"
 
 def python_file_option() -> list[str]:
     """The "Python file" model source: offered on a local app only (loading a file runs its code)."""
-    from featent.app.mode import public_mode
-
-    return [] if public_mode() else [PYTHON_FILE]
+    return [] if mode.public_mode() else [PYTHON_FILE]
 
 
 def _python_file_box() -> str:

@@ -27,6 +27,7 @@ from featent.cli.common import (
     selection_from_args,
     stored_or_computed,
 )
+from featent.errors import FeatentError
 
 __all__ = ["register"]
 
@@ -59,7 +60,6 @@ def _first_class(args: argparse.Namespace) -> str:
 
 def _orders(orders: tuple[str, ...]) -> tuple[str, ...]:
     """Typed orders (``fe-desc``, ``l1``) as the library writes them (``h_over_eps-desc``, ``l1_norm-asc``)."""
-    from featent.errors import FeatentError
     from featent.indicators.registry import canonical_order
 
     try:
@@ -70,7 +70,6 @@ def _orders(orders: tuple[str, ...]) -> tuple[str, ...]:
 
 def _indicator(name: str) -> str:
     """A typed pruning method (``fe``, ``l1``) as its indicator key, or ``random``."""
-    from featent.errors import FeatentError
     from featent.indicators import REGISTRY
 
     if name.strip().lower() == "random":

@@ -13,6 +13,7 @@ import importlib.util
 import os
 from collections.abc import Callable, Sequence
 
+from featent.app.mode import PUBLIC_ENV
 from featent.cli.common import add_offline_flag, positive_int
 from featent.errors import FeatentError
 
@@ -22,28 +23,29 @@ __all__ = ["QUIET_OPTIONS", "register", "streamlit_command_options"]
 QUIET_OPTIONS = ("--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false")
 
 
-def streamlit_command_options(host: str | None, passthrough: Sequence[str]) -> list[str]:
+def streamlit_command_options(host: str | None, passthrough: Sequence[str], quiet: bool = False) -> list[str]:
     """The Streamlit options of one ``featent app`` call: the quiet ones, the address, then the user's own
-    (which come last, so they win over featent's)."""
+    (which come last, so they win over featent's). ``quiet`` keeps only errors in the server log."""
     rest = list(passthrough)
     if "--" in rest:
         rest.remove("--")  # the separator itself is featent's, not Streamlit's
     options = list(QUIET_OPTIONS)
     if host is not None:
         options += ["--server.address", host]
+    if quiet:
+        options += ["--logger.level", "error"]
     return options + rest
 
 
 def _cmd_app(args: argparse.Namespace) -> str:
     from featent.app import launch
-    from featent.app.mode import PUBLIC_ENV
 
     if importlib.util.find_spec("streamlit") is None:
         raise FeatentError("featent app needs Streamlit; install the app extra with: pip install 'featent[app]'.")
     env = dict(os.environ)
     if args.public:
         env[PUBLIC_ENV] = "1"
-    status = launch(args.port, headless=True, options=streamlit_command_options(args.host, args.passthrough), env=env)
+    status = launch(args.port, headless=True, options=streamlit_command_options(args.host, args.passthrough, args.quiet), env=env)
     if status not in (0, -2):  # -2: stopped by Ctrl+C
         raise FeatentError(f"Streamlit stopped with exit status {status}; its message is above.")
     return ""
@@ -62,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
                    help="address to listen on (default: Streamlit's, all interfaces); 127.0.0.1 for this machine only")
     p.add_argument("--public", action="store_true",
                    help="public mode for a shared server (sets FEATENT_PUBLIC=1): no typed paths, code or store clearing")
+    p.add_argument("--quiet", action="store_true", help="only errors in the server log (Streamlit's --logger.level error)")
     add_offline_flag(p)
     p.set_defaults(passthrough=[])
     return {"app": _cmd_app}

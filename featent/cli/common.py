@@ -90,6 +90,10 @@ def flag_type(kind: type, constraint: Constraint, name: str | None = None) -> Ca
     return parse
 
 
+#: The input side in pixels of a model from code (``--input-size``).
+input_side = flag_type(int, Interval(int, 2, 4096), "size")
+
+
 def at_least(minimum: int) -> Callable[[str], int]:
     """A whole number >= minimum (image counts, epochs, model counts)."""
     return flag_type(int, Interval(int, minimum, None), f"int>={minimum}")
@@ -138,7 +142,7 @@ def rgb(text: str) -> tuple[float, float, float]:
 
 def add_code_model_flags(parser: argparse.ArgumentParser) -> None:
     """--input-size/--mean/--std: what a model from code ('net.py:Net') is fed, when it does not say itself."""
-    parser.add_argument("--input-size", type=flag_type(int, Interval(int, 2, 4096), "size"), metavar="S",
+    parser.add_argument("--input-size", type=input_side, metavar="S",
                         help="input side in pixels of a model from code (default: its input_size attribute, else 32)")
     parser.add_argument("--mean", type=rgb, metavar="R,G,B", help="input mean of a model from code (default: its mean "
                         "attribute, else ImageNet's)")

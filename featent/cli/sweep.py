@@ -14,6 +14,7 @@ from pathlib import Path
 
 from featent.cli import cached
 from featent.cli.common import UsageError, add_selection_flags, featent_version, run_with_progress
+from featent.core.entropy import MIN_HOLE_SIZE
 
 __all__ = ["register"]
 
@@ -51,7 +52,6 @@ def _cmd_sweep(args: argparse.Namespace) -> str:
 def _with_provenance(atlas, args: argparse.Namespace):
     """The atlas with what produced it on every row: hole_possible (m >= 4), the featent version and
     the model's and data's fingerprints (from the manifests the store keeps of both)."""
-    from featent.core.entropy import MIN_HOLE_SIZE
     from featent.experiments.atlas import Atlas
 
     store = cached.open_store()

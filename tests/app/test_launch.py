@@ -15,7 +15,7 @@ def test_the_entry_is_a_script_inside_the_package_beside_no_pages_folder() -> No
 
 def test_launch_runs_streamlit_on_the_entry_with_the_options(monkeypatch) -> None:
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(subprocess, "call", lambda command, env=None: calls.append(command) or 0)
     assert app.launch(port=8600, headless=True, options=["--server.address", "0.0.0.0"]) == 0
     assert calls == [[sys.executable, "-m", "streamlit", "run", str(app.ENTRY), "--server.port", "8600",
                       "--server.headless", "true", "--server.address", "0.0.0.0"]]

@@ -14,6 +14,7 @@ import contextlib
 import io
 import re
 import shlex
+import shutil
 import sys
 import traceback
 from dataclasses import dataclass
@@ -102,8 +103,11 @@ def docs_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def docs_env(docs_cache, tmp_path, monkeypatch) -> Path:
+    """A scratch folder laid out like the checkout the docs are read from (its example files under
+    docs/examples), so examples may write files without touching the checkout."""
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(docs_cache))
     monkeypatch.setenv("FEATENT_OFFLINE", "1")
+    shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

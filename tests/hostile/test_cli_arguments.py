@@ -11,7 +11,7 @@ from featent.cli.main import build_parser, main
 
 VALIDATING = {common.positive_int, common.non_negative_int, common.seed, common.positive_float,
               common.finite_float, common.ratio, common.fraction, common.model_spec, common.class_choice,
-              common.layer_list}
+              common.layer_list, common.input_side, common.rgb, common.positive_rgb}
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
