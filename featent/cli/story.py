@@ -87,5 +87,6 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     add_selection_flags(p, model="none", data_default="fashion", classes="none", layers="none", cache=False,
                         images_help="with --model: images sampled from the class (default 100)")
     p.add_argument("--unit", type=non_negative_int, default=0, metavar="K", help="with --model: the unit (0-based, default 0)")
-    p.add_argument("--image", type=non_negative_int, default=0, metavar="I", help="with --model: the sampled image (0-based, default 0)")
+    p.add_argument("--image", type=non_negative_int, default=0, metavar="I",
+                   help="with --model: the sampled image (0-based, default 0)")
     return {"story": _cmd_story}
