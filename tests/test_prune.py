@@ -48,7 +48,7 @@ def test_fe_importance_in_a_torch_pruning_pruner_halves_a_net_that_still_runs(ca
 
 @pytest.mark.parametrize(("spec", "layer", "conv", "methods"), [
     ("resnet18:random@32", "layer1.0.relu", "layer1.0.conv1", [*PRUNE_METHODS, RANDOM]),
-    ("mobilenet_v2:random@32", "features.2.conv.0.2", "features.2.conv.0.0", ["h_over_eps", RANDOM]),
+    ("mobilenet_v2:random@32", "features.2.conv.0.2", "features.2.conv.0.0", [*PRUNE_METHODS, RANDOM]),
 ])
 def test_prune_network_prunes_residual_and_depthwise_nets_by_each_order(spec, layer, conv, methods) -> None:
     model = load_model(spec)
