@@ -353,15 +353,17 @@ def filtration_animation(
                        text=labels, textfont={"size": 10, "color": "white"},
                        marker={"size": 20 if few else 13, "color": PALETTE["ink"]},
                        hovertemplate="vertex %{text}<extra></extra>", name="vertices"), "graph")
-        if not few and cycle and all(c in index for c in cycle):
-            # many vertices: numbers on the cycle's only, outside the ring so they never overlap a dot or each other
-            out = position[cycle] * 1.17
+        outside = not few and bool(cycle) and all(c in index for c in cycle)
+        if outside:
+            # many vertices: numbers on the cycle's only, outside the ring, neighbours staggered so none overlap
+            out = position[cycle] * np.where(np.arange(len(cycle)) % 2, 1.36, 1.16)[:, None]
             add(go.Scatter(x=out[:, 0], y=out[:, 1], mode="text", text=[str(c + 1) for c in cycle],
                            textfont={"size": 11, "color": PALETTE["good"]}, hoverinfo="skip", name="vertex labels"),
                 "graph")
         g = col["graph"]
-        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.3, 1.3])
-        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.4, 1.2], scaleanchor=f"x{g if g > 1 else ''}")
+        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.45, 1.45] if outside else [-1.3, 1.3])
+        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.45, 1.45] if outside else [-1.4, 1.2],
+                         scaleanchor=f"x{g if g > 1 else ''}")
     if "unit" in col:
         c = col["unit"]
         kind = "category" if crop is not None else "-"
@@ -389,7 +391,7 @@ def filtration_animation(
     plot_px = max(120, height - top_margin - 160)  # the plot area; controls sit a fixed distance below it
     below = -48 / plot_px  # the step caption clears the axes' tick labels and titles
     def play(speed: int) -> dict:
-        return {"frame": {"duration": 1000 // speed, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+        return {"frame": {"duration": 1000 // speed, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": True,
                 "mode": "immediate"}
 
     fig.update_layout(
@@ -437,7 +439,7 @@ def filtration_animation(
                         "method": "animate",
                         "args": [
                             [str(v)],
-                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}},
+                            {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}},
                         ],
                     }
                     for v in range(1, n_frames + 1)

@@ -65,7 +65,7 @@ def test_every_page_writes_the_link_keys() -> None:
         "unit": "0",
     }
     at.switch_page("featent/app/views/how_it_works.py").run()
-    assert at.query_params["step"] == "4"
+    assert at.query_params["step"] == "1"  # How it works starts before any edge, at step 1
 
 
 def test_navigation_is_one_list_of_every_view_and_pages_holds_one_entry_per_page() -> None:

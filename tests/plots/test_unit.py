@@ -101,6 +101,16 @@ def _title_lines(text: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", line) for line in text.split("<br>")]
 
 
+def _assert_labels_apart(fig: go.Figure) -> None:
+    """Vertex numbers never share a place: each written label >= 0.2 (circle radius 1) from every other."""
+    placed = [(x, y) for trace in fig.data if "text" in str(getattr(trace, "mode", "") or "") and trace.xaxis == "x2"
+              for x, y, t in zip(trace.x, trace.y, trace.text, strict=True) if t]
+    assert placed and len(placed) <= unit_plots.MAX_LABELS
+    points = np.array(placed, dtype=float)
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(len(points)) * 9
+    assert gaps.min() >= 0.2
+
+
 @pytest.mark.parametrize("m", [16, 32])
 def test_large_units_show_the_born_cycles_neighbourhood_and_the_map_cropped_to_its_rows(m: int) -> None:
     from featent.core import topology
@@ -131,20 +141,13 @@ def test_large_units_show_the_born_cycles_neighbourhood_and_the_map_cropped_to_i
     expected = {(str(crop[c] + 1), str(crop[r] + 1)) for r, c in zip(*np.nonzero(unit[np.ix_(crop, crop)] >= threshold))}
     assert set(zip(circles["x"], circles["y"], strict=True)) == expected
 
-    # labels never share a place: every written label at least 0.15 (of the circle's radius 1) from every other
-    placed = []
-    for trace in spec["data"]:
-        if "text" in str(trace.get("mode", "")) and trace.get("xaxis", "x") == vertices.get("xaxis", "x"):
-            placed += [(x, y) for x, y, t in zip(trace["x"], trace["y"], trace["text"], strict=True) if t]
-    assert placed and len(placed) <= unit_plots.MAX_LABELS
-    points = np.array(placed, dtype=float)
-    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1) + np.eye(len(points)) * 9
-    assert gaps.min() >= 0.15
+    _assert_labels_apart(fig)
     # titles fit: the figure title's lines and the panel titles are short enough for a 900-px figure
     assert all(len(line) <= 70 for line in _title_lines(spec["layout"]["title"]["text"]))
     assert all(len(a["text"]) <= 32 for a in spec["layout"]["annotations"] if a.get("yref") == "paper" and a["y"] == 1.0)
 
     whole = animation.filtration_animation(unit, birth=birth, focus=False)
+    _assert_labels_apart(whole)
     assert np.asarray(next(t for t in whole.data if t.name == "unit").z).shape == (m, m)
     assert len(next(t for t in whole.data if t.name == "vertices").x) == m
 
