@@ -23,9 +23,10 @@ from featent.core import topology
 from featent.core.cycles import hole_cycle
 from featent.plots.filtration import circle_layout, oriented_triangles
 from featent.plots.style import PALETTE, SCALE, TRIANGLE_FILL, style
+from featent.plots.unit import FOCUS_M, MAX_LABELS, crop_vertices, neighbourhood
 
 __all__ = ["AnimatedFigure", "filtration_animation", "animation_steps", "focus_vertices", "ring_filled_step",
-           "edge_steps", "triangles_until", "FRAME_MS", "SPEEDS"]
+           "edge_steps", "triangles_until", "jump_steps", "FRAME_MS", "SPEEDS", "FOCUS_M"]
 
 #: Play speeds offered (steps per second); the first is Play's, slow enough to talk over.
 SPEEDS = (2, 5, 10)
@@ -62,6 +63,17 @@ def focus_vertices(unit: np.ndarray, birth: int, limit: int = MAX_FOCUS) -> list
     ranked = np.lexsort((np.arange(m), -strength))
     chosen = [int(c) for c in cycle] + [int(v) for v in ranked if int(v) not in cycle]
     return chosen[: max(limit, len(cycle))]
+
+
+def jump_steps(curves: np.ndarray, last: int | None = None) -> list[int]:
+    """Step 1 and every step at which β1 changes (the birth is the first), up to ``last``.
+
+    "Births only" Play and step buttons visit these: for a large unit the few steps where a hole
+    appears or is filled, instead of hundreds of steps that change nothing a viewer can see.
+    """
+    b1 = np.asarray(curves)[1]
+    last = b1.size if last is None else min(int(last), b1.size)
+    return [1] + [v for v in range(2, last + 1) if b1[v - 1] != b1[v - 2]]
 
 
 def edge_steps(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -194,6 +206,8 @@ def filtration_animation(
     height: int = 440,
     panels: Sequence[str] = ("unit", "graph", "betti"),
     triangles_shown: bool = True,
+    focus: bool | None = None,
+    jumps_only: bool = False,
 ) -> AnimatedFigure:
     """One figure with frames for steps 1..N and Play/Pause buttons and a step slider that run in the browser.
 
@@ -201,7 +215,9 @@ def filtration_animation(
     ``birth`` may be passed when already computed. ``order`` places the vertices (0-based) around
     the circle; by default the born cycle comes first so it reads as a polygon. ``panels`` picks
     some of "unit", "graph", "betti" (in that order on screen); ``triangles_shown=False`` draws
-    the graph alone, before the clique complex is introduced.
+    the graph alone, before the clique complex is introduced. ``focus`` (default: m >= 32) shows
+    only the born cycle's neighbourhood in the graph and the map cropped to the cycle's rows and
+    columns; ``jumps_only`` makes Play visit only the steps where β1 changes.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
@@ -209,6 +225,7 @@ def filtration_animation(
     bc = topology.betti_curves(u) if curves is None else np.asarray(curves)
     n_frames = animation_steps(m, b, max_frames)
     large = m >= LARGE_M
+    focused = large if focus is None else bool(focus)
     max_triangles = MAX_TRIANGLES if large else m * (m - 1) * (m - 2) // 6
     if max_circles is None:
         max_circles = 2 * m if large else m * m
@@ -216,8 +233,8 @@ def filtration_animation(
     first = min(max(first, 1), n_frames)
 
     # vertices on the circle: the focus set for large units, else all (born cycle first)
-    if large:
-        vertices = focus_vertices(u, b)
+    if focused:
+        vertices = neighbourhood(u, b, MAX_FOCUS)
     elif order is not None:
         vertices = [int(v) for v in order]
     else:
@@ -229,15 +246,16 @@ def filtration_animation(
     cycle = hole_cycle(u, b) if b else []
 
     pairs, steps = edge_steps(u)
-    keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if large else np.ones(len(pairs), bool)
+    all_edge_steps = steps
+    keep = np.array([a in index and c in index for a, c in pairs], dtype=bool) if focused else np.ones(len(pairs), bool)
     pairs, steps = pairs[keep], steps[keep]
     # triangles among the shown vertices, entering with their last edge (the clique complex's 2-simplices)
     shown = np.array(sorted(index), dtype=np.int64)
-    triangles, tri_step = triangles_until(m, pairs, steps, n_frames, among=shown if large else None)
+    triangles, tri_step = triangles_until(m, pairs, steps, n_frames, among=shown if focused else None)
     # the born ring is drawn while it is a hole: from the birth until triangles fill it (exact, over Z/2)
     if cycle:
         all_pairs, all_steps = edge_steps(u)
-        full_tris, full_steps = (triangles, tri_step) if not large else triangles_until(m, all_pairs, all_steps, n_frames)
+        full_tris, full_steps = (triangles, tri_step) if not focused else triangles_until(m, all_pairs, all_steps, n_frames)
         filled = ring_filled_step(m, cycle, full_tris, full_steps)
     else:
         filled = 0
@@ -247,6 +265,8 @@ def filtration_animation(
     flat_order = np.argsort(-u, axis=None, kind="stable")
     ascending = values[::-1]
     idx = np.arange(1, m + 1)
+    crop = crop_vertices(u, b) if focused else None  # the map's rows/columns shown: the cycle's
+    crop_labels = [str(c + 1) for c in crop] if crop is not None else []
 
     panels = tuple(panels)
     unknown = set(panels) - set(PANELS)
@@ -254,7 +274,8 @@ def filtration_animation(
         raise ValueError(f"panels must be some of {PANELS}, got {panels}")
     col = {name: k + 1 for k, name in enumerate(panels)}
     widths = {"unit": 0.3, "graph": 0.36, "betti": 0.34}
-    titles = {"unit": "Unit U, top-v entries circled", "graph": "Graph G(v)" + (" + clique complex" if triangles_shown else ""),
+    unit_title = "U on the cycle's rows/cols" if crop is not None else "Unit U, top-v entries circled"
+    titles = {"unit": unit_title, "graph": "Graph G(v)" + (" + clique complex" if triangles_shown else ""),
               "betti": "Betti curves: β0 grey, β1 blue"}
     fig = make_subplots(rows=1, cols=len(panels), column_widths=[widths[n] for n in panels], horizontal_spacing=0.09,
                         specs=[[{"secondary_y": n == "betti"} for n in panels]], subplot_titles=[titles[n] for n in panels])
@@ -263,7 +284,10 @@ def filtration_animation(
     def frame_traces(v: int) -> dict[str, dict]:
         threshold = values[v - 1]
         count = int(ascending.size - np.searchsorted(ascending, threshold, side="left"))
-        if count <= max_circles:
+        if crop is not None:
+            r_in, c_in = np.nonzero(u[np.ix_(crop, crop)] >= threshold)
+            circles = {"x": [crop_labels[c] for c in c_in], "y": [crop_labels[r] for r in r_in]}
+        elif count <= max_circles:
             rows, cols = np.unravel_index(flat_order[:count], u.shape)
             circles = {"x": (cols + 1).tolist(), "y": (rows + 1).tolist()}
         else:
@@ -282,7 +306,7 @@ def filtration_animation(
             hx, hy = [], []
         top = float(max(bc[0].max(initial=1), 1))
         text = (
-            f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(steps <= v)) if not large else int(in_graph.sum())} "
+            f"step {v} · a({v}) = {threshold:.3g} · {int(np.count_nonzero(all_edge_steps <= v))} "
             f"edges · β0 = {int(bc[0, v - 1])} · β1 = {holes}" + (" · a hole is born" if v == b else "")
         )
         return {"circles": circles, "triangles": {"x": tx, "y": ty}, "edges": {"x": ox, "y": oy},
@@ -299,9 +323,10 @@ def filtration_animation(
             animated.append((len(fig.data) - 1, key))
 
     if "unit" in col:
-        add(go.Heatmap(z=u, x=idx, y=idx, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
+        add(go.Heatmap(z=u if crop is None else u[np.ix_(crop, crop)], x=idx if crop is None else crop_labels,
+                       y=idx if crop is None else crop_labels, zmin=low, zmax=high if high > low else low + 1.0, colorscale=SCALE,
                        showscale=False, hovertemplate="row %{y}, col %{x}<br>U = %{z:.4g}<extra></extra>", name="unit"), "unit")
-        add(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(22, 260 // m)),
+        add(go.Scatter(mode="markers", marker={"symbol": "circle-open", "size": max(4, min(22, 260 // len(crop or idx))),
                                                "color": PALETTE["accent"], "line": {"width": 2.5}},
                        name="entries ≥ a(v)", hoverinfo="skip", **base["circles"]), "unit", "circles")
     if "graph" in col:
@@ -323,19 +348,28 @@ def filtration_animation(
                        name="step v", **base["line"]), "betti", "line")
     if "graph" in col:
         labels = [str(v + 1) for v in vertices]
-        add(go.Scatter(x=position[vertices, 0], y=position[vertices, 1],
-                       mode="markers+text" if len(vertices) <= 24 else "markers", text=labels,
-                       textfont={"size": 10, "color": "white"},
-                       marker={"size": 20 if len(vertices) <= 16 else 13, "color": PALETTE["ink"]},
+        few = len(vertices) <= MAX_LABELS
+        add(go.Scatter(x=position[vertices, 0], y=position[vertices, 1], mode="markers+text" if few else "markers",
+                       text=labels, textfont={"size": 10, "color": "white"},
+                       marker={"size": 20 if few else 13, "color": PALETTE["ink"]},
                        hovertemplate="vertex %{text}<extra></extra>", name="vertices"), "graph")
+        outside = not few and bool(cycle) and all(c in index for c in cycle)
+        if outside:
+            # many vertices: numbers on the cycle's only, outside the ring, neighbours staggered so none overlap
+            out = position[cycle] * np.where(np.arange(len(cycle)) % 2, 1.36, 1.16)[:, None]
+            add(go.Scatter(x=out[:, 0], y=out[:, 1], mode="text", text=[str(c + 1) for c in cycle],
+                           textfont={"size": 11, "color": PALETTE["good"]}, hoverinfo="skip", name="vertex labels"),
+                "graph")
         g = col["graph"]
-        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.3, 1.3])
-        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.4, 1.2], scaleanchor=f"x{g if g > 1 else ''}")
+        fig.update_xaxes(visible=False, row=1, col=g, range=[-1.45, 1.45] if outside else [-1.3, 1.3])
+        fig.update_yaxes(visible=False, row=1, col=g, range=[-1.45, 1.45] if outside else [-1.4, 1.2],
+                         scaleanchor=f"x{g if g > 1 else ''}")
     if "unit" in col:
         c = col["unit"]
+        kind = "category" if crop is not None else "-"
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{c if c > 1 else ''}", constrain="domain", row=1, col=c,
-                         title="row i")
-        fig.update_xaxes(constrain="domain", row=1, col=c)
+                         title="row i", type=kind)
+        fig.update_xaxes(constrain="domain", row=1, col=c, type=kind)
     if "betti" in col:
         c = col["betti"]
         if b:
@@ -352,8 +386,12 @@ def filtration_animation(
                          dtick=max(1, int(np.ceil(float(bc[0].max(initial=1)) / 5))))
         fig.update_yaxes(rangemode="tozero", row=1, col=c, secondary_y=True, showgrid=False, title="β1 (holes)",
                          tickformat="d", dtick=max(1, int(np.ceil(float(bc[1].max(initial=1)) / 5))))
+    jumps = [j for j in jump_steps(bc, n_frames) if j >= first] or jump_steps(bc, n_frames)
+    top_margin = 90 if (focused and "graph" in col) or jumps_only else 70
+    plot_px = max(120, height - top_margin - 160)  # the plot area; controls sit a fixed distance below it
+    below = -48 / plot_px  # the step caption clears the axes' tick labels and titles
     def play(speed: int) -> dict:
-        return {"frame": {"duration": 1000 // speed, "redraw": False}, "transition": {"duration": 0}, "fromcurrent": True,
+        return {"frame": {"duration": 1000 // speed, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": True,
                 "mode": "immediate"}
 
     fig.update_layout(
@@ -362,14 +400,14 @@ def filtration_animation(
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.32,
+                "y": below - 52 / plot_px,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"r": 6, "t": 0},
                 "showactive": False,
                 "buttons": [
                     *({"label": f"▶ Play {speed}/s" if k == 0 else f"▶ {speed}/s", "method": "animate",
-                       "args": [None, play(speed)]} for k, speed in enumerate(SPEEDS)),
+                       "args": [[str(j) for j in jumps] if jumps_only else None, play(speed)]} for k, speed in enumerate(SPEEDS)),
                     {
                         "label": "❚❚ Pause",
                         "method": "animate",
@@ -385,7 +423,7 @@ def filtration_animation(
             {
                 "active": first - 1,
                 "x": 0.0,
-                "y": -0.14,
+                "y": below,
                 "len": 1.0,
                 "xanchor": "left",
                 "yanchor": "top",
@@ -401,7 +439,7 @@ def filtration_animation(
                         "method": "animate",
                         "args": [
                             [str(v)],
-                            {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}},
+                            {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}},
                         ],
                     }
                     for v in range(1, n_frames + 1)
@@ -409,8 +447,11 @@ def filtration_animation(
             }
         ],
     )
-    extra = f" — {len(vertices)} of {m} vertices: the born cycle and its neighbours" if large and "graph" in col else ""
-    style(fig, title + extra, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": 70, "b": 160})
+    extra = f"{len(vertices)} of {m} vertices: the born cycle and its neighbours" if focused and "graph" in col else ""
+    if jumps_only:
+        extra += (" · " if extra else "") + "Play: births only"
+    full = f"{title}<br><span style='font-size:12px'>{extra}</span>" if extra else title
+    style(fig, full, height=height, showlegend=False, margin={"l": 50, "r": 20, "t": top_margin, "b": 160})
     fig.update_annotations(font_size=12)
     indices = [k for k, _ in animated]
     keys = [key for _, key in animated]  # the step's numbers are the slider's label (currentvalue), not a trace

@@ -11,23 +11,63 @@ import numpy as np
 import plotly.graph_objects as go
 
 from featent.core import topology
+from featent.core.cycles import hole_cycle
 from featent.plots.style import BINARY_SCALE, PALETTE, SCALE, style
+
+#: From this size on, the inspector shows the born cycle's neighbourhood instead of every vertex.
+FOCUS_M = 16
+#: At most this many vertices in a neighbourhood (the cycle always fits whole).
+MAX_NEIGHBOURHOOD = 24
+#: Vertex numbers are written on every vertex up to this many; beyond, on the cycle's vertices only.
+MAX_LABELS = 16
+
+
+def neighbourhood(unit: np.ndarray, birth: int, limit: int = MAX_NEIGHBOURHOOD) -> list[int]:
+    """The born cycle's vertices, then their neighbours in G(birth), heaviest edge first (0-based).
+
+    What a reader can follow of a large unit at its birth: the ring and what touches it, not the
+    whole graph. Without a birth: the ``limit`` vertices with the heaviest edges.
+    """
+    u = topology.validate_unit(unit)
+    m = u.shape[0]
+    w = np.maximum(u, u.T).astype(np.float64)
+    np.fill_diagonal(w, -np.inf)
+    cycle = hole_cycle(u, birth) if birth else []
+    if not cycle:
+        return [int(v) for v in np.lexsort((np.arange(m), -w.max(axis=1)))[:limit]]
+    adjacency = np.asarray(topology.graph_at_step(u, birth), dtype=bool)
+    touching = np.asarray(adjacency[cycle].any(axis=0), dtype=bool)
+    touching[cycle] = False
+    strength = np.where(touching, w[cycle].max(axis=0), -np.inf)
+    around = [int(v) for v in np.lexsort((np.arange(m), -strength)) if touching[v]]
+    return (cycle + around)[: max(limit, len(cycle))]
+
+
+def crop_vertices(unit: np.ndarray, birth: int, limit: int = 8) -> list[int]:
+    """Rows/columns of the cropped map (0-based, ascending): the born cycle's, else the heaviest few."""
+    u = topology.validate_unit(unit)
+    cycle = hole_cycle(u, birth) if birth else []
+    return sorted(cycle) if cycle else sorted(neighbourhood(u, 0, limit))
 
 
 def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "Activation map",
-                       max_circles: int | None = None) -> go.Figure:
+                       max_circles: int | None = None, rows: list[int] | None = None) -> go.Figure:
     """The unit U as a heatmap (row i, column j, 1-based); entries >= a^(v) circled at step v.
 
     Circling the entries already in the filtration mirrors the paper's Fig. 2A. Circles only help
     while they are few: beyond ``max_circles`` entries none are drawn and the title says so.
+    ``rows`` (0-based vertices) crops the map to those rows and columns, so a large unit's entries
+    that make a cycle show at a readable size; the colours keep the whole map's range.
     """
     u = topology.validate_unit(unit)
     m = u.shape[0]
-    idx = np.arange(1, m + 1)
+    keep = np.arange(m) if rows is None else np.asarray(sorted(rows), dtype=np.int64)
+    cropped = rows is not None
+    idx: np.ndarray | list[str] = [str(k + 1) for k in keep] if cropped else np.arange(1, m + 1)
     low, high = float(u.min()), float(u.max())
     fig = go.Figure(
         go.Heatmap(
-            z=u,
+            z=u[np.ix_(keep, keep)],
             x=idx,
             y=idx,
             zmin=low,
@@ -40,18 +80,20 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
     )
     if step is not None:
         t = float(topology.filtration_values(u)[step - 1])
-        rows, cols = np.nonzero(u >= t)
-        if max_circles is not None and rows.size > max_circles:
-            title = f"{title} ({rows.size} entries ≥ a({step}): too many to circle)"
-            rows, cols = rows[:0], cols[:0]
+        r_in, c_in = np.nonzero(u[np.ix_(keep, keep)] >= t)
+        if max_circles is not None and r_in.size > max_circles:
+            title = f"{title}<br>{r_in.size} entries ≥ a({step}): too many to circle"
+            r_in, c_in = r_in[:0], c_in[:0]
+        xs = [str(keep[c] + 1) for c in c_in] if cropped else (keep[c_in] + 1).tolist()
+        ys = [str(keep[r] + 1) for r in r_in] if cropped else (keep[r_in] + 1).tolist()
         fig.add_trace(
             go.Scatter(
-                x=cols + 1,
-                y=rows + 1,
+                x=xs,
+                y=ys,
                 mode="markers",
                 marker={
                     "symbol": "circle-open",
-                    "size": max(5, min(18, 240 // m)),
+                    "size": max(5, min(18, 240 // keep.size)),
                     "color": PALETTE["accent"],
                     "line": {"width": 2},
                 },
@@ -59,9 +101,10 @@ def activation_heatmap(unit: np.ndarray, step: int | None = None, title: str = "
                 hovertemplate="row %{y}, col %{x}: in the filtration<extra></extra>",
             )
         )
-    fig.update_yaxes(autorange="reversed", title="row i", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(title="column j", constrain="domain")
-    return style(fig, title, showlegend=False)
+    axis_type = "category" if cropped else "-"
+    fig.update_yaxes(autorange="reversed", title="row i", scaleanchor="x", constrain="domain", type=axis_type)
+    fig.update_xaxes(title="column j", constrain="domain", type=axis_type)
+    return style(fig, title, showlegend=False, margin={"l": 55, "r": 20, "t": 75 if "<br>" in title else 55, "b": 45})
 
 
 def image_rgb(image: np.ndarray) -> np.ndarray:

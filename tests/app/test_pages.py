@@ -274,3 +274,51 @@ def test_an_unusable_cache_folder_is_a_warning_and_results_still_come(tmp_path, 
     assert any("cache-file" in w.value for w in at.warning)
     if page is not None:
         assert _charts(at) >= 1
+
+
+def _spec(at: AppTest, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if c.key == key).proto.spec)
+
+
+def _shape(z) -> tuple[int, ...]:
+    """A heatmap's z shape, whether sent as a list or as plotly's typed array ({'bdata', 'shape'})."""
+    return tuple(int(n) for n in z["shape"].split(",")) if isinstance(z, dict) else np.shape(z)
+
+
+def test_inspector_crops_a_16x16_unit_to_its_born_cycle_until_whole_map_is_on() -> None:
+    from featent.plots import unit as unit_plots
+
+    at = open_app("featent/app/views/unit_inspector.py", n_images=4)
+    at.selectbox(key="_w_layer").set_value("block2_conv1").run()  # 16 x 16 maps
+    assert_clean(at)
+    vertices = next(t for t in _spec(at, "insp_play")["data"] if t["name"] == "vertices")
+    assert 0 < len(vertices["x"]) <= unit_plots.MAX_NEIGHBOURHOOD and len(vertices["x"]) < 16
+    heat = next(t for t in _spec(at, "insp_play")["data"] if t["name"] == "unit")
+    k = len(heat["x"])
+    assert 4 <= k < 16 and _shape(heat["z"]) == (k, k) and all(isinstance(x, str) for x in heat["x"])  # the cycle's
+    at.toggle(key="insp_whole").set_value(True).run()
+    assert_clean(at)
+    heat = next(t for t in _spec(at, "insp_play")["data"] if t["name"] == "unit")
+    assert _shape(heat["z"]) == (16, 16)
+    at.toggle(key="insp_jumps").set_value(True).run()
+    play = _spec(at, "insp_play")["layout"]["updatemenus"][0]["buttons"][0]["args"][0]
+    assert play and len(play) < 256 and play == sorted(play, key=int)
+
+
+def test_how_it_works_births_only_makes_the_step_buttons_jump_to_the_birth() -> None:
+    from featent.app import toy
+    from featent.core import topology
+
+    at = open_app("featent/app/views/how_it_works.py")
+    at.segmented_control(key="hiw_stage").set_value("4 Complex").run()
+    assert at.number_input(key="hiw_step").value == 1
+    at.toggle(key="hiw_jumps").set_value(True).run()
+    at.button(key="hiw_step_fwd").click().run()
+    assert_clean(at)
+    birth = topology.birth_time(toy.PAPER_TOY)
+    assert at.number_input(key="hiw_step").value == birth
+    names = _spec(at, "hiw_play_3")["layout"]["updatemenus"][0]["buttons"][0]["args"][0]
+    assert names[0] == str(birth)
+    at.toggle(key="hiw_jumps").set_value(False).run()
+    at.button(key="hiw_step_fwd").click().run()
+    assert at.number_input(key="hiw_step").value == birth + 1

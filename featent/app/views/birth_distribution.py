@@ -36,8 +36,9 @@ def render() -> None:
         images, ids = cached.sample_images(ctx.for_layers(layer), ctx.fingerprint)
     births = result.births[:, unit_index]
     summary = birth_plots.entropy_summary(births)
-    c_fe.metric("Feature entropy H", f"{summary['feature_entropy']:.3f}",
-                help="−Σ P(x) ln P(x) over birth steps x (Eq. 11); (1 − ε) ln|Ω| when ε < p (Eq. 12).")
+    c_fe.metric("FE H (nats)", f"{summary['feature_entropy']:.3f}",
+                help="Feature entropy H = −Σ P(x) ln P(x) over birth steps x (Eq. 11), natural log; (1 − ε) ln|Ω| when "
+                     "ε < p (Eq. 12).")
     c_eps.metric("Selective rate ε", f"{summary['selective_rate']:.2f}",
                  help=f"Fraction of the {summary['n_images']} images with a birth; p = {summary['p']:g}.")
     null = result.null_feature_entropy

@@ -121,7 +121,8 @@ def render() -> None:
 
     def play(panels: tuple[str, ...], *, triangles_shown: bool = True, start: int | None = None, title: str = "") -> None:
         fig = animation.filtration_animation(unit, start=start or st.session_state["hiw_step"], curves=curves, birth=birth,
-                                             panels=panels, triangles_shown=triangles_shown, title=title, height=FIG_HEIGHT)
+                                             panels=panels, triangles_shown=triangles_shown, title=title, height=FIG_HEIGHT,
+                                             jumps_only=bool(st.session_state.get("hiw_jumps")))
         chart(fig, f"hiw_play_{k}", where=figure_col, name=f"stage {k + 1}")
 
     def say(markdown: str) -> None:
@@ -206,14 +207,24 @@ def render() -> None:
 
     # the step the animated stages start on, one step back or forward (and the link's step)
     if k in (1, 2, 3, 5):
+        jumps = animation.jump_steps(curves)
+
         def _shift(delta: int) -> None:
-            st.session_state["hiw_step"] = min(max(int(st.session_state["hiw_step"]) + delta, 1), n_steps)
+            now = int(st.session_state["hiw_step"])
+            if st.session_state.get("hiw_jumps"):  # the previous / next step where β1 changes
+                ahead = [j for j in jumps if j > now] if delta > 0 else [j for j in jumps if j < now][::-1]
+                st.session_state["hiw_step"] = ahead[0] if ahead else now
+            else:
+                st.session_state["hiw_step"] = min(max(now + delta, 1), n_steps)
 
         b1, b2, b3 = text_col.columns([1, 2.2, 1], vertical_alignment="bottom")
         b1.button("", icon=":material/chevron_left:", key="hiw_step_back", on_click=_shift, args=(-1,), help="One step back")
         v = b2.number_input(f"Start at step (1..{n_steps})", 1, n_steps, key="hiw_step",
                             help="The step the figure shows before Play; the slider under the figure moves in the browser.")
         b3.button("", icon=":material/chevron_right:", key="hiw_step_fwd", on_click=_shift, args=(1,), help="One step forward")
+        text_col.toggle("Births only", key="hiw_jumps",
+                        help="Play and the step buttons visit only the steps where β1 changes (a hole is born or "
+                             f"filled): here {', '.join(map(str, jumps[:8]))}{' …' if len(jumps) > 8 else ''}.")
         text_col.caption(f"Step {v}: threshold a({v}) = {topology.filtration_values(unit)[v - 1]:.3g} · "
                          f"β0 = {curves[0, v - 1]} · β1 = {curves[1, v - 1]}")
     params = {"stage": str(k + 1), "example": kind, "step": str(st.session_state["hiw_step"])}

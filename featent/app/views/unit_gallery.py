@@ -17,7 +17,7 @@ from featent.experiments.gallery import sort_units
 from featent.plots import gallery as gallery_plots
 
 PER_PAGE = 48
-COLUMNS = 8
+COLUMNS = 6  # at 1280 px beside the sidebar a badge gets ~100 px: "gap +0.65" and "H|born 2.31" fit whole
 #: H/ε first: the paper's ranking, which a unit that fires on few images cannot top by a low FE alone.
 ORDERS = {"H/ε (lowest first)": "h_over_eps", "FE (lowest first)": "fe",
           "conditional FE H(x | born) (lowest first)": "conditional_fe", "ε (highest first)": "eps",

@@ -94,19 +94,27 @@ def render() -> None:
                         "enters at step 1, the complex is a full simplex at once, and no hole is ever born.")
 
         with right:
+            t_whole, t_jumps = st.columns(2)
+            whole = m < unit_plots.FOCUS_M or t_whole.toggle(
+                "Whole map", key="insp_whole", help=f"Show all {m} vertices and the whole {m} x {m} map; off: the born "
+                "cycle's neighbourhood and the map cropped to the cycle's rows and columns, readable at any size.")
+            jumps = m <= PLAY_MAX_M and t_jumps.toggle("Births only", key="insp_jumps",
+                                                       help="Play visits only the steps where β1 changes (a hole is "
+                                                            "born or filled), not every step.")
             if m <= PLAY_MAX_M:
                 start = remember("step", int(c_step.number_input(f"Start step (1..{n_steps})", 1, n_steps, step=1, key=step_key,
                                                                  help="The step shown first (the birth by default); Play and "
                                                                       "the slider under the figure run in your browser.")))
-                fig = animation.filtration_animation(unit, start=start, curves=curves, birth=birth,
-                                                     title=f"{layer}, unit {unit_index}: the filtration step by step")
+                fig = animation.filtration_animation(unit, start=start, curves=curves, birth=birth, focus=not whole,
+                                                     jumps_only=jumps, title=f"{layer}, unit {unit_index}: the filtration",
+                                                     height=480)
                 chart(fig, "insp_play", name="filtration")
                 st.caption("▶ Play runs the filtration in the browser; drag the slider to any step. Orange: entries and edges "
                            "entering now; green: the hole born at the birth step; shaded: filled triangles.")
                 v = start
             else:
                 c_step.caption(f"{n_steps} steps: stepped on the server")
-                v = filtration_steps(unit, curves, birth, step_key, n_steps, layer, unit_index)
+                v = filtration_steps(unit, curves, birth, step_key, n_steps, whole)
             ctx.share(where=link_slot, layer=layer, unit=unit_index, image=image_index, step=v)
 
         fe_parts_panel(st, results, unit_index)
@@ -118,7 +126,7 @@ def render() -> None:
                           "laid over each."):
             top_images_panel(ctx, layer, unit_index, key="insp_top")
 
-    def filtration_steps(unit, curves, birth: int, step_key: str, n_steps: int, layer: str, unit_index: int) -> int:
+    def filtration_steps(unit, curves, birth: int, step_key: str, n_steps: int, whole: bool) -> int:
         """Large units: the step on the server, the graph reduced to the born cycle and its neighbourhood."""
         s1, s2 = st.columns([5, 1], vertical_alignment="bottom")
         v = remember("step", int(s1.slider(f"Filtration step v (1..{n_steps})", 1, n_steps, key=step_key,
@@ -129,10 +137,11 @@ def render() -> None:
             st.rerun()
         st.caption(f"Step {v}: threshold a({v}) = {topology.filtration_values(unit)[v - 1]:.4g} · "
                    f"β0 = {curves[0, v - 1]} components · β1 = {curves[1, v - 1]} holes")
-        focus = animation.focus_vertices(unit, birth)
+        focus = None if whole else unit_plots.neighbourhood(unit, birth)
         g0, g1 = st.columns(2)
-        chart(unit_plots.activation_heatmap(unit, v, title=f"Unit at step {v}", max_circles=2 * unit.shape[0]), "insp_heat",
-              where=g0, name="unit")
+        crop = None if whole else unit_plots.crop_vertices(unit, birth)
+        chart(unit_plots.activation_heatmap(unit, v, title=f"Unit at step {v}" + ("" if crop is None else ", cycle's rows/cols"),
+                                            max_circles=2 * unit.shape[0], rows=crop), "insp_heat", where=g0, name="unit")
         chart(
             filtration.complex_at_step(
                 unit, v, vertices=focus, highlight=cycles.hole_cycle(unit, birth) if v >= birth > 0 else None
