@@ -42,13 +42,15 @@ lint: $(STAMP)
 	$(PY) -m ruff check featent tests bench app.py pages
 	$(PY) -m mypy featent
 
-# The package tests (a wheel installed into a fresh venv: mostly disk-bound) run beside the others;
-# their output follows the main run's, and either failing fails make test.
+# Two groups run side by side: the browser and package tests (mostly waiting: on the app's server, on pip
+# unpacking torch into a fresh venv) beside the rest; the side group's output follows, and either failing
+# fails make test. Plain `pytest` runs everything in one go.
 test: setup browser lint
-	@mkdir -p build; $(PY) -m pytest -q -m package -p no:cacheprovider > build/package-tests.log 2>&1 & pkg=$$!; \
-	$(PY) -m pytest -m "not package"; main=$$?; \
-	wait $$pkg; package=$$?; echo "--- package tests (tests/test_package.py) ---"; cat build/package-tests.log; \
-	[ $$main -eq 0 ] && [ $$package -eq 0 ]
+	@mkdir -p build; $(PY) -m pytest -q -m "e2e or package" -p no:cacheprovider --basetemp=build/pytest-side \
+	  > build/side-tests.log 2>&1 & side=$$!; \
+	$(PY) -m pytest -m "not e2e and not package"; main=$$?; \
+	wait $$side; sidestatus=$$?; echo "--- browser and package tests (tests/e2e, tests/test_package.py) ---"; \
+	cat build/side-tests.log; [ $$main -eq 0 ] && [ $$sidestatus -eq 0 ]
 
 bench: setup
 	$(PY) bench/birth_time.py

@@ -22,7 +22,7 @@ import pytest
 
 import featent
 
-#: ``make test`` runs this module beside the rest (mostly disk-bound: pip unpacks torch), plain
+#: ``make test`` runs this module beside the rest (mostly waiting on pip unpacking torch); plain
 #: ``pytest`` runs it with everything else.
 pytestmark = pytest.mark.package
 

@@ -136,10 +136,11 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     expect(page.get_by_text("Random-init models").first).to_be_visible()
     _shot(page, server, "4_indicators")
 
-    # Training and generalization: the layer trend draws at once; the demo family trains on demand.
+    # Training and generalization: the demo family ships trained, so FE over training draws with no training.
     _go(page, server, "Training and generalization")
     _assert_page_ok(page, min_charts=2)
-    expect(page.get_by_role("button", name=re.compile("Train the per-epoch checkpoints"))).to_be_visible()
+    expect(page.get_by_text("Feature entropy during training (Fig. 5B)")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.get_by_role("button", name=re.compile("Train the per-epoch checkpoints"))).to_have_count(0)
     _shot(page, server, "5_training_and_generalization")
 
     # Ablation and pruning: the unit roles tab shows its scatter (long runs sit behind buttons).

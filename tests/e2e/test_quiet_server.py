@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect
 
 from featent.app.navigation import PAGES
 
+pytestmark = pytest.mark.e2e
+
 RENDER_TIMEOUT_MS = 120_000
 #: At most this many log lines over the session (streamlit's own start-up banner is a few lines).
 MAX_LOG_LINES = 15
