@@ -46,7 +46,7 @@ lint: $(STAMP)
 # unpacking torch into a fresh venv) beside the rest; the side group's output follows, and either failing
 # fails make test. Plain `pytest` runs everything in one go.
 test: setup browser lint
-	@mkdir -p build; $(PY) -m pytest -q -m "e2e or package" -p no:cacheprovider --basetemp=build/pytest-side \
+	@mkdir -p build; $(PY) -m pytest -q -m "e2e or package" -p no:cacheprovider \
 	  > build/side-tests.log 2>&1 & side=$$!; \
 	$(PY) -m pytest -m "not e2e and not package"; main=$$?; \
 	wait $$side; sidestatus=$$?; echo "--- browser and package tests (tests/e2e, tests/test_package.py) ---"; \

@@ -150,26 +150,11 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     expect(page.get_by_text("Effective on training and test").first).to_be_visible()
     _shot(page, server, "6_ablation_and_pruning")
 
-    # How it works: stage by stage with the arrow; each stage draws its figure.
+    # How it works opens on its first stage and draws its figure.
     _go(page, server, "How it works")
     _assert_page_ok(page, min_charts=1)
     _shot(page, server, "9_how_it_works_1")
-    markers = ["Sort the m²", "Each entry switches on an edge", "Fill every triangle", "a hole is born",
-               "Count pieces and holes", "The birth time is one number", "Now show the unit many images",
-               "Read FE only beside ε"]
-    stages = ["2 Top-v entries", "3 Graph", "4 Complex", "5 Born hole", "6 Betti curves", "7 Birth time",
-              "8 Class", "9 Entropy"]
-    for stage, marker in enumerate(markers, start=2):
-        if stage == 2:  # the arrow once, from an idle page; then each stage by its own (idempotent) control
-            page.get_by_role("button").filter(
-                has=page.locator('[data-testid="stIconMaterial"]', has_text="arrow_forward")
-            ).click()
-        else:
-            page.get_by_role("radio", name=re.compile("^" + re.escape(stages[stage - 2]))).click()
-        expect(page.get_by_text(marker).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        _idle(page)
-        assert page.locator('[data-testid="stException"]').count() == 0
-        _shot(page, server, f"9_how_it_works_{stage}")
+    # every stage, from its own link at two window sizes: tests/e2e/test_story_links.py
 
 
 def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -> None:
