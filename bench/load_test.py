@@ -51,13 +51,15 @@ def _free_port() -> int:
 
 
 def start_server(public: bool, cache: Path) -> tuple[subprocess.Popen, str, float]:
-    """``streamlit run app.py`` on loopback; returns the process, its URL and seconds to a healthy answer."""
+    """The server as ``make run`` starts it (serve.py serving app.py), on loopback; returns the process, its
+    URL and seconds to a healthy answer."""
     port = _free_port()
-    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+           "FEATENT_APP_SCRIPT": str(ROOT / "app.py")}
     env.pop("FEATENT_PUBLIC", None)
     if public:
         env["FEATENT_PUBLIC"] = "1"
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "featent" / "app" / "serve.py"), "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", "5"]
     started = time.monotonic()

@@ -28,10 +28,6 @@ def _idle(page: Page) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known, not yet fixed: the navigation's Material page icons make the browser fetch the tab icon from "
-    "fonts.gstatic.com, and on a deep path (/Unit_inspector) Streamlit's client probes "
-    "/Unit_inspector/_stcore/health and /host-config (404) before the root"))
 def test_every_page_makes_only_local_requests_that_succeed(page: Page, app_server) -> None:
     local = urlparse(app_server.url).netloc
     problems: list[str] = []
