@@ -11,6 +11,7 @@ import streamlit as st
 
 from featent import pipeline
 from featent.app import cached, mode, public
+from featent.nets.loading import guarded_builds
 from featent.pipeline import LayerResult
 from featent.progress import Progress
 
@@ -85,7 +86,8 @@ def status(label: str, queued: bool = False) -> Iterator[Progress]:
 def layer_results(selection, label: str = "Computing birth times") -> dict[str, LayerResult]:
     """pipeline.layer_results with the null-FE baseline and a status box; results come from the store when present."""
     public.check_time()  # a session over its compute time gets the sentence, store hit or not
-    with status(label, queued=True) as progress:  # a store hit reports nothing: it never waits in the queue
+    with status(label, queued=True) as progress, guarded_builds(cached.bounded):  # a store hit reports nothing
+        # and builds nothing: it never waits in the queue; a model build or real work does
         return pipeline.layer_results(selection, store=cached.store(), progress=progress, baselines=True)
 
 
