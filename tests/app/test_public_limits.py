@@ -161,3 +161,28 @@ def test_the_inspectors_births_are_a_job_of_the_queue(public_env, monkeypatch) -
         other.join(5)
         # real work waits for the slot; a store hit reports nothing and never waits
         assert took < 0.9 if computed_before else took >= 0.9, (computed_before, took)
+
+
+def test_a_job_waiting_without_output_leaves_the_queue_when_its_session_closes(public_env, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from streamlit.runtime.scriptrunner_utils import script_run_context
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequests
+
+    monkeypatch.setenv("FEATENT_MAX_JOBS", "1")
+    queue = public.JobQueue()
+    release = threading.Event()
+    first = threading.Thread(target=queue.run, args=("a", lambda: release.wait(10)))
+    first.start()
+    time.sleep(0.1)
+    requests = ScriptRequests()
+    monkeypatch.setattr(script_run_context, "get_script_run_ctx",
+                        lambda suppress_warning=False: SimpleNamespace(script_requests=requests))
+    assert not public.stop_requested()
+    threading.Timer(0.3, requests.request_stop).start()  # the tab closes while the job waits (inside a cache: no output)
+    with pytest.raises(StopException):
+        queue.run("b", lambda: pytest.fail("a closed session's job ran"))
+    assert not queue._waiting  # it left the queue
+    release.set()
+    first.join(5)
