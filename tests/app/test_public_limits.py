@@ -186,3 +186,23 @@ def test_a_job_waiting_without_output_leaves_the_queue_when_its_session_closes(p
     assert not queue._waiting  # it left the queue
     release.set()
     first.join(5)
+
+
+def test_the_train_buttons_need_the_operators_permission(public_env, monkeypatch, tmp_path) -> None:
+    from featent.nets import family
+
+    monkeypatch.setenv("FEATENT_CACHE_DIR", str(tmp_path / "empty-cache"))  # no family run built here
+    monkeypatch.setattr(family, "SHIPPED_DIRECTORY", tmp_path / "not-shipped")  # as in an install without them
+
+    def train_buttons() -> list[str]:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.query_params.update({"images": "4"})
+        at.run()
+        at.switch_page("featent/app/views/training_and_generalization.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return [str(b.label) for b in at.button if str(b.label).startswith("Train ")]
+
+    assert train_buttons() == []  # public, training not allowed
+    monkeypatch.setenv("FEATENT_ALLOW_TRAINING", "1")
+    assert train_buttons()  # the operator allows it: offered (each a job of the queue)
