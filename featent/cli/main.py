@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from featent.cli.common import (
     DATA_HELP,
     EXIT_ERROR,
     EXIT_USAGE,
+    GLOBAL_FLAGS,
     MODEL_HELP,
     Parser,
     UsageError,
@@ -34,10 +36,12 @@ from featent.cli.common import (
     model_spec,
     positive_int,
     progress_bar,
+    provenance_line,
     render,
     seed,
     selection_from_args,
     warnings_as_lines,
+    with_provenance,
 )
 from featent.errors import FeatentError
 from featent.spec import Selection
@@ -269,10 +273,10 @@ def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, st
 
     progress, close = progress_bar(args.quiet, "entropy")
     try:
-        progress(0.0, f"loading and tracing model {args.model}")
+        progress(0.0, f"loading: model {args.model} (torch, weights) and tracing its layers")
         model = load_model(args.model, args.weights)
         selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
-        progress(0.0, f"{len(selection.layers)} layer(s) of {model.spec}: sampling {args.images} images")
+        progress(0.0, f"tracing: {len(model.layers)} layers of {model.spec} found, {len(selection.layers)} measured")
         results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
@@ -368,8 +372,10 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
         {"epoch": e.epoch, "loss": e.loss, "train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
         for e in history.epochs
     ]
-    payload = {"weights": str(target), "recipe": recipe.describe(), "epochs": rows}
-    return render(rows, args.format, payload, [f"# weights saved to {target} ({recipe.describe()})"])
+    prov = cached.provenance("demo", str(target), recipe.data)  # the weights just saved, the data trained on
+    payload = {"weights": str(target), "recipe": recipe.describe(), **prov, "epochs": rows}
+    return render(with_provenance(rows, args.format, prov), args.format, payload,
+                  [f"# weights saved to {target} ({recipe.describe()})", provenance_line(prov)])
 
 
 def _cmd_cache(args: argparse.Namespace) -> str:
@@ -394,19 +400,39 @@ _COMMANDS = {
 }
 
 
+#: Commands that answer at once (listings, the store) or print their own first lines (the app).
+_INSTANT = ("models", "classes", "cache", "app")
+
+
+def _early_first_line(argv: list[str]) -> None:
+    """``featent: COMMAND: starting …`` before the parser (which imports every command module) is built:
+    the command is the first word of ``argv`` that is neither a flag nor a flag's value. A wrong
+    command still gets its usage error after."""
+    if any(a in ("-h", "--help", "--version", "--quiet") for a in argv):
+        return
+    words = iter(argv)
+    for word in words:
+        if word.startswith("-"):
+            if GLOBAL_FLAGS.get(word.partition("=")[0]) and "=" not in word:
+                next(words, None)  # the flag's value
+            continue
+        if word not in _INSTANT and re.fullmatch(r"[a-z][a-z-]*", word):
+            first_line(False, f"{word}: starting …")
+        return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _early_first_line(argv)
     try:
         with warnings_as_lines():
             parser = build_parser()
-            argv = sys.argv[1:] if argv is None else list(argv)
             args, unknown = parser.parse_known_args(global_flags_after_command(argv, list(_COMMANDS)))
             if unknown and args.command != "app":  # only featent app passes options on (to Streamlit)
                 parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             if unknown:
                 args.passthrough = unknown
-            if args.command not in ("models", "classes", "cache", "app") and not args.quiet:
-                first_line(args.quiet, f"{args.command}: loading …")
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
             load_code_models(args)
