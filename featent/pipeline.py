@@ -252,7 +252,7 @@ def compute_births_many(
         out = []
         for i, selection in enumerate(selections):
             out.append(_one_births(selection, directory))
-            progress((i + 1) / max(1, len(selections)), f"selection {i + 1}/{len(selections)}")
+            progress((i + 1) / max(1, len(selections)), f"{i + 1}/{len(selections)} selections")
         return out
     import dask
 

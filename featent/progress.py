@@ -115,7 +115,7 @@ def counted(phase: str, done: int, total: int, unit: str) -> str:
     return f"{phase}: {int(done)}/{int(total)} {unit}"
 
 
-_COUNT = re.compile(r"(?P<done>\d+)/(?P<total>\d+) (?P<unit>[^\d,;]+?)\s*$")
+_COUNT = re.compile(r"(?P<done>\d+)/(?P<total>\d+) (?P<unit>[^\d;/]+?)\s*$")
 
 
 class PhaseEta:
@@ -124,7 +124,8 @@ class PhaseEta:
     Why per phase: the phases of one run cost very different amounts per percent (loading a model is
     one step, births are thousands of images), so a time left read off the overall fraction promises
     too little early on. Each message worded by :func:`counted` names its phase and its count; the
-    phase's rate (``done`` per second since its first report) gives ``"2.5 images/s, phase ETA 0:24"``.
+    phase's rate (``done`` per second since its first step ended: that step also carries the phase's
+    set-up) gives ``"2.5 images/s, phase ETA 0:24"``.
     A message without a count, or a phase measured for under ``min_seconds``, gives no ETA."""
 
     def __init__(self, clock: Callable[[], float], min_seconds: float = 0.5) -> None:
@@ -145,6 +146,10 @@ class PhaseEta:
             self._phase, self._start = phase, (now, done)
             return ""
         t0, d0 = self._start
+        if d0 == 0 and done > 0:
+            # the first step carries the phase's set-up (placing the model, compiling): measure from its end
+            self._start = (now, done)
+            return ""
         spent, moved = now - t0, done - d0
         if moved <= 0 or spent < self._min_seconds:
             return ""

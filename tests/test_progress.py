@@ -102,10 +102,12 @@ def test_eta_is_the_phase_throughput_in_its_own_unit() -> None:
     clock = FakeClock()
     eta = PhaseEta(clock)
     assert eta(counted("births", 0, 100, "images")) == ""  # the phase starts: nothing measured yet
-    clock.now = 4.0
+    clock.now = 9.0
+    assert eta(counted("births", 10, 100, "images")) == ""  # the first step carries the set-up: not a rate
+    clock.now = 11.0
     assert eta(counted("births", 20, 100, "images")) == "5 images/s, phase ETA 0:16"
-    clock.now = 10.0
-    assert eta(counted("births", 40, 100, "images")) == "4 images/s, phase ETA 0:15"  # 40 in 10 s, 60 left
+    clock.now = 17.0
+    assert eta(counted("births", 40, 100, "images")) == "3.75 images/s, phase ETA 0:16"  # 30 in 8 s, 60 left
 
 
 def test_a_slow_phase_after_a_fast_one_is_measured_afresh() -> None:
@@ -114,19 +116,20 @@ def test_a_slow_phase_after_a_fast_one_is_measured_afresh() -> None:
     clock = FakeClock()
     eta = PhaseEta(clock)
     eta(counted("forward", 0, 100, "images"))
+    eta(counted("forward", 10, 100, "images"))
     clock.now = 1.0
-    assert eta(counted("forward", 100, 100, "images")) == "100 images/s, phase ETA 0:00"
-    eta(counted("baselines", 0, 6, "layers"))
-    clock.now = 11.0
-    assert eta(counted("baselines", 1, 6, "layers")) == "0.1 layers/s, phase ETA 0:50"
+    assert eta(counted("forward", 100, 100, "images")) == "90 images/s, phase ETA 0:00"
+    eta(counted("baselines", 1, 6, "layers"))
+    clock.now = 10.0
+    assert eta(counted("baselines", 2, 6, "layers")) == "0.111 layers/s, phase ETA 0:36"
 
 
 def test_no_eta_without_a_count_or_before_half_a_second() -> None:
     clock = FakeClock()
     eta = PhaseEta(clock)
     assert eta("loading: model demo") == ""
-    eta(counted("births", 0, 10, "images"))
+    eta(counted("births", 2, 10, "images"))
     clock.now = 0.2
     assert eta(counted("births", 5, 10, "images")) == ""
     clock.now = 0.6
-    assert eta(counted("births", 5, 10, "images")).endswith("phase ETA 0:01")
+    assert eta(counted("births", 5, 10, "images")) == "5 images/s, phase ETA 0:01"

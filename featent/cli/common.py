@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from featent.cli.first import GLOBAL_FLAGS
 from featent.errors import FeatentError
 from featent.progress import FeatentWarning, PhaseEta, Progress
 from featent.spec import Selection
@@ -215,8 +216,6 @@ def provenance_line(provenance: dict) -> str:
             f"data {provenance.get('data_fingerprint')}")
 
 
-#: Flags that may come before or after the command: (flag, takes a value).
-GLOBAL_FLAGS = {"--offline": False, "--quiet": False, "--format": True}
 
 
 def global_flags_after_command(argv: Sequence[str], commands: Sequence[str]) -> list[str]:
@@ -354,13 +353,6 @@ def selection_from_args(
         seed=args.seed,
         weights=getattr(args, "weights", None),
     )
-
-
-def first_line(quiet: bool, text: str) -> None:
-    """``featent: TEXT`` on stderr at once, before anything heavy is imported, so a person sees the
-    command has started (shown where the bar would be: on a terminal, and not with ``--quiet``)."""
-    if not quiet and sys.stderr.isatty():
-        print(f"featent: {text}", file=sys.stderr, flush=True)
 
 
 def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], None]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +17,6 @@ from featent.cli.common import (
     DATA_HELP,
     EXIT_ERROR,
     EXIT_USAGE,
-    GLOBAL_FLAGS,
     MODEL_HELP,
     Parser,
     UsageError,
@@ -28,7 +26,6 @@ from featent.cli.common import (
     add_selection_flags,
     emit,
     featent_version,
-    first_line,
     fraction,
     global_flags_after_command,
     json_safe,
@@ -43,6 +40,7 @@ from featent.cli.common import (
     warnings_as_lines,
     with_provenance,
 )
+from featent.cli.first import announce
 from featent.errors import FeatentError
 from featent.spec import Selection
 
@@ -267,13 +265,13 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
 def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str, str]:
     """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
     the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
-    from featent.data import load_dataset
-    from featent.nets import load_model
-    from featent.pipeline import layer_results
-
-    progress, close = progress_bar(args.quiet, "entropy")
+    progress, close = progress_bar(args.quiet, "entropy")  # before torch is imported: loading is a phase
     try:
         progress(0.0, f"loading: model {args.model} (torch, weights) and tracing its layers")
+        from featent.data import load_dataset
+        from featent.nets import load_model
+        from featent.pipeline import layer_results
+
         model = load_model(args.model, args.weights)
         selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
         progress(0.0, f"tracing: {len(model.layers)} layers of {model.spec} found, {len(selection.layers)} measured")
@@ -400,31 +398,10 @@ _COMMANDS = {
 }
 
 
-#: Commands that answer at once (listings, the store) or print their own first lines (the app).
-_INSTANT = ("models", "classes", "cache", "app")
-
-
-def _early_first_line(argv: list[str]) -> None:
-    """``featent: COMMAND: starting …`` before the parser (which imports every command module) is built:
-    the command is the first word of ``argv`` that is neither a flag nor a flag's value. A wrong
-    command still gets its usage error after."""
-    if any(a in ("-h", "--help", "--version", "--quiet") for a in argv):
-        return
-    words = iter(argv)
-    for word in words:
-        if word.startswith("-"):
-            if GLOBAL_FLAGS.get(word.partition("=")[0]) and "=" not in word:
-                next(words, None)  # the flag's value
-            continue
-        if word not in _INSTANT and re.fullmatch(r"[a-z][a-z-]*", word):
-            first_line(False, f"{word}: starting …")
-        return
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    _early_first_line(argv)
+    announce(argv)
     try:
         with warnings_as_lines():
             parser = build_parser()

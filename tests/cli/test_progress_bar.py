@@ -33,8 +33,8 @@ close()
 """
 
 
-def _in_a_pty(code: str) -> str:
-    """What a 120-column terminal receives from ``python -c code``."""
+def _in_a_pty(code: str, *python_args: str, exit_code: int = 0) -> str:
+    """What a 120-column terminal receives from ``python -c code`` (or ``python *python_args``)."""
     import fcntl
     import pty
     import struct
@@ -43,7 +43,7 @@ def _in_a_pty(code: str) -> str:
     pid, fd = pty.fork()
     if pid == 0:  # the child: the command, on the pty
         os.environ["PYTHONPATH"] = str(ROOT)
-        os.execv(sys.executable, [sys.executable, "-c", code])
+        os.execv(sys.executable, [sys.executable, *(python_args or ("-c", code))])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     chunks = []
     while True:
@@ -55,7 +55,7 @@ def _in_a_pty(code: str) -> str:
             break
         chunks.append(data)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.waitstatus_to_exitcode(status) == exit_code
     return b"".join(chunks).decode("utf-8", "replace")
 
 
@@ -104,8 +104,8 @@ def test_the_first_line_names_the_command_before_its_modules_load(command, tmp_p
              "class T(list):\n    def isatty(self): return True\n    def write(self, s): self.append(s)\n"
              "    def flush(self): pass\n"
              "sys.stderr = T()\n"
-             "from featent.cli.main import _early_first_line\n"
-             f"_early_first_line(['--format', 'json', '--offline', {command!r}, '--images', '4'])\n"
+             "from featent.cli.first import announce\n"
+             f"announce(['--format', 'json', '--offline', {command!r}, '--images', '4'])\n"
              "lines = ''.join(sys.stderr); sys.stderr = sys.__stderr__\n"
              "print(repr((lines, 'featent.cli.experiments' in sys.modules)))\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
@@ -113,3 +113,17 @@ def test_the_first_line_names_the_command_before_its_modules_load(command, tmp_p
     lines, loaded = eval(done.stdout.strip().splitlines()[-1])
     assert lines == f"featent: {command}: starting …\n"
     assert not loaded
+
+
+def test_the_featent_command_prints_its_first_line_before_importing_numpy():
+    """``python -m featent`` (as the console script) on a terminal: the line comes before any import of
+    numpy (``-X importtime`` logs each import on stderr as it happens); here the command then stops at
+    a bad argument, before torch."""
+    screen = _in_a_pty("", "-X", "importtime", "-m", "featent", "entropy", "--model", "demo", "--data", "digits",
+                       "--class", "3", "--layer", "block3_conv2", "--images", "0", exit_code=2)
+    lines = [line.strip() for line in screen.splitlines()]
+    first = lines.index("featent: entropy: starting …")
+    numpy_at = next(i for i, line in enumerate(lines) if re.search(r"\|\s+numpy$", line))
+    assert first < numpy_at
+    assert lines.count("featent: entropy: starting …") == 1  # main does not repeat it
+    assert any(line.startswith("featent: error: --images must be") for line in lines)
