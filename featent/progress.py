@@ -155,4 +155,5 @@ class PhaseEta:
             return ""
         rate = moved / spent
         left = round(max(0, total - done) / rate)
-        return f"{rate:.3g} {unit}/s, phase ETA {left // 60}:{left % 60:02d}"
+        shown = f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"
+        return f"{shown} {unit}/s, phase ETA {left // 60}:{left % 60:02d}"

@@ -133,3 +133,11 @@ def test_no_eta_without_a_count_or_before_half_a_second() -> None:
     assert eta(counted("births", 5, 10, "images")) == ""
     clock.now = 0.6
     assert eta(counted("births", 5, 10, "images")) == "5 images/s, phase ETA 0:01"
+
+
+def test_a_fast_rate_reads_as_a_whole_number() -> None:
+    clock = FakeClock()
+    eta = PhaseEta(clock)
+    eta(counted("3: (class, layer) pairs", 256, 3000, "images"))
+    clock.now = 0.5
+    assert eta(counted("3: (class, layer) pairs", 1280, 3000, "images")) == "2048 images/s, phase ETA 0:01"
