@@ -355,6 +355,25 @@ def selection_from_args(
     )
 
 
+#: The bar ``main`` opened before the command's modules were imported; the command's own bar is this one.
+_AHEAD: list[tuple[Progress, Callable[[], None]]] = []
+
+
+def open_bar_ahead(quiet: bool, description: str) -> None:
+    """Open the command's bar before its modules (torch among them) are imported, so that loading
+    them is a phase on it; the command's :func:`progress_bar` then continues this bar."""
+    close_bar_ahead()
+    progress, close = progress_bar(quiet, description)
+    progress(0.0, "loading: torch and the command's modules")
+    _AHEAD.append((progress, close))
+
+
+def close_bar_ahead() -> None:
+    """Close a bar opened ahead that no step of the command took over."""
+    while _AHEAD:
+        _AHEAD.pop()[1]()
+
+
 def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], None]]:
     """(progress, close): reports drive a tqdm bar on stderr, warnings print ``featent: warning: TEXT``.
 
@@ -362,7 +381,10 @@ def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], 
     (``births: 40/100 images``) with that phase's measured rate and time left (:class:`PhaseEta`), then
     the time spent: ``entropy:  40%|####      | 3: forward + births: 40/100 images, 5 images/s, phase ETA
     0:12 [00:09]``. No rate of anonymous "it". Warnings are written through ``tqdm.write`` so they never
-    tear the bar, and are shown even with ``quiet`` (quiet hides progress, not problems)."""
+    tear the bar, and are shown even with ``quiet`` (quiet hides progress, not problems). A bar opened
+    ahead by :func:`open_bar_ahead` is continued, not doubled."""
+    if _AHEAD:
+        return _AHEAD.pop()
     import time
 
     from tqdm import tqdm

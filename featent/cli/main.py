@@ -24,6 +24,7 @@ from featent.cli.common import (
     add_offline_flag,
     add_output,
     add_selection_flags,
+    close_bar_ahead,
     emit,
     featent_version,
     fraction,
@@ -31,6 +32,7 @@ from featent.cli.common import (
     json_safe,
     load_code_models,
     model_spec,
+    open_bar_ahead,
     positive_int,
     progress_bar,
     provenance_line,
@@ -40,7 +42,7 @@ from featent.cli.common import (
     warnings_as_lines,
     with_provenance,
 )
-from featent.cli.first import announce
+from featent.cli.first import INSTANT, announce
 from featent.errors import FeatentError
 from featent.spec import Selection
 
@@ -412,8 +414,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.passthrough = unknown
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
-            load_code_models(args)
-            emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+            if args.command not in INSTANT and not args.quiet:
+                open_bar_ahead(args.quiet, args.command)
+            try:
+                load_code_models(args)
+                emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+            finally:
+                close_bar_ahead()
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

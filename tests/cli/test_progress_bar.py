@@ -115,15 +115,18 @@ def test_the_first_line_names_the_command_before_its_modules_load(command, tmp_p
     assert not loaded
 
 
-def test_the_featent_command_prints_its_first_line_before_importing_numpy():
-    """``python -m featent`` (as the console script) on a terminal: the line comes before any import of
-    numpy (``-X importtime`` logs each import on stderr as it happens); here the command then stops at
-    a bad argument, before torch."""
+def test_the_featent_command_prints_its_first_line_before_numpy_and_its_bar_before_torch():
+    """``python -m featent`` (as the console script) on a terminal: the first line comes before any import
+    of numpy, and the bar's loading phase before torch (``-X importtime`` logs each import on stderr as it
+    happens); here the command then stops at an unknown class."""
     screen = _in_a_pty("", "-X", "importtime", "-m", "featent", "entropy", "--model", "demo", "--data", "digits",
-                       "--class", "3", "--layer", "block3_conv2", "--images", "0", exit_code=2)
-    lines = [line.strip() for line in screen.splitlines()]
+                       "--class", "no-such-class", "--layer", "block3_conv2", "--images", "2", exit_code=1)
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", screen).replace("\r", "\n").splitlines()]
     first = lines.index("featent: entropy: starting …")
     numpy_at = next(i for i, line in enumerate(lines) if re.search(r"\|\s+numpy$", line))
+    loading_at = next(i for i, line in enumerate(lines) if "loading: torch and the command's modules" in line)
+    torch_at = next(i for i, line in enumerate(lines) if re.search(r"\|\s+torch$", line))
     assert first < numpy_at
+    assert loading_at < torch_at
     assert lines.count("featent: entropy: starting …") == 1  # main does not repeat it
-    assert any(line.startswith("featent: error: --images must be") for line in lines)
+    assert any(line.startswith("featent: error: ") and "no-such-class" in line for line in lines)
