@@ -226,11 +226,12 @@ class _Writer:
     def __init__(self, store: ResultStore | None, progress: Progress) -> None:
         self.store, self.progress = store, progress
 
-    def get(self, key: str, shape: tuple[int, int]) -> np.ndarray | None:
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored int32 births of ``key`` (their shape is checked by the caller), or None."""
         if self.store is None:
             return None
         hit = self.store.get_births(key)
-        if hit is None or hit.shape != shape or hit.dtype != np.int32:
+        if hit is None or hit.ndim != 2 or hit.dtype != np.int32:
             return None
         return hit
 
@@ -266,25 +267,22 @@ def layer_births(
     Progress runs 0..0.99 over the images."""
     progress = Progress.of(progress)
     layers = list(dict.fromkeys(layers))
-    progress(0.0, f"{class_name}: sampling {n_images} images")
-    images = dataset.sample(class_name, n_images, seed, split, model.input_size)
-    n = len(images)
     data_fp = data_fingerprint(dataset, split)
     # an alias (features.7) shares its layer's (block3_conv1) entries
     keys = {layer: BirthsKey(model.fingerprint, data_fp, class_name, model.layer(layer).name, n_images, seed)
             for layer in layers}
     writer = _Writer(store, progress)
-    found: dict[str, np.ndarray] = {}
-    nulls: dict[str, np.ndarray] = {}
-    for layer in layers:
-        shape = (n, model.layer(layer).n_units)
-        hit = writer.get(keys[layer].text(), shape) if births else None
-        if hit is not None:
-            found[layer] = hit
-        if null:
-            hit = writer.get(keys[layer].as_null().text(), shape)
-            if hit is not None:
-                nulls[layer] = hit
+    # read before sampling (the keys name the request, not the sample), so that a full store hit reports nothing:
+    # the app queues a job at its first report
+    stored = {layer: writer.get(keys[layer].text()) for layer in layers} if births else {}
+    stored_null = {layer: writer.get(keys[layer].as_null().text()) for layer in layers} if null else {}
+    if any(hit is None for hit in (*stored.values(), *stored_null.values())):
+        progress(0.0, f"{class_name}: sampling {n_images} images")
+    images = dataset.sample(class_name, n_images, seed, split, model.input_size)
+    n = len(images)
+    full = {layer: (n, model.layer(layer).n_units) for layer in layers}
+    found = {layer: hit for layer, hit in stored.items() if hit is not None and hit.shape == full[layer]}
+    nulls = {layer: hit for layer, hit in stored_null.items() if hit is not None and hit.shape == full[layer]}
     births_missing = [layer for layer in layers if births and layer not in found]
     null_missing = [layer for layer in layers if null and layer not in nulls]
     missing = [layer for layer in layers if layer in births_missing or layer in null_missing]
@@ -319,13 +317,19 @@ def layer_births(
 
 
 def size_reference_births(m: int, n_images: int, store: ResultStore | None = None,
-                          progress: ProgressLike = None) -> np.ndarray:
+                          progress: ProgressLike = None, message: str = "") -> np.ndarray:
     """Births of the iid uniform m x m reference units over |Omega| = ``n_images``
-    (``featent.core.baselines.size_reference_births``), cached in the store per (m, |Omega|)."""
+    (``featent.core.baselines.size_reference_births``), cached in the store per (m, |Omega|).
+
+    ``message`` is reported only when the reference is computed: a stored answer reports nothing
+    (the app queues a job at its first report)."""
     key = SizeReferenceKey(int(m), int(n_images))
-    writer = _Writer(store, Progress.of(progress))
-    births = writer.get(key.text(), (int(n_images), key.units))
-    if births is None:
+    progress = Progress.of(progress)
+    writer = _Writer(store, progress)
+    births = writer.get(key.text())
+    if births is None or births.shape != (int(n_images), key.units):
+        if message:
+            progress(0.0, message)
         births = baselines.size_reference_births(int(m), int(n_images))
         writer.put(key.text(), births)
     return births

@@ -180,9 +180,11 @@ def layer_results(
     if baselines:
         model, _ = _resolve(selection)
         for k, layer in enumerate(found.births):
-            progress(0.95 + 0.05 * k / len(found.births), counted("baselines: size reference", k, len(found.births), "layers"))
             # |Omega| is the images actually sampled (a class may hold fewer than asked for)
-            ref = engine.size_reference_births(model.layer(layer).unit_size, found.n_images, store, progress)
+            ref = engine.size_reference_births(
+                model.layer(layer).unit_size, found.n_images, store,
+                progress.subrange(0.95 + 0.05 * k / len(found.births), 0.95 + 0.05 * (k + 1) / len(found.births)),
+                message=counted("baselines: size reference", k, len(found.births), "layers"))
             reference[layer] = float(np.mean(feature_entropy(ref)))
             reference_conditional[layer] = _baselines.size_reference_conditional(ref)
     progress(1.0, "done")

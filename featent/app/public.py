@@ -170,8 +170,10 @@ def session_folder() -> Path:
     clear_uploads_at_startup()  # the first use in a process removes what an earlier process left
     janitor = st.session_state.get(_JANITOR)
     if janitor is None or not janitor.folder.is_dir():
-        folder = sessions_root() / session_id()
-        folder.mkdir(mode=0o700, exist_ok=True)
+        # A folder of its own per janitor: an earlier janitor of the same session, collected later, removes
+        # only its own folder, never this one.
+        folder = sessions_root() / f"{session_id()}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(mode=0o700)
         janitor = _Janitor(folder)
         st.session_state[_JANITOR] = janitor
     os.utime(janitor.folder)  # in use: not stale
