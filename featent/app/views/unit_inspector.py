@@ -121,7 +121,9 @@ def render() -> None:
 
         fe_parts_panel(st, results, unit_index)
         b1, b2 = st.columns(2)
-        chart(filtration.persistence_barcode(cached.persistence_diagram(unit), n_steps), "insp_barcode", where=b1, name="barcode")
+        barcode = session_memo("_insp_barcode", (selection, ctx.fingerprint, layer, unit_index, image_index), lambda: (
+            filtration.persistence_barcode(cached.persistence_diagram(unit), n_steps)), keep=4)  # same on a step change
+        chart(barcode, "insp_barcode", where=b1, name="barcode")
         chart(unit_plots.adjacency_at_step(unit, v), "insp_adj", where=b2, name="adjacency")
         if st.toggle("Show the top-activating images of this unit", key="insp_show_top",
                      help="The images of the class (and of other classes) that make this unit respond most, with its map "
