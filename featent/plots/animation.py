@@ -180,6 +180,7 @@ class AnimatedFigure(go.Figure):
 
     _raw_frames: list[dict]
     _raw_layout: dict
+    _restart: dict | None = None  # see start_at
 
     def __init__(self, figure: go.Figure, frames: list[dict], layout: dict | None = None) -> None:
         super().__init__(figure)
@@ -199,10 +200,29 @@ class AnimatedFigure(go.Figure):
     def raw_frames(self) -> list[dict]:
         return self._raw_frames
 
+    def start_at(self, start: int) -> AnimatedFigure:
+        """This figure showing step ``start`` before Play, as ``filtration_animation(..., start=start)``
+        builds it: a start-step change reuses the frames instead of rebuilding the figure."""
+        info = self._restart
+        if info is None:
+            raise ValueError("this figure was not built by filtration_animation")
+        first = min(max(int(start), 1), len(self._raw_frames))
+        self._raw_layout["sliders"][0]["active"] = first - 1
+        if info["jumps_only"]:
+            jumps = [j for j in info["jumps"] if j >= first] or info["jumps"]
+            for button in self._raw_layout["updatemenus"][0]["buttons"][:-1]:
+                button["args"][0] = [str(j) for j in jumps]
+        info["first"] = first
+        return self
+
     def to_dict(self) -> dict:
         spec = super().to_dict()
         spec["frames"] = self._raw_frames
         spec["layout"].update(self._raw_layout)
+        if self._restart is not None and self._restart["first"] != self._restart["built"]:
+            frame = self._raw_frames[self._restart["first"] - 1]
+            for index, data in zip(frame["traces"], frame["data"], strict=True):
+                spec["data"][index].update(data)
         return spec
 
     def to_plotly_json(self) -> dict:
@@ -475,4 +495,6 @@ def filtration_animation(
     for v in range(1, n_frames + 1):
         data = per_step[v - 1]
         frames.append({"name": str(v), "traces": indices, "data": [data[key] for key in keys]})
-    return AnimatedFigure.adopt(fig, frames, controls)
+    animation = AnimatedFigure.adopt(fig, frames, controls)
+    animation._restart = {"first": first, "built": first, "jumps_only": jumps_only, "jumps": jump_steps(bc, n_frames)}
+    return animation

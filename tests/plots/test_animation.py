@@ -168,3 +168,18 @@ def test_the_payload_of_an_8x8_unit_stays_small() -> None:
     unit = np.random.default_rng(8).random((8, 8))
     payload = pio.to_json(animation.filtration_animation(unit).to_dict(), validate=False)
     assert len(payload) < 220_000
+
+
+@pytest.mark.parametrize(("m", "focus", "jumps_only"), [(4, None, False), (8, None, True), (16, True, False), (16, True, True)])
+def test_start_at_gives_the_figure_a_build_at_that_step_gives(m: int, focus: bool | None, jumps_only: bool) -> None:
+    """A start-step change reuses the figure's frames; what is sent equals a fresh build at that step."""
+    import json
+
+    import plotly.io as pio
+
+    unit = np.random.default_rng(m).random((m, m))
+    reused = animation.filtration_animation(unit, start=2, focus=focus, jumps_only=jumps_only)
+    for start in (5, 1, 12, 2):
+        fresh = animation.filtration_animation(unit, start=start, focus=focus, jumps_only=jumps_only)
+        sent = json.loads(pio.to_json(reused.start_at(start).to_dict(), validate=False))
+        assert sent == json.loads(pio.to_json(fresh.to_dict(), validate=False)), f"start {start}"

@@ -107,9 +107,11 @@ def render() -> None:
                 start = remember("step", int(c_step.number_input(f"Start step (1..{n_steps})", 1, n_steps, step=1, key=step_key,
                                                                  help="The step shown first (the birth by default); Play and "
                                                                       "the slider under the figure run in your browser.")))
-                fig = animation.filtration_animation(unit, start=start, curves=curves, birth=birth, focus=not whole,
-                                                     jumps_only=jumps, title=f"{layer}, unit {unit_index}: the filtration",
-                                                     height=480)
+                fig = session_memo("_insp_play", (selection, ctx.fingerprint, layer, unit_index, image_index, whole, jumps),
+                                   lambda: animation.filtration_animation(
+                                       unit, start=start, curves=curves, birth=birth, focus=not whole, jumps_only=jumps,
+                                       title=f"{layer}, unit {unit_index}: the filtration", height=480),
+                                   keep=4).start_at(start)  # a start-step change reuses the frames
                 chart(fig, "insp_play", name="filtration")
                 st.caption("▶ Play runs the filtration in the browser; drag the slider to any step. Orange: entries and edges "
                            "entering now; green: the hole born at the birth step; shaded: filled triangles.")
