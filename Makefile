@@ -35,7 +35,7 @@ browser:
 
 run: setup
 	@echo "featent: open http://localhost:$(PORT) in your browser (Ctrl+C stops the server)"
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false
+	FEATENT_APP_SCRIPT=app.py $(PY) -m streamlit run featent/app/serve.py --server.port $(PORT) --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false
 
 # ruff (rules in pyproject.toml) and mypy on the package; make test runs it before the tests.
 lint: $(STAMP)

@@ -70,7 +70,8 @@ def main() -> int:
         link_attack(f"data={label}", {"data": value}, names_data)
     for label, value in [("shadow file as model", "/etc/shadow"), ("checkpoint path as model", "/tmp/model.pt"),
                          ("Python file spec", "evil.py:Net"), ("module spec", "os.path:join"),
-                         ("training trigger", "demo-corrupt-0.123"), ("over-long input", "vgg11:random@4096")]:
+                         ("training trigger", "demo-corrupt-0.123"), ("over-long input", "vgg11:random@4096"),
+                         ("input over the size limit", "vgg11:random@512")]:
         link_attack(f"model={label}", {"model": value}, lambda t, at, d: "cannot be used" in t and
                     at.selectbox(key="_w_model").value == "demo")
     link_attack("images=2000 on vgg16:random", {"model": "vgg16:random", "images": "2000"},
@@ -87,10 +88,17 @@ def main() -> int:
     results.append(("weights from a typed checkpoint path", f"weights choices: {at.radio(key='_w_weights_mode').options}",
                     "Checkpoint path" not in at.radio(key="_w_weights_mode").options))
 
+    at = visit({"images": "4"}, "featent/app/views/training_and_generalization.py")
+    train = [b.label for b in at.button if "train" in str(b.label).lower()]
+    results.append(("click 'Train ... now' (training not allowed)", f"train buttons: {train or 'none'}",
+                    not train and not at.exception))
+    results.append(_over_time_attack())
+
     limits = mode.limits()
     big = b"\0" * int((limits.max_upload_mb + 1) * 1e6)
     for label, make in [
-        ("20 MB upload", lambda: public.check_upload_size(len(big))),
+        ("20 MB upload", lambda: _saved_nothing(lambda: public.check_upload_size(len(big)))),
+        ("atlas file of 1,000,000 rows (a few KB of parquet)", _atlas_attack),
         ("zip with ../", lambda: public.unpack_zip(_zip({"../../x/a.png": b"x"}), Path(tempfile.mkdtemp()))),
         ("zip with an absolute name", lambda: public.unpack_zip(_zip({"/etc/a.png": b"x"}), Path(tempfile.mkdtemp()))),
         ("zip with a link", lambda: public.unpack_zip(_zip({}, link="a/l.png"), Path(tempfile.mkdtemp()))),
@@ -113,6 +121,40 @@ def main() -> int:
     failed = [r for r in results if not r[2]]
     print(f"\n{len(results) - len(failed)}/{len(results)} attempts refused")
     return 1 if failed else 0
+
+
+def _saved_nothing(attempt) -> None:
+    """Run a refused upload and check nothing of it stayed in the upload folders."""
+    before = sorted(public.sessions_root().rglob("*"))
+    try:
+        attempt()
+    finally:
+        if sorted(public.sessions_root().rglob("*")) != before:
+            raise SystemExit("a refused upload left files behind")
+
+
+def _atlas_attack() -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from featent.experiments.atlas import Atlas
+
+    path = Path(tempfile.mkdtemp()) / "big.parquet"
+    n = 1_000_000
+    pq.write_table(pa.table({"class": ["a"] * n, "layer": ["l"] * n, "fe": [0.0] * n}), path)
+    Atlas.load(path, max_rows=mode.limits().max_atlas_rows)
+
+
+def _over_time_attack() -> tuple[str, str, bool]:
+    """A session that has used its compute time opens the inspector (births, activations): refused."""
+    os.environ["FEATENT_SESSION_COMPUTE_S"] = "0.001"
+    try:
+        at = visit({"images": "4"}, "featent/app/views/unit_inspector.py")
+    finally:
+        del os.environ["FEATENT_SESSION_COMPUTE_S"]
+    errors = [e.value for e in at.error]
+    return ("compute past the session's time (inspector)", " | ".join(errors) or "(nothing)",
+            not at.exception and any("computing per session" in e for e in errors))
 
 
 def _memory_attack(limits: mode.Limits) -> tuple[str, str, bool]:

@@ -56,13 +56,18 @@ def _free_port() -> int:
 
 
 def start_server(public: bool, cache: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
-    """``streamlit run app.py`` of ``root`` on loopback; returns the process, its URL and seconds to a healthy answer."""
+    """The server of checkout ``root`` as ``make run`` starts it (serve.py serving app.py; ``streamlit run
+    app.py`` for a checkout without serve.py), on loopback; returns the process, its URL and seconds to a
+    healthy answer."""
     port = _free_port()
-    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1",
+           "FEATENT_APP_SCRIPT": str(root / "app.py")}
     env.pop("FEATENT_PUBLIC", None)
     if public:
         env["FEATENT_PUBLIC"] = "1"
-    command = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless", "true",
+    serve = root / "featent" / "app" / "serve.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(serve if serve.is_file() else root / "app.py"),
+               "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", "5"]
     started = time.monotonic()

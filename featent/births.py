@@ -37,7 +37,7 @@ from featent.data import Dataset, ImageSet
 from featent.errors import CacheError, ModelError
 from featent.extract import default_batch_size, iter_activations
 from featent.nets import LoadedModel
-from featent.progress import Progress, ProgressLike
+from featent.progress import Progress, ProgressLike, counted
 from featent.store import BirthsKey, ResultStore, SizeReferenceKey
 
 __all__ = ["BirthsKey", "SizeReferenceKey", "LayerBirths", "layer_births", "size_reference", "size_reference_births",
@@ -266,6 +266,7 @@ def layer_births(
     Progress runs 0..0.99 over the images."""
     progress = Progress.of(progress)
     layers = list(dict.fromkeys(layers))
+    progress(0.0, f"{class_name}: sampling {n_images} images")
     images = dataset.sample(class_name, n_images, seed, split, model.input_size)
     n = len(images)
     data_fp = data_fingerprint(dataset, split)
@@ -292,7 +293,8 @@ def layer_births(
         parts: dict[str, list[np.ndarray]] = {layer: [] for layer in births_missing}
         null_parts: dict[str, list[np.ndarray]] = {layer: [] for layer in null_missing}
         placed = place_model(model, device or str(model.device))  # also turns TF32 off on a GPU
-        what = f"{class_name}: " + (missing[0] if len(missing) == 1 else f"{len(missing)} layers")
+        what = f"{class_name}: " + (missing[0] if len(missing) == 1 else f"{len(missing)} layers") + ": forward + births"
+        progress(0.0, counted(what, 0, n, "images"))
         chunks = iter_births(placed, images.images, missing, ids=images.ids, batch_size=batch_size, overlap=overlap,
                              null=shuffled_births if null_missing else None, births_for=births_missing,
                              null_for=null_missing)
@@ -302,7 +304,7 @@ def layer_births(
             for layer, part in null_chunk.items():
                 null_parts[layer].append(part)
             done = min(n, start + len(next(iter({**chunk, **null_chunk}.values()))))
-            progress(0.99 * done / n, f"{what}: birth times of {done}/{n} images")
+            progress(0.99 * done / n, counted(what, done, n, "images"))
         for layer in births_missing:
             found[layer] = np.ascontiguousarray(np.concatenate(parts[layer], axis=0), dtype=np.int32)
             writer.put(keys[layer].text(), found[layer])

@@ -25,7 +25,7 @@ from featent.data import Dataset, ImageSet, load_dataset
 from featent.errors import FeatentError, ModelError
 from featent.extract import iter_activations
 from featent.nets import LoadedModel, load_model
-from featent.progress import Progress, ProgressLike
+from featent.progress import Progress, ProgressLike, counted
 from featent.spec import Selection
 from featent.store import ResultStore, default_store, open_store
 from featent.validation import Options, check, check_class, check_int
@@ -179,7 +179,8 @@ def layer_results(
     reference_conditional: dict[str, float] = {}
     if baselines:
         model, _ = _resolve(selection)
-        for layer in found.births:
+        for k, layer in enumerate(found.births):
+            progress(0.95 + 0.05 * k / len(found.births), counted("baselines: size reference", k, len(found.births), "layers"))
             # |Omega| is the images actually sampled (a class may hold fewer than asked for)
             ref = engine.size_reference_births(model.layer(layer).unit_size, found.n_images, store, progress)
             reference[layer] = float(np.mean(feature_entropy(ref)))
@@ -251,7 +252,7 @@ def compute_births_many(
         out = []
         for i, selection in enumerate(selections):
             out.append(_one_births(selection, directory))
-            progress((i + 1) / max(1, len(selections)), f"selection {i + 1}/{len(selections)}")
+            progress((i + 1) / max(1, len(selections)), f"{i + 1}/{len(selections)} selections")
         return out
     import dask
 

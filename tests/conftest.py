@@ -90,3 +90,18 @@ def cache_dir(tmp_path, monkeypatch):
     directory = tmp_path / "featent-cache"
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(directory))
     return directory
+
+
+@pytest.fixture(scope="session")
+def session_store_dir(tmp_path_factory):
+    """One result store for a whole test session: tests that run the same computation (every output
+    format of one command) compute it once and read it back after."""
+    return tmp_path_factory.mktemp("session-store")
+
+
+@pytest.fixture
+def session_store(session_store_dir, monkeypatch):
+    """The session's result store made the default (FEATENT_CACHE_DIR), offline (no weights fetched)."""
+    monkeypatch.setenv("FEATENT_CACHE_DIR", str(session_store_dir))
+    monkeypatch.setenv("FEATENT_OFFLINE", "1")
+    return session_store_dir

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from featent.progress import FeatentWarning, Progress
+from featent.progress import FeatentWarning, PhaseEta, Progress, counted
 
 
 def _recorder() -> tuple[list[tuple[float, str]], Progress]:
@@ -82,3 +82,62 @@ def test_of_accepts_none_a_callable_or_a_progress() -> None:
     assert Progress.of(wrapped) is wrapped
     with pytest.raises(TypeError, match="progress must be a Progress or a callable"):
         Progress.of(3)  # type: ignore[arg-type]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_counted_messages_name_the_phase_and_its_unit() -> None:
+    assert counted("3: block1_conv1: forward + births", 40, 100, "images") == "3: block1_conv1: forward + births: 40/100 images"
+
+
+def test_eta_is_the_phase_throughput_in_its_own_unit() -> None:
+    clock = FakeClock()
+    eta = PhaseEta(clock)
+    assert eta(counted("births", 0, 100, "images")) == ""  # the phase starts: nothing measured yet
+    clock.now = 9.0
+    assert eta(counted("births", 10, 100, "images")) == ""  # the first step carries the set-up: not a rate
+    clock.now = 11.0
+    assert eta(counted("births", 20, 100, "images")) == "5 images/s, phase ETA 0:16"
+    clock.now = 17.0
+    assert eta(counted("births", 40, 100, "images")) == "3.75 images/s, phase ETA 0:16"  # 30 in 8 s, 60 left
+
+
+def test_a_slow_phase_after_a_fast_one_is_measured_afresh() -> None:
+    """The earlier complaint: a fast first phase made the whole run look short. A new phase starts a new
+    measurement, so its time left comes from its own (slower) rate."""
+    clock = FakeClock()
+    eta = PhaseEta(clock)
+    eta(counted("forward", 0, 100, "images"))
+    eta(counted("forward", 10, 100, "images"))
+    clock.now = 1.0
+    assert eta(counted("forward", 100, 100, "images")) == "90 images/s, phase ETA 0:00"
+    eta(counted("baselines", 1, 6, "layers"))
+    clock.now = 10.0
+    assert eta(counted("baselines", 2, 6, "layers")) == "0.111 layers/s, phase ETA 0:36"
+
+
+def test_no_eta_without_a_count_or_before_half_a_second() -> None:
+    clock = FakeClock()
+    eta = PhaseEta(clock)
+    assert eta("loading: model demo") == ""
+    eta(counted("births", 2, 10, "images"))
+    clock.now = 0.2
+    assert eta(counted("births", 5, 10, "images")) == ""
+    clock.now = 0.6
+    assert eta(counted("births", 5, 10, "images")) == "5 images/s, phase ETA 0:01"
+
+
+def test_a_fast_rate_reads_as_a_whole_number() -> None:
+    clock = FakeClock()
+    eta = PhaseEta(clock)
+    eta(counted("3: (class, layer) pairs", 256, 3000, "images"))
+    clock.now = 0.5
+    assert eta(counted("3: (class, layer) pairs", 1280, 3000, "images")) == "2048 images/s, phase ETA 0:01"

@@ -20,25 +20,34 @@ from featent.core import topology
 from featent.errors import CacheError
 from featent.experiments import gallery
 from featent.experiments.sweep import stored_atlas as stored_atlas_in
+from featent.nets.loading import guarded_builds
 from featent.store import ResultStore
+
+#: Units of at most this many pixels (How it works' toys, m <= 16) take microseconds: computed directly,
+#: never queued behind long jobs, so the teaching page stays instant on a busy server.
+INSTANT_PIXELS = 16 * 16
+
+
+def _instant(unit: np.ndarray) -> bool:
+    return int(np.asarray(unit).size) <= INSTANT_PIXELS
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing Betti curves (ripser)...")
 def betti_curves(unit: np.ndarray) -> np.ndarray:
     """beta_0/beta_1 curves of a unit (ripser; the slow part of a step change, so cached)."""
-    return topology.betti_curves(unit)
+    return topology.betti_curves(unit) if _instant(unit) else public.bounded(lambda: topology.betti_curves(unit))
 
 
 @st.cache_data(max_entries=256, show_spinner="Computing the persistence diagram (ripser)...")
 def persistence_diagram(unit: np.ndarray) -> list[np.ndarray]:
     """H0/H1 diagrams of a unit in step units."""
-    return topology.persistence_diagram(unit)
+    return topology.persistence_diagram(unit) if _instant(unit) else public.bounded(lambda: topology.persistence_diagram(unit))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def birth_time(unit: np.ndarray) -> int:
     """b(U, 1) of one unit."""
-    return topology.birth_time(unit)
+    return topology.birth_time(unit) if _instant(unit) else public.bounded(lambda: topology.birth_time(unit))
 
 
 def store() -> ResultStore | None:
@@ -68,14 +77,14 @@ def unit_activations(selection, layer: str, image_index: int, fingerprint: str) 
     checkpoint or folder changed on disk under the same path must not be served from memory.
     """
 
-    return pipeline.unit_activations(selection, layer, image_index)
+    return public.bounded(lambda: pipeline.unit_activations(selection, layer, image_index))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_images(selection, fingerprint: str) -> tuple[np.ndarray, list[str]]:
     """The selection's images as float32 [n, 3, S, S] in [0, 1] and their ids (key as above)."""
 
-    images = pipeline.sample_images(selection)
+    images = public.bounded(lambda: pipeline.sample_images(selection))
     return images.images.numpy(), list(images.ids)
 
 
@@ -89,22 +98,39 @@ def clear_all() -> None:
     st.cache_data.clear()
 
 
-def computed(experiment: Any, *args: Any, **kwargs: Any) -> Any:
-    """An experiment's result from the on-disk store, else computed and stored there, so a restarted
-    app shows a view computed before without recomputing it. The key is the experiment's own (every
-    argument, the selection by its weights and data fingerprints)."""
+def bounded(work: Any) -> Any:
+    """``work()`` within the server's limits (public mode: a slot of the job queue, this session's compute
+    time), with the queue place shown while it waits; in local mode directly.
+
+    Every computation a visitor can start goes through here or through ``public.bounded`` (inside the
+    Streamlit caches below, where nothing may be drawn: those wait under their spinner).
+    """
     if not mode.public_mode():
-        return experiment.cached(*args, store=store(), **kwargs)
+        return work()
     place = st.empty()
 
     def waiting(position: int) -> None:
-        place.info(f"Waiting for a free slot: place {position} in the queue.", icon=":material/hourglass:")
+        place.info(f"Waiting for a free slot: place {position} in the queue (this server runs "
+                   f"{mode.limits().max_jobs} computations at once).", icon=":material/hourglass:")
 
     try:
-        return public.JOBS.run(public.session_id(), lambda: experiment.cached(*args, store=store(), **kwargs),
-                               on_wait=waiting)
+        return public.bounded(work, on_wait=waiting)
     finally:
         place.empty()
+
+
+def computed(experiment: Any, *args: Any, **kwargs: Any) -> Any:
+    """An experiment's result from the on-disk store, else computed and stored there, so a restarted
+    app shows a view computed before without recomputing it. The key is the experiment's own (every
+    argument, the selection by its weights and data fingerprints). In public mode a stored result is
+    read without waiting in the queue (a model built for its key is a job); computing it is a job."""
+    if mode.public_mode():
+        public.check_time()
+        with guarded_builds(bounded):
+            found = stored_result(experiment, *args, **kwargs)
+        if found is not None:
+            return found
+    return bounded(lambda: experiment.cached(*args, store=store(), **kwargs))
 
 
 def stored_result(experiment: Any, *args: Any, **kwargs: Any) -> Any | None:
@@ -124,14 +150,14 @@ def stored_atlas(model: str, weights: str | None, data: str, images: int, seed: 
 def layer_maps(selection, layer: str, fingerprint: str):
     """Mean map per unit and (image, unit) scores of one layer (key as in ``unit_activations``)."""
 
-    return gallery.layer_maps(selection, layer)
+    return public.bounded(lambda: gallery.layer_maps(selection, layer))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def maps_of(selection, layer: str, unit: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
     """One unit's maps on a few sampled images."""
 
-    return gallery.maps_of(selection, layer, unit, list(indices))
+    return public.bounded(lambda: gallery.maps_of(selection, layer, unit, list(indices)))
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding the top images over every class...")
@@ -139,12 +165,12 @@ def top_across_classes(selection, layer: str, unit: int, k: int, per_class: int,
                        fingerprint: str):
     """The images of ``classes`` that activate a unit most (``per_class`` sampled from each class)."""
 
-    return gallery.top_images_across_classes(selection, layer, unit, k, per_class, classes)
+    return public.bounded(lambda: gallery.top_images_across_classes(selection, layer, unit, k, per_class, classes))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def class_images(selection, class_name: str, n_images: int, indices: tuple[int, ...], fingerprint: str) -> np.ndarray:
     """Some sampled images of another class, float32 [k, 3, S, S] (for top images across classes)."""
 
-    images = pipeline.sample_images(replace(selection, class_name=class_name, n_images=n_images))
+    images = public.bounded(lambda: pipeline.sample_images(replace(selection, class_name=class_name, n_images=n_images)))
     return images.images.numpy()[list(indices)]

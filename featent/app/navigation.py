@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -91,6 +92,17 @@ def sections() -> dict[str, list[st.Page]]:
     return grouped
 
 
+def tab_icon() -> Any:
+    """The browser tab's icon, an image the server itself serves (featent's accent colour)."""
+    from PIL import Image
+
+    return Image.new("RGB", (32, 32), "#1f5fa8")
+
+
 def run() -> None:
-    """Draw the navigation and run the page the URL names (Home by default)."""
+    """Draw the navigation and run the page the URL names (Home by default).
+
+    The tab icon is set before the navigation: otherwise the client takes the page's Material icon as
+    the tab icon and fetches its SVG from fonts.gstatic.com, and the app makes no outside request."""
+    st.set_page_config(page_icon=tab_icon(), layout="wide")
     st.navigation(sections(), position="sidebar").run()

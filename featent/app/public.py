@@ -18,6 +18,8 @@ import time
 import uuid
 import weakref
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from featent.app import mode
@@ -79,6 +81,19 @@ def check_spec(spec: str, limits: mode.Limits | None = None) -> str:
     if n > limits.max_parameters:
         raise ModelError(limits.sentence("max_parameters", f"{parsed.name} ({n:,} parameters)"))
     return text
+
+
+def needs_training(spec: str) -> bool:
+    """True for a demo family member not trained yet on this server (loading it would train it)."""
+    from featent.nets.family import parse_family_spec, resolve_family_spec
+
+    try:
+        if parse_family_spec(str(spec).strip()) is None:
+            return False
+        resolve_family_spec(str(spec).strip(), build=False)
+    except ModelError:
+        return True
+    return False
 
 
 def check_images(n: int, limits: mode.Limits | None = None) -> int:
@@ -152,6 +167,7 @@ def session_folder() -> Path:
     """This browser session's upload folder (created on first use, removed when the session ends)."""
     import streamlit as st
 
+    clear_uploads_at_startup()  # the first use in a process removes what an earlier process left
     janitor = st.session_state.get(_JANITOR)
     if janitor is None or not janitor.folder.is_dir():
         folder = sessions_root() / session_id()
@@ -252,45 +268,127 @@ def _class_root(target: Path) -> Path:
 # -- jobs at once --------------------------------------------------------------------------------
 
 
+def stop_requested() -> bool:
+    """True when Streamlit asked this script run to stop (its session closed); read without consuming it.
+
+    A job waiting for a slot sends nothing to the browser, so it never reaches one of Streamlit's own stop
+    points; the queue asks this instead, so a closed tab's waiting job leaves the queue.
+    """
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # pragma: no cover - another Streamlit layout: stop through st calls only
+        return False
+    ctx = get_script_run_ctx(suppress_warning=True)
+    requests = getattr(ctx, "script_requests", None)
+    return getattr(requests, "_state", None) is ScriptRequestType.STOP
+
+
 class JobQueue:
-    """At most ``limits.max_jobs`` computations at once; the rest wait in order and can see their place."""
+    """At most ``limits.max_jobs`` computations at once; the rest wait in order and can see their place.
+
+    Each session's compute time is summed (finished jobs and the running ones); a session over
+    ``session_compute_s`` gets the limit's sentence before it starts and at its running job's next
+    progress report (``check_time``). A thread already holding a slot runs nested work in it.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._running = 0
         self._waiting: list[object] = []
         self._spent: dict[str, float] = {}
+        self._started: dict[object, tuple[str, float]] = {}  # running ticket -> (session, start)
+        self._held = threading.local()
 
     def position(self, ticket: object) -> int:
         """1-based place of ``ticket`` among the waiting, 0 when it runs."""
         with self._cond:
             return self._waiting.index(ticket) + 1 if ticket in self._waiting else 0
 
-    def run(self, session: str, work, on_wait=None, limits: mode.Limits | None = None):
-        """Run ``work()`` when a slot is free; ``on_wait(position)`` is told the place while waiting.
+    def spent(self, session: str) -> float:
+        """Compute seconds ``session`` has used, its running jobs included."""
+        now = time.monotonic()
+        with self._cond:
+            running = sum(now - start for who, start in self._started.values() if who == session)
+            return self._spent.get(session, 0.0) + running
 
-        A session over its compute time gets the limit's sentence instead (FeatentError).
-        """
+    def check_time(self, session: str, limits: mode.Limits | None = None) -> None:
+        """FeatentError with the limit's sentence when ``session`` has used its compute time."""
         limits = limits or mode.limits()
-        if self._spent.get(session, 0.0) >= limits.session_compute_s:
+        if self.spent(session) >= limits.session_compute_s:
             raise FeatentError(limits.sentence("session_compute_s", "this session"))
+
+    @contextmanager
+    def slot(self, session: str, on_wait=None, limits: mode.Limits | None = None) -> Iterator[None]:
+        """Hold a slot for the body; ``on_wait(position)`` is told the place while waiting (every 0.5 s).
+
+        A waiting job whose session was closed (``stop_requested``) or whose ``on_wait`` raises (Streamlit
+        stops a closed session's script at its next output) leaves the queue; the others move up.
+        """
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1
+            try:
+                yield
+            finally:
+                self._held.depth -= 1
+            return
+        limits = limits or mode.limits()
+        self.check_time(session, limits)
         ticket = object()
         with self._cond:
             self._waiting.append(ticket)
-            while self._running >= limits.max_jobs or self._waiting[0] is not ticket:
-                if on_wait is not None:
-                    on_wait(self._waiting.index(ticket) + 1)
-                self._cond.wait(timeout=0.5)
-            self._waiting.pop(0)
-            self._running += 1
-        start = time.monotonic()
         try:
-            return work()
-        finally:
+            while True:
+                with self._cond:
+                    if self._running < limits.max_jobs and self._waiting[0] is ticket:
+                        self._waiting.pop(0)
+                        self._running += 1
+                        self._started[ticket] = (session, time.monotonic())
+                        break
+                    place = self._waiting.index(ticket) + 1
+                if stop_requested():
+                    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+                    raise StopException()
+                if on_wait is not None:
+                    on_wait(place)
+                with self._cond:
+                    self._cond.wait(timeout=0.5)
+        except BaseException:
             with self._cond:
-                self._running -= 1
-                self._spent[session] = self._spent.get(session, 0.0) + time.monotonic() - start
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
                 self._cond.notify_all()
+            raise
+        self._held.depth = 1
+        try:
+            yield
+        finally:
+            self._held.depth = 0
+            with self._cond:
+                who, start = self._started.pop(ticket)
+                self._running -= 1
+                self._spent[who] = self._spent.get(who, 0.0) + time.monotonic() - start
+                self._cond.notify_all()
+
+    def run(self, session: str, work, on_wait=None, limits: mode.Limits | None = None):
+        """``work()`` in a slot (see ``slot``); a session over its compute time gets the limit's sentence."""
+        with self.slot(session, on_wait, limits):
+            return work()
 
 
 JOBS = JobQueue()
+
+
+def bounded(work, on_wait=None):
+    """``work()`` within this server's limits: in public mode through ``JOBS`` for this browser session
+    (jobs at once, compute time); in local mode directly."""
+    if not mode.public_mode():
+        return work()
+    return JOBS.run(session_id(), work, on_wait=on_wait)
+
+
+def check_time() -> None:
+    """In public mode, the compute-time sentence once this session has used its time (progress reports call it)."""
+    if mode.public_mode():
+        JOBS.check_time(session_id())

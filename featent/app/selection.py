@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -18,13 +17,13 @@ from typing import Any, Literal, overload
 import streamlit as st
 
 import featent.data as featent_data
-from featent.app import links, mode, public
+from featent.app import cached, links, mode, public
 from featent.app.errors import shown_in_place
 from featent.core.entropy import MIN_HOLE_SIZE
 from featent.data import Dataset, load_dataset
 from featent.errors import DataError, FeatentError, ModelError
 from featent.nets import LoadedModel, list_models
-from featent.nets.loading import set_model_cache_limits
+from featent.nets.loading import guarded_builds, set_model_cache_limits
 from featent.pipeline import Selection, load_model
 from featent.spec import ModelSpec
 
@@ -104,23 +103,12 @@ def remember(name: str, value: Any) -> Any:
     return value
 
 
-def _upload_folder() -> Path:
-    """A private folder for uploaded checkpoints: ours, not a symlink, mode 0700 (else a fresh one)."""
-    folder = Path(tempfile.gettempdir()) / f"featent-uploads-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    info = folder.lstat()
-    if folder.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        folder = Path(tempfile.mkdtemp(prefix="featent-uploads-"))  # mkdtemp makes it 0700
-    return folder
-
-
 def saved_upload(data: bytes) -> str:
-    """Write an uploaded checkpoint's bytes to the private folder (public mode: this session's own,
-    size-limited), named by content hash."""
-    folder = _upload_folder()
+    """Write an uploaded checkpoint's bytes into this browser session's private upload folder (0700,
+    removed when the session ends or the server starts; size-limited in public mode), named by content hash."""
     if mode.public_mode():
         public.check_upload_size(len(data))
-        folder = public.session_folder()
+    folder = public.session_folder()
     path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.pt"
     if not path.exists():
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -286,6 +274,16 @@ def _checkpoint_problem(path: str) -> str | None:
     return None
 
 
+def _load(spec: str, weights: str | None) -> LoadedModel:
+    """load_model; in public mode a build or a family member's training is a job of the queue (a memo hit is not)."""
+    if not mode.public_mode():
+        return load_model(spec, weights)
+    if public.needs_training(spec):
+        return cached.bounded(lambda: load_model(spec, weights))
+    with guarded_builds(cached.bounded):
+        return load_model(spec, weights)
+
+
 def sidebar_selection() -> Context:
     """Draw the sidebar and load what it names; problems are shown in place and stop the page."""
     sb = st.sidebar
@@ -294,10 +292,10 @@ def sidebar_selection() -> Context:
         limits = mode.limits()
     max_images = limits.max_images if public_mode else links.MAXIMA["images"]
     set_model_cache_limits(limits.max_models, int(limits.max_model_mb * 1e6))
+    public.clear_uploads_at_startup()  # uploads live in per-session folders in both modes
+    public.keep_alive()
+    public.sweep_ended_sessions()
     if public_mode:
-        public.clear_uploads_at_startup()
-        public.keep_alive()
-        public.sweep_ended_sessions()
         links.apply_link(builtin_datasets(), named_data=tuple(public_data_choices()),
                          maxima={"images": (max_images, limits.sentence("max_images", "the link's count").split(";")[0])})
     else:
@@ -332,7 +330,7 @@ def sidebar_selection() -> Context:
             if unusable:
                 raise ModelError(unusable)
         try:
-            model = load_model(spec, weights)
+            model = _load(spec, weights)
         except ModelError as error:
             upload_name = st.session_state.get("sel_upload_name")
             if weights is not None and weights_mode == WEIGHT_MODES[2] and upload_name:

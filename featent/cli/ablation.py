@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from featent.cli import cached
 from featent.cli.common import (
     UsageError,
     add_class_map_flag,
@@ -20,12 +21,14 @@ from featent.cli.common import (
     non_negative_int,
     positive_float,
     positive_int,
+    provenance_line,
     ratio,
     render,
     run_with_progress,
     seed,
     selection_from_args,
     stored_or_computed,
+    with_provenance,
 )
 from featent.errors import FeatentError
 
@@ -93,16 +96,17 @@ def _cmd_ablate(args: argparse.Namespace) -> str:
         progress=progress, cache=not args.no_cache,
     ))
     points = result.records()
+    prov = cached.provenance(args.model, args.weights, args.data, result.layer)
     payload = {
         "model": result.model, "data": result.data, "class": result.class_name, "layer": result.layer,
         "train_images": result.n_train_images, "test_images_of_class": result.n_test_target,
-        "test_images": result.n_test_total, "seed": result.seed, "orders": list(result.curves),
+        "test_images": result.n_test_total, "seed": result.seed, **prov, "orders": list(result.curves),
         "notes": result.notes, "scores": {k: v for k, v in result.scores.items()}, "points": points,
     }
     header = [f"# {result.model}, layer {result.layer}, class {result.class_name!r}: {result.n_train_images} training "
               f"images rank the units; {result.n_test_target} test images of the class, {result.n_test_total} in all"]
-    header += [f"# note: {n}" for n in result.notes]
-    return render(_table(json_safe(points)), args.format, json_safe(payload), header)
+    header += [provenance_line(prov)] + [f"# note: {n}" for n in result.notes]
+    return render(_table(json_safe(with_provenance(points, args.format, prov))), args.format, json_safe(payload), header)
 
 
 def _cmd_summary(args: argparse.Namespace) -> str:
@@ -116,9 +120,11 @@ def _cmd_summary(args: argparse.Namespace) -> str:
     ))
     records = summary.records()
     n = summary.rows[0].n_classes if summary.rows else 0
-    payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, "rows": records}
-    header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes"]
-    return render(_table(json_safe(records)), args.format, json_safe(payload), header)
+    prov = cached.provenance(args.model, args.weights, args.data, args.layer)
+    payload = {"model": args.model, "data": args.data, "layer": args.layer, "classes": n, **prov, "rows": records}
+    header = [f"# balanced accuracy (one class vs rest) before and at the best ablation step, mean over {n} classes",
+              provenance_line(prov)]
+    return render(_table(json_safe(with_provenance(records, args.format, prov))), args.format, json_safe(payload), header)
 
 
 def _cmd_prune(args: argparse.Namespace) -> str:
@@ -133,16 +139,17 @@ def _cmd_prune(args: argparse.Namespace) -> str:
         test_per_class=args.test_per_class, class_map=args.class_map, progress=progress,
     ))
     records = report.records()
+    prov = cached.provenance(args.model, args.weights, args.data)  # many layers pruned: no one unit size
     payload = {
-        "model": report.model, "data": report.data, "ratio": report.ratio, "classes": report.classes,
+        "model": report.model, "data": report.data, **prov, "ratio": report.ratio, "classes": report.classes,
         "images_per_class": report.n_images, "train_images": report.n_train, "test_images": report.n_test,
         "finetune_epochs": report.finetune_epochs, "notes": report.notes, "rows": records,
     }
     rows = [{k: v for k, v in r.items() if k != "removed"} for r in records]
     header = [f"# {report.model} pruned at {report.ratio:.0%} per layer, units scored on {len(report.classes)} classes x "
               f"{report.n_images} images; fine-tuned {report.finetune_epochs} epochs on {report.n_train} images; "
-              f"accuracy on {report.n_test} test images"] + [f"# note: {n}" for n in report.notes]
-    return render(_table(json_safe(rows)), args.format, json_safe(payload), header)
+              f"accuracy on {report.n_test} test images", provenance_line(prov)] + [f"# note: {n}" for n in report.notes]
+    return render(_table(json_safe(with_provenance(rows, args.format, prov))), args.format, json_safe(payload), header)
 
 
 def _cmd_roles(args: argparse.Namespace) -> str:
@@ -153,15 +160,18 @@ def _cmd_roles(args: argparse.Namespace) -> str:
         test_threshold=args.test_threshold, progress=progress, cache=not args.no_cache,
     ))
     records = table.records()
+    prov = cached.provenance(args.model, args.weights, args.data, table.layer)
     payload = {
         "model": table.model, "data": table.data, "class": table.class_name, "layer": table.layer,
-        "images": table.n_images, "train_threshold": table.train_threshold, "test_threshold": table.test_threshold,
+        "images": table.n_images, **prov, "train_threshold": table.train_threshold, "test_threshold": table.test_threshold,
         "counts": table.counts(), "units": records,
     }
     counts = ", ".join(f"{k} {v}" for k, v in table.counts().items())
     header = [f"# {table.layer}, class {table.class_name!r}, {table.n_images} training and test images; effective: "
-              f"FE <= {table.train_threshold:.4f} (training), <= {table.test_threshold:.4f} (test); {counts}"]
-    return render(_table(json_safe(records)), args.format, json_safe(payload), header)
+              f"FE <= {table.train_threshold:.4f} (training), <= {table.test_threshold:.4f} (test); {counts}",
+              provenance_line(prov)]
+    return render(_table(json_safe(with_provenance(records, args.format, prov, per_unit=True))), args.format,
+                  json_safe(payload), header)
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:

@@ -340,3 +340,51 @@ def _size_reference(store: ResultStore, m: int, n_images: int) -> tuple[float, f
     if births is None or births.shape != (int(n_images), SIZE_REFERENCE_UNITS):
         return None
     return float(np.mean(feature_entropy(births))), size_reference_conditional(births)
+
+
+def provenance(spec: str, weights: str | None, data: str | None, layer: str | None = None) -> dict[str, Any]:
+    """What produced a result, as every CLI output states it: the featent version, the model's and the
+    data's fingerprints and, for one ``layer``, its unit size m and whether a hole can be born there (m >= 4).
+
+    Read from the stored manifests when they are current (no torch), else from the loaded model and
+    dataset (memoized, so a command that just computed pays nothing), whose manifests are then kept.
+    ``data`` None: no dataset (its fingerprint is None)."""
+    from featent.cli.common import featent_version
+
+    model_info: dict | None = None
+    data_info: dict | None = None
+    store = open_store()
+    try:
+        if store is not None and not ModelSpec.parse(spec).runs_code:
+            found = store.get_result(model_manifest_key(spec, weights))
+            if found is not None and _unchanged(found[1].get("watched")):
+                model_info = found[1]
+            if data is not None:
+                found = store.get_result(data_manifest_key(data))
+                if found is not None and _unchanged(found[1].get("watched")):
+                    data_info = found[1]
+        if model_info is None:
+            from featent.nets import load_model
+
+            model = load_model(spec, weights)
+            record_model(store, spec, weights, model, weights_file(weights, model))
+            model_info = {"fingerprint": model.fingerprint,
+                          "layers": [{"name": i.name, "aliases": list(i.aliases), "unit_size": int(i.unit_size)}
+                                     for i in model.layers]}
+        if data is not None and data_info is None:
+            from featent.data import load_dataset
+
+            dataset = load_dataset(data)
+            record_data(store, data, dataset, data_sources(dataset))
+            data_info = {"fingerprint": dataset.fingerprint}
+    finally:
+        if store is not None:
+            store.close()
+    out: dict[str, Any] = {}
+    if layer is not None:
+        sizes = {name: int(info["unit_size"]) for info in model_info["layers"]
+                 for name in (info["name"], *info.get("aliases", ()))}
+        m = sizes.get(layer)
+        out = {"unit_size": m, "hole_possible": None if m is None else hole_possible(m)}
+    return {**out, "featent_version": featent_version(), "model_fingerprint": model_info["fingerprint"],
+            "data_fingerprint": None if data_info is None else data_info["fingerprint"]}

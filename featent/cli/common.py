@@ -18,8 +18,9 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from featent.cli.first import GLOBAL_FLAGS
 from featent.errors import FeatentError
-from featent.progress import FeatentWarning, Progress
+from featent.progress import FeatentWarning, PhaseEta, Progress
 from featent.spec import Selection
 from featent.store import write_bytes_atomic
 from featent.validation import Constraint, Interval
@@ -189,8 +190,32 @@ def featent_version() -> str:
     return str(sys.modules["featent"].__version__)
 
 
-#: Flags that may come before or after the command: (flag, takes a value).
-GLOBAL_FLAGS = {"--offline": False, "--quiet": False, "--format": True}
+#: Provenance every result states (``featent.cli.cached.provenance``): per layer, then of the whole run.
+LAYER_PROVENANCE = ("unit_size", "hole_possible")
+RUN_PROVENANCE = ("featent_version", "model_fingerprint", "data_fingerprint")
+
+
+def with_provenance(rows: list[dict], fmt: str, provenance: dict, *, per_unit: bool = False) -> list[dict]:
+    """``rows`` as printed, carrying what produced them the way ``featent entropy`` does: a CSV row stands
+    alone, so it repeats every provenance field; a table row of a layer or unit (``per_unit``) shows its
+    unit size and hole_possible, the rest is in the table's header (:func:`provenance_line`)."""
+    if fmt == "csv":
+        keys = [k for k in (*LAYER_PROVENANCE, *RUN_PROVENANCE) if k in provenance]
+    elif fmt == "table" and per_unit:
+        keys = [k for k in LAYER_PROVENANCE if k in provenance]
+    else:
+        keys = []
+    return [{**row, **{k: provenance[k] for k in keys}} for row in rows]
+
+
+def provenance_line(provenance: dict) -> str:
+    """The table header line saying what produced the result."""
+    size = (f"unit size {provenance['unit_size']} ({'holes possible' if provenance['hole_possible'] else 'no hole possible'}), "
+            if provenance.get("unit_size") is not None else "")
+    return (f"# {size}featent {provenance['featent_version']}, model {provenance.get('model_fingerprint')}, "
+            f"data {provenance.get('data_fingerprint')}")
+
+
 
 
 def global_flags_after_command(argv: Sequence[str], commands: Sequence[str]) -> list[str]:
@@ -330,56 +355,60 @@ def selection_from_args(
     )
 
 
-def first_line(quiet: bool, text: str) -> None:
-    """``featent: TEXT`` on stderr at once, before anything heavy is imported, so a person sees the
-    command has started (shown where the bar would be: on a terminal, and not with ``--quiet``)."""
-    if not quiet and sys.stderr.isatty():
-        print(f"featent: {text}", file=sys.stderr, flush=True)
+#: The bar ``main`` opened before the command's modules were imported; the command's own bar is this one.
+_AHEAD: list[tuple[Progress, Callable[[], None]]] = []
 
 
-class _Eta:
-    """Time left from measured throughput: the fraction done per second since the first report that
-    moved the bar, never from the fraction alone (loading is fast, births are slow, so an ETA read
-    off the first seconds would promise too little)."""
+def open_bar_ahead(quiet: bool, description: str) -> None:
+    """Open the command's bar before its modules (torch among them) are imported, so that loading
+    them is a phase on it; the command's :func:`progress_bar` then continues this bar."""
+    close_bar_ahead()
+    progress, close = progress_bar(quiet, description)
+    progress(0.0, "loading: torch and the command's modules")
+    _AHEAD.append((progress, close))
 
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._start: tuple[float, float] | None = None
 
-    def __call__(self, fraction: float) -> str:
-        now = self._clock()
-        if self._start is None:
-            self._start = (now, fraction)
-            return "ETA measuring"
-        t0, f0 = self._start
-        done, spent = fraction - f0, now - t0
-        if done < 0.02 or spent < 1.0:
-            return "ETA measuring"
-        left = spent * (1.0 - fraction) / done
-        return f"ETA {int(left) // 60}:{int(left) % 60:02d}"
+def close_bar_ahead() -> None:
+    """Close a bar opened ahead that no step of the command took over."""
+    while _AHEAD:
+        _AHEAD.pop()[1]()
 
 
 def progress_bar(quiet: bool, description: str) -> tuple[Progress, Callable[[], None]]:
     """(progress, close): reports drive a tqdm bar on stderr, warnings print ``featent: warning: TEXT``.
 
-    The bar counts percent of the whole run and shows the phase's own message (its real units:
-    images, units, layers, (class, layer) pairs) and an ETA from measured throughput (:class:`_Eta`);
-    no rate of anonymous "it". Warnings are written through ``tqdm.write`` so they never tear the bar,
-    and are shown even with ``quiet`` (quiet hides progress, not problems)."""
+    The bar shows the percent of the whole run, then the current phase's own message in its real units
+    (``births: 40/100 images``) with that phase's measured rate and time left (:class:`PhaseEta`), then
+    the time spent: ``entropy:  40%|####      | 3: forward + births: 40/100 images, 5 images/s, phase ETA
+    0:12 [00:09]``. No rate of anonymous "it". Warnings are written through ``tqdm.write`` so they never
+    tear the bar, and are shown even with ``quiet`` (quiet hides progress, not problems). A bar opened
+    ahead by :func:`open_bar_ahead` is continued, not doubled."""
+    if _AHEAD:
+        return _AHEAD.pop()
     import time
 
     from tqdm import tqdm
 
-    eta = _Eta(time.monotonic)
-    bar = tqdm(total=100, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False,
-               bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}]")
+    class Bar(tqdm):
+        """tqdm with the phase text as a field of its own (tqdm's postfix would start with a comma)."""
+
+        phase = ""
+
+        @property
+        def format_dict(self):  # tqdm's hook for the fields of bar_format
+            return {**super().format_dict, "phase": self.phase}
+
+    eta = PhaseEta(time.monotonic)
+    bar = Bar(total=100, desc=description, file=sys.stderr, disable=True if quiet else None, leave=False,
+              bar_format="{desc}: {percentage:3.0f}%|{bar:10}| {phase} [{elapsed}]")
 
     def report(fraction: float, message: str) -> None:
-        fraction = max(0.0, min(1.0, fraction))
-        target = round(100 * fraction)
+        target = round(100 * max(0.0, min(1.0, fraction)))
+        suffix = eta(message)
+        bar.phase = f"{message[-60:]}, {suffix}" if suffix else message[-90:]  # a long message loses its start
         if target > bar.n:
             bar.update(target - bar.n)
-        bar.set_postfix_str(f"{message[:60]}, {eta(fraction)}", refresh=True)
+        bar.refresh()
 
     def warn(text: str) -> None:
         _write_line(warning_line(text))

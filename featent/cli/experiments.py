@@ -3,7 +3,7 @@
 
 Why a separate module: ``featent.cli.main`` owns the program and its shared output helpers; this module
 only adds subcommands (``register``) with the same selection flags, formats and error handling.
-JSON output never contains NaN or infinity (they become ``null``); the schemas are in the README.
+JSON output never contains NaN or infinity (they become ``null``); the schemas are in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from featent.cli import cached
 from featent.cli.common import (
     UsageError,
     add_class_map_flag,
@@ -25,11 +26,13 @@ from featent.cli.common import (
     non_negative_int,
     positive_float,
     positive_int,
+    provenance_line,
     render,
     run_with_progress,
     seed,
     selection_from_args,
     stored_or_computed,
+    with_provenance,
 )
 
 if TYPE_CHECKING:
@@ -92,13 +95,16 @@ def _cmd_indicators(args: argparse.Namespace) -> str:
     tables = run_with_progress(args.quiet, "indicators", work)
     records = [
         {"model": t.model, "data": t.data, "class": t.class_name, "layer": t.layer, "images": t.n_images,
-         "seed": t.seed, "accuracy": t.accuracy, "notes": t.notes, "units": t.records()}
+         "seed": t.seed, **cached.provenance(args.model, args.weights, args.data, t.layer), "accuracy": t.accuracy,
+         "notes": t.notes, "units": t.records()}
         for t in tables
     ]
     payload = records[0] if len(records) == 1 and not args.all_layers else records
-    rows = [{"layer": rec["layer"], **unit} for rec in records for unit in rec["units"]]
+    rows = [row for rec in records for row in with_provenance(
+        [{"layer": rec["layer"], **unit} for unit in rec["units"]], args.format, rec, per_unit=True)]
     header = [f"# {rec['layer']}: class {rec['class']!r}, {rec['images']} images, class accuracy {rec['accuracy']:.3f}"
               + (f" ({'; '.join(rec['notes'])})" if rec["notes"] else "") for rec in records]
+    header += [provenance_line(records[0])] if records else []
     return render(_table_rows(rows), args.format, json_safe(payload), header)
 
 
@@ -111,11 +117,12 @@ def _cmd_rescale(args: argparse.Namespace) -> str:
         images_per_class=args.images_per_class, image_space=args.image_space, class_map=args.class_map,
         progress=progress))
     rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
+    prov = cached.provenance(args.model, args.weights, args.data, result.layer)
     payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
-               "unit": args.unit, "images": result.n_images, "seed": args.seed, "scale": result.scale,
+               "unit": args.unit, "images": result.n_images, "seed": args.seed, **prov, "scale": result.scale,
                "image_space": result.image_space, "notes": result.notes, "rows": rows}
-    return render(_table_rows(rows), args.format, payload,
-                  [_unit_header(result, args.unit), *(f"# note: {n}" for n in result.notes)])
+    return render(_table_rows(with_provenance(rows, args.format, prov)), args.format, payload,
+                  [_unit_header(result, args.unit), provenance_line(prov), *(f"# note: {n}" for n in result.notes)])
 
 
 def _cmd_randomness(args: argparse.Namespace) -> str:
@@ -127,10 +134,12 @@ def _cmd_randomness(args: argparse.Namespace) -> str:
         classes=args.compare_classes, images_per_class=args.images_per_class, cache=not args.no_cache,
         progress=progress))
     rows = json_safe(result.to_frame(args.unit).to_dict(orient="records"))
+    prov = cached.provenance(args.model, args.weights, args.data, result.layer)
     payload = {"model": selection.model, "data": selection.data, "class": selection.class_name, "layer": result.layer,
-               "unit": args.unit, "images": result.n_images, "seed": args.seed, "random_seeds": result.seeds, "rows": rows}
-    header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models"]
-    return render(_table_rows(rows), args.format, payload, header)
+               "unit": args.unit, "images": result.n_images, "seed": args.seed, **prov, "random_seeds": result.seeds,
+               "rows": rows}
+    header = [_unit_header(result, args.unit) + f"; {len(result.seeds)} random-init models", provenance_line(prov)]
+    return render(_table_rows(with_provenance(rows, args.format, prov)), args.format, payload, header)
 
 
 def _cmd_dynamics(args: argparse.Namespace) -> str:
@@ -139,15 +148,23 @@ def _cmd_dynamics(args: argparse.Namespace) -> str:
     result = run_with_progress(args.quiet, "dynamics", lambda progress: stored_or_computed(
         training_dynamics, args.no_cache, args.data, classes=args.class_name, layer=args.layer, n_images=args.images,
         seed=args.seed, cache=not args.no_cache, progress=progress))
-    epochs = result.to_frame(average=True).to_dict(orient="records")
-    per_class = result.to_frame(average=False).to_dict(orient="records")
+    # each epoch is its own model (demo@epochN): its fingerprint goes on its rows
+    fingerprints = {int(e): cached.provenance(f"demo@epoch{int(e)}", None, None)["model_fingerprint"]
+                    for e in result.to_frame(average=True)["epoch"]}
+    epochs = [{**row, "model_fingerprint": fingerprints[int(row["epoch"])]}
+              for row in result.to_frame(average=True).to_dict(orient="records")]
+    per_class = [{**row, "model_fingerprint": fingerprints[int(row["epoch"])]}
+                 for row in result.to_frame(average=False).to_dict(orient="records")]
+    prov = {k: v for k, v in cached.provenance("demo", None, result.data, result.layer).items() if k != "model_fingerprint"}
     rows = per_class if args.per_class else epochs
     payload = {"data": result.data, "layer": result.layer, "classes": result.classes, "images": result.n_images,
-               "seed": args.seed, "loss_fe_correlation": result.correlation(), "epochs": epochs,
+               "seed": args.seed, **prov, "loss_fe_correlation": result.correlation(), "epochs": epochs,
                **({"per_class": per_class} if args.per_class else {})}
     header = [f"# demo family, layer {result.layer}, {len(result.classes)} class(es), {result.n_images} images; "
-              f"Pearson r(loss, FE) = {result.correlation():.3f}"]
-    return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
+              f"Pearson r(loss, FE) = {result.correlation():.3f}", provenance_line(prov)]
+    if args.format == "table":
+        rows = [{k: v for k, v in row.items() if k != "model_fingerprint"} for row in rows]
+    return render(_table_rows(json_safe(with_provenance(rows, args.format, prov))), args.format, json_safe(payload), header)
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> str:
@@ -161,11 +178,18 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
     result = run_with_progress(args.quiet, "compare-models", lambda progress: stored_or_computed(
         compare_models, args.no_cache, specs, args.data, classes=args.class_name, layers=args.layer, n_images=args.images,
         seed=args.seed, cache=not args.no_cache, progress=progress))
-    profile = result.to_frame().to_dict(orient="records")
+    provs = {(model, layer): cached.provenance(model, None, result.data, layer)
+             for model in result.models for layer in result.layers}
+    run_prov = next(iter(provs.values()))
+    profile = [{**row, **{k: provs[row["model"], row["layer"]][k] for k in ("unit_size", "hole_possible",
+                                                                             "model_fingerprint")}}
+               for row in result.to_frame().to_dict(orient="records")]
     payload = {"models": result.models, "data": result.data, "classes": result.classes, "layers": result.layers,
-               "images": result.n_images, "seed": args.seed, "accuracy": result.accuracy, "notes": result.notes,
+               "images": result.n_images, "seed": args.seed, "featent_version": run_prov["featent_version"],
+               "data_fingerprint": run_prov["data_fingerprint"], "accuracy": result.accuracy, "notes": result.notes,
                "profile": profile}
-    rows = profile
+    rows = ([{**row, "featent_version": run_prov["featent_version"], "data_fingerprint": run_prov["data_fingerprint"]}
+             for row in profile] if args.format == "csv" else profile)
     if args.format == "table":  # one line per (model, layer): mean and std over classes
         rows = []
         for model in result.models:
@@ -175,10 +199,12 @@ def _cmd_compare_models(args: argparse.Namespace) -> str:
                     fe = np.array([r["mean_feature_entropy"] for r in part])
                     rate = np.array([r["mean_selective_rate"] for r in part])
                     rows.append({"model": model, "layer": layer, "classes": len(part), "mean_feature_entropy": float(fe.mean()),
-                                 "fe_std_over_classes": float(fe.std()), "mean_selective_rate": float(rate.mean())})
+                                 "fe_std_over_classes": float(fe.std()), "mean_selective_rate": float(rate.mean()),
+                                 "unit_size": part[0]["unit_size"], "hole_possible": part[0]["hole_possible"]})
     shown = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     header = [f"# {a['model']}: train accuracy {shown(a['train_accuracy'])}, test accuracy {shown(a['test_accuracy'])}, "
               f"label noise {shown(a['label_noise'])}" for a in result.accuracy] + [f"# note: {n}" for n in result.notes]
+    header.append(f"# featent {run_prov['featent_version']}, data {run_prov['data_fingerprint']}")
     return render(_table_rows(json_safe(rows)), args.format, json_safe(payload), header)
 
 
@@ -192,18 +218,23 @@ def _cmd_train_family(args: argparse.Namespace) -> str:
     for run, path in runs:
         last = run_history(run, root=path.parent, build=False)[-1]
         compared = compare_with_shipped(run, path)
+        # the run's final weights and the data it was trained on
+        prov = cached.provenance("demo", str(path / f"epoch_{run.epochs:03d}.pt"), run.training_recipe().data)
         rows.append({"run": run.run_id, "label_noise": run.label_noise, "epochs": run.epochs,
                      "final_loss": last["loss"], "train_accuracy": last["train_accuracy"],
                      "test_accuracy": last["test_accuracy"],
                      "shipped_test_accuracy": None if compared is None else compared["shipped_test_accuracy"],
                      "max_weight_difference": None if compared is None else compared["max_weight_difference"],
-                     "folder": str(path)})
+                     "folder": str(path), **prov})
         if compared is not None and not compared["identical"]:
             notes.append(f"{run.run_id}: weights differ from the shipped run by up to {compared['max_weight_difference']:.3g} "
                          f"(test accuracy {last['test_accuracy']:.3f} here, {compared['shipped_test_accuracy']:.3f} shipped); "
                          "training floats differ across CPUs. demo@epochN and demo-corrupt-X keep using the shipped run.")
     header = [f"# note: {n}" for n in notes]
-    return render(rows, args.format, json_safe({"runs": rows, "notes": notes}), header)
+    table = rows if args.format == "csv" else [{k: v for k, v in row.items() if k not in prov} for row in rows]
+    if rows and args.format == "table":
+        header.insert(0, f"# featent {prov['featent_version']}, data {prov['data_fingerprint']}; model fingerprints in csv/json")
+    return render(table, args.format, json_safe({"runs": rows, "notes": notes}), header)
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], str]]:

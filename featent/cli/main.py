@@ -24,21 +24,25 @@ from featent.cli.common import (
     add_offline_flag,
     add_output,
     add_selection_flags,
+    close_bar_ahead,
     emit,
     featent_version,
-    first_line,
     fraction,
     global_flags_after_command,
     json_safe,
     load_code_models,
     model_spec,
+    open_bar_ahead,
     positive_int,
     progress_bar,
+    provenance_line,
     render,
     seed,
     selection_from_args,
     warnings_as_lines,
+    with_provenance,
 )
+from featent.cli.first import INSTANT, announce
 from featent.errors import FeatentError
 from featent.spec import Selection
 
@@ -263,16 +267,16 @@ def entropy_records(selection, results: dict, dataset_name: str, data_fingerprin
 def _compute_entropy(args: argparse.Namespace) -> tuple[Selection, dict, str, str, str, str]:
     """(selection, layer results, dataset name, data fingerprint, weights source), computed (births from
     the store where there); the model's and dataset's manifests are kept for a torch-free answer next time."""
-    from featent.data import load_dataset
-    from featent.nets import load_model
-    from featent.pipeline import layer_results
-
-    progress, close = progress_bar(args.quiet, "entropy")
+    progress, close = progress_bar(args.quiet, "entropy")  # before torch is imported: loading is a phase
     try:
-        progress(0.0, f"loading and tracing model {args.model}")
+        progress(0.0, f"loading: model {args.model} (torch, weights) and tracing its layers")
+        from featent.data import load_dataset
+        from featent.nets import load_model
+        from featent.pipeline import layer_results
+
         model = load_model(args.model, args.weights)
         selection = selection_from_args(args, layers=tuple(i.name for i in model.layers) if args.all_layers else None)
-        progress(0.0, f"{len(selection.layers)} layer(s) of {model.spec}: sampling {args.images} images")
+        progress(0.0, f"tracing: {len(model.layers)} layers of {model.spec} found, {len(selection.layers)} measured")
         results = layer_results(selection, progress=progress, cache=not args.no_cache, baselines=not args.no_baselines)
     finally:
         close()
@@ -368,8 +372,10 @@ def _cmd_train_demo(args: argparse.Namespace) -> str:
         {"epoch": e.epoch, "loss": e.loss, "train_accuracy": e.train_accuracy, "test_accuracy": e.test_accuracy}
         for e in history.epochs
     ]
-    payload = {"weights": str(target), "recipe": recipe.describe(), "epochs": rows}
-    return render(rows, args.format, payload, [f"# weights saved to {target} ({recipe.describe()})"])
+    prov = cached.provenance("demo", str(target), recipe.data)  # the weights just saved, the data trained on
+    payload = {"weights": str(target), "recipe": recipe.describe(), **prov, "epochs": rows}
+    return render(with_provenance(rows, args.format, prov), args.format, payload,
+                  [f"# weights saved to {target} ({recipe.describe()})", provenance_line(prov)])
 
 
 def _cmd_cache(args: argparse.Namespace) -> str:
@@ -396,21 +402,25 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``featent`` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    announce(argv)
     try:
         with warnings_as_lines():
             parser = build_parser()
-            argv = sys.argv[1:] if argv is None else list(argv)
             args, unknown = parser.parse_known_args(global_flags_after_command(argv, list(_COMMANDS)))
             if unknown and args.command != "app":  # only featent app passes options on (to Streamlit)
                 parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             if unknown:
                 args.passthrough = unknown
-            if args.command not in ("models", "classes", "cache", "app") and not args.quiet:
-                first_line(args.quiet, f"{args.command}: loading …")
             if getattr(args, "offline", False):
                 os.environ["FEATENT_OFFLINE"] = "1"
-            load_code_models(args)
-            emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+            if args.command not in INSTANT and not args.quiet:
+                open_bar_ahead(args.quiet, args.command)
+            try:
+                load_code_models(args)
+                emit(_COMMANDS[args.command](args), getattr(args, "out", None))
+            finally:
+                close_bar_ahead()
     except UsageError as exc:
         print(f"featent: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from featent.cli import cached
-from featent.cli.common import UsageError, add_selection_flags, featent_version, run_with_progress
+from featent.cli.common import UsageError, add_selection_flags, run_with_progress
 from featent.core.entropy import MIN_HOLE_SIZE
 
 __all__ = ["register"]
@@ -54,27 +54,14 @@ def _with_provenance(atlas, args: argparse.Namespace):
     the model's and data's fingerprints (from the manifests the store keeps of both)."""
     from featent.experiments.atlas import Atlas
 
-    store = cached.open_store()
-    model = data = None
-    if store is not None:
-        try:
-            model = store.get_result(cached.model_manifest_key(args.model, args.weights))
-            data = store.get_result(cached.data_manifest_key(args.data))
-        finally:
-            store.close()
-    if model is None or data is None:
-        from featent.data import load_dataset
-        from featent.nets import load_model
-
-        fingerprints = (load_model(args.model, args.weights).fingerprint, load_dataset(args.data).fingerprint)
-    else:
-        fingerprints = (model[1]["fingerprint"], data[1]["fingerprint"])
+    found = cached.provenance(args.model, args.weights, args.data)
+    fingerprints = (found["model_fingerprint"], found["data_fingerprint"])
 
     def stamped(frame):
         frame = frame.copy()
         if "hole_possible" not in frame.columns:
             frame["hole_possible"] = frame["unit_size"] >= MIN_HOLE_SIZE
-        frame["featent_version"] = featent_version()
+        frame["featent_version"] = found["featent_version"]
         frame["model_fingerprint"], frame["data_fingerprint"] = fingerprints
         return frame
 

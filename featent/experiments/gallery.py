@@ -117,7 +117,7 @@ def top_images_across_classes(
         column = maps.scores[:, unit]
         for i in top_images(maps.scores, unit, k):
             found.append(TopImage(class_name, int(i), maps.ids[int(i)], float(column[int(i)])))
-        progress((c + 1) / len(chosen), f"class {class_name}: {c + 1}/{len(chosen)}")
+        progress((c + 1) / len(chosen), f"class {class_name}: {c + 1}/{len(chosen)} classes")
     found.sort(key=lambda t: (-t.score, chosen.index(t.class_name), t.index))
     return found[:k]
 

@@ -358,7 +358,8 @@ def finetune(
                 loss = nn.functional.cross_entropy(module(_preprocess(model, images[index], device)), labels[index].to(device))
                 loss.backward()
                 optimizer.step()
-                progress((epoch * n_batches + b + 1) / (epochs * n_batches), f"fine-tuning epoch {epoch + 1}/{epochs}")
+                progress((epoch * n_batches + b + 1) / (epochs * n_batches), f"fine-tuning epoch {epoch + 1}/{epochs}: "
+                         f"{b + 1}/{n_batches} batches")
     finally:
         module.eval()
         for p in module.parameters():

@@ -185,7 +185,7 @@ def gather_evidence(
     stats: dict[str, ClassStats] = {}
     born: dict[str, list[np.ndarray]] = {}
     for k, name in enumerate(run):
-        progress(k / max(1, len(run)), f"{layer}: activations of class {name} ({k + 1}/{len(run)})")
+        progress(k / max(1, len(run)), f"{layer}: activations: {k + 1}/{len(run)} classes")
         is_target = name in targets
         stat = stats[name] = ClassStats(n_units)
         for batch in _chunks(images_by_class[name], batch_size):

@@ -12,7 +12,9 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
@@ -275,6 +277,20 @@ def _return_freed_memory() -> None:
     except (OSError, AttributeError):  # not glibc: the allocator decides
         pass
 _BUILDING: dict[tuple[str, str | None], threading.Lock] = {}
+#: What a model build runs inside, per thread of work (the app's job queue in public mode); None: directly.
+_BUILD_GUARD: ContextVar[Callable[[Callable[[], LoadedModel]], LoadedModel] | None] = ContextVar(
+    "featent_build_guard", default=None)
+
+
+@contextmanager
+def guarded_builds(guard: Callable[[Callable[[], LoadedModel]], LoadedModel]) -> Iterator[None]:
+    """Run the model builds (not the memo hits) of this block through ``guard(build)``: a shared server
+    counts a build as a job (jobs at once, compute time) while a hit stays instant."""
+    token = _BUILD_GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _BUILD_GUARD.reset(token)
 
 
 def load_model(
@@ -325,7 +341,8 @@ def load_model(
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
         if hit is None:
-            hit = _load_uncached(parsed, weights)
+            guard = _BUILD_GUARD.get()
+            hit = _load_uncached(parsed, weights) if guard is None else guard(lambda: _load_uncached(parsed, weights))
             with _CACHE_LOCK:
                 _CACHE[key] = hit
                 _evict_locked()

@@ -26,7 +26,7 @@ from featent.data import WholeSplits, load_dataset
 from featent.errors import FeatentError
 from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 from featent.nets.family import Recipe
-from featent.progress import Progress, ProgressLike
+from featent.progress import Progress, ProgressLike, counted
 from featent.store import write_atomic, write_bytes_atomic
 from featent.validation import check_int, check_number
 
@@ -239,7 +239,8 @@ def train(
                     model.train()
                     write_history()
                 if not progress.silent:
-                    progress(((epoch - 1) * n_batches + b + 1) / (epochs * n_batches), f"epoch {epoch}/{epochs}")
+                    done, planned = (epoch - 1) * n_batches + b + 1, epochs * n_batches
+                    progress(done / planned, counted(f"training ({epochs} epoch{'s' * (epochs != 1)})", done, planned, "batches"))
             scheduler.step()
             keep = checkpoint_epochs is None or epoch in checkpoint_epochs
             history.epochs.append(measure(epoch, step, total / len(train_x), f"epoch_{epoch:03d}.pt", keep))

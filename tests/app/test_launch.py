@@ -13,11 +13,21 @@ def test_the_entry_is_a_script_inside_the_package_beside_no_pages_folder() -> No
     assert not (app.ENTRY.parent / "pages").exists()  # a pages/ folder there would switch Streamlit's old page mode on
 
 
-def test_launch_runs_streamlit_on_the_entry_with_the_options(monkeypatch) -> None:
+def test_the_server_script_serves_the_entry_unless_told_another(monkeypatch, tmp_path) -> None:
+    """serve.py is what `streamlit run` starts; the script it serves is main.py or $FEATENT_APP_SCRIPT."""
+    assert app.SERVER.name == "serve.py" and app.SERVER.parent == app.ENTRY.parent
+    monkeypatch.delenv(app.SCRIPT_ENV, raising=False)
+    assert app.app_script() == str(app.ENTRY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(app.SCRIPT_ENV, "app.py")  # relative: made absolute against the working folder
+    assert app.app_script() == str(tmp_path.resolve() / "app.py")
+
+
+def test_launch_runs_streamlit_on_the_server_script_with_the_options(monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(subprocess, "call", lambda command, env=None: calls.append(command) or 0)
     assert app.launch(port=8600, headless=True, options=["--server.address", "0.0.0.0"]) == 0
-    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app.ENTRY), "--server.port", "8600",
+    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app.SERVER), "--server.port", "8600",
                       "--server.headless", "true", "--server.address", "0.0.0.0"]]
 
 

@@ -82,3 +82,26 @@ def test_link_values_the_inspector_cannot_use_are_named(public_server: Path) -> 
     warnings = "\n".join(_warnings(at))
     assert "layer='nolayer' does not exist here; 'block3_conv2' was used instead" in warnings, warnings
     assert "unit='1000000' does not exist here; 0 was used instead" in warnings, warnings
+
+
+@pytest.mark.parametrize(("public", "data", "sentence"), [
+    ("1", "x" * 5000, "The link's data='" + "x" * 80 + "' is not offered on this server; 'fashion' was used instead."),
+    ("1", "/tmp/a\x00b", "The link's data='/tmp/a\\x00b' is not offered on this server; 'fashion' was used instead."),
+    ("1", "../../home", "The link's data='../../home' is not offered on this server; 'fashion' was used instead."),
+    ("", "x" * 5000, "a name in it is too long"),
+    ("", "/tmp/a\x00b", "Cannot use data folder '/tmp/a\\x00b': it contains a NUL character"),
+    ("", "../../no-such-folder", "Data folder '../../no-such-folder' does not exist"),
+])
+def test_a_bad_path_in_a_link_is_one_sentence_in_either_mode(public_server: Path, monkeypatch, public: str, data: str,
+                                                              sentence: str) -> None:
+    monkeypatch.setenv("FEATENT_PUBLIC", public)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"data": data, "images": "4"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [w.value for w in at.warning] if public else [e.value for e in at.error]
+    assert len([s for s in shown if sentence in s]) == 1, shown  # public: a warning, and the page goes on
+    assert not any("Unexpected error" in e.value for e in at.error)
+    if public:
+        assert_clean(at)
+        assert at.query_params["data"] == "fashion"

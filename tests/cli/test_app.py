@@ -32,7 +32,7 @@ def started(monkeypatch):
 def test_app_starts_streamlit_headless_quiet_on_the_packaged_entry(started):
     assert main(["app", "--port", "8600", "--host", "127.0.0.1"]) == 0
     (command, env), = started
-    assert command[1:5] == ["-m", "streamlit", "run", str(featent.app.ENTRY)]
+    assert command[1:5] == ["-m", "streamlit", "run", str(featent.app.SERVER)]
     text = " ".join(command)
     assert "--server.port 8600" in text and "--server.headless true" in text and "--server.address 127.0.0.1" in text
     assert " ".join(QUIET_OPTIONS) in text and "--server.fileWatcherType none" in text

@@ -82,7 +82,8 @@ class Terminal:
     def isatty(self): return True
     def write(self, text):
         if not seen and text.strip():
-            seen.append((time.perf_counter() - t0, "torch" in sys.modules, text.strip()))
+            seen.append((time.perf_counter() - t0, "torch" in sys.modules, text.strip(),
+                         "featent.cli.experiments" in sys.modules))
         return len(text)
     def flush(self): pass
 sys.stderr = Terminal()
@@ -97,10 +98,11 @@ def test_first_line_comes_before_torch_is_imported(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FEATENT_CACHE_DIR": str(tmp_path)}
     argv = ["entropy", "--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2", "--images", "4"]
     done = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env, timeout=600)
-    code, (seconds, torch_loaded, line) = eval(done.stdout.strip().splitlines()[-1])
+    code, (seconds, torch_loaded, line, parser_built) = eval(done.stdout.strip().splitlines()[-1])
     assert code == 0, done.stderr
-    assert line.startswith("featent: entropy: loading")
+    assert line == "featent: entropy: starting …"
     assert not torch_loaded, f"the first line came after torch was imported ({seconds:.2f} s)"
+    assert not parser_built, "the first line came after the command modules were imported (the parser was built)"
     print(f"first line after {seconds:.3f} s")
 
 

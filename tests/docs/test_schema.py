@@ -66,7 +66,7 @@ def fields_of_output(text: str, fmt: str) -> set[str]:
 
 
 _SELECTION = ["--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2", "--images", "8"]
-#: The cheap arguments each documented command is run with.
+#: Cheap arguments for each command (the demo model on digits, a few images, one layer, few units of work).
 ARGS = {
     "models": [],
     "layers": ["--model", "demo"],
@@ -77,34 +77,70 @@ ARGS = {
     "rescale": [*_SELECTION, "--unit", "53"],
     "randomness": [*_SELECTION, "--unit", "53", "--random-models", "2"],
     "roles": _SELECTION,
+    "dynamics": ["--data", "digits", "--class", "3", "--layer", "block3_conv2", "--images", "4"],
+    "compare-models": ["--model", "demo", "--model", "demo@epoch1", "--data", "digits", "--class", "3",
+                       "--layer", "block3_conv2", "--images", "4"],
+    "ablate": ["--model", "demo", "--data", "digits", "--class", "3", "--layer", "block3_conv2", "--images", "4",
+               "--order", "fe", "--order", "l1", "--test-per-class", "2", "--test-class", "3", "--test-class", "5"],
+    "ablation-summary": ["--model", "demo", "--data", "digits", "--class", "3", "--class", "5", "--layer",
+                         "block3_conv2", "--images", "4", "--order", "fe", "--test-per-class", "2"],
+    "prune": ["--model", "demo", "--data", "digits", "--class", "3", "--class", "5", "--layer", "block3_conv2",
+              "--images", "2", "--epochs", "0", "--train-per-class", "2", "--test-per-class", "2", "--method", "l1"],
+    "train-demo": ["--data", "digits", "--epochs", "1"],  # --weights-out is added per test
+    "train-family": ["--levels", "0.8", "--no-base"],  # finds the run built (see built_family_run)
 }
-#: Commands that run for minutes (training, ablation, pruning): their fields are documented in
-#: docs/experiments.md, not checked here.
-LONG = {"train-demo", "train-family", "dynamics", "compare-models", "ablate", "ablation-summary", "prune"}
 #: Commands that print no fields: `app` serves the app, `story` writes one HTML file (its own tests).
 NO_FIELDS = {"app", "story"}
 SCHEMA = documented_schema()
 
 
 @pytest.fixture
-def shared_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FEATENT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "schema-cache"))
-    monkeypatch.setenv("FEATENT_OFFLINE", "1")
+def quick_throughput(monkeypatch):
+    """prune measures each network's images/s; here over one short round (the fields are what is checked)."""
+    from featent.experiments import pruning
+
+    measure = pruning.throughputs
+    monkeypatch.setattr(pruning, "throughputs", lambda modules, size, **_: measure(modules, size, batch_size=2,
+                                                                                    min_seconds=0.0))
 
 
-def test_every_command_is_in_the_schema_or_named_long():
+@pytest.fixture
+def built_family_run(session_store):
+    """The corrupted-label run train-family would retrain (35 epochs), already built in the store's family
+    folder: a copy of the shipped run, so the command reads it and compares it as after training."""
+    import shutil
+
+    from featent.nets.family import corrupt_run, family_directory, shipped_run
+
+    run = corrupt_run(0.8)
+    target = family_directory() / run.run_id
+    if not target.exists():
+        shutil.copytree(shipped_run(run), target)
+    return target
+
+
+def test_every_command_is_in_the_schema_and_run():
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     documented = {command for command, _ in SCHEMA}
-    missing = [name for name in sub.choices if name not in documented and name not in LONG | NO_FIELDS]
+    missing = [name for name in sub.choices if name not in documented and name not in NO_FIELDS]
     assert not missing, f"docs/cli.md '## Output schema' has no rows for: {', '.join(missing)}"
     assert set(ARGS) | {"sweep"} == documented - {"sweep-units"}
+    for command in ARGS:
+        assert {fmt for c, fmt in SCHEMA if c == command} == {"table", "csv", "json"}, command
 
 
 @pytest.mark.parametrize(("command", "fmt"), sorted(k for k in SCHEMA if k[0] in ARGS))
-def test_documented_fields_are_the_output(command, fmt, shared_cache):
+def test_documented_fields_are_the_output(command, fmt, session_store, request, tmp_path):
+    args = list(ARGS[command])
+    if command == "prune":
+        request.getfixturevalue("quick_throughput")
+    if command == "train-family":
+        request.getfixturevalue("built_family_run")
+    if command == "train-demo":
+        args += ["--weights-out", str(tmp_path / "demo.pt")]
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        assert main([command, *ARGS[command], "--quiet", "--format", fmt]) == 0
+        assert main([command, *args, "--quiet", "--format", fmt]) == 0
     real = fields_of_output(out.getvalue(), fmt)
     documented = set(SCHEMA[command, fmt])
     assert real == documented, (
@@ -113,7 +149,7 @@ def test_documented_fields_are_the_output(command, fmt, shared_cache):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_sweep_atlas_columns_are_documented(suffix, shared_cache, tmp_path):
+def test_sweep_atlas_columns_are_documented(suffix, session_store, tmp_path):
     from featent.experiments.atlas import Atlas
 
     for units, row in ((False, "sweep"), (True, "sweep-units")):

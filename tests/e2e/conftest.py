@@ -1,4 +1,5 @@
-"""Browser fixtures: Debian's chromium for Playwright and a real `streamlit run app.py` server.
+"""Browser fixtures: Debian's chromium for Playwright and a real Streamlit server started as `make run` does
+(`streamlit run featent/app/serve.py` serving app.py).
 
 Playwright cannot download its own browsers here, so the launch uses /usr/bin/chromium
 (`make test` installs it). The server runs on a free localhost port with a private result store
@@ -66,7 +67,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 
 @pytest.fixture(scope="session")
 def packaged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """`streamlit run featent/app/main.py` (what `featent app` starts), run from outside the checkout."""
+    """featent/app/main.py served as `featent app` serves it, run from outside the checkout."""
     yield from _serve(ROOT / "featent" / "app" / "main.py", tmp_path_factory.mktemp("featent-e2e-packaged"),
                       cwd=tmp_path_factory.mktemp("elsewhere"))
 
@@ -94,10 +95,10 @@ def _serve(script: Path, base: Path, cwd: Path = ROOT, env: dict[str, str] | Non
     artifacts.mkdir(parents=True, exist_ok=True)
     python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "FEATENT_CACHE_DIR": str(base / "cache"), "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path,
-           **(env or {})}
+           "FEATENT_APP_SCRIPT": str(script), **(env or {})}
     log = open(base / "server.log", "w")  # noqa: SIM115 - closed in finally
     command = [
-        sys.executable, "-m", "streamlit", "run", str(script),
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "featent" / "app" / "serve.py"),  # as featent app and make run
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *(extra or []),
     ]

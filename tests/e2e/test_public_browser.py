@@ -1,5 +1,6 @@
 """Public mode in Chromium, three sessions at once: each keeps its own selection, a link naming a
-server path is refused with a warning, and a zip uploaded by one session is gone when it ends."""
+server path or over a limit is refused with a warning, no control clears the shared store, and a zip
+uploaded by one session is gone when it ends."""
 
 from __future__ import annotations
 
@@ -55,8 +56,11 @@ def test_three_public_sessions_keep_their_own_selection_and_uploads_go_with_them
         assert _class_shown(page) == klass
     assert "data=shapes" in pages[2].url  # the root's folder by name, never its path
 
-    _open(pages[1], url + "/?data=/&images=4")
+    _open(pages[1], url + "/?data=/&images=500")
     expect(pages[1].get_by_text("The link's data='/' is not offered on this server")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(pages[1].get_by_text("The link's images=500 cannot be used (This server allows at most 200 images per "
+                                "selection)")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(pages[1].get_by_role("button", name="Clear cache")).to_have_count(0)  # the shared store stays
     assert "data=fashion" in pages[1].url
 
     page = pages[0]

@@ -121,3 +121,17 @@ def test_full_recipe_refuses_the_subset(monkeypatch, tmp_path):
             train(replace(DEMO_RECIPE, epochs=1))
     finally:
         clear_dataset_cache()
+
+
+def test_training_reports_counted_batches_an_eta_can_be_measured_from():
+    from featent.progress import PhaseEta
+
+    reports: list[tuple[float, str]] = []
+    train(SHORT, seed=0, progress=lambda fraction, message: reports.append((fraction, message)))
+    fractions, messages = zip(*reports, strict=True)
+    assert list(fractions) == sorted(fractions) and fractions[-1] == 1.0
+    assert messages[-1] == f"training (1 epoch): {len(messages)}/{len(messages)} batches"
+    clock = iter(range(len(messages)))
+    eta = PhaseEta(lambda: float(next(clock)))
+    shown = [eta(message) for message in messages]
+    assert shown[-1].endswith("batches/s, phase ETA 0:00") and "batches/s" in shown[len(shown) // 2]

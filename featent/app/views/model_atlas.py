@@ -59,9 +59,10 @@ def render() -> None:
                                             key="atlas_n_classes", help="The first N classes of the dataset.")
                     c2.write("")
                     if c2.button(f"Sweep {int(count)} classes x {n_layers} layers", key="atlas_run", type="primary"):
-                        with progress.status("Sweeping classes x layers") as report:
-                            sweep(sel.model, sel.data, classes=int(count), layers="all", images=sel.n_images, seed=sel.seed,
-                                  weights=sel.weights, store=store, progress=report)
+                        with shown_in_place(), progress.status("Sweeping classes x layers") as report:
+                            cached.bounded(lambda: sweep(sel.model, sel.data, classes=int(count), layers="all",
+                                                         images=sel.n_images, seed=sel.seed, weights=sel.weights,
+                                                         store=store, progress=report))
                         st.rerun()
         elif source == "Earlier sweeps":
             runs = stored_runs(store) if store is not None else []

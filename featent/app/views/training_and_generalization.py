@@ -15,6 +15,7 @@ from featent.app.layout import (
     page_header,
     session_memo,
 )
+from featent.app.mode import training_allowed
 from featent.app.selection import model_options, sidebar_selection
 from featent.errors import ModelError
 from featent.experiments.dynamics import training_dynamics
@@ -52,11 +53,14 @@ def render() -> None:
         st.info(f"{what} are not trained yet on this machine. Training is deterministic (seed {family.FAMILY_SEED}) and "
                 f"takes {minutes} on a laptop CPU; the result is kept in the cache folder. "
                 "Or run `featent train-family` in a terminal.", icon=":material/model_training:")
+        if not training_allowed():  # a shared server trains only when its operator allows it
+            st.caption("This server does not allow training; its operator can train them with `featent train-family`.")
+            return False
         if not st.button(f"Train {what.lower()} now", key=key, icon=":material/play_arrow:"):
             return False
         with shown_in_place(), progress.status(f"Training {what.lower()}") as report:
-            for k, run in enumerate(runs):
-                family.ensure_run(run, progress=report.subrange(k / len(runs), (k + 1) / len(runs)))
+            cached.bounded(lambda: [family.ensure_run(run, progress=report.subrange(k / len(runs), (k + 1) / len(runs)))
+                                    for k, run in enumerate(runs)])
         st.rerun()  # draw the page again without the 'not trained yet' box and its button
         return True
 

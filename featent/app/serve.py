@@ -1,0 +1,22 @@
+"""The server ``featent app`` and ``make run`` start: Streamlit's own ASGI app (``st.App``) around
+the app's script, with one addition.
+
+Streamlit's browser client finds its server by probing the page's own address first: a bookmark of
+``/Unit_inspector`` asks ``/Unit_inspector/_stcore/health`` and ``.../host-config`` (both 404) before
+the root. Every page's HTML therefore carries the server's base address in ``window.__streamlit``
+(the client's own embedding setting), so the client asks the right address first and a deep link
+makes no failed request.
+
+``streamlit run featent/app/serve.py`` runs ``featent/app/main.py``; ``FEATENT_APP_SCRIPT`` names
+another script (``make run`` gives the checkout's ``app.py``, beside its ``pages/``).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from starlette.middleware import Middleware
+
+from featent.app import app_script
+from featent.app.server_address import ServerAddressInPage
+
+app = st.App(app_script(), middleware=[Middleware(ServerAddressInPage)])
