@@ -145,8 +145,8 @@ def test_function_local_imports_are_few():
 
 
 #: The CLI defers torch-backed modules until a command needs them (a stored answer never imports torch),
-#: and the app/story/prune commands brought a few more such imports.
-LOCAL_IMPORT_BUDGET = 61
+#: and the app/story/prune commands brought a few more such imports; Home defers two so its page paints before torch.
+LOCAL_IMPORT_BUDGET = 65
 
 
 @pytest.mark.parametrize(

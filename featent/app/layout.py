@@ -72,9 +72,10 @@ def chart(fig: go.Figure, key: str, *, where=None, name: str | None = None, **kw
 def figure_downloads(where=None) -> None:
     """A sidebar control that renders any figure of the page as PNG on the server (kaleido + chromium).
 
-    The PNG is made only when the button is pressed (deferred data), from the figure as last drawn.
+    The PNG is made only when the button is pressed (deferred data), from the figure as last drawn; an
+    entry may also be a function that builds the figure (a figure the page does not draw itself).
     """
-    figures: dict[str, go.Figure] = st.session_state.get(FIGURES, {})
+    figures: dict[str, go.Figure | Callable[[], go.Figure]] = st.session_state.get(FIGURES, {})
     if not figures:
         return
     where = where or st.sidebar
@@ -84,7 +85,8 @@ def figure_downloads(where=None) -> None:
             return
 
         def render(name: str = name, figures: dict = figures) -> bytes:
-            return to_png(figures[name])
+            figure = figures[name]
+            return to_png(figure if isinstance(figure, go.Figure) else figure())
 
         st.download_button("Download PNG", render, file_name=f"{name.replace(' ', '_')}.png", mime="image/png",
                            icon=":material/download:", key="_png_download")

@@ -14,6 +14,7 @@ birth (the rest of the filtration adds nothing a viewer can follow).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import plotly.graph_objects as go
@@ -169,24 +170,59 @@ def _segments(points: np.ndarray, pairs: np.ndarray, close: bool = False) -> tup
 
 
 class AnimatedFigure(go.Figure):
-    """A figure whose animation frames stay plain data.
+    """A figure whose animation frames, slider and Play buttons stay plain data.
 
-    The traces and layout are validated as usual; the frames (a few hundred, built here from checked
-    arrays) are added only when the figure is serialised, because plotly's per-property validation of
-    them would cost seconds on every step change.
+    The traces and layout are validated as usual; the frames, the slider's steps and the buttons (a
+    few hundred entries, built here from checked arrays) are added only when the figure is
+    serialised, because plotly's per-property validation of them cost more than the rest of a step
+    or unit change. ``adopt`` turns a built figure into one without copying (a copy re-validates).
     """
 
-    def __init__(self, figure: go.Figure, frames: list[dict]) -> None:
+    _raw_frames: list[dict]
+    _raw_layout: dict
+    _restart: dict | None = None  # see start_at
+
+    def __init__(self, figure: go.Figure, frames: list[dict], layout: dict | None = None) -> None:
         super().__init__(figure)
         self._raw_frames = frames
+        self._raw_layout = layout or {}
+
+    @classmethod
+    def adopt(cls, figure: go.Figure, frames: list[dict], layout: dict | None = None) -> AnimatedFigure:
+        """``figure`` itself as an AnimatedFigure (no copy, no second validation)."""
+        figure.__class__ = cls
+        adopted = cast(AnimatedFigure, figure)
+        adopted._raw_frames = frames
+        adopted._raw_layout = layout or {}
+        return adopted
 
     @property
     def raw_frames(self) -> list[dict]:
         return self._raw_frames
 
+    def start_at(self, start: int) -> AnimatedFigure:
+        """This figure showing step ``start`` before Play, as ``filtration_animation(..., start=start)``
+        builds it: a start-step change reuses the frames instead of rebuilding the figure."""
+        info = self._restart
+        if info is None:
+            raise ValueError("this figure was not built by filtration_animation")
+        first = min(max(int(start), 1), len(self._raw_frames))
+        self._raw_layout["sliders"][0]["active"] = first - 1
+        if info["jumps_only"]:
+            jumps = [j for j in info["jumps"] if j >= first] or info["jumps"]
+            for button in self._raw_layout["updatemenus"][0]["buttons"][:-1]:
+                button["args"][0] = [str(j) for j in jumps]
+        info["first"] = first
+        return self
+
     def to_dict(self) -> dict:
         spec = super().to_dict()
         spec["frames"] = self._raw_frames
+        spec["layout"].update(self._raw_layout)
+        if self._restart is not None and self._restart["first"] != self._restart["built"]:
+            frame = self._raw_frames[self._restart["first"] - 1]
+            for index, data in zip(frame["traces"], frame["data"], strict=True):
+                spec["data"][index].update(data)
         return spec
 
     def to_plotly_json(self) -> dict:
@@ -394,7 +430,7 @@ def filtration_animation(
         return {"frame": {"duration": 1000 // speed, "redraw": True}, "transition": {"duration": 0}, "fromcurrent": True,
                 "mode": "immediate"}
 
-    fig.update_layout(
+    controls = dict(
         updatemenus=[
             {
                 "type": "buttons",
@@ -459,4 +495,6 @@ def filtration_animation(
     for v in range(1, n_frames + 1):
         data = per_step[v - 1]
         frames.append({"name": str(v), "traces": indices, "data": [data[key] for key in keys]})
-    return AnimatedFigure(fig, frames)
+    animation = AnimatedFigure.adopt(fig, frames, controls)
+    animation._restart = {"first": first, "built": first, "jumps_only": jumps_only, "jumps": jump_steps(bc, n_frames)}
+    return animation

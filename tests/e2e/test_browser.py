@@ -69,7 +69,8 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     # Home, cold: from spawning the server to the home page drawn with its sidebar selection.
     page.goto(server.url)
     expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stSidebar"]').get_by_text("Class", exact=True)).to_be_visible()
+    # the page list and headings come first; the sidebar's selection once the model and data are loaded
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text("Class", exact=True)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     _idle(page)
     server.timings["home_interactive_cold_s"] = round(time.monotonic() - server.started_at, 2)
     assert page.locator('[data-testid="stException"]').count() == 0

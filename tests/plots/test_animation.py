@@ -142,3 +142,44 @@ def test_png_export_renders_the_first_frame_with_chromium() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
     assert (width, height) == (900, 400)
+
+
+def test_frames_slider_and_buttons_are_valid_plotly_added_at_serialisation() -> None:
+    """The slider's steps, the Play buttons and the frames skip plotly's per-property validation on every
+    build (it cost more than the rest of a unit change); what is sent must still be what validation accepts."""
+    import plotly.graph_objects as go
+
+    unit = np.random.default_rng(8).random((8, 8))
+    fig = animation.filtration_animation(unit, start=5)
+    assert not fig.layout.sliders and not fig.layout.updatemenus  # not validated at build time
+    spec = fig.to_dict()
+    assert len(spec["frames"]) == 64 and len(spec["layout"]["sliders"][0]["steps"]) == 64
+    assert spec["layout"]["sliders"][0]["active"] == 4
+    checked = go.Figure(spec).to_dict()  # raises on anything plotly would reject
+    assert checked["layout"]["sliders"] == spec["layout"]["sliders"]
+    assert checked["layout"]["updatemenus"] == spec["layout"]["updatemenus"]
+    assert [f["name"] for f in checked["frames"]] == [f["name"] for f in spec["frames"]]
+
+
+def test_the_payload_of_an_8x8_unit_stays_small() -> None:
+    """What a unit change sends for the demo's 8 x 8 units (64 frames): 179 KB measured; bound with margin."""
+    import plotly.io as pio
+
+    unit = np.random.default_rng(8).random((8, 8))
+    payload = pio.to_json(animation.filtration_animation(unit).to_dict(), validate=False)
+    assert len(payload) < 220_000
+
+
+@pytest.mark.parametrize(("m", "focus", "jumps_only"), [(4, None, False), (8, None, True), (16, True, False), (16, True, True)])
+def test_start_at_gives_the_figure_a_build_at_that_step_gives(m: int, focus: bool | None, jumps_only: bool) -> None:
+    """A start-step change reuses the figure's frames; what is sent equals a fresh build at that step."""
+    import json
+
+    import plotly.io as pio
+
+    unit = np.random.default_rng(m).random((m, m))
+    reused = animation.filtration_animation(unit, start=2, focus=focus, jumps_only=jumps_only)
+    for start in (5, 1, 12, 2):
+        fresh = animation.filtration_animation(unit, start=start, focus=focus, jumps_only=jumps_only)
+        sent = json.loads(pio.to_json(reused.start_at(start).to_dict(), validate=False))
+        assert sent == json.loads(pio.to_json(fresh.to_dict(), validate=False)), f"start {start}"

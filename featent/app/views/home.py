@@ -1,4 +1,9 @@
-"""Home: choose model, data and class in the sidebar; see what you chose and where to go."""
+"""Home: choose model, data and class in the sidebar; see what you chose and where to go.
+
+The first page a visitor sees, drawn in two passes: its title, text and page list first (this module
+imports neither torch nor numba), then, once the selection's model and data are loaded, the model,
+the class's images and the result cache into the places kept for them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featent.app import cached, mode
+from featent.app import mode
 from featent.app.errors import shown_in_place
 from featent.app.layout import image_captions, page_header
 from featent.app.navigation import HOME, PAGES, st_page
-from featent.app.selection import sidebar_selection
 
 
 def render() -> None:
@@ -21,10 +25,28 @@ def render() -> None:
         "one class: the feature entropy of Zhao & Zhang (ICLR 2022). Low entropy = a unit that sees the "
         "same pattern every time.",
     )
+    top = st.empty()  # the selection: replaced once the model and data are loaded
+    top.caption(":material/hourglass_top: Loading the model and the data…")
+
+    st.divider()
+    st.subheader("What each page shows")
+    for info in (i for i in PAGES if i is not HOME):
+        c1, c2 = st.columns([1.5, 4])
+        c1.page_link(st_page(info), label=info.title, icon=info.icon)
+        c2.markdown(info.summary)
+
+    st.divider()
+    st.subheader("Result cache")
+    cache_slot = st.container()
+
+    # deferred: these import torch and the birth kernel, which the page above does not need
+    from featent.app import cached
+    from featent.app.selection import sidebar_selection
+
     ctx = sidebar_selection()
     sel, model = ctx.selection, ctx.model
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = top.container().columns([3, 2], gap="large")
     with left:
         st.subheader(f"Model `{sel.model}`")
         st.caption(f"{model.weights_source} · input {model.input_size}x{model.input_size} · {model.n_classes} outputs")
@@ -46,16 +68,12 @@ def render() -> None:
         st.image(shown, width=64, caption=image_captions(range(min(12, len(ids))), ids))
 
     ctx.share()
+    with cache_slot:
+        cache_section(cached)
 
-    st.divider()
-    st.subheader("What each page shows")
-    for info in (i for i in PAGES if i is not HOME):
-        c1, c2 = st.columns([1.5, 4])
-        c1.page_link(st_page(info), label=info.title, icon=info.icon)
-        c2.markdown(info.summary)
 
-    st.divider()
-    st.subheader("Result cache")
+def cache_section(cached) -> None:
+    """Where the result store is, how big, and (local mode only) a button that clears it."""
     problem = cached.store_problem()
     if problem is not None:
         st.warning(f"Results are computed but not kept on disk: {problem}", icon=":material/warning:")

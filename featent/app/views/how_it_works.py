@@ -58,7 +58,13 @@ def _apply_link(stages: tuple[str, ...], examples: dict[str, str]) -> None:
 def render() -> None:
     page_header("How it works", "From one unit to its feature entropy, in nine stages. Each figure has its sentence beside "
                 "it; ▶ Play runs in your browser.", icon=":material/school:")
+    story_body()
+    figure_downloads()
 
+
+@st.fragment
+def story_body() -> None:
+    """The page below its title, a fragment: a change of the unit, stage or step reruns only this."""
     STAGES = story.STAGES
     EXAMPLES = {"Paper's toy (Fig. 2)": "toy", "Random unit": "random"}
     FIG_HEIGHT = 470
@@ -242,7 +248,6 @@ def render() -> None:
                                  mime="text/html", icon=":material/download:", key="hiw_story_download",
                                  help="The nine stages with Play, for a room with no network and no server: open it "
                                       "from disk in any browser.")
-    figure_downloads()
 
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from featent.app import cached, progress
 from featent.app.errors import shown_in_place
-from featent.app.layout import chart, figure_downloads, image_captions, page_header
+from featent.app.layout import chart, figure_downloads, image_captions, page_header, session_memo
 from featent.app.selection import layer_and_unit, persisted, remember, sidebar_selection
 from featent.app.units import fe_parts_panel, top_images_panel
 from featent.core import cycles, entropy, topology
@@ -50,8 +50,9 @@ def render() -> None:
         c_layer, c_unit, c_image, c_step, c_birth = st.columns([1.8, 1, 1, 1.1, 1.1], vertical_alignment="bottom")
         layer, unit_index = layer_and_unit(ctx.model, where=(c_layer, c_unit))
         selection = ctx.for_layers(layer)
-        with shown_in_place():
-            results = progress.layer_results(selection)[layer]
+        with shown_in_place():  # kept for the session: a unit, image or step change does not reread the store
+            results = session_memo("_insp_results", (selection, ctx.fingerprint),
+                                   lambda: progress.layer_results(selection))[layer]
         n_sampled = int(results.births.shape[0])  # a small class gives fewer images than asked
         image_key = persisted("image", 0)
         if not 0 <= st.session_state[image_key] < n_sampled:
@@ -78,8 +79,9 @@ def render() -> None:
 
         left, right = st.columns([1, 3.2], gap="medium")
         with left:
-            chart(unit_plots.input_image(images[image_index], title=image_captions([image_index], ids)[0], height=200),
-                  "insp_image", name="input image")
+            image_figure = session_memo("_insp_image", (selection, ctx.fingerprint, image_index), lambda: unit_plots.input_image(
+                images[image_index], title=image_captions([image_index], ids)[0], height=200), keep=4)  # same on a unit change
+            chart(image_figure, "insp_image", name="input image")
             st.markdown(f"**Layer `{layer}`, unit {unit_index}** — a {m} x {m} map, {n_steps} filtration steps.")
             unit_metrics(st, results, unit_index)
             same = int(np.count_nonzero(births == birth))
@@ -105,9 +107,11 @@ def render() -> None:
                 start = remember("step", int(c_step.number_input(f"Start step (1..{n_steps})", 1, n_steps, step=1, key=step_key,
                                                                  help="The step shown first (the birth by default); Play and "
                                                                       "the slider under the figure run in your browser.")))
-                fig = animation.filtration_animation(unit, start=start, curves=curves, birth=birth, focus=not whole,
-                                                     jumps_only=jumps, title=f"{layer}, unit {unit_index}: the filtration",
-                                                     height=480)
+                fig = session_memo("_insp_play", (selection, ctx.fingerprint, layer, unit_index, image_index, whole, jumps),
+                                   lambda: animation.filtration_animation(
+                                       unit, start=start, curves=curves, birth=birth, focus=not whole, jumps_only=jumps,
+                                       title=f"{layer}, unit {unit_index}: the filtration", height=480),
+                                   keep=4).start_at(start)  # a start-step change reuses the frames
                 chart(fig, "insp_play", name="filtration")
                 st.caption("▶ Play runs the filtration in the browser; drag the slider to any step. Orange: entries and edges "
                            "entering now; green: the hole born at the birth step; shaded: filled triangles.")
@@ -119,7 +123,9 @@ def render() -> None:
 
         fe_parts_panel(st, results, unit_index)
         b1, b2 = st.columns(2)
-        chart(filtration.persistence_barcode(cached.persistence_diagram(unit), n_steps), "insp_barcode", where=b1, name="barcode")
+        barcode = session_memo("_insp_barcode", (selection, ctx.fingerprint, layer, unit_index, image_index), lambda: (
+            filtration.persistence_barcode(cached.persistence_diagram(unit), n_steps)), keep=4)  # same on a step change
+        chart(barcode, "insp_barcode", where=b1, name="barcode")
         chart(unit_plots.adjacency_at_step(unit, v), "insp_adj", where=b2, name="adjacency")
         if st.toggle("Show the top-activating images of this unit", key="insp_show_top",
                      help="The images of the class (and of other classes) that make this unit respond most, with its map "
