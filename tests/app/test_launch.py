@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -35,3 +36,22 @@ def test_importing_the_package_does_not_import_streamlit() -> None:
     probe = "import sys, featent.app; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_server_warms_up_in_the_background_what_a_first_visit_needs(tmp_path) -> None:
+    """Importing serve.py (what `streamlit run` does) starts a thread that imports the pages' modules and
+    memoizes the demo model and the Fashion-MNIST data, without holding up the import itself."""
+    probe = (
+        "import sys, threading, featent.app.serve as s\n"
+        "warm = [t for t in threading.enumerate() if t.name == 'featent-warm-up']\n"
+        "assert len(warm) == 1 and warm[0].daemon\n"
+        "warm[0].join(600)\n"
+        "from featent.nets import loading\n"
+        "from featent import data\n"
+        "print(all(m in sys.modules for m in s.WARM_MODULES), 'torch' in sys.modules,\n"
+        "      [spec for spec, _ in loading._CACHE], sorted(data._CACHE))\n"
+    )
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[0] == "True True ['demo'] ['fashion']"
