@@ -1,6 +1,6 @@
 """Warm unit, image and start-step changes in the Unit inspector: one headless Chromium session.
 
-Starts ``streamlit run app.py`` of a checkout on loopback (as bench/load_test.py does), opens the
+Starts the app of a checkout on loopback as bench/load_test.py does (as `make run` serves it), opens the
 inspector, then times N changes of each control: from the click on its step-up button (after a
 0.5 s pause) to the new caption drawn and the script idle. Prints the medians and every change as JSON.
 
