@@ -69,13 +69,19 @@ def test_a_waiting_computation_shows_its_place_in_the_queue(public_env, monkeypa
                                   "at once).")
 
 
-def test_a_closed_sessions_waiting_job_leaves_the_queue(public_env, monkeypatch) -> None:
+def _one_slot_held(monkeypatch) -> tuple[public.JobQueue, threading.Event, threading.Thread]:
+    """A queue of one slot, held by session 'a' until the returned event is set."""
     monkeypatch.setenv("FEATENT_MAX_JOBS", "1")
     queue = public.JobQueue()
     release = threading.Event()
     first = threading.Thread(target=queue.run, args=("a", lambda: release.wait(10)))
     first.start()
     time.sleep(0.1)
+    return queue, release, first
+
+
+def test_a_closed_sessions_waiting_job_leaves_the_queue(public_env, monkeypatch) -> None:
+    queue, release, first = _one_slot_held(monkeypatch)
 
     class Closed(BaseException):
         """What Streamlit raises at the next output of a closed session's script."""
@@ -170,12 +176,7 @@ def test_a_job_waiting_without_output_leaves_the_queue_when_its_session_closes(p
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
     from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequests
 
-    monkeypatch.setenv("FEATENT_MAX_JOBS", "1")
-    queue = public.JobQueue()
-    release = threading.Event()
-    first = threading.Thread(target=queue.run, args=("a", lambda: release.wait(10)))
-    first.start()
-    time.sleep(0.1)
+    queue, release, first = _one_slot_held(monkeypatch)
     requests = ScriptRequests()
     monkeypatch.setattr(script_run_context, "get_script_run_ctx",
                         lambda suppress_warning=False: SimpleNamespace(script_requests=requests))
