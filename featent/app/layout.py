@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from featent.app.navigation import tab_icon
 from featent.plots.export import to_png
 
 FIGURES = "_page_figures"
@@ -20,19 +21,12 @@ COMPACT_CSS = """<style>
 </style>"""
 
 
-def _favicon() -> Any:
-    """The tab icon as an image the server itself serves: a Material icon name as ``page_icon``
-    makes the browser fetch its SVG from fonts.gstatic.com, and the app makes no outside request."""
-    from PIL import Image
-
-    return Image.new("RGB", (32, 32), "#1f5fa8")  # featent's accent colour (.streamlit/config.toml)
-
-
 def page_header(title: str, description: str, *, icon: str = ":material/hub:") -> None:
     """Wide layout and a consistent heading; must be the first Streamlit call of a page.
 
-    ``icon`` is the page's icon in the navigation; the browser tab shows :func:`_favicon`."""
-    st.set_page_config(page_title=f"{title} · featent", page_icon=_favicon(), layout="wide")
+    ``icon`` is the page's icon in the navigation; the browser tab shows
+    :func:`featent.app.navigation.tab_icon`."""
+    st.set_page_config(page_title=f"{title} · featent", page_icon=tab_icon(), layout="wide")
     st.session_state[FIGURES] = {}  # this run's figures, offered as PNG downloads
     st.html(COMPACT_CSS)
     st.title(title)

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # browsing.py, the tests' shared helpers
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("FEATENT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -11,32 +11,23 @@ import time
 
 import numpy as np
 import pytest
+from browsing import RENDER_TIMEOUT_MS, wait_idle
 from playwright.sync_api import Page, expect
 
 from featent.data import load_dataset
 from featent.pipeline import Selection, layer_results
 
 pytestmark = pytest.mark.e2e
-RENDER_TIMEOUT_MS = 120_000
 SETTLE_MS = 500  # pause before a timed change, so one timing does not include the previous render
 DEFAULT_DATA = "fashion"  # the app opens on the demo (trained on Fashion-MNIST), 100 images of the first class, seed 0
 LAST_LAYER = "block3_conv2"  # the demo's last conv layer, which the pages open on
-
-
-def _idle(page: Page) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' indicator)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running|Connecting|Stop/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=RENDER_TIMEOUT_MS,
-    )
 
 
 def _assert_page_ok(page: Page, min_charts: int) -> None:
     charts = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
     expect(charts.nth(min_charts - 1)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(charts.nth(min_charts - 1).locator(".main-svg").first).to_be_attached()
-    _idle(page)
+    wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
@@ -71,7 +62,7 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     # the page list and headings come first; the sidebar's selection once the model and data are loaded
     expect(page.locator('[data-testid="stSidebar"]').get_by_text("Class", exact=True)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     server.timings["home_interactive_cold_s"] = round(time.monotonic() - server.started_at, 2)
     assert page.locator('[data-testid="stException"]').count() == 0
     expect(page.locator('[data-testid="stImage"] img').first).to_be_visible()
@@ -111,7 +102,7 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
     unit_input.press("Enter")
     expect(page.get_by_text(re.compile(rf"{LAST_LAYER}, unit {unit}: birth times over class"))).to_be_visible(
         timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     bars = page.locator('[data-testid="stPlotlyChart"]').first.locator(".bars .point path")
     expect(bars).to_have_count(1 + len(steps))  # the grey 'no birth' bar, then one bar per birth time
     picked = page.get_by_text(re.compile(r"with birth time (\d+|no birth)"))
@@ -121,7 +112,7 @@ def test_every_page_in_chromium(page: Page, app_server) -> None:
         count = int(np.count_nonzero(births[:, unit] == step))
         expect(picked).to_have_text(re.compile(rf"^{count} image{'s' if count != 1 else ''} with birth time {step}\b"),
                                     timeout=RENDER_TIMEOUT_MS)
-        _idle(page)
+        wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, server, "2_birth_distribution")
 
@@ -162,7 +153,7 @@ def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -
     """Each page in the sidebar renders with the default selection."""
     page.goto(app_server.url)
     expect(page.get_by_role("heading", name="Result cache")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     links = page.locator('[data-testid="stSidebarNav"] a')
     labels = [links.nth(i).inner_text().strip().split("\n")[-1].strip() for i in range(links.count())]
     assert labels[0] == "Home"
@@ -173,7 +164,7 @@ def test_every_sidebar_page_opens_without_an_exception(page: Page, app_server) -
         # Wait for this page's own title, not the previous page's, before judging it.
         expect(page.locator("h1").filter(has_text=label).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         page.wait_for_timeout(300)
-        _idle(page)
+        wait_idle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, label
         _shot(page, app_server, "all_" + re.sub(r"\W+", "_", label).lower())
 
@@ -188,7 +179,7 @@ def test_a_bad_folder_is_an_error_in_place_and_the_app_recovers(page: Page, app_
     box.press("Enter")
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="/no/such/folder")
     expect(alert.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, app_server, "error_bad_folder")
     sidebar.get_by_text("digits", exact=True).click()
@@ -205,7 +196,7 @@ def test_a_deep_link_opens_the_inspector_on_layer_unit_and_image(page: Page, app
     page.goto(f"{app_server.url}/Unit_inspector?layer=block2_conv1&unit=5&image=3&step=7&images=40&seed=1")
     expect(page.locator("h1").filter(has_text="Unit inspector")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(r"block2_conv1, unit 5: the filtration"))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     assert _value(page, "Unit (") == "5" and _value(page, "Image (") == "3" and _value(page, "Start step") == "7"
     assert _value(page, "Images") == "40" and _value(page, "Seed") == "1"
     assert page.locator('[data-testid="stSidebarNav"] a').first.inner_text().split()[-1] == "Home"
@@ -218,7 +209,7 @@ def test_a_deep_link_opens_the_inspector_on_layer_unit_and_image(page: Page, app
 def test_the_packaged_entry_opens_a_deep_link_with_the_navigation_on_its_first_visit(page: Page, packaged_server) -> None:
     page.goto(f"{packaged_server.url}/Birth_distribution?layer=block3_conv2&unit=2&images=20")
     expect(page.locator("h1").filter(has_text="Birth distribution")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     nav = page.locator('[data-testid="stSidebarNav"] a')
     assert nav.first.inner_text().split()[-1] == "Home" and nav.filter(has_text="Unit inspector").count() == 1
     assert _value(page, "Unit (") == "2" and _value(page, "Images") == "20"
@@ -231,13 +222,13 @@ def test_a_gallery_click_opens_the_inspector_on_that_unit(page: Page, app_server
     expect(page.locator("h1").filter(has_text="Unit gallery")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     first = page.get_by_role("button", name=re.compile(r"^open_in_new Unit \d+$|^Unit \d+$")).first
     expect(first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     _shot(page, app_server, "8_unit_gallery")
     unit = re.search(r"Unit (\d+)", first.inner_text()).group(1)
     first.click()  # click 2 of 3: layer -> best unit -> link
     expect(page.locator("h1").filter(has_text="Unit inspector")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(rf"block3_conv2, unit {unit}: the filtration"))).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     assert _value(page, "Unit (") == unit and f"unit={unit}" in page.url
     code = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
     code.scroll_into_view_if_needed()
@@ -254,7 +245,7 @@ def test_the_histogram_shows_a_no_birth_bar(page: Page, app_server) -> None:
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect(chart.locator(".xtick text", has_text="no birth").first).to_be_attached(timeout=RENDER_TIMEOUT_MS)
     expect(chart.locator(".bars .point path").first).to_be_attached()
-    _idle(page)
+    wait_idle(page)
     _shot(page, app_server, "2_birth_distribution_no_birth_bar")
 
 
@@ -266,7 +257,7 @@ def test_play_advances_frames_in_the_browser_without_a_rerun(page: Page, app_ser
     page.get_by_role("button").filter(has=page.locator('[data-testid="stIconMaterial"]', has_text="arrow_forward")).click()
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     expect(chart.locator(".updatemenu-button", has_text="Play")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     page.wait_for_timeout(1000)
     page.evaluate("""() => {
         const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
@@ -291,7 +282,7 @@ def test_a_step_change_at_m64_is_quick_when_warm(page: Page, app_server) -> None
     page.goto(f"{app_server.url}/Unit_inspector?model=vgg11%3Arandom%4064&layer=block1_conv1&unit=0&images=4&step=20")
     slider = page.get_by_test_id("stSlider").get_by_role("slider").first
     expect(slider).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    _idle(page)
+    wait_idle(page)
     times = []
     for _ in range(3):
         before = int(
@@ -302,7 +293,7 @@ def test_a_step_change_at_m64_is_quick_when_warm(page: Page, app_server) -> None
         t0 = time.monotonic()
         page.keyboard.press("ArrowRight")
         expect(page.get_by_text(f"Step {before + 1}: threshold")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        _idle(page)
+        wait_idle(page)
         times.append(time.monotonic() - t0)
     app_server.timings["step_change_m64_warm_s_median"] = round(statistics.median(times), 3)
     app_server.timings["step_change_m64_warm_s_max"] = round(max(times), 3)

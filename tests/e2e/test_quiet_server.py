@@ -9,23 +9,15 @@ import time
 from urllib.parse import urlparse
 
 import pytest
+from browsing import RENDER_TIMEOUT_MS, wait_idle
 from playwright.sync_api import Page, expect
 
 from featent.app.navigation import PAGES
 
 pytestmark = pytest.mark.e2e
 
-RENDER_TIMEOUT_MS = 120_000
 #: At most this many log lines over the session (streamlit's own start-up banner is a few lines).
 MAX_LOG_LINES = 15
-
-
-def _idle(page: Page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running|Connecting|Stop/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=RENDER_TIMEOUT_MS,
-    )
 
 
 def test_every_page_makes_only_local_requests_that_succeed(page: Page, app_server) -> None:
@@ -55,7 +47,7 @@ def test_every_page_makes_only_local_requests_that_succeed(page: Page, app_serve
         tab.on("response", status)
         tab.goto(f"{app_server.url}/{path}")
         expect(tab.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        _idle(tab)
+        wait_idle(tab)
         tab.wait_for_load_state("networkidle", timeout=RENDER_TIMEOUT_MS)
         tab.remove_listener("request", outside)
         tab.remove_listener("requestfailed", failed)
@@ -73,7 +65,7 @@ def test_the_server_log_stays_quiet(page: Page, app_server) -> None:
     while time.monotonic() < deadline:
         page.goto(f"{app_server.url}/{pages[k % len(pages)]}")
         expect(page.locator("h1").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-        _idle(page)
+        wait_idle(page)
         k += 1
     assert app_server.log is not None
     lines = [line for line in app_server.log.read_text(errors="replace").splitlines() if line.strip()]
