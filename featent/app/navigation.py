@@ -15,6 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from featent.app.warmup import import_page_modules
+
 VIEWS = Path(__file__).resolve().parent / "views"
 
 
@@ -105,6 +107,12 @@ def run() -> None:
     """Draw the navigation and run the page the URL names (Home by default).
 
     The tab icon is set before the navigation: otherwise the client takes the page's Material icon as
-    the tab icon and fetches its SVG from fonts.gstatic.com, and the app makes no outside request."""
+    the tab icon and fetches its SVG from fonts.gstatic.com, and the app makes no outside request.
+    Every page but Home starts by importing torch, so it waits its turn for
+    :func:`~featent.app.warmup.import_page_modules` first; Home draws its text before that and waits
+    itself."""
     st.set_page_config(page_icon=tab_icon(), layout="wide")
-    st.navigation(sections(), position="sidebar").run()
+    current = st.navigation(sections(), position="sidebar")
+    if current.title != HOME.title:
+        import_page_modules()
+    current.run()

@@ -12,13 +12,12 @@ another script (``make run`` gives the checkout's ``app.py``, beside its ``pages
 
 While the server starts, a background thread imports what the pages need (torch, the births engine)
 and loads the default model and data, so the first visitor's page does not wait for them; the health
-check does not wait for it.
+check does not wait for it. Pages that arrive meanwhile wait for its imports rather than importing
+torchvision beside it (:mod:`featent.app.warmup` says why).
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 import threading
 
 import streamlit as st
@@ -26,23 +25,7 @@ from starlette.middleware import Middleware
 
 from featent.app import app_script
 from featent.app.server_address import ServerAddressInPage
-
-#: Modules every page's first run imports (the slow part of a first visit).
-WARM_MODULES = ("featent.app.selection", "featent.app.cached", "featent.app.progress", "featent.plots")
-
-
-def warm_up() -> None:
-    """Import :data:`WARM_MODULES` and load the default model and data (memoized for the whole process).
-
-    A failure here only loses the head start: the page that needs the module or model reports it."""
-    try:
-        for name in WARM_MODULES:
-            importlib.import_module(name)
-        importlib.import_module("featent.nets").load_model("demo")
-        importlib.import_module("featent.data").load_dataset("fashion")
-    except Exception:  # noqa: BLE001 - the page itself reports what went wrong, in place
-        logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
-
+from featent.app.warmup import warm_up
 
 threading.Thread(target=warm_up, name="featent-warm-up", daemon=True).start()
 

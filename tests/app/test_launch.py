@@ -42,16 +42,55 @@ def test_the_server_warms_up_in_the_background_what_a_first_visit_needs(tmp_path
     """Importing serve.py (what `streamlit run` does) starts a thread that imports the pages' modules and
     memoizes the demo model and the Fashion-MNIST data, without holding up the import itself."""
     probe = (
-        "import sys, threading, featent.app.serve as s\n"
+        "import sys, threading, featent.app.serve, featent.app.warmup as w\n"
         "warm = [t for t in threading.enumerate() if t.name == 'featent-warm-up']\n"
         "assert len(warm) == 1 and warm[0].daemon\n"
         "warm[0].join(600)\n"
         "from featent.nets import loading\n"
         "from featent import data\n"
-        "print(all(m in sys.modules for m in s.WARM_MODULES), 'torch' in sys.modules,\n"
+        "print(all(m in sys.modules for m in w.WARM_MODULES), 'torch' in sys.modules,\n"
         "      [spec for spec, _ in loading._CACHE], sorted(data._CACHE))\n"
     )
     env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[0] == "True True ['demo'] ['fashion']"
+
+
+def _run_beside_the_warm_up(tmp_path, script_side: str) -> subprocess.CompletedProcess[str]:
+    """Start the server's warm-up (import serve.py) and, without waiting, run ``script_side`` as a
+    visitor's script thread would; it prints what it got."""
+    probe = "import threading, featent.app.serve\n" + script_side + (
+        "[t.join(600) for t in threading.enumerate() if t.name == 'featent-warm-up']\n"  # exit after it
+    )
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_home_opened_while_the_server_warms_up_imports_cleanly(tmp_path) -> None:
+    """The first visitor's Home runs while the warm-up thread imports torchvision; importing it beside
+    that thread gave "cannot import name 'StochasticDepth' from partially initialized module
+    'torchvision.ops'". Home waits for the warm-up's imports instead, and draws its selection."""
+    out = _run_beside_the_warm_up(
+        tmp_path,
+        "from streamlit.testing.v1 import AppTest\n"
+        "from featent.app import app_script\n"
+        "at = AppTest.from_file(app_script(), default_timeout=600).run()\n"
+        "print([e.value for e in at.exception], [e.value for e in at.error], 'Class' in [s.label for s in at.selectbox])\n",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().split("\n")[-1] == "[] [] True", out.stdout[-2000:]
+
+
+def test_a_page_waits_for_the_warm_ups_imports_before_its_own(tmp_path) -> None:
+    """What navigation does before any page but Home: take a turn on the page modules, then import
+    and list the model zoo (torchvision) while the warm-up thread may still be loading."""
+    out = _run_beside_the_warm_up(
+        tmp_path,
+        "from featent.app.warmup import import_page_modules\n"
+        "import_page_modules()\n"
+        "from featent.app.selection import model_options\n"
+        "print('resnet18' in model_options())\n",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().split("\n")[-1] == "True"

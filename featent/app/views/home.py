@@ -15,6 +15,7 @@ from featent.app import mode
 from featent.app.errors import shown_in_place
 from featent.app.layout import image_captions, page_header
 from featent.app.navigation import HOME, PAGES, st_page
+from featent.app.warmup import import_page_modules
 
 
 def render() -> None:
@@ -40,6 +41,7 @@ def render() -> None:
     cache_slot = st.container()
 
     # deferred: these import torch and the birth kernel, which the page above does not need
+    import_page_modules()
     from featent.app import cached
     from featent.app.selection import sidebar_selection
 

@@ -1,0 +1,55 @@
+"""The modules every page's first run needs, imported once, by one thread at a time.
+
+On CPython 3.11 two threads importing torchvision at the same moment can deadlock on its per-module
+import locks; Python breaks the deadlock by handing one thread a partially initialised
+``torchvision.ops`` ("cannot import name 'StochasticDepth' … circular import"). The server's warm-up
+thread and the first visitors' script threads all start by importing these modules, so they take
+turns: the first one imports, the others wait for it and then find everything in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+
+#: Modules every page's first run imports (the slow part of a first visit), torchvision's model
+#: zoo among them (the sidebar lists it) and its feature extractor (loading a model traces it).
+WARM_MODULES = (
+    "torch",
+    "torchvision.models",
+    "torchvision.models.feature_extraction",
+    "featent.app.selection",
+    "featent.app.cached",
+    "featent.app.progress",
+    "featent.plots",
+)
+
+_lock = threading.Lock()
+_imported = False
+
+
+def import_page_modules() -> None:
+    """Import :data:`WARM_MODULES` unless done; a thread that arrives while another imports waits.
+
+    An import error propagates to the caller (the page shows it in place) and the next call tries again."""
+    global _imported
+    if _imported:
+        return
+    with _lock:
+        if not _imported:
+            for name in WARM_MODULES:
+                importlib.import_module(name)
+            _imported = True
+
+
+def warm_up() -> None:
+    """Import the page modules and load the default model and data (memoized for the whole process).
+
+    A failure here only loses the head start: the page that needs the module or model reports it."""
+    try:
+        import_page_modules()
+        importlib.import_module("featent.nets").load_model("demo")
+        importlib.import_module("featent.data").load_dataset("fashion")
+    except Exception:  # noqa: BLE001 - the page itself reports what went wrong, in place
+        logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
