@@ -113,6 +113,6 @@ def run() -> None:
     itself."""
     st.set_page_config(page_icon=tab_icon(), layout="wide")
     current = st.navigation(sections(), position="sidebar")
-    if current.title != HOME.title:
+    if current.url_path:  # every page but Home, the default page (its path is "")
         import_page_modules()
     current.run()

@@ -22,6 +22,7 @@ module path as an alias; every other net names its layers by node path (``featur
 from __future__ import annotations
 
 import operator
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -97,6 +98,36 @@ def _passes(module: nn.Module) -> bool:
 # -- tracing --------------------------------------------------------------------------------
 
 
+#: torch.fx patches ``nn.Module.__call__`` and ``__getattr__`` for the whole process while it traces,
+#: and restores what it found when done: two traces at once (two app sessions loading models) would
+#: restore each other's patches, so they take turns.
+_TRACING = threading.Lock()
+
+
+def _this_thread_only(tracer_class: type) -> type:
+    """``tracer_class`` recording only the tracing thread's module calls: while it traces, a forward
+    pass in another thread (another session's model) goes through the same patched ``nn.Module``
+    methods and would fail ("module is not installed as a submodule") or land in this graph; here
+    it runs as if nothing were traced."""
+
+    class ThisThreadOnly(tracer_class):  # type: ignore[misc,valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.owner = threading.get_ident()
+
+        def call_module(self, m, forward, args, kwargs):
+            if threading.get_ident() != self.owner:
+                return forward(*args, **kwargs)
+            return super().call_module(m, forward, args, kwargs)
+
+        def getattr(self, attr, attr_val, parameter_proxy_cache):
+            if threading.get_ident() != self.owner:
+                return attr_val
+            return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    return ThisThreadOnly
+
+
 def _trace(module: nn.Module):  # -> (torch.fx.GraphModule, {node name: qualified name}) | None
     """Trace with torchvision's NodePathTracer, which names nodes by module path (``layer1.0.relu_1``)."""
     try:
@@ -114,8 +145,9 @@ def _trace(module: nn.Module):  # -> (torch.fx.GraphModule, {node name: qualifie
         and v.__name__ not in ("SqueezeExcitation",)
     ]
     try:
-        tracer = NodePathTracer(autowrap_modules=(math, torchvision.ops), leaf_modules=ops_modules)
-        graph = tracer.trace(module)
+        tracer = _this_thread_only(NodePathTracer)(autowrap_modules=(math, torchvision.ops), leaf_modules=ops_modules)
+        with _TRACING:
+            graph = tracer.trace(module)
         graph_module = torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception:  # noqa: BLE001 - any tracing failure means: use the hook probe
         return None

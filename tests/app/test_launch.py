@@ -94,3 +94,20 @@ def test_a_page_waits_for_the_warm_ups_imports_before_its_own(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().split("\n")[-1] == "True"
+
+
+def test_the_entry_scripts_do_nothing_outside_a_server(tmp_path) -> None:
+    """multiprocessing's spawn re-runs the parent's main script in a child (a Dask worker started from
+    the app's process, or after an AppTest of it): outside a server the entry scripts must pass quietly."""
+    probe = (
+        "import runpy, sys\n"
+        "for script in sys.argv[1:]:\n"
+        "    runpy.run_path(script, run_name='__mp_main__')\n"
+        "print('quiet')\n"
+    )
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
+    root = app.ENTRY.parents[2]
+    scripts = [str(app.ENTRY)] + ([str(root / "app.py")] if (root / "app.py").is_file() else [])
+    out = subprocess.run([sys.executable, "-c", probe, *scripts], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "quiet"
