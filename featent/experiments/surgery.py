@@ -113,7 +113,7 @@ def throughputs(modules: Sequence[nn.Module], input_size: int, batch_size: int =
     for _ in range(rounds):
         for i, module in enumerate(modules):
             device = next(module.parameters()).device
-            x = torch.rand(batch_size, 3, input_size, input_size, device=device)
+            x = torch.rand(batch_size, 3, input_size, input_size, generator=torch.Generator().manual_seed(0)).to(device)
             was_training = module.training
             module.eval()
             times: list[float] = []
@@ -286,9 +286,7 @@ def prune_channels(model, layer: str, remove: Sequence[int], check: bool = True)
 def _check_equivalent(model, layer: str, remove: Sequence[int], pruned: nn.Module) -> None:
     """The pruned net must compute what the original computes with those units zeroed."""
     device = next(pruned.parameters()).device
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        x = torch.rand(2, 3, model.input_size, model.input_size)
+    x = torch.rand(2, 3, model.input_size, model.input_size, generator=torch.Generator().manual_seed(0))
     x = model.preprocess(x).to(device)
     with model.lock, units_removed(model, layer, list(remove)), torch.inference_mode():
         expected = model.module(x)

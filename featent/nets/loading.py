@@ -28,6 +28,7 @@ from featent.nets.demo import DEMO, DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_W
 from featent.nets.family import resolve_family_spec
 from featent.nets.hooks import evaluating
 from featent.nets.layers import LayerInfo, discover_layers
+from featent.nets.seeding import seeded
 from featent.nets.user_code import build_object, source_identity
 from featent.nets.zoo import (
     IMAGENET_MEAN,
@@ -444,8 +445,7 @@ def _load_uncached(spec: ModelSpec, weights: str | os.PathLike | None) -> Loaded
         load_state(module, state, str(weights))
         source = str(Path(weights).expanduser().resolve())
     elif spec.seed is not None:
-        with torch.random.fork_rng(devices=[]):  # random init under a fixed seed; the caller's RNG untouched
-            torch.manual_seed(spec.seed)
+        with seeded(spec.seed):  # random init under a fixed seed; the caller's RNG untouched
             module = build(name)
         source = f"random init (seed {spec.seed})"
     elif name == DEMO:
@@ -567,8 +567,7 @@ def random_variant(model: str | ModelSpec | LoadedModel, seed: int) -> str | Loa
     if not isinstance(model, LoadedModel):
         return ModelSpec.parse(model).random(seed).format(explicit_seed=True)
     module = copy.deepcopy(model.module)
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(int(seed))
+    with seeded(int(seed)), torch.no_grad():
         for sub in module.modules():
             reset = getattr(sub, "reset_parameters", None)
             if callable(reset):

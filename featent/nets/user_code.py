@@ -19,10 +19,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import torch
 from torch import nn
 
 from featent.errors import ModelError
+from featent.nets.seeding import seeded
 
 __all__ = ["import_source", "build_object", "source_identity"]
 
@@ -87,8 +87,7 @@ def build_object(source: str, name: str) -> Any:
         raise ModelError(f"{source}:{name} is a class but not a torch.nn.Module subclass.")
     if not callable(target):
         raise ModelError(f"{source}:{name} is a {type(target).__name__}, not an nn.Module subclass, a factory or a module.")
-    with torch.random.fork_rng(devices=[]):  # the same random init every time; the caller's RNG untouched
-        torch.manual_seed(0)
+    with seeded(0):  # the same random init every time; the caller's RNG untouched
         try:
             made = target()
         except Exception as exc:

@@ -22,6 +22,7 @@ from torch import nn
 from featent.errors import ModelError
 from featent.nets.checkpoints import read_checkpoint
 from featent.nets.demo import DEMO, DemoNet
+from featent.nets.seeding import RNG_LOCK
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -87,7 +88,14 @@ def check_name(name: str) -> None:
 
 
 def build(name: str, n_classes: int | None = None, pretrained: bool = False) -> nn.Module:
-    """A fresh module for a zoo name (random init under the caller's RNG); timm builds pretrained itself."""
+    """A fresh module for a zoo name (random init under the caller's RNG); timm builds pretrained itself.
+
+    Its init draws from torch's global generator, so it holds :data:`~featent.nets.seeding.RNG_LOCK`."""
+    with RNG_LOCK:
+        return _build(name, n_classes, pretrained)
+
+
+def _build(name: str, n_classes: int | None, pretrained: bool) -> nn.Module:
     if name == DEMO or name.startswith(DEMO + "-"):
         return DemoNet(n_classes=n_classes or 10)
     if name.startswith("timm/"):

@@ -26,6 +26,7 @@ from featent.data import WholeSplits, load_dataset
 from featent.errors import FeatentError
 from featent.nets.demo import DEMO_INPUT_SIZE, DEMO_MEAN, DEMO_STD, DEMO_WEIGHTS, DemoNet
 from featent.nets.family import Recipe
+from featent.nets.seeding import seeded
 from featent.progress import Progress, ProgressLike, counted
 from featent.store import write_atomic, write_bytes_atomic
 from featent.validation import check_int, check_number
@@ -193,7 +194,8 @@ def train(
 
     history = TrainHistory(model=nn.Module(), seed=seed, label_noise=label_noise, recipe=recipe)
     with _deterministic(seed):
-        model = DemoNet()
+        with seeded(seed):  # the other threads' inits draw elsewhere meanwhile
+            model = DemoNet()
         _initialize(model, recipe.init)
         history.model = model
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
