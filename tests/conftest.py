@@ -105,3 +105,33 @@ def session_store(session_store_dir, monkeypatch):
     monkeypatch.setenv("FEATENT_CACHE_DIR", str(session_store_dir))
     monkeypatch.setenv("FEATENT_OFFLINE", "1")
     return session_store_dir
+
+
+class StartedServers:
+    """The Streamlit servers ``featent.app.launch`` started: (command, environment) each; every one
+    stops at once with exit status ``status``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict]] = []
+        self.status = 0
+
+    def popen(self, command, env=None):
+        self.calls.append((list(command), dict(env or {})))
+        servers = self
+
+        class Stopped:
+            def wait(self, timeout=None) -> int:
+                return servers.status
+
+        return Stopped()
+
+
+@pytest.fixture
+def started(monkeypatch) -> StartedServers:
+    """Record the servers ``featent app`` / ``featent.app.launch`` would start instead of starting them."""
+    import subprocess
+
+    servers = StartedServers()
+    monkeypatch.setattr(subprocess, "Popen", servers.popen)
+    monkeypatch.delenv("FEATENT_PUBLIC", raising=False)
+    return servers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 from collections.abc import Callable, Sequence
 
 from featent.app.mode import PUBLIC_ENV
@@ -21,6 +22,10 @@ __all__ = ["QUIET_OPTIONS", "register", "streamlit_command_options"]
 
 #: Streamlit options every ``featent app`` (and ``make run``) passes: no file watcher, no usage statistics.
 QUIET_OPTIONS = ("--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false")
+
+
+#: Exit statuses of a server stopped as asked (Ctrl+C, ``kill``, a closed terminal): not an error.
+STOPPED = tuple(-getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def streamlit_command_options(host: str | None, passthrough: Sequence[str], quiet: bool = False) -> list[str]:
@@ -46,7 +51,7 @@ def _cmd_app(args: argparse.Namespace) -> str:
     if args.public:
         env[PUBLIC_ENV] = "1"
     status = launch(args.port, headless=True, options=streamlit_command_options(args.host, args.passthrough, args.quiet), env=env)
-    if status not in (0, -2):  # -2: stopped by Ctrl+C
+    if status not in (0, *STOPPED):
         raise FeatentError(f"Streamlit stopped with exit status {status}; its message is above.")
     return ""
 

@@ -24,12 +24,11 @@ def test_the_server_script_serves_the_entry_unless_told_another(monkeypatch, tmp
     assert app.app_script() == str(tmp_path.resolve() / "app.py")
 
 
-def test_launch_runs_streamlit_on_the_server_script_with_the_options(monkeypatch) -> None:
-    calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command, env=None: calls.append(command) or 0)
+def test_launch_runs_streamlit_on_the_server_script_with_the_options(started) -> None:
     assert app.launch(port=8600, headless=True, options=["--server.address", "0.0.0.0"]) == 0
-    assert calls == [[sys.executable, "-m", "streamlit", "run", str(app.SERVER), "--server.port", "8600",
-                      "--server.headless", "true", "--server.address", "0.0.0.0"]]
+    assert [command for command, _ in started.calls] == [
+        [sys.executable, "-m", "streamlit", "run", str(app.SERVER), "--server.port", "8600",
+         "--server.headless", "true", "--server.address", "0.0.0.0"]]
 
 
 def test_importing_the_package_does_not_import_streamlit() -> None:
@@ -111,3 +110,45 @@ def test_the_entry_scripts_do_nothing_outside_a_server(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", probe, *scripts], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "quiet"
+
+
+def test_stopping_featent_app_with_sigterm_stops_its_server(tmp_path) -> None:
+    """`kill PID` (or a service manager) on `featent app` reaches the Streamlit server it started:
+    both exit and the port stops answering, instead of an orphaned server left running."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
+    cli = subprocess.Popen([sys.executable, "-m", "featent", "app", "--port", str(port), "--host", "127.0.0.1", "--quiet"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline and cli.poll() is None, "the server never answered its health check"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        servers = psutil.Process(cli.pid).children(recursive=True)
+        assert servers, "featent app runs its server as a child process"
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(servers, timeout=30)
+        assert not alive, [p.cmdline() for p in alive]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+            answered = True
+        except OSError:
+            answered = False
+        assert not answered
+    finally:
+        if cli.poll() is None:
+            cli.kill()

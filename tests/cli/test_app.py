@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,9 @@ from featent.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def started(monkeypatch):
-    """Every ``streamlit run`` featent would start: (command, environment); exit status 0."""
-    calls: list[tuple[list[str], dict]] = []
-
-    def call(command, env=None):
-        calls.append((list(command), dict(env or {})))
-        return 0
-
-    monkeypatch.setattr(subprocess, "call", call)
-    monkeypatch.delenv("FEATENT_PUBLIC", raising=False)
-    return calls
-
-
 def test_app_starts_streamlit_headless_quiet_on_the_packaged_entry(started):
     assert main(["app", "--port", "8600", "--host", "127.0.0.1"]) == 0
-    (command, env), = started
+    (command, env), = started.calls
     assert command[1:5] == ["-m", "streamlit", "run", str(featent.app.SERVER)]
     text = " ".join(command)
     assert "--server.port 8600" in text and "--server.headless true" in text and "--server.address 127.0.0.1" in text
@@ -44,13 +29,13 @@ def test_public_sets_the_env_of_the_child_only(started):
     import os
 
     assert main(["app", "--public"]) == 0
-    (_, env), = started
+    (_, env), = started.calls
     assert env["FEATENT_PUBLIC"] == "1" and "FEATENT_PUBLIC" not in os.environ
 
 
 def test_unknown_options_and_everything_after_the_separator_go_to_streamlit_last(started):
     assert main(["app", "--server.maxUploadSize", "50", "--port", "8601", "--", "--theme.base", "dark"]) == 0
-    (command, _), = started
+    (command, _), = started.calls
     assert command[-4:] == ["--server.maxUploadSize", "50", "--theme.base", "dark"]  # last, so the user's win
     assert "--" not in command and "--server.port" in command
 
@@ -60,8 +45,8 @@ def test_other_commands_still_refuse_unknown_options(capsys):
     assert "unrecognized arguments: --server.port 1" in capsys.readouterr().err
 
 
-def test_a_failed_streamlit_is_one_line(monkeypatch, capsys):
-    monkeypatch.setattr(subprocess, "call", lambda command, env=None: 3)
+def test_a_failed_streamlit_is_one_line(started, capsys):
+    started.status = 3
     assert main(["app"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["featent: error: Streamlit stopped with exit status 3; its message is above."]
@@ -77,3 +62,12 @@ def test_make_run_passes_the_same_quiet_options():
     makefile = (ROOT / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert all(shlex.join(QUIET_OPTIONS[i:i + 2]) in run for i in (0, 2)) and "--server.headless true" in run
+
+
+@pytest.mark.parametrize("stopped_by", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_server_stopped_as_asked_is_not_an_error(started, capsys, stopped_by):
+    import signal
+
+    started.status = -getattr(signal, stopped_by)
+    assert main(["app"]) == 0
+    assert capsys.readouterr().err == ""
