@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -81,9 +82,20 @@ class TrainHistory:
     recipe: Recipe = DEMO_RECIPE
 
 
+#: One training at a time per process: the deterministic-kernel switch and the thread count are global,
+#: and two overlapping runs would restore each other's settings in the wrong order (leaving
+#: deterministic kernels on, which makes some CUDA ops raise, for every later job of the server).
+_TRAINING = threading.Lock()
+
+
 @contextmanager
 def _deterministic(seed: int):
     """Seeded RNG, deterministic kernels and a fixed thread count, restored on exit."""
+    with _TRAINING:
+        yield from _settings_for(seed)
+
+
+def _settings_for(seed: int):
     threads = torch.get_num_threads()
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     with torch.random.fork_rng(devices=[]):

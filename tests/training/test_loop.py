@@ -37,6 +37,27 @@ def test_training_is_deterministic_and_restores_torch_settings(one_epoch):
     assert [e.loss for e in again.epochs] == [e.loss for e in one_epoch[1].epochs]
 
 
+def test_two_trainings_at_once_give_their_seeds_weights_and_restore_torch_settings(one_epoch):
+    """Two app sessions training at the same time (threads of one server) take turns: each gets the
+    weights it gets alone, and torch's global settings end as they began."""
+    import threading
+
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    runs: dict = {}
+    workers = [threading.Thread(target=lambda s=s: runs.__setitem__(s, train_demo(seed=s, recipe=SHORT))) for s in (3, 4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(600)
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+    first = one_epoch[1].model.state_dict()
+    for key, value in runs[3].model.state_dict().items():
+        assert torch.equal(value, first[key]), key
+    assert [e.loss for e in runs[3].epochs] == [e.loss for e in one_epoch[1].epochs]
+
+
 def test_history_and_checkpoints(one_epoch):
     directory, history = one_epoch
     assert [e.epoch for e in history.epochs] == [0, 1]
