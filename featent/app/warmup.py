@@ -13,9 +13,12 @@ import importlib
 import logging
 import threading
 
-#: Modules every page's first run imports (the slow part of a first visit), torchvision's model
-#: zoo among them (the sidebar lists it) and its feature extractor (loading a model traces it).
+#: Modules every page's first run imports (the slow part of a first visit): first what Home draws its
+#: text with (so the first visitor's Home finds them loaded), then torch, torchvision's model zoo (the
+#: sidebar lists it) and its feature extractor (loading a model traces it), and the pages' own.
 WARM_MODULES = (
+    "featent.app.layout",
+    "featent.app.errors",
     "torch",
     "torchvision.models",
     "torchvision.models.feature_extraction",
