@@ -92,21 +92,17 @@ _TRAINING = threading.Lock()
 def _deterministic(seed: int):
     """Seeded RNG, deterministic kernels and a fixed thread count, restored on exit."""
     with _TRAINING:
-        yield from _settings_for(seed)
-
-
-def _settings_for(seed: int):
-    threads = torch.get_num_threads()
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.set_num_threads(TRAIN_THREADS)
-        torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was_deterministic)
-            torch.set_num_threads(threads)
+        threads = torch.get_num_threads()
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            torch.set_num_threads(TRAIN_THREADS)
+            torch.use_deterministic_algorithms(True)
+            try:
+                yield
+            finally:
+                torch.use_deterministic_algorithms(was_deterministic)
+                torch.set_num_threads(threads)
 
 
 def noisy_labels(labels: torch.Tensor, fraction: float, seed: int, n_classes: int = 10) -> torch.Tensor:
