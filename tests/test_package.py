@@ -28,6 +28,8 @@ pytestmark = pytest.mark.package
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT_S = 900  # a fresh venv unpacks torch (with its CUDA libraries, ~4 GB) from pip's cache
+#: What the fresh venv takes on disk (5.5 GB measured: torch's CUDA build), with room for pip's unpacking.
+VENV_DISK_BYTES = 7 * 1024**3
 ENTROPY = ["entropy", "--model", "demo", "--data", "fashion-subset", "--class", "Sneaker",
            "--layer", "block3_conv2", "--images", "4", "--format", "json"]
 
@@ -56,11 +58,37 @@ def dist(tmp_path_factory) -> dict[str, Path]:
     return {"wheel": next(out.glob("featent-*.whl")), "sdist": next(out.glob("featent-*.tar.gz"))}
 
 
+def _disk_shortfall(folder: Path, needed: int) -> str | None:
+    """One sentence when ``folder``'s file system has less than ``needed`` bytes free, else None."""
+    free = shutil.disk_usage(folder).free
+    if free >= needed:
+        return None
+    return (f"the fresh virtualenv needs about {needed / 1024**3:.0f} GB free in {folder}, "
+            f"which has {free / 1024**3:.1f} GB; free some space (or set TMPDIR) and rerun")
+
+
+def test_disk_shortfall_is_one_sentence_naming_the_folder(tmp_path) -> None:
+    assert _disk_shortfall(tmp_path, 1) is None
+    message = _disk_shortfall(tmp_path, 1 << 62)
+    assert message is not None and str(tmp_path) in message and "\n" not in message
+
+
 @pytest.fixture(scope="module")
-def venv(dist, tmp_path_factory) -> dict:
+def venv(dist, tmp_path_factory):
     """A fresh virtualenv with ``<wheel>[app]`` installed (``-c requirements.txt``), and the environment its
-    commands run in: no PYTHONPATH, no FEATENT_CACHE_DIR, a private HOME and XDG_CACHE_HOME."""
+    commands run in: no PYTHONPATH, no FEATENT_CACHE_DIR, a private HOME and XDG_CACHE_HOME. It is removed
+    after the module: pytest keeps its last three runs' folders, and three stale venvs are 16 GB."""
     base = tmp_path_factory.mktemp("venv")
+    shortfall = _disk_shortfall(base, VENV_DISK_BYTES)
+    if shortfall:
+        pytest.fail(shortfall, pytrace=False)
+    try:
+        yield _installed_venv(dist, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _installed_venv(dist: dict[str, Path], base: Path) -> dict:
     env_dir = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120, env=_clean_env())
     python = env_dir / "bin" / "python"
