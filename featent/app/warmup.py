@@ -5,10 +5,17 @@ import locks; Python breaks the deadlock by handing one thread a partially initi
 ``torchvision.ops`` ("cannot import name 'StochasticDepth' … circular import"). The server's warm-up
 thread and the first visitors' script threads all start by importing these modules, so they take
 turns: the first one imports, the others wait for it and then find everything in ``sys.modules``.
+
+Once it has loaded everything, the warm-up freezes the garbage collector's view of the process
+(:func:`gc.freeze`): Streamlit forces a full collection after every script run, and with torch,
+torchvision, plotly and the default model in the heap that collection walked every object and held
+the interpreter lock for 0.3-0.75 s per click, during which no session's messages went out. Frozen,
+these long-lived objects are skipped and the collection walks only what the sessions made since.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -47,7 +54,8 @@ def import_page_modules() -> None:
 
 
 def warm_up() -> None:
-    """Import the page modules and load the default model and data (memoized for the whole process).
+    """Import the page modules, load the default model and data (memoized for the whole process), then
+    freeze what is in the heap so later full collections skip it.
 
     A failure here only loses the head start: the page that needs the module or model reports it."""
     try:
@@ -56,3 +64,14 @@ def warm_up() -> None:
         importlib.import_module("featent.data").load_dataset("fashion")
     except Exception:  # noqa: BLE001 - the page itself reports what went wrong, in place
         logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
+    freeze_long_lived_objects()
+
+
+def freeze_long_lived_objects() -> None:
+    """Collect once, then move every object the collector tracks to its permanent generation.
+
+    Frozen objects are never examined again; they are the imported modules and the memoized default
+    model and data, which live as long as the server. Memory they hold through plain references is
+    still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
