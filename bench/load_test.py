@@ -55,12 +55,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(public: bool, cache: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
+def start_server(public: bool, cache: Path, root: Path = ROOT,
+                 python_path: tuple[Path, ...] = ()) -> tuple[subprocess.Popen, str, float]:
     """The server of checkout ``root`` as ``make run`` starts it (serve.py serving app.py; ``streamlit run
     app.py`` for a checkout without serve.py), on loopback; returns the process, its URL and seconds to a
-    healthy answer."""
+    healthy answer. ``python_path`` goes before the checkout on the server's PYTHONPATH."""
     port = _free_port()
-    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1",
+    search = os.pathsep.join([*map(str, python_path), str(root)])
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(cache), "PYTHONPATH": search, "PYTHONUNBUFFERED": "1",
            "FEATENT_APP_SCRIPT": str(root / "app.py")}
     env.pop("FEATENT_PUBLIC", None)
     if public:

@@ -1,0 +1,163 @@
+"""Where one warm unit change's time goes: the server's events and the browser's, on one clock.
+
+Starts the app of a checkout on loopback as bench/inspector_clicks.py does, with a measurement hook
+loaded into the server (a ``sitecustomize`` written to a temporary folder; featent itself is not
+changed): it logs when the click's rerun message arrives, when the script run starts, when it ends,
+every full garbage collection (``gc.callbacks``), when the "script finished" message is queued and
+when the server's event loop hands it to the WebSocket.
+The browser side logs the click, the new unit's caption drawn and the script idle. Both use the
+machine's monotonic clock, so the times are comparable. Prints each change and the medians, in
+seconds from the click.
+
+    python bench/click_timeline.py --changes 6
+    python bench/click_timeline.py --changes 6 --app-root /path/to/other/checkout
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from inspector_clicks import TIMEOUT_MS
+from load_test import ARGS, CHROMIUM, ROOT, idle, start_server
+from playwright.async_api import async_playwright, expect
+
+#: Loaded by the server's interpreter at start-up (via PYTHONPATH) when TIMELINE_LOG is set.
+HOOK = '''
+import gc, os, threading, time
+_log = open(os.environ["TIMELINE_LOG"], "a", buffering=1)
+def log(event):
+    _log.write(f"{time.monotonic():.4f} {event}\\n")
+import streamlit.runtime.app_session as app_session
+import streamlit.runtime.scriptrunner.script_runner as script_runner
+_handle = app_session.AppSession.handle_backmsg
+def handle_backmsg(self, msg):
+    log("rerun requested" if msg.WhichOneof("type") == "rerun_script" else "backmsg")
+    return _handle(self, msg)
+app_session.AppSession.handle_backmsg = handle_backmsg
+_run = script_runner.ScriptRunner._run_script
+def _run_script(self, *args, **kwargs):
+    log("run started")
+    return _run(self, *args, **kwargs)
+script_runner.ScriptRunner._run_script = _run_script
+_finished = script_runner.ScriptRunner._on_script_finished
+def _on_script_finished(self, *args, **kwargs):
+    log("run ended")
+    return _finished(self, *args, **kwargs)
+script_runner.ScriptRunner._on_script_finished = _on_script_finished
+_enqueue = app_session.AppSession._enqueue_forward_msg
+def _enqueue_forward_msg(self, msg):
+    if msg.WhichOneof("type") == "script_finished":
+        log("finished queued")
+    return _enqueue(self, msg)
+app_session.AppSession._enqueue_forward_msg = _enqueue_forward_msg
+import streamlit.web.server.starlette.starlette_websocket as websocket
+_write = websocket.StarletteSessionClient.write_forward_msg
+def write_forward_msg(self, msg):
+    if msg.WhichOneof("type") == "script_finished":
+        log("finished sent")
+    return _write(self, msg)
+websocket.StarletteSessionClient.write_forward_msg = write_forward_msg
+_gc_started = [0.0]
+def _on_gc(phase, info):
+    if info.get("generation") == 2:
+        if phase == "start":
+            _gc_started[0] = time.monotonic()
+        else:
+            log(f"full collection {time.monotonic() - _gc_started[0]:.4f}")
+gc.callbacks.append(_on_gc)
+'''
+
+EVENTS = ("rerun requested", "run started", "run ended", "finished queued", "finished sent", "caption drawn", "idle")
+
+
+async def walk(url: str, n: int, log: Path) -> list[float]:
+    def note(event: str) -> None:
+        with log.open("a") as f:
+            f.write(f"{time.monotonic():.4f} {event}\n")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        await page.goto(f"{url}/Unit_inspector?model=demo&data=fashion&images=20&seed=0", timeout=TIMEOUT_MS)
+        await expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_visible(timeout=TIMEOUT_MS)
+        await idle(page)
+        totals = []
+        for i in range(n + 2):  # the first two changes warm the caches up and are not reported
+            box = page.locator("[data-testid=stMain]").get_by_test_id("stNumberInput").filter(has_text=re.compile("^Unit"))
+            new = int(await box.first.locator("input").input_value()) + 1
+            up = box.first.get_by_test_id("stNumberInputStepUp")
+            await up.hover()
+            await page.wait_for_timeout(700)
+            t0 = time.monotonic()
+            note("click" if i >= 2 else "warm-up click")
+            await up.click()
+            await page.wait_for_url(re.compile(rf"[?&]unit={new}(&|$)"), timeout=TIMEOUT_MS)
+            await expect(page.get_by_text(re.compile(f", unit {new} — ")).first).to_be_visible(timeout=TIMEOUT_MS)
+            note("caption drawn")
+            await idle(page)
+            note("idle")
+            if i >= 2:
+                totals.append(time.monotonic() - t0)
+        await browser.close()
+        return totals
+
+
+def changes(log: Path) -> list[dict[str, float]]:
+    """Each reported click's events, in seconds from the click (the first of each event)."""
+    lines = sorted((float(t), event) for t, event in (line.rstrip("\n").split(" ", 1) for line in log.open()))
+    out: list[dict[str, float]] = []
+    current: dict[str, float] | None = None
+    t0 = 0.0
+    for t, event in lines:
+        if event in ("click", "warm-up click"):
+            current = {} if event == "click" else None
+            if current is not None:
+                out.append(current)
+            t0 = t
+        elif current is not None:
+            key = "full collection" if event.startswith("full collection") else event
+            if key == "full collection":
+                current.setdefault(key, float(event.rsplit(" ", 1)[1]))
+            elif key in EVENTS:
+                current.setdefault(key, round(t - t0, 3))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=6, help="unit changes to report (1..20)")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout whose app.py is served")
+    args = parser.parse_args()
+    if not 1 <= args.changes <= 20:
+        raise SystemExit("--changes must be 1..20")
+    with tempfile.TemporaryDirectory(prefix="featent-timeline-") as tmp:
+        hook, log = Path(tmp) / "hook", Path(tmp) / "timeline.log"
+        hook.mkdir()
+        (hook / "sitecustomize.py").write_text(HOOK)
+        log.touch()
+        os.environ["TIMELINE_LOG"] = str(log)
+        load = os.getloadavg()[0]
+        proc, url, _ = start_server(False, Path(tmp), args.app_root.resolve(), python_path=(hook,))
+        try:
+            totals = asyncio.run(walk(url, args.changes, log))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+        rows = changes(log)
+    medians = {key: round(statistics.median(r[key] for r in rows if key in r), 3)
+               for key in (*EVENTS, "full collection") if any(key in r for r in rows)}
+    print(json.dumps({"app_root": str(args.app_root), "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],
+                      "medians_s": medians, "click_to_idle_s": [round(t, 3) for t in totals], "changes": rows}))
+
+
+if __name__ == "__main__":
+    main()
