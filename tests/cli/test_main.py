@@ -246,3 +246,21 @@ def test_train_demo_writes_weights_and_history(capsys, tmp_path):
     assert (tmp_path / "ckpt" / "epoch_001.pt").is_file()
     code, out, _ = run(capsys, "layers", "--model", "demo", "--weights", str(target), "--format", "json")
     assert code == 0 and json.loads(out)["weights"] == str(target.resolve())
+
+
+def test_the_command_freezes_the_heap_before_exiting_and_a_caller_of_main_is_left_alone(tmp_path) -> None:
+    """As the ``featent`` command, main() freezes the heap on its way out, so the interpreter's shutdown
+    collections skip torch's and the model's objects (about a second at exit); called from Python, as
+    here and in a notebook, it leaves the caller's garbage collector as it was."""
+    probe = (
+        "import gc, sys\n"
+        "from featent.cli.main import main\n"
+        "sys.argv[0] = sys.argv[1]\n"
+        "code = main(['models'])\n"
+        "print(code, gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
+    outs = [subprocess.run([sys.executable, "-c", probe, program], capture_output=True, text=True, env=env, timeout=300)
+            for program in ("/usr/local/bin/featent", "/tmp/a-notebook-kernel")]
+    assert [out.returncode for out in outs] == [0, 0], [out.stderr[-2000:] for out in outs]
+    assert [out.stdout.strip().split("\n")[-1] for out in outs] == ["0 True", "0 False"]
