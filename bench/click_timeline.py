@@ -15,24 +15,22 @@ seconds from the click.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import re
 import signal
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from inspector_clicks import TIMEOUT_MS
-from load_test import ARGS, CHROMIUM, ROOT, idle, start_server
-from playwright.async_api import async_playwright, expect
+from inspector_clicks import change, open_inspector, parse_args
+from load_test import ARGS, CHROMIUM, start_server
+from playwright.async_api import async_playwright
 
 #: Loaded by the server's interpreter at start-up (via PYTHONPATH) when TIMELINE_LOG is set.
 HOOK = '''
-import gc, os, threading, time
+import gc, os, time
 _log = open(os.environ["TIMELINE_LOG"], "a", buffering=1)
 def log(event):
     _log.write(f"{time.monotonic():.4f} {event}\\n")
@@ -84,29 +82,16 @@ async def walk(url: str, n: int, log: Path) -> list[float]:
         with log.open("a") as f:
             f.write(f"{time.monotonic():.4f} {event}\n")
 
+    def warm_up_note(event: str) -> None:
+        note("warm-up click" if event == "click" else event)
+
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 720})
-        await page.goto(f"{url}/Unit_inspector?model=demo&data=fashion&images=20&seed=0", timeout=TIMEOUT_MS)
-        await expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_visible(timeout=TIMEOUT_MS)
-        await idle(page)
-        totals = []
-        for i in range(n + 2):  # the first two changes warm the caches up and are not reported
-            box = page.locator("[data-testid=stMain]").get_by_test_id("stNumberInput").filter(has_text=re.compile("^Unit"))
-            new = int(await box.first.locator("input").input_value()) + 1
-            up = box.first.get_by_test_id("stNumberInputStepUp")
-            await up.hover()
-            await page.wait_for_timeout(700)
-            t0 = time.monotonic()
-            note("click" if i >= 2 else "warm-up click")
-            await up.click()
-            await page.wait_for_url(re.compile(rf"[?&]unit={new}(&|$)"), timeout=TIMEOUT_MS)
-            await expect(page.get_by_text(re.compile(f", unit {new} — ")).first).to_be_visible(timeout=TIMEOUT_MS)
-            note("caption drawn")
-            await idle(page)
-            note("idle")
-            if i >= 2:
-                totals.append(time.monotonic() - t0)
+        await open_inspector(page, url)
+        for _ in range(2):  # the first two changes warm the caches up and are not reported
+            await change(page, "Unit", "unit", ", unit {} — ", note=warm_up_note)
+        totals = [await change(page, "Unit", "unit", ", unit {} — ", note=note) for _ in range(n)]
         await browser.close()
         return totals
 
@@ -133,12 +118,7 @@ def changes(log: Path) -> list[dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--changes", type=int, default=6, help="unit changes to report (1..20)")
-    parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout whose app.py is served")
-    args = parser.parse_args()
-    if not 1 <= args.changes <= 20:
-        raise SystemExit("--changes must be 1..20")
+    args = parse_args(__doc__.split("\n\n")[0], 6, "unit changes to report")
     with tempfile.TemporaryDirectory(prefix="featent-timeline-") as tmp:
         hook, log = Path(tmp) / "hook", Path(tmp) / "timeline.log"
         hook.mkdir()
