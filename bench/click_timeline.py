@@ -31,39 +31,28 @@ from playwright.async_api import async_playwright
 #: Loaded by the server's interpreter at start-up (via PYTHONPATH) when TIMELINE_LOG is set.
 HOOK = '''
 import gc, os, time
+import streamlit.runtime.app_session as app_session
+import streamlit.runtime.scriptrunner.script_runner as script_runner
+import streamlit.web.server.starlette.starlette_websocket as websocket
 _log = open(os.environ["TIMELINE_LOG"], "a", buffering=1)
 def log(event):
     _log.write(f"{time.monotonic():.4f} {event}\\n")
-import streamlit.runtime.app_session as app_session
-import streamlit.runtime.scriptrunner.script_runner as script_runner
-_handle = app_session.AppSession.handle_backmsg
-def handle_backmsg(self, msg):
-    log("rerun requested" if msg.WhichOneof("type") == "rerun_script" else "backmsg")
-    return _handle(self, msg)
-app_session.AppSession.handle_backmsg = handle_backmsg
-_run = script_runner.ScriptRunner._run_script
-def _run_script(self, *args, **kwargs):
-    log("run started")
-    return _run(self, *args, **kwargs)
-script_runner.ScriptRunner._run_script = _run_script
-_finished = script_runner.ScriptRunner._on_script_finished
-def _on_script_finished(self, *args, **kwargs):
-    log("run ended")
-    return _finished(self, *args, **kwargs)
-script_runner.ScriptRunner._on_script_finished = _on_script_finished
-_enqueue = app_session.AppSession._enqueue_forward_msg
-def _enqueue_forward_msg(self, msg):
-    if msg.WhichOneof("type") == "script_finished":
-        log("finished queued")
-    return _enqueue(self, msg)
-app_session.AppSession._enqueue_forward_msg = _enqueue_forward_msg
-import streamlit.web.server.starlette.starlette_websocket as websocket
-_write = websocket.StarletteSessionClient.write_forward_msg
-def write_forward_msg(self, msg):
-    if msg.WhichOneof("type") == "script_finished":
-        log("finished sent")
-    return _write(self, msg)
-websocket.StarletteSessionClient.write_forward_msg = write_forward_msg
+def logged(owner, name, event):
+    """owner.name, logging event(*args) (when not None) before each call."""
+    original = getattr(owner, name)
+    def call(self, *args, **kwargs):
+        what = event(*args)
+        if what is not None:
+            log(what)
+        return original(self, *args, **kwargs)
+    setattr(owner, name, call)
+def of_type(kind, event):
+    return lambda msg, *rest: event if msg.WhichOneof("type") == kind else None
+logged(app_session.AppSession, "handle_backmsg", of_type("rerun_script", "rerun requested"))
+logged(script_runner.ScriptRunner, "_run_script", lambda *args: "run started")
+logged(script_runner.ScriptRunner, "_on_script_finished", lambda *args: "run ended")
+logged(app_session.AppSession, "_enqueue_forward_msg", of_type("script_finished", "finished queued"))
+logged(websocket.StarletteSessionClient, "write_forward_msg", of_type("script_finished", "finished sent"))
 _gc_started = [0.0]
 def _on_gc(phase, info):
     if info.get("generation") == 2:
