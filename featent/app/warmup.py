@@ -11,6 +11,9 @@ Once it has loaded everything, the warm-up freezes the garbage collector's view 
 torchvision, plotly and the default model in the heap that collection walked every object and held
 the interpreter lock for 0.3-0.75 s per click, during which no session's messages went out. Frozen,
 these long-lived objects are skipped and the collection walks only what the sessions made since.
+Visitors who arrive during the warm-up are frozen with it, and a frozen session's state is never
+collected when the session ends (its uploads' janitor would never run), so every
+:data:`REFREEZE_S` seconds a background thread thaws the heap, collects it once and freezes it again.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ WARM_MODULES = (
     "featent.app.progress",
     "featent.plots",
 )
+
+#: Seconds between two thaw-collect-freeze rounds: how long an ended session frozen while it was in
+#: use can outlive its end (one full collection per round, instead of one per script run).
+REFREEZE_S = 30.0
 
 _lock = threading.Lock()
 _imported = False
@@ -65,6 +72,7 @@ def warm_up() -> None:
     except Exception:  # noqa: BLE001 - the page itself reports what went wrong, in place
         logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
     freeze_long_lived_objects()
+    threading.Thread(target=keep_refreezing, name="featent-refreeze", daemon=True).start()
 
 
 def freeze_long_lived_objects() -> None:
@@ -75,3 +83,17 @@ def freeze_long_lived_objects() -> None:
     still freed by reference counting."""
     gc.collect()
     gc.freeze()
+
+
+def refreeze() -> None:
+    """Thaw the heap, collect it and freeze it again: what was frozen while in use (a session's state)
+    and has since become garbage is collected now."""
+    gc.unfreeze()
+    freeze_long_lived_objects()
+
+
+def keep_refreezing(period: float = REFREEZE_S, stop: threading.Event | None = None) -> None:
+    """:func:`refreeze` every ``period`` seconds until ``stop`` is set (for the server's life by default)."""
+    stop = stop or threading.Event()
+    while not stop.wait(period):
+        refreeze()

@@ -52,12 +52,40 @@ def test_the_server_warms_up_in_the_background_what_a_first_visit_needs(tmp_path
         "print(all(m in sys.modules for m in w.WARM_MODULES), 'torch' in sys.modules,\n"
         "      [spec for spec, _ in loading._CACHE], sorted(data._CACHE))\n"
         "tracked = gc.get_objects()\n"  # the permanent generation is not listed
-        "print(gc.get_freeze_count() > 10 * len(tracked), any(o is sys.modules['torch'] for o in tracked))\n"
+        "print(gc.get_freeze_count() > 10 * len(tracked), any(o is sys.modules['torch'] for o in tracked),\n"
+        "      any(t.name == 'featent-refreeze' and t.daemon for t in threading.enumerate()))\n"
     )
     env = {**os.environ, "FEATENT_CACHE_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[:2] == ["True True ['demo'] ['fashion']", "True False"], out.stdout
+    assert out.stdout.split("\n")[:2] == ["True True ['demo'] ['fashion']", "True False True"], out.stdout
+
+
+def test_a_session_frozen_while_in_use_is_collected_after_it_ends_at_the_next_refreeze() -> None:
+    """A visitor who arrived during the warm-up is frozen with it; when that session ends, its state (a
+    cycle, holding the uploads' janitor) must still be collected: the periodic refreeze does it."""
+    probe = (
+        "import gc, threading, weakref\n"
+        "from featent.app.warmup import freeze_long_lived_objects, keep_refreezing\n"
+        "class State: pass\n"
+        "ended = []\n"
+        "state = State(); state.me = state\n"  # a cycle, as a session's state is
+        "weakref.finalize(state, ended.append, 'janitor ran')\n"
+        "freeze_long_lived_objects()\n"
+        "del state\n"  # the session ends
+        "gc.collect()\n"
+        "print(ended)\n"  # frozen: not collected
+        "stop = threading.Event()\n"
+        "rounds = threading.Thread(target=keep_refreezing, args=(0.05, stop)); rounds.start()\n"
+        "for _ in range(200):\n"
+        "    if ended: break\n"
+        "    threading.Event().wait(0.05)\n"
+        "stop.set(); rounds.join()\n"
+        "print(ended, gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:2] == ["[]", "['janitor ran'] True"], out.stdout
 
 
 def _run_beside_the_warm_up(tmp_path, script_side: str) -> subprocess.CompletedProcess[str]:
