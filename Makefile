@@ -42,15 +42,18 @@ lint: $(STAMP)
 	$(PY) -m ruff check featent tests bench app.py pages
 	$(PY) -m mypy featent
 
-# Two groups run side by side: the browser and package tests (mostly waiting: on the app's server, on pip
-# unpacking torch into a fresh venv) beside the rest; the side group's output follows, and either failing
-# fails make test. Plain `pytest` runs everything in one go.
-test: setup browser lint
-	@mkdir -p build; $(PY) -m pytest -q -m "e2e or package" -p no:cacheprovider \
+# Three jobs run side by side: the lint, the browser, package and notebook tests (mostly waiting: on the
+# app's server, on pip unpacking torch into a fresh venv, on notebook kernels), and the rest; the lint's
+# and the side group's output follow, and any of them failing fails make test. Plain `pytest` runs every
+# test in one go.
+test: setup browser
+	@mkdir -p build; $(PY) -m pytest -q -m "e2e or package or side" -p no:cacheprovider \
 	  > build/side-tests.log 2>&1 & side=$$!; \
-	$(PY) -m pytest -m "not e2e and not package"; main=$$?; \
-	wait $$side; sidestatus=$$?; echo "--- browser and package tests (tests/e2e, tests/test_package.py) ---"; \
-	cat build/side-tests.log; [ $$main -eq 0 ] && [ $$sidestatus -eq 0 ]
+	$(MAKE) --no-print-directory lint > build/lint.log 2>&1 & lint=$$!; \
+	$(PY) -m pytest -m "not e2e and not package and not side"; main=$$?; \
+	wait $$lint; lintstatus=$$?; echo "--- lint (ruff, mypy) ---"; cat build/lint.log; \
+	wait $$side; sidestatus=$$?; echo "--- browser, package and notebook tests (tests/e2e, tests/test_package.py, tests/test_tutorials.py) ---"; \
+	cat build/side-tests.log; [ $$main -eq 0 ] && [ $$lintstatus -eq 0 ] && [ $$sidestatus -eq 0 ]
 
 bench: setup
 	$(PY) bench/birth_time.py

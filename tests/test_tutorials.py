@@ -11,6 +11,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+#: ``make test`` runs this module beside the rest (mostly waiting on notebook kernels); plain ``pytest`` runs it
+#: with everything else.
+pytestmark = pytest.mark.side
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "docs" / "tutorials").glob("*.ipynb"))
 PLOTLY = "application/vnd.plotly.v1+json"
